@@ -1,0 +1,44 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sql, type Kysely } from "kysely";
+import type { Database } from "./schema.ts";
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
+
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/** Plain SQL files `NNNN_name.sql`, applied in name order, once each, on both engines. */
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((name) => ({ name, sql: readFileSync(join(dir, name), "utf8") }));
+}
+
+/**
+ * Applies pending migrations, each in its own transaction, under an advisory lock so two
+ * processes starting at once do not both migrate. Returns the names applied.
+ */
+export async function migrate(db: Kysely<Database>, migrations = loadMigrations()): Promise<string[]> {
+  await sql`CREATE TABLE IF NOT EXISTS paycore_migrations (
+    name text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`.execute(db);
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    const done = await db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(7291001)`.execute(trx);
+      const existing = await sql<{ name: string }>`SELECT name FROM paycore_migrations WHERE name = ${migration.name}`.execute(trx);
+      if (existing.rows.length > 0) return false;
+      await sql.raw(migration.sql).execute(trx);
+      await sql`INSERT INTO paycore_migrations (name) VALUES (${migration.name})`.execute(trx);
+      return true;
+    });
+    if (done) applied.push(migration.name);
+  }
+  return applied;
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { assert } from "./assert.ts";
+
+/** Prefixes of the public ids (API.md "Conventions") and of internal ones. */
+export const ID_PREFIXES = [
+  "ent", "mch", "key", "sgr", "agr", "pay", "ref", "po", "cmp", "evt", "req", "stl",
+  "op", "aud", "pa", "cag", "jnl", "acc", "dlv",
+] as const;
+export type IdPrefix = (typeof ID_PREFIXES)[number];
+
+// Crockford base32: sortable as text, no ambiguous letters.
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const TIME_CHARS = 10; // 50 bits of milliseconds: good until the year 37000
+const RANDOM_CHARS = 16; // 80 bits of randomness
+
+let last_ms = 0;
+let last_random: number[] = [];
+
+/**
+ * A prefixed, time-sortable id (`pay_01JD…`). Within one millisecond the random part is
+ * incremented, so ids made by one process sort in creation order.
+ */
+export function newId(prefix: IdPrefix, now_ms: number = Date.now()): string {
+  let random: number[];
+  if (now_ms <= last_ms && last_random.length === RANDOM_CHARS) {
+    random = increment(last_random);
+    now_ms = last_ms;
+  } else {
+    const bytes = randomBytes(RANDOM_CHARS);
+    random = Array.from(bytes, (b) => b & 31);
+  }
+  last_ms = now_ms;
+  last_random = random;
+  let time = "";
+  let t = now_ms;
+  for (let i = 0; i < TIME_CHARS; i++) {
+    time = ALPHABET[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return `${prefix}_${time}${random.map((d) => ALPHABET[d]).join("")}`;
+}
+
+function increment(digits: number[]): number[] {
+  const out = digits.slice();
+  for (let i = out.length - 1; i >= 0; i--) {
+    const d = out[i]! + 1;
+    if (d < 32) {
+      out[i] = d;
+      return out;
+    }
+    out[i] = 0;
+  }
+  assert(false, "id random part overflowed within one millisecond");
+}
+
+const ID_PATTERN = /^[a-z]{2,4}_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export function isId(value: string, prefix: IdPrefix): boolean {
+  return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
+}

@@ -1,0 +1,20 @@
+/** Every loop, queue, page and payload has a named maximum. */
+export const LIMITS = {
+  page_size_max: 100,
+  page_size_default: 20,
+  request_body_bytes_max: 64 * 1024,
+  nonce_chars_max: 64,
+  idempotency_key_chars_max: 128,
+  idempotency_wait_ms_max: 10_000,
+  idempotency_ttl_ms: 24 * 60 * 60 * 1000,
+  idempotency_in_progress_abandon_ms: 60_000,
+  signature_window_s: 300,
+  nonce_ttl_ms: 15 * 60 * 1000,
+  sweep_batch_rows_max: 5_000,
+  name_chars_max: 128,
+  url_chars_max: 2_048,
+  metadata_bytes_max: 4_096,
+  products_per_merchant_max: 8,
+  keys_per_merchant_max: 10,
+  audit_diff_bytes_max: 16 * 1024,
+} as const;

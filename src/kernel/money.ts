@@ -1,0 +1,50 @@
+import { assert } from "./assert.ts";
+
+/** Money is always an integer number of fen (1 yuan = 100 fen), as `bigint`. */
+export type Fen = bigint;
+
+/** The largest amount the wire accepts in one field: 10^15 fen = 10 trillion yuan, exact in a JS number. */
+export const AMOUNT_FEN_MAX = 1_000_000_000_000_000n;
+
+export function fen(value: bigint | number | string): Fen {
+  if (typeof value === "bigint") return value;
+  if (typeof value === "number") {
+    assert(Number.isSafeInteger(value), `amount ${value} is not a safe integer`);
+    return BigInt(value);
+  }
+  assert(/^-?\d+$/.test(value), `amount ${value} is not an integer string`);
+  return BigInt(value);
+}
+
+/** For the wire: a JSON number, which is exact for every amount paycore accepts. */
+export function fenToWire(value: Fen): number {
+  assert(value <= AMOUNT_FEN_MAX * 1000n && value >= -AMOUNT_FEN_MAX * 1000n, `amount ${value} out of wire range`);
+  return Number(value);
+}
+
+/**
+ * The one place fees are rounded: `amount × rate_bps / 10000`, rounded half up to the fen,
+ * then raised to `minimum_fen`, and never above the amount itself.
+ */
+export function feeFen(amount: Fen, rate_bps: number, minimum_fen: Fen): Fen {
+  assert(amount >= 0n, "fee base must not be negative");
+  assert(Number.isInteger(rate_bps) && rate_bps >= 0 && rate_bps <= 10_000, "fee rate must be 0..10000 bps");
+  const scaled = amount * BigInt(rate_bps);
+  const fee = (scaled + 5_000n) / 10_000n; // half up: non-negative operands only
+  const with_minimum = fee < minimum_fen ? minimum_fen : fee;
+  return with_minimum > amount ? amount : with_minimum;
+}
+
+/** `part × numerator / denominator`, half up; for proportional fee returns. */
+export function proportionFen(part: Fen, numerator: Fen, denominator: Fen): Fen {
+  assert(part >= 0n && numerator >= 0n && denominator > 0n, "proportion operands must be non-negative");
+  return (part * numerator * 2n + denominator) / (denominator * 2n);
+}
+
+export function formatYuan(value: Fen): string {
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const yuan = abs / 100n;
+  const cents = (abs % 100n).toString().padStart(2, "0");
+  return `${negative ? "-" : ""}${yuan}.${cents}`;
+}
