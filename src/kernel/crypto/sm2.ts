@@ -1,0 +1,342 @@
+import { createECDH, randomBytes, timingSafeEqual } from "node:crypto";
+import { assert } from "../assert.ts";
+import { sm3 } from "./sm3.ts";
+
+/**
+ * SM2 public-key cryptography (GB/T 32918.2 signatures, GB/T 32918.4 encryption) on the
+ * sm2p256v1 curve. Node's OpenSSL knows the curve but signs with ECDSA, not SM2, and cannot hash in
+ * a user ID, so the scheme is implemented here: scalar multiplications with the long-term private
+ * key or an ephemeral secret run in OpenSSL (ECDH, constant time); public operations (verification,
+ * k·P in encryption) use BigInt arithmetic, which is not constant time but only touches public
+ * values or the one-time k. Interoperability with the independent `sm-crypto` package is tested.
+ *
+ * Formats follow common Chinese practice: private key = 64 hex chars, public key = `04|x|y` in hex
+ * (130 chars), signature = DER SEQUENCE { r, s }, ciphertext = C1 (04|x|y) | C3 | C2.
+ */
+export const SM2_DEFAULT_USER_ID = "1234567812345678";
+
+const P = 0xfffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffffn;
+const A = P - 3n;
+const B = 0x28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93n;
+const N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+const GX = 0x32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7n;
+const GY = 0xbc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0n;
+const COORD_BYTES = 32;
+const POINT_BYTES = 1 + 2 * COORD_BYTES;
+const USER_ID_BYTES_MAX = 8191; // ENTL is 16 bits of bit length
+const RANDOM_ATTEMPTS_MAX = 64;
+const PLAINTEXT_BYTES_MAX = 64 * 1024;
+
+export interface Sm2KeyPair {
+  private_key_hex: string;
+  public_key_hex: string;
+}
+
+interface Affine {
+  x: bigint;
+  y: bigint;
+}
+interface Jacobian {
+  x: bigint;
+  y: bigint;
+  z: bigint; // 0 = point at infinity
+}
+
+const G: Affine = { x: GX, y: GY };
+
+function mod(a: bigint, m: bigint): bigint {
+  const r = a % m;
+  return r < 0n ? r + m : r;
+}
+
+function invMod(a: bigint, m: bigint): bigint {
+  let [old_r, r] = [mod(a, m), m];
+  let [old_s, s] = [1n, 0n];
+  while (r !== 0n) {
+    const q = old_r / r;
+    [old_r, r] = [r, old_r - q * r];
+    [old_s, s] = [s, old_s - q * s];
+  }
+  assert(old_r === 1n, "value has no modular inverse");
+  return mod(old_s, m);
+}
+
+function powMod(base: bigint, exponent: bigint, m: bigint): bigint {
+  let result = 1n;
+  let b = mod(base, m);
+  let e = exponent;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return result;
+}
+
+function toBytes(value: bigint, length = COORD_BYTES): Buffer {
+  const hex = value.toString(16).padStart(length * 2, "0");
+  assert(hex.length === length * 2, "integer does not fit its field");
+  return Buffer.from(hex, "hex");
+}
+
+function fromBytes(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString("hex")}`);
+}
+
+function isOnCurve(point: Affine): boolean {
+  if (point.x < 0n || point.x >= P || point.y < 0n || point.y >= P) return false;
+  return mod(point.y * point.y - (point.x * point.x * point.x + A * point.x + B), P) === 0n;
+}
+
+// Jacobian doubling for a = -3 (dbl-2001-b).
+function double(p: Jacobian): Jacobian {
+  if (p.z === 0n || p.y === 0n) return { x: 0n, y: 1n, z: 0n };
+  const delta = (p.z * p.z) % P;
+  const gamma = (p.y * p.y) % P;
+  const beta = (p.x * gamma) % P;
+  const alpha = mod(3n * (p.x - delta) * (p.x + delta), P);
+  const x = mod(alpha * alpha - 8n * beta, P);
+  const z = mod((p.y + p.z) * (p.y + p.z) - gamma - delta, P);
+  const y = mod(alpha * (4n * beta - x) - 8n * gamma * gamma, P);
+  return { x, y, z };
+}
+
+// Jacobian + affine addition (madd-2007-bl).
+function addAffine(p: Jacobian, q: Affine): Jacobian {
+  if (p.z === 0n) return { x: q.x, y: q.y, z: 1n };
+  const z1z1 = (p.z * p.z) % P;
+  const u2 = (q.x * z1z1) % P;
+  const s2 = (q.y * p.z * z1z1) % P;
+  const h = mod(u2 - p.x, P);
+  const r = mod(2n * (s2 - p.y), P);
+  if (h === 0n) return r === 0n ? double(p) : { x: 0n, y: 1n, z: 0n };
+  const hh = (h * h) % P;
+  const i = 4n * hh;
+  const j = (h * i) % P;
+  const v = (p.x * i) % P;
+  const x = mod(r * r - j - 2n * v, P);
+  const y = mod(r * (v - x) - 2n * p.y * j, P);
+  const z = mod((p.z + h) * (p.z + h) - z1z1 - hh, P);
+  return { x, y, z };
+}
+
+function toAffine(p: Jacobian): Affine | null {
+  if (p.z === 0n) return null;
+  const zi = invMod(p.z, P);
+  const zi2 = (zi * zi) % P;
+  return { x: (p.x * zi2) % P, y: (p.y * zi2 * zi) % P };
+}
+
+/** u·U + v·V by interleaved double-and-add (Shamir's trick). Public values only. */
+function mulAdd(u: bigint, U: Affine, v: bigint, V: Affine): Affine | null {
+  const sum = toAffine(addAffine({ x: U.x, y: U.y, z: 1n }, V));
+  let acc: Jacobian = { x: 0n, y: 1n, z: 0n };
+  const bits = Math.max(u.toString(2).length, v.toString(2).length);
+  for (let i = bits - 1; i >= 0; i--) {
+    acc = double(acc);
+    const bu = (u >> BigInt(i)) & 1n;
+    const bv = (v >> BigInt(i)) & 1n;
+    if (bu && bv) acc = sum ? addAffine(acc, sum) : acc;
+    else if (bu) acc = addAffine(acc, U);
+    else if (bv) acc = addAffine(acc, V);
+  }
+  return toAffine(acc);
+}
+
+function randomScalar(): bigint {
+  for (let attempt = 0; attempt < RANDOM_ATTEMPTS_MAX; attempt++) {
+    const k = fromBytes(randomBytes(COORD_BYTES));
+    if (k >= 1n && k <= N - 2n) return k;
+  }
+  assert(false, "random scalar generation failed repeatedly");
+}
+
+/** k·G through OpenSSL (constant time): the point as `04|x|y`. */
+function baseMulEncoded(k: bigint): Buffer {
+  const ecdh = createECDH("SM2");
+  ecdh.setPrivateKey(toBytes(k));
+  return ecdh.getPublicKey();
+}
+
+/** Parses and validates an uncompressed point; null when it is not a point of the curve. */
+function decodePoint(bytes: Uint8Array): Affine | null {
+  if (bytes.length !== POINT_BYTES || bytes[0] !== 4) return null;
+  const point = { x: fromBytes(bytes.subarray(1, 33)), y: fromBytes(bytes.subarray(33)) };
+  return isOnCurve(point) ? point : null;
+}
+
+function parsePrivateKey(private_key_hex: string): bigint {
+  if (!/^[0-9a-fA-F]{64}$/.test(private_key_hex)) throw new Error("SM2 private key must be 64 hex characters");
+  const d = BigInt(`0x${private_key_hex}`);
+  if (d < 1n || d > N - 2n) throw new Error("SM2 private key out of range");
+  return d;
+}
+
+export function parseSm2PublicKey(public_key_hex: string): Affine {
+  const point = /^04[0-9a-fA-F]{128}$/.test(public_key_hex) ? decodePoint(Buffer.from(public_key_hex, "hex")) : null;
+  if (!point) throw new Error("SM2 public key must be an uncompressed curve point (04|x|y, 130 hex characters)");
+  return point;
+}
+
+export function generateSm2KeyPair(): Sm2KeyPair {
+  const d = randomScalar();
+  return { private_key_hex: toBytes(d).toString("hex"), public_key_hex: baseMulEncoded(d).toString("hex") };
+}
+
+export function sm2PublicKeyFromPrivate(private_key_hex: string): string {
+  return baseMulEncoded(parsePrivateKey(private_key_hex)).toString("hex");
+}
+
+/** Z_A = SM3(ENTL | ID | a | b | xG | yG | xA | yA) (GB/T 32918.2 §5.5). */
+function userHash(user_id: string, key: Affine): Buffer {
+  const id = Buffer.from(user_id, "utf8");
+  if (id.length > USER_ID_BYTES_MAX) throw new Error("SM2 user ID too long");
+  const entl = Buffer.alloc(2);
+  entl.writeUInt16BE(id.length * 8);
+  return sm3(Buffer.concat([entl, id, toBytes(A), toBytes(B), toBytes(GX), toBytes(GY), toBytes(key.x), toBytes(key.y)]));
+}
+
+function messageDigest(message: string | Uint8Array, user_id: string, key: Affine): bigint {
+  const m = typeof message === "string" ? Buffer.from(message, "utf8") : message;
+  return fromBytes(sm3(Buffer.concat([userHash(user_id, key), m])));
+}
+
+export interface Sm2Options {
+  user_id?: string;
+}
+
+/** SM2 signature over SM3 with the user ID hashed in; DER-encoded. */
+export function sm2Sign(message: string | Uint8Array, private_key_hex: string, options: Sm2Options = {}): Buffer {
+  const d = parsePrivateKey(private_key_hex);
+  const public_key = decodePoint(baseMulEncoded(d));
+  assert(public_key !== null, "derived SM2 public key is not on the curve");
+  const e = messageDigest(message, options.user_id ?? SM2_DEFAULT_USER_ID, public_key);
+  const d1_inv = invMod(1n + d, N);
+  for (let attempt = 0; attempt < RANDOM_ATTEMPTS_MAX; attempt++) {
+    const k = randomScalar();
+    const x1 = fromBytes(baseMulEncoded(k).subarray(1, 33));
+    const r = mod(e + x1, N);
+    if (r === 0n || r + k === N) continue;
+    const s = mod(d1_inv * (k - r * d), N);
+    if (s === 0n) continue;
+    return encodeDerSignature(r, s);
+  }
+  assert(false, "SM2 signing failed repeatedly");
+}
+
+/** True only for a valid signature; any malformed input is simply not valid. */
+export function sm2Verify(message: string | Uint8Array, signature_der: Uint8Array, public_key_hex: string, options: Sm2Options = {}): boolean {
+  let key: Affine;
+  try {
+    key = parseSm2PublicKey(public_key_hex);
+  } catch {
+    return false;
+  }
+  const rs = decodeDerSignature(signature_der);
+  if (!rs) return false;
+  const { r, s } = rs;
+  if (r < 1n || r >= N || s < 1n || s >= N) return false;
+  const t = mod(r + s, N);
+  if (t === 0n) return false;
+  const e = messageDigest(message, options.user_id ?? SM2_DEFAULT_USER_ID, key);
+  const point = mulAdd(s, G, t, key);
+  if (!point) return false;
+  return mod(e + point.x, N) === r;
+}
+
+function derInteger(value: bigint): Buffer {
+  let bytes = Buffer.from(value.toString(16).padStart(2, "0").replace(/^(.(..)*)$/, "0$1"), "hex");
+  while (bytes.length > 1 && bytes[0] === 0 && (bytes[1]! & 0x80) === 0) bytes = bytes.subarray(1);
+  if ((bytes[0]! & 0x80) !== 0) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
+}
+
+export function encodeDerSignature(r: bigint, s: bigint): Buffer {
+  const body = Buffer.concat([derInteger(r), derInteger(s)]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+/** Strict DER: short lengths, minimal positive integers, nothing trailing. */
+export function decodeDerSignature(der: Uint8Array): { r: bigint; s: bigint } | null {
+  const buf = Buffer.from(der);
+  if (buf.length < 8 || buf[0] !== 0x30 || buf[1] !== buf.length - 2) return null;
+  const r = readDerInteger(buf, 2);
+  if (!r) return null;
+  const s = readDerInteger(buf, r.next);
+  if (!s || s.next !== buf.length) return null;
+  return { r: r.value, s: s.value };
+}
+
+function readDerInteger(buf: Buffer, offset: number): { value: bigint; next: number } | null {
+  if (buf[offset] !== 0x02) return null;
+  const length = buf[offset + 1];
+  if (length === undefined || length < 1 || length > COORD_BYTES + 1 || offset + 2 + length > buf.length) return null;
+  const bytes = buf.subarray(offset + 2, offset + 2 + length);
+  if ((bytes[0]! & 0x80) !== 0) return null; // negative
+  if (length > 1 && bytes[0] === 0 && (bytes[1]! & 0x80) === 0) return null; // not minimal
+  return { value: fromBytes(bytes), next: offset + 2 + length };
+}
+
+/** GB/T 32918.4 key derivation: SM3(Z | counter) blocks, counter from 1. */
+function kdf(z: Buffer, length: number): Buffer {
+  const blocks: Buffer[] = [];
+  const counter = Buffer.alloc(4);
+  for (let i = 1, produced = 0; produced < length; i++, produced += COORD_BYTES) {
+    counter.writeUInt32BE(i);
+    blocks.push(sm3(Buffer.concat([z, counter])));
+  }
+  return Buffer.concat(blocks).subarray(0, length);
+}
+
+function xor(a: Uint8Array, b: Uint8Array): Buffer {
+  const out = Buffer.alloc(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
+
+/** SM2 public-key encryption; output C1 | C3 | C2 (C1 with its 04 prefix). */
+export function sm2Encrypt(plaintext: Uint8Array, public_key_hex: string): Buffer {
+  const key = parseSm2PublicKey(public_key_hex);
+  if (plaintext.length < 1 || plaintext.length > PLAINTEXT_BYTES_MAX) throw new Error("SM2 plaintext length out of range");
+  for (let attempt = 0; attempt < RANDOM_ATTEMPTS_MAX; attempt++) {
+    const k = randomScalar();
+    const c1 = baseMulEncoded(k);
+    const shared = mulAdd(0n, G, k, key);
+    assert(shared !== null, "k·P is the point at infinity");
+    const x2 = toBytes(shared.x);
+    const y2 = toBytes(shared.y);
+    const t = kdf(Buffer.concat([x2, y2]), plaintext.length);
+    if (t.every((byte) => byte === 0)) continue;
+    const c3 = sm3(Buffer.concat([x2, plaintext, y2]));
+    return Buffer.concat([c1, c3, xor(plaintext, t)]);
+  }
+  assert(false, "SM2 encryption failed repeatedly");
+}
+
+/**
+ * Decrypts C1 | C3 | C2. OpenSSL's ECDH gives x2 of d·C1 in constant time; y2 is one of the two
+ * square roots, and C3 (a hash over x2, M and y2) tells which. Throws on any bad ciphertext.
+ */
+export function sm2Decrypt(ciphertext: Uint8Array, private_key_hex: string): Buffer {
+  const d = parsePrivateKey(private_key_hex);
+  const buf = Buffer.from(ciphertext);
+  if (buf.length < POINT_BYTES + COORD_BYTES + 1) throw new Error("SM2 ciphertext too short");
+  const c1 = buf.subarray(0, POINT_BYTES);
+  const c3 = buf.subarray(POINT_BYTES, POINT_BYTES + COORD_BYTES);
+  const c2 = buf.subarray(POINT_BYTES + COORD_BYTES);
+  if (!decodePoint(c1)) throw new Error("SM2 ciphertext C1 is not a curve point");
+  const ecdh = createECDH("SM2");
+  ecdh.setPrivateKey(toBytes(d));
+  const x2_bytes = ecdh.computeSecret(c1);
+  const x2 = fromBytes(x2_bytes);
+  // p ≡ 3 (mod 4): a square root is (x³ + ax + b)^((p+1)/4).
+  const y = powMod(x2 * x2 * x2 + A * x2 + B, (P + 1n) / 4n, P);
+  for (const y2 of [y, P - y]) {
+    const y2_bytes = toBytes(y2);
+    const t = kdf(Buffer.concat([x2_bytes, y2_bytes]), c2.length);
+    const plaintext = xor(c2, t);
+    const expected = sm3(Buffer.concat([x2_bytes, plaintext, y2_bytes]));
+    if (timingSafeEqual(expected, c3)) return plaintext;
+  }
+  throw new Error("SM2 decryption failed");
+}
