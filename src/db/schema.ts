@@ -1,5 +1,3 @@
-import type { Generated } from "kysely";
-
 /**
  * Database rows. Each capability declares its tables here (rows are their own types, separate
  * from domain and wire models). Money columns are `bigint` on both engines.
@@ -32,7 +30,7 @@ export interface MerchantRow {
   card_daily_amount: bigint | null;
   card_daily_count: number | null;
   merchant_daily_amount: bigint | null;
-  is_demo: Generated<boolean>;
+  is_demo: boolean;
   created_at: Date;
   updated_at: Date;
 }

@@ -1,0 +1,157 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { Ctx } from "../context.ts";
+import { PaycoreError } from "../kernel/errors.ts";
+import type { Operator, OperatorRole } from "../operators/index.ts";
+import { errorResponse, zodToPaycoreError } from "./errors.ts";
+import { runIdempotent, type StoredResponse } from "./idempotency.ts";
+import { toJson } from "./json.ts";
+import type { MerchantPrincipal } from "./merchant-auth.ts";
+
+/**
+ * Routes are declared once with their Zod schemas: the same declaration validates requests and
+ * generates the OpenAPI document. Handlers are thin: parse, call a domain module, shape the answer.
+ */
+export type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+export type Auth = "merchant" | "admin" | "public";
+
+export interface Reply {
+  status?: number;
+  body: unknown;
+  /** Defaults to JSON. */
+  content_type?: string;
+}
+
+interface Input<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  request_id: string;
+  request: FastifyRequest;
+}
+
+export type MerchantInput<B, Q, P> = Input<B, Q, P> & { merchant: MerchantPrincipal };
+export type AdminInput<B, Q, P> = Input<B, Q, P> & { operator: Operator };
+
+interface Common<B, Q, P> {
+  method: Method;
+  url: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  body?: z.ZodType<B>;
+  query?: z.ZodType<Q>;
+  params?: z.ZodType<P>;
+  response?: z.ZodType;
+  success_status?: 200 | 201;
+  /** Answer content type other than JSON, for the docs. */
+  produces?: string;
+}
+
+export type RouteDef =
+  | (Common<unknown, unknown, unknown> & { auth: "merchant"; handler: (input: MerchantInput<unknown, unknown, unknown>) => Promise<Reply> })
+  | (Common<unknown, unknown, unknown> & { auth: "admin"; roles: readonly OperatorRole[]; handler: (input: AdminInput<unknown, unknown, unknown>) => Promise<Reply> })
+  | (Common<unknown, unknown, unknown> & { auth: "public"; handler: (input: Input<unknown, unknown, unknown>) => Promise<Reply> });
+
+export function merchantRoute<B = undefined, Q = undefined, P = undefined>(
+  def: Common<B, Q, P> & { handler: (input: MerchantInput<B, Q, P>) => Promise<Reply> },
+): RouteDef {
+  return { ...def, auth: "merchant" } as unknown as RouteDef;
+}
+
+export const READ_ROLES: readonly OperatorRole[] = ["admin", "operator", "auditor"];
+export const WRITE_ROLES: readonly OperatorRole[] = ["admin", "operator"];
+export const ADMIN_ONLY: readonly OperatorRole[] = ["admin"];
+
+export function adminRoute<B = undefined, Q = undefined, P = undefined>(
+  def: Common<B, Q, P> & { roles?: readonly OperatorRole[]; handler: (input: AdminInput<B, Q, P>) => Promise<Reply> },
+): RouteDef {
+  const roles = def.roles ?? (def.method === "GET" ? READ_ROLES : WRITE_ROLES);
+  return { ...def, roles, auth: "admin" } as unknown as RouteDef;
+}
+
+export function publicRoute<B = undefined, Q = undefined, P = undefined>(
+  def: Common<B, Q, P> & { handler: (input: Input<B, Q, P>) => Promise<Reply> },
+): RouteDef {
+  return { ...def, auth: "public" } as unknown as RouteDef;
+}
+
+function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string): T {
+  if (!schema) return undefined as T;
+  const parsed = schema.safeParse(value ?? (root === "body" ? undefined : {}));
+  if (!parsed.success) throw zodToPaycoreError(parsed.error, root === "body" ? "" : root);
+  return parsed.data;
+}
+
+function serialize(reply: Reply, success_status: number): StoredResponse & { content_type: string } {
+  const content_type = reply.content_type ?? "application/json; charset=utf-8";
+  const body = typeof reply.body === "string" && reply.content_type ? reply.body : toJson(reply.body);
+  return { status: reply.status ?? success_status, body, content_type };
+}
+
+/** Runs a handler and turns a PaycoreError into its answer, so an idempotent replay can repeat it. */
+async function execute(def: RouteDef, request: FastifyRequest, extra: Record<string, unknown>): Promise<StoredResponse & { content_type: string }> {
+  try {
+    const input = {
+      body: parsePart(def.body, request.body, "body"),
+      query: parsePart(def.query, request.query, "query"),
+      params: parsePart(def.params, request.params, "path"),
+      request_id: request.id,
+      request,
+      ...extra,
+    };
+    const reply = await (def.handler as (i: typeof input) => Promise<Reply>)(input);
+    return serialize(reply, def.success_status ?? 200);
+  } catch (err) {
+    if (!(err instanceof PaycoreError) || err.httpStatus >= 500) throw err;
+    const { status, body } = errorResponse(err, request.id);
+    request.paycore_error_code = err.code;
+    return { status, body: toJson(body), content_type: "application/json; charset=utf-8" };
+  }
+}
+
+export interface RouteHooks {
+  authenticateMerchant(request: FastifyRequest): Promise<MerchantPrincipal>;
+  authenticateOperator(request: FastifyRequest, roles: readonly OperatorRole[]): Promise<Operator>;
+  rateLimit(merchant_id: string): void;
+}
+
+export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, def: RouteDef): void {
+  app.route({
+    method: def.method,
+    url: def.url,
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      let result: StoredResponse & { content_type: string; replayed?: boolean };
+      if (def.auth === "merchant") {
+        const merchant = await hooks.authenticateMerchant(request);
+        request.paycore_merchant = merchant;
+        hooks.rateLimit(merchant.merchant_id);
+        const key = request.headers["idempotency-key"];
+        if (def.method === "POST" && typeof key === "string") {
+          const run = () => execute(def, request, { merchant });
+          const stored = await runIdempotent(ctx, { merchant_id: merchant.merchant_id, key, method: def.method, path: request.url, body: request.raw_body ?? "" }, run);
+          result = { ...stored, content_type: "application/json; charset=utf-8" };
+        } else {
+          result = await execute(def, request, { merchant });
+        }
+      } else if (def.auth === "admin") {
+        const operator = await hooks.authenticateOperator(request, def.roles);
+        request.paycore_operator = operator;
+        result = await execute(def, request, { operator });
+      } else {
+        result = await execute(def, request, {});
+      }
+      if (result.replayed) reply.header("Idempotent-Replayed", "true");
+      return reply.code(result.status).type(result.content_type).send(result.body);
+    },
+  });
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    raw_body?: string;
+    paycore_merchant?: MerchantPrincipal;
+    paycore_operator?: Operator;
+    paycore_error_code?: string;
+  }
+}

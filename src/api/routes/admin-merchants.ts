@@ -1,0 +1,131 @@
+import { z } from "zod";
+import type { Ctx } from "../../context.ts";
+import {
+  createEntity,
+  createMerchant,
+  entityToWire,
+  getEntity,
+  listKeys,
+  listMerchants,
+  loadMerchant,
+  merchantSchemas as S,
+  merchantToWire,
+  patchMerchant,
+  revokeKey,
+  rotateKey,
+} from "../../merchants/index.ts";
+import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
+import { PageQuery, listOf } from "./common.ts";
+
+const MerchantId = z.strictObject({ merchant_id: z.string().min(1).max(64) });
+
+export function adminMerchantRoutes(ctx: Ctx): RouteDef[] {
+  const actor = (i: { operator: { operator_id: string }; request_id: string }) => ({ operator_id: i.operator.operator_id, request_id: i.request_id });
+  return [
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/entities",
+      summary: "Create a merchant entity (legal subject) with its payment account",
+      tags: ["Admin: merchants"],
+      body: S.EntityCreate,
+      response: S.EntityOut,
+      success_status: 201,
+      handler: async (i) => {
+        const { entity, created } = await createEntity(ctx, i.body, actor(i));
+        return { status: created ? 201 : 200, body: entityToWire(entity) };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/entities/:entity_id",
+      summary: "Get a merchant entity",
+      tags: ["Admin: merchants"],
+      params: z.strictObject({ entity_id: z.string().min(1).max(64) }),
+      response: S.EntityOut,
+      handler: async (i) => ({ body: entityToWire(await getEntity(ctx, i.params.entity_id)) }),
+    }),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/merchants",
+      summary: "Create a merchant ID or sub-merchant ID; answers its first API key (secret shown once)",
+      tags: ["Admin: merchants"],
+      body: S.MerchantCreate,
+      response: S.MerchantCreated,
+      success_status: 201,
+      handler: async (i) => {
+        const { merchant, api_key } = await createMerchant(ctx, i.body, actor(i));
+        return { status: 201, body: { ...merchantToWire(merchant), api_key } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/merchants",
+      summary: "List merchant IDs",
+      tags: ["Admin: merchants"],
+      query: z.strictObject({
+        ...PageQuery,
+        entity_id: z.string().max(64).optional(),
+        parent_merchant_id: z.string().max(64).optional(),
+        status: z.enum(["active", "suspended"]).optional(),
+      }),
+      response: listOf(S.MerchantOut),
+      handler: async (i) => ({ body: await listMerchants(ctx, i.query) }),
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/merchants/:merchant_id",
+      summary: "Get a merchant ID",
+      tags: ["Admin: merchants"],
+      params: MerchantId,
+      response: S.MerchantOut,
+      handler: async (i) => ({ body: merchantToWire(await loadMerchant(ctx.db, i.params.merchant_id)) }),
+    }),
+    adminRoute({
+      method: "PATCH",
+      url: "/admin/v1/merchants/:merchant_id",
+      summary: "Change a merchant ID (including status: active | suspended)",
+      tags: ["Admin: merchants"],
+      params: MerchantId,
+      body: S.MerchantPatch,
+      response: S.MerchantOut,
+      handler: async (i) => ({ body: merchantToWire(await patchMerchant(ctx, i.params.merchant_id, i.body, actor(i))) }),
+    }),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/merchants/:merchant_id/keys",
+      summary: "Rotate: issue a new API key; older keys keep working for the grace period (default 24 h)",
+      tags: ["Admin: merchants"],
+      roles: ADMIN_ONLY,
+      params: MerchantId,
+      body: S.KeyRotate.optional(),
+      response: S.ApiKeyCreated.extend({ previous_keys_expire_at: z.string().nullable() }),
+      success_status: 201,
+      handler: async (i) => {
+        const grace_ms = i.body?.grace_hours === undefined ? ctx.settings.key_grace_ms : Math.round(i.body.grace_hours * 3_600_000);
+        return { status: 201, body: await rotateKey(ctx, i.params.merchant_id, grace_ms, actor(i)) };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/merchants/:merchant_id/keys",
+      summary: "List a merchant ID's API keys (never their secrets)",
+      tags: ["Admin: merchants"],
+      params: MerchantId,
+      response: z.object({ data: z.array(S.ApiKeyOut) }),
+      handler: async (i) => {
+        await loadMerchant(ctx.db, i.params.merchant_id);
+        return { body: { data: await listKeys(ctx, i.params.merchant_id) } };
+      },
+    }),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/merchants/:merchant_id/keys/:key_id/revoke",
+      summary: "Revoke an API key at once",
+      tags: ["Admin: merchants"],
+      roles: ADMIN_ONLY,
+      params: z.strictObject({ merchant_id: z.string().min(1).max(64), key_id: z.string().min(1).max(64) }),
+      response: S.ApiKeyOut,
+      handler: async (i) => ({ body: await revokeKey(ctx, i.params.merchant_id, i.params.key_id, actor(i)) }),
+    }),
+  ];
+}

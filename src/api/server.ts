@@ -1,0 +1,142 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Ctx } from "../context.ts";
+import { hmacSha256Base64 } from "../kernel/crypto/index.ts";
+import { PaycoreError, type ErrorCode } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+import { authenticateOperator, type OperatorRole } from "../operators/index.ts";
+import { randomBytes } from "node:crypto";
+import { errorBody, errorResponse } from "./errors.ts";
+import { toJson } from "./json.ts";
+import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
+import { buildOpenApi } from "./openapi.ts";
+import { renderDocsPage } from "./docs-page.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
+
+export interface ServerOptions {
+  routes: readonly RouteDef[];
+  version: string;
+  public_url?: string;
+}
+
+/** The HTTP edge: one Fastify instance carrying the Open API, the admin API, docs and health. */
+export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: ctx.settings.body_limit_bytes,
+    genReqId: () => newId("req"),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 128 },
+  });
+  const limiter = new RateLimiter(ctx.settings.rate_limit_per_minute);
+  installBodyParsing(app);
+  installLogging(app, ctx);
+  installErrors(app, ctx);
+  installResponseSigning(app);
+  const hooks: RouteHooks = {
+    authenticateMerchant: (request) =>
+      authenticateMerchant(ctx, { method: request.method, url: request.url, authorization: request.headers.authorization, body: request.raw_body ?? "" }),
+    authenticateOperator: (request, roles) => operatorFor(ctx, request, roles),
+    rateLimit: (merchant_id) => {
+      if (!limiter.take(merchant_id, Date.now())) throw new PaycoreError("rate_limited", "too many requests for this merchant ID; slow down");
+    },
+  };
+  for (const route of options.routes) mountRoute(app, ctx, hooks, route);
+  const openapi = buildOpenApi(options.routes, { version: options.version, ...(options.public_url ? { server_url: options.public_url } : {}) });
+  const openapi_json = JSON.stringify(openapi);
+  const docs_html = renderDocsPage(openapi);
+  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(openapi_json));
+  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(docs_html));
+  return app;
+}
+
+async function operatorFor(ctx: Ctx, request: FastifyRequest, roles: readonly OperatorRole[]) {
+  const header = request.headers.authorization ?? "";
+  const m = /^Bearer ([\x21-\x7e]{16,256})$/.exec(header);
+  if (!m) throw new PaycoreError("unauthorized", "Authorization: Bearer <operator token> required");
+  const operator = await authenticateOperator(ctx.db, m[1]!);
+  if (!operator) throw new PaycoreError("unauthorized", "unknown or disabled operator token");
+  if (!roles.includes(operator.role)) throw new PaycoreError("forbidden", `role '${operator.role}' may not do this (needs ${roles.join(" or ")})`);
+  return operator;
+}
+
+/** JSON bodies are kept as the exact bytes received: the request signature covers them. */
+function installBodyParsing(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const text = body as string;
+    request.raw_body = text;
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new PaycoreError("invalid_request", "body: not valid JSON", "body"), undefined);
+    }
+  });
+  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+    request.raw_body = body as string;
+    if ((body as string).length === 0) return done(null, undefined);
+    done(new PaycoreError("invalid_request", "Content-Type: must be application/json", "Content-Type"), undefined);
+  });
+}
+
+function installErrors(app: FastifyInstance, ctx: Ctx): void {
+  app.setNotFoundHandler((request, reply) => {
+    request.paycore_error_code = "not_found";
+    return reply.code(404).type("application/json; charset=utf-8").send(toJson(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`, request.id)));
+  });
+  app.setErrorHandler((err: FastifyError | PaycoreError | Error, request, reply) => {
+    let status: number;
+    let body: ReturnType<typeof errorBody>;
+    if (err instanceof PaycoreError) {
+      ({ status, body } = errorResponse(err, request.id));
+    } else if ("statusCode" in err && typeof err.statusCode === "number" && err.statusCode < 500) {
+      // Fastify's own 4xx (body too large, bad content length, …): bad input, never a 5xx.
+      const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;
+      status = 400;
+      body = errorBody("invalid_request", message, request.id, "body");
+    } else {
+      ctx.log.error({ request_id: request.id, err: { message: err.message, stack: err.stack } }, "unhandled error");
+      status = 500;
+      body = errorBody("internal", "internal error; the request id helps support find it", request.id);
+    }
+    request.paycore_error_code = body.error.code as ErrorCode;
+    return reply.code(status).type("application/json; charset=utf-8").send(toJson(body));
+  });
+}
+
+/** Merchant answers are signed (API.md): Paycore-Timestamp, Paycore-Nonce, Paycore-Signature. */
+function installResponseSigning(app: FastifyInstance): void {
+  app.addHook("onSend", async (request, reply, payload) => {
+    reply.header("Paycore-Request-Id", request.id);
+    const merchant = request.paycore_merchant;
+    if (!merchant) return payload;
+    const body = typeof payload === "string" ? payload : payload === null || payload === undefined ? "" : String(payload);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = randomBytes(12).toString("base64url");
+    reply.header("Paycore-Timestamp", timestamp);
+    reply.header("Paycore-Nonce", nonce);
+    reply.header("Paycore-Signature", hmacSha256Base64(merchant.secret, responseStringToSign(timestamp, nonce, body)));
+    return body;
+  });
+}
+
+/** One log line per request; the logger masks card numbers, IDs, phones and secrets. */
+function installLogging(app: FastifyInstance, ctx: Ctx): void {
+  app.addHook("onResponse", async (request, reply) => {
+    ctx.log.info(
+      {
+        request_id: request.id,
+        method: request.method,
+        path: request.url.split("?")[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        ...(request.paycore_merchant ? { mch_id: request.paycore_merchant.merchant_id } : {}),
+        ...(request.paycore_operator ? { operator_id: request.paycore_operator.operator_id } : {}),
+        ...(request.paycore_error_code ? { error_code: request.paycore_error_code } : {}),
+      },
+      "request",
+    );
+  });
+}

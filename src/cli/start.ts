@@ -1,0 +1,63 @@
+import type { Config } from "../config.ts";
+import { migrate } from "../db/index.ts";
+import { seedDemo, type DemoMerchant } from "../demo.ts";
+import { ensureBootstrapAdmin } from "../operators/index.ts";
+import { startServer } from "../platform.ts";
+import { openContext } from "./main.ts";
+
+/** `paycore start`: migrate, bootstrap the first admin, seed demo data, serve, print where to look. */
+export async function runStart(config: Config): Promise<number> {
+  const { ctx, handle, master_key_source } = await openContext(config);
+  await migrate(handle.db);
+  const admin = await ensureBootstrapAdmin(ctx, config.admin_token);
+  const demo = config.seed_demo ? await seedDemo(ctx) : null;
+  const server = await startServer(ctx, { host: config.host, port: config.port, public_url: config.public_url });
+  printBanner({ config, url: server.url, sandbox_url: config.sandbox_url ?? null, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    ctx.log.info({ signal }, "shutting down");
+    await server.close();
+    await handle.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  return 0;
+}
+
+function printBanner(b: {
+  config: Config;
+  url: string;
+  sandbox_url: string | null;
+  admin: { token: string; created: boolean } | null;
+  demo: DemoMerchant[];
+  master_key_source: string;
+  engine: string;
+}): void {
+  const lines = [
+    "",
+    "paycore is running",
+    `  API            ${b.url}`,
+    `  API docs       ${b.url}/docs   (OpenAPI: ${b.url}/openapi.json)`,
+    `  Health         ${b.url}/healthz`,
+    `  Sandbox        ${b.sandbox_url ?? "(not started)"}`,
+    `  Database       ${b.engine === "postgres" ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${b.config.data_dir === "memory" ? "memory (nothing kept)" : `${b.config.data_dir}/pglite`}`}`,
+    `  Master key     ${b.master_key_source}`,
+    b.admin
+      ? `  Operator token ${b.admin.token}   (admin${b.admin.created && !b.config.admin_token ? "; shown once, only its hash is kept" : ""})`
+      : "  Operator token created at first start; make another with: npx paycore operator create --name NAME --role admin",
+    "    try: curl -H 'Authorization: Bearer <token>' " + b.url + "/admin/v1/merchants",
+  ];
+  if (b.demo.length) {
+    lines.push("  Demo merchants (sign requests as in docs/merchant-api.md):");
+    for (const m of b.demo) {
+      lines.push(`    ${m.name}${m.parent_merchant_id ? ` (sub-merchant of ${m.parent_merchant_id})` : ""}`);
+      lines.push(`      mch_id=${m.merchant_id}  key_id=${m.key_id}  secret=${m.secret}`);
+    }
+  }
+  lines.push("");
+  process.stdout.write(lines.join("\n") + "\n");
+}

@@ -1,0 +1,77 @@
+import { z } from "zod";
+
+/**
+ * All settings come from the environment (API.md "Running it"), validated at start:
+ * a bad value stops paycore with one clear line naming the variable.
+ */
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const port = z.coerce.number().int().min(0).max(65_535);
+
+const ConfigSchema = z.object({
+  PORT: port.default(3000),
+  SANDBOX_PORT: port.default(3100),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  PAYCORE_DATA_DIR: z.string().min(1).default("./data"),
+  PAYCORE_ADMIN_TOKEN: z.string().min(24, "must be at least 24 characters").max(256).optional(),
+  PAYCORE_SEED_DEMO: bool.default(true),
+  SANDBOX_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PAYCORE_MASTER_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (32 bytes)")
+    .optional(),
+  PAYCORE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  PAYCORE_KEY_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  PAYCORE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  PAYCORE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  PAYCORE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+export interface Config {
+  port: number;
+  sandbox_port: number;
+  host: string;
+  database_url: string | undefined;
+  data_dir: string;
+  admin_token: string | undefined;
+  seed_demo: boolean;
+  sandbox_url: string | undefined;
+  master_key_hex: string | undefined;
+  log_level: string;
+  key_grace_ms: number;
+  rate_limit_per_minute: number;
+  body_limit_bytes: number;
+  public_url: string | undefined;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = ConfigSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? "config");
+    throw new ConfigError(`invalid configuration: ${name}=${JSON.stringify(present[name] ?? "")}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    sandbox_port: c.SANDBOX_PORT,
+    host: c.HOST,
+    database_url: c.DATABASE_URL,
+    data_dir: c.PAYCORE_DATA_DIR,
+    admin_token: c.PAYCORE_ADMIN_TOKEN,
+    seed_demo: c.PAYCORE_SEED_DEMO,
+    sandbox_url: c.SANDBOX_URL,
+    master_key_hex: c.PAYCORE_MASTER_KEY,
+    log_level: c.PAYCORE_LOG_LEVEL,
+    key_grace_ms: Math.round(c.PAYCORE_KEY_GRACE_HOURS * 3_600_000),
+    rate_limit_per_minute: c.PAYCORE_RATE_LIMIT_PER_MINUTE,
+    body_limit_bytes: c.PAYCORE_BODY_LIMIT_BYTES,
+    public_url: c.PAYCORE_PUBLIC_URL,
+  };
+}

@@ -1,0 +1,27 @@
+import type { Kysely } from "kysely";
+import type { Database } from "./db/index.ts";
+import type { Clock } from "./kernel/clock.ts";
+import type { SecretBox } from "./kernel/crypto/index.ts";
+import type { Logger } from "./kernel/log.ts";
+
+/** What every domain module is handed: the database, the clock, the key box, a logger, settings. */
+export interface Ctx {
+  db: Kysely<Database>;
+  clock: Clock;
+  box: SecretBox;
+  log: Logger;
+  settings: Settings;
+}
+
+export interface Settings {
+  /** How long a rotated-out API key keeps working. */
+  key_grace_ms: number;
+  rate_limit_per_minute: number;
+  body_limit_bytes: number;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  key_grace_ms: 24 * 3_600_000,
+  rate_limit_per_minute: 600,
+  body_limit_bytes: 64 * 1024,
+};

@@ -1,0 +1,61 @@
+import { sql } from "kysely";
+import type { Ctx } from "../context.ts";
+import type { EntityRow } from "../db/index.ts";
+import { luhnCheckDigit } from "../kernel/checks.ts";
+import { PaycoreError, notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+import { recordAudit } from "../operators/index.ts";
+import type { EntityCreateInput } from "./schemas.ts";
+
+export interface Actor {
+  operator_id: string;
+  request_id: string;
+}
+
+/** Payment account numbers: `8801` + 11-digit sequence + Luhn digit (16 digits, unique). */
+function paymentAccountNo(seq: bigint): string {
+  const body = `8801${seq.toString().padStart(11, "0")}`;
+  return body + luhnCheckDigit(body);
+}
+
+export async function createEntity(ctx: Ctx, input: EntityCreateInput, actor: Actor): Promise<{ entity: EntityRow; created: boolean }> {
+  const existing = await ctx.db.selectFrom("entities").selectAll().where("uscc", "=", input.uscc).executeTakeFirst();
+  if (existing) {
+    if (existing.legal_name !== input.legal_name) {
+      throw new PaycoreError("invalid_request", `uscc: an entity with this code exists under another legal name (${existing.entity_id})`, "uscc");
+    }
+    return { entity: existing, created: false };
+  }
+  const now = ctx.clock.now();
+  const entity = await ctx.db.transaction().execute(async (trx) => {
+    const seq = await sql<{ v: bigint }>`SELECT nextval('payment_account_seq') AS v`.execute(trx);
+    const row: EntityRow = {
+      entity_id: newId("ent", now.getTime()),
+      legal_name: input.legal_name,
+      uscc: input.uscc,
+      payment_account_no: paymentAccountNo(seq.rows[0]!.v),
+      created_at: now,
+      updated_at: now,
+    };
+    await trx.insertInto("entities").values(row).execute();
+    await recordAudit(trx, { ...actor, action: "entity.create", target_type: "entity", target_id: row.entity_id, before: null, after: row }, now);
+    return row;
+  });
+  return { entity, created: true };
+}
+
+export async function getEntity(ctx: Pick<Ctx, "db">, entity_id: string): Promise<EntityRow> {
+  const row = await ctx.db.selectFrom("entities").selectAll().where("entity_id", "=", entity_id).executeTakeFirst();
+  if (!row) throw notFound("entity");
+  return row;
+}
+
+export function entityToWire(row: EntityRow) {
+  return {
+    entity_id: row.entity_id,
+    legal_name: row.legal_name,
+    uscc: row.uscc,
+    payment_account_no: row.payment_account_no,
+    created_at: row.created_at.toISOString(),
+  };
+}

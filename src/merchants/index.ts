@@ -1,0 +1,4 @@
+export * from "./entities.ts";
+export * from "./merchants.ts";
+export * from "./keys.ts";
+export * as merchantSchemas from "./schemas.ts";

@@ -1,0 +1,71 @@
+import type { Kysely } from "kysely";
+import type { Ctx } from "../context.ts";
+import type { Database, OperatorRow } from "../db/index.ts";
+import { randomToken, sha256Hex } from "../kernel/crypto/index.ts";
+import { PaycoreError } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+
+export type OperatorRole = OperatorRow["role"];
+export const OPERATOR_ROLES: readonly OperatorRole[] = ["admin", "operator", "auditor"];
+
+export interface Operator {
+  operator_id: string;
+  name: string;
+  role: OperatorRole;
+}
+
+/** Operator tokens are random 256-bit strings; only their SHA-256 is stored. */
+export function hashToken(token: string): string {
+  return sha256Hex(`paycore-operator-token\n${token}`);
+}
+
+export async function createOperator(
+  ctx: Pick<Ctx, "db" | "clock">,
+  input: { name: string; role: OperatorRole; token?: string },
+): Promise<{ operator: Operator; token: string }> {
+  const token = input.token ?? randomToken("pco_");
+  const operator_id = newId("op", ctx.clock.now().getTime());
+  await ctx.db
+    .insertInto("operators")
+    .values({ operator_id, name: input.name, role: input.role, token_hash: hashToken(token), status: "active", created_at: ctx.clock.now() })
+    .execute();
+  return { operator: { operator_id, name: input.name, role: input.role }, token };
+}
+
+export async function authenticateOperator(db: Kysely<Database>, token: string): Promise<Operator | null> {
+  const row = await db
+    .selectFrom("operators")
+    .select(["operator_id", "name", "role", "status"])
+    .where("token_hash", "=", hashToken(token))
+    .executeTakeFirst();
+  if (!row || row.status !== "active") return null;
+  return { operator_id: row.operator_id, name: row.name, role: row.role };
+}
+
+export async function listOperators(db: Kysely<Database>): Promise<Operator[]> {
+  return db.selectFrom("operators").select(["operator_id", "name", "role"]).where("status", "=", "active").orderBy("operator_id").execute();
+}
+
+/**
+ * First start: make sure an admin exists. With a configured token, that token is an admin's
+ * (created if no operator holds it). Without one, an admin is created only when there is no
+ * operator at all, and its generated token is returned to be printed once.
+ */
+export async function ensureBootstrapAdmin(
+  ctx: Pick<Ctx, "db" | "clock">,
+  configured_token: string | undefined,
+): Promise<{ token: string; created: boolean } | null> {
+  if (configured_token) {
+    const existing = await authenticateOperator(ctx.db, configured_token);
+    if (existing) {
+      if (existing.role !== "admin") throw new PaycoreError("forbidden", "PAYCORE_ADMIN_TOKEN belongs to an operator who is not an admin");
+      return { token: configured_token, created: false };
+    }
+    const { token } = await createOperator(ctx, { name: "admin", role: "admin", token: configured_token });
+    return { token, created: true };
+  }
+  const any = await ctx.db.selectFrom("operators").select("operator_id").limit(1).executeTakeFirst();
+  if (any) return null;
+  const { token } = await createOperator(ctx, { name: "admin", role: "admin" });
+  return { token, created: true };
+}

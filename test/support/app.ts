@@ -1,0 +1,102 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import { DEFAULT_SETTINGS, type Ctx, type Settings } from "../../src/context.ts";
+import { ManualClock, type Clock } from "../../src/kernel/clock.ts";
+import { SecretBox } from "../../src/kernel/crypto/index.ts";
+import { createLogger } from "../../src/kernel/log.ts";
+import { createOperator } from "../../src/operators/index.ts";
+import { startServer } from "../../src/platform.ts";
+import { PaycoreClient, type Credentials } from "../../src/client/index.ts";
+import { isValidUscc, usccCheckChar } from "../../src/kernel/checks.ts";
+import { createTestDatabase } from "./db.ts";
+
+/**
+ * A real paycore server for a suite: its own schema on the run's database engine, listening on
+ * 127.0.0.1:0, with an admin operator. Everything goes over HTTP; `close()` stops it all.
+ */
+export interface TestApp {
+  url: string;
+  ctx: Ctx;
+  admin_token: string;
+  /** Every log line written, to check what reaches the logs. */
+  log_lines: string[];
+  admin(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  merchantClient(creds: Credentials, now_s?: () => number): PaycoreClient;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(options: { label?: string; clock?: Clock; settings?: Partial<Settings> } = {}): Promise<TestApp> {
+  const db = await createTestDatabase(options.label ?? "app");
+  const log_lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      log_lines.push(chunk.toString("utf8"));
+      if (log_lines.length > 20_000) log_lines.splice(0, 10_000);
+      done();
+    },
+  });
+  const ctx: Ctx = {
+    db: db.db,
+    clock: options.clock ?? new ManualClock(),
+    box: new SecretBox(randomBytes(32)),
+    log: createLogger("info", sink),
+    settings: { ...DEFAULT_SETTINGS, ...options.settings },
+  };
+  const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
+  const server = await startServer(ctx, { host: "127.0.0.1", port: 0 });
+  const admin: TestApp["admin"] = async (method, path, body, t = token) => {
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { authorization: `Bearer ${t}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text };
+  };
+  return {
+    url: server.url,
+    ctx,
+    admin_token: token,
+    log_lines,
+    admin,
+    merchantClient: (creds, now_s) => new PaycoreClient(server.url, creds, now_s ?? (() => Math.floor(ctx.clock.now().getTime() / 1000))),
+    close: async () => {
+      await server.close();
+      await db.drop();
+    },
+  };
+}
+
+let uscc_counter = 0;
+/** A fresh valid unified social credit code per call. */
+export function testUscc(): string {
+  uscc_counter += 1;
+  const body = `91310000MA${randomBytes(3).toString("hex").toUpperCase().replace(/[IOSVZ]/g, "1")}${String(uscc_counter % 10)}`.slice(0, 17);
+  const code = body + usccCheckChar(body);
+  if (!isValidUscc(code)) throw new Error(`bad test uscc ${code}`);
+  return code;
+}
+
+export const TEST_ACCOUNT = { account_name: "Test Co., Ltd.", account_number: "6222020200112233445", bank_code: "102290000012" };
+
+/** An entity and a merchant ID under it, through the admin API; answers its credentials. */
+export async function createTestMerchant(app: TestApp, overrides: Record<string, unknown> = {}, entity_id?: string) {
+  let entity = entity_id;
+  if (!entity) {
+    const e = await app.admin("POST", "/admin/v1/entities", { legal_name: `Test Entity ${randomBytes(3).toString("hex")}`, uscc: testUscc() });
+    if (e.status !== 201) throw new Error(`entity: ${JSON.stringify(e.body)}`);
+    entity = e.body.entity_id as string;
+  }
+  const m = await app.admin("POST", "/admin/v1/merchants", {
+    entity_id: entity,
+    name: "Test Merchant",
+    business_category: "retail",
+    risk_level: "low",
+    products: [{ product: "agreement_pay", fee_rate_bps: 60, fee_min: 1 }],
+    settlement: { mode: "own", cycle_days: 1, account: TEST_ACCOUNT },
+    ...overrides,
+  });
+  if (m.status !== 201) throw new Error(`merchant: ${JSON.stringify(m.body)}`);
+  const creds: Credentials = { mch_id: m.body.merchant_id, key_id: m.body.api_key.key_id, secret: m.body.api_key.secret };
+  return { entity_id: entity, merchant: m.body, creds };
+}
