@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Ctx } from "../context.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import type { Operator, OperatorRole } from "../operators/index.ts";

@@ -6,6 +6,8 @@ import { SecretBox } from "../../src/kernel/crypto/index.ts";
 import { createLogger } from "../../src/kernel/log.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { startServer } from "../../src/platform.ts";
+import { allRoutes } from "../../src/api/index.ts";
+import type { RouteDef } from "../../src/api/route.ts";
 import { PaycoreClient, type Credentials } from "../../src/client/index.ts";
 import { isValidUscc, usccCheckChar } from "../../src/kernel/checks.ts";
 import { createTestDatabase } from "./db.ts";
@@ -25,7 +27,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: { label?: string; clock?: Clock; settings?: Partial<Settings> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { label?: string; clock?: Clock; settings?: Partial<Settings>; extra_routes?: (ctx: Ctx) => RouteDef[] } = {},
+): Promise<TestApp> {
   const db = await createTestDatabase(options.label ?? "app");
   const log_lines: string[] = [];
   const sink = new Writable({
@@ -43,7 +47,8 @@ export async function startTestApp(options: { label?: string; clock?: Clock; set
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
   };
   const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
-  const server = await startServer(ctx, { host: "127.0.0.1", port: 0 });
+  const routes = [...allRoutes(ctx), ...(options.extra_routes?.(ctx) ?? [])];
+  const server = await startServer(ctx, { host: "127.0.0.1", port: 0, routes });
   const admin: TestApp["admin"] = async (method, path, body, t = token) => {
     const res = await fetch(server.url + path, {
       method,
