@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PaycoreClient } from "../../src/client/index.ts";
+import { cliStorage, runCli, startCli } from "../support/cli.ts";
+
+function field(banner: string, re: RegExp): string {
+  const m = re.exec(banner);
+  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
+  return m[1]!;
+}
+
+function demoCreds(banner: string) {
+  const re = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/g;
+  return [...banner.matchAll(re)].map((m) => ({ mch_id: m[1]!, key_id: m[2]!, secret: m[3]! }));
+}
+
+describe("paycore CLI: start, restart on the same data, migrate, operator create, bad config", () => {
+  let storage: Awaited<ReturnType<typeof cliStorage>>;
+  const env = () => ({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" });
+
+  beforeAll(async () => {
+    storage = await cliStorage();
+  });
+  afterAll(async () => storage.cleanup());
+
+  it("starts, prints where to look, seeds the demo, and keeps everything across a restart", async () => {
+    const first = await startCli(env());
+    const url = field(first.banner, /API\s+(http:\/\/\S+)/);
+    const token = field(first.banner, /Operator token (pco_\S+)/);
+    expect(first.banner).toContain(`${url}/docs`);
+    const creds = demoCreds(first.banner);
+    expect(creds).toHaveLength(3);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const balance = await new PaycoreClient(url, creds[0]!).get("/v1/balance");
+    expect(balance.status).toBe(200);
+    expect(balance.signature_valid).toBe(true);
+    const merchants = await fetch(`${url}/admin/v1/merchants`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await merchants.json()) as { data: unknown[] }).data).toHaveLength(3);
+    expect(await first.stop()).toBe(0);
+
+    const second = await startCli(env());
+    const url2 = field(second.banner, /API\s+(http:\/\/\S+)/);
+    expect(second.banner).not.toMatch(/Operator token pco_/);
+    expect(demoCreds(second.banner)).toEqual(creds);
+    const again = await fetch(`${url2}/admin/v1/merchants`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await again.json()) as { data: unknown[] }).data).toHaveLength(3);
+    expect(await second.stop()).toBe(0);
+  });
+
+  it("migrate applies nothing twice; operator create prints a token", async () => {
+    const migrate = await runCli(["migrate"], env());
+    expect(migrate.code).toBe(0);
+    expect(migrate.stdout).toContain("nothing to apply");
+    const op = await runCli(["operator", "create", "--name", "Bo", "--role", "auditor"], env());
+    expect(op.code).toBe(0);
+    expect(op.stdout).toMatch(/token: pco_\S+/);
+    const bad = await runCli(["operator", "create", "--name", "Bo", "--role", "king"], env());
+    expect(bad.code).toBe(2);
+  });
+
+  it("stops with one clear line on a bad setting", async () => {
+    for (const [name, value] of [["PORT", "abc"], ["DATABASE_URL", "mysql://x"], ["PAYCORE_SEED_DEMO", "maybe"], ["PAYCORE_MASTER_KEY", "short"]] as const) {
+      const run = await runCli(["start"], { ...env(), [name]: value });
+      expect(run.code, name).not.toBe(0);
+      const lines = run.stderr.trim().split("\n");
+      expect(lines, run.stderr).toHaveLength(1);
+      expect(lines[0]).toContain(name);
+    }
+  });
+});
