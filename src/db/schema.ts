@@ -102,4 +102,141 @@ export interface FoundationTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables;
+export type Database = FoundationTables & PaymentTables;
+
+// ---- agreement payments (migration 0400) ----
+
+export interface CardRow {
+  card_id: string;
+  card_fingerprint: string;
+  card_number_enc: string;
+  bin: string;
+  last4: string;
+  bank_code: string;
+  bank_name: string;
+  card_type: "debit" | "credit";
+  holder_name_enc: string;
+  id_number_enc: string;
+  id_fingerprint: string;
+  phone_enc: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface CardAgreementRow {
+  card_agreement_id: string;
+  card_id: string;
+  channel_id: string;
+  network_agreement_no: string;
+  verified_elements: string | null;
+  origin: "signed" | "synced";
+  status: "active" | "unbound";
+  created_at: Date;
+  unbound_at: Date | null;
+  unbound_reason: string | null;
+}
+
+export interface AgreementRow {
+  agreement_id: string;
+  merchant_id: string;
+  user_ref: string;
+  card_id: string;
+  sign_request_id: string | null;
+  status: "active" | "unbound";
+  created_at: Date;
+  unbound_at: Date | null;
+  unbound_reason: string | null;
+}
+
+export interface SignRequestRow {
+  sign_request_id: string;
+  merchant_id: string;
+  out_request_no: string;
+  request_hash: string;
+  user_ref: string;
+  card_id: string;
+  kind: "bank_otp" | "platform_otp";
+  purpose: "sign" | "sign_and_pay" | "campaign";
+  channel_id: string | null;
+  network_txn_id: string | null;
+  status: "otp_sent" | "signed" | "failed" | "expired";
+  otp_hash: string | null;
+  otp_expires_at: Date | null;
+  otp_attempts: number;
+  otp_sent_count: number;
+  last_otp_sent_at: Date;
+  failure_code: string | null;
+  agreement_id: string | null;
+  payment_request: unknown;
+  payment_id: string | null;
+  expires_at: Date;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type NetworkState = "intent" | "sent" | "final";
+
+export interface PaymentRow {
+  payment_id: string;
+  merchant_id: string;
+  sub_merchant_id: string | null;
+  out_trade_no: string;
+  request_hash: string;
+  agreement_id: string;
+  card_id: string;
+  channel_id: string | null;
+  card_agreement_id: string | null;
+  route_reason: string | null;
+  network_txn_id: string;
+  amount: bigint;
+  currency: "CNY";
+  fee: bigint | null;
+  network_cost: bigint | null;
+  status: "processing" | "succeeded" | "failed";
+  network_state: NetworkState;
+  failure_code: string | null;
+  failure_message: string | null;
+  description: string;
+  metadata: unknown;
+  notify_url: string | null;
+  refunded_amount: bigint;
+  query_attempts: number;
+  next_query_at: Date | null;
+  alert: boolean;
+  created_at: Date;
+  updated_at: Date;
+  succeeded_at: Date | null;
+  failed_at: Date | null;
+}
+
+export interface RefundRow {
+  refund_id: string;
+  payment_id: string;
+  merchant_id: string;
+  out_refund_no: string;
+  request_hash: string;
+  amount: bigint;
+  reason: string | null;
+  status: "processing" | "succeeded" | "failed";
+  network_state: NetworkState;
+  channel_id: string;
+  network_txn_id: string;
+  failure_code: string | null;
+  failure_message: string | null;
+  fee_returned: bigint | null;
+  query_attempts: number;
+  next_query_at: Date | null;
+  alert: boolean;
+  created_at: Date;
+  updated_at: Date;
+  succeeded_at: Date | null;
+}
+
+export interface PaymentTables {
+  cards: CardRow;
+  card_agreements: CardAgreementRow;
+  agreements: AgreementRow;
+  sign_requests: SignRequestRow;
+  payments: PaymentRow;
+  refunds: RefundRow;
+}
