@@ -102,7 +102,7 @@ export interface FoundationTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & PaymentTables;
+export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables;
 
 // ---- agreement payments (migration 0400) ----
 
@@ -155,6 +155,7 @@ export interface SignRequestRow {
   request_hash: string;
   user_ref: string;
   card_id: string;
+  card_elements_enc: string;
   kind: "bank_otp" | "platform_otp";
   purpose: "sign" | "sign_and_pay" | "campaign";
   channel_id: string | null;
@@ -239,4 +240,152 @@ export interface PaymentTables {
   sign_requests: SignRequestRow;
   payments: PaymentRow;
   refunds: RefundRow;
+}
+
+// --- Ledger (migration 0200) ---
+
+export type LedgerAccountKind =
+  | "reserve_funds"
+  | "network_receivable"
+  | "network_cost"
+  | "fee_income"
+  | "settlement_in_transit"
+  | "merchant_pending"
+  | "merchant_available";
+
+export interface LedgerAccountRow {
+  account_code: string;
+  kind: LedgerAccountKind;
+  account_type: "asset" | "liability" | "income" | "expense";
+  owner_id: string | null;
+  debits: bigint;
+  credits: bigint;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type JournalEventType =
+  | "payment_succeeded"
+  | "refund_succeeded"
+  | "network_settled"
+  | "settlement_matured"
+  | "payout_instructed"
+  | "payout_succeeded"
+  | "payout_failed";
+
+export interface JournalEntryRow {
+  entry_id: string;
+  event_key: string;
+  event_type: JournalEventType;
+  reference_id: string;
+  merchant_id: string | null;
+  channel_id: string | null;
+  effective_at: Date;
+  business_date: string;
+  posted_at: Date;
+  line_count: number;
+  amount: bigint;
+}
+
+export interface JournalLineRow {
+  entry_id: string;
+  line_no: number;
+  account_code: string;
+  side: "debit" | "credit";
+  amount: bigint;
+  line_kind: string;
+}
+
+export interface PendingItemRow {
+  entry_id: string;
+  merchant_id: string;
+  item_kind: "payment" | "refund";
+  reference_id: string;
+  payment_id: string;
+  amount: bigint;
+  fee: bigint;
+  business_date: string;
+  settlement_id: string | null;
+}
+
+export interface RefundFeePolicyRow {
+  scope: string;
+  policy: "proportional" | "keep";
+  updated_at: Date;
+}
+
+export interface SettlementCalendarRow {
+  singleton: boolean;
+  cutoff_minutes: number;
+  updated_at: Date;
+}
+
+export interface SettlementCalendarDayRow {
+  day: string;
+  kind: "holiday" | "working";
+}
+
+export interface LedgerTables {
+  ledger_accounts: LedgerAccountRow;
+  journal_entries: JournalEntryRow;
+  journal_lines: JournalLineRow;
+  pending_items: PendingItemRow;
+  refund_fee_policies: RefundFeePolicyRow;
+  settlement_calendar: SettlementCalendarRow;
+  settlement_calendar_days: SettlementCalendarDayRow;
+}
+
+// --- Settlement (migration 0201) ---
+
+export type SettlementStatus = "carried_forward" | "nothing_to_pay" | "held" | "awaiting_payout" | "in_transit" | "paid" | "payout_failed";
+
+export interface SettlementRow {
+  settlement_id: string;
+  merchant_id: string;
+  settlement_date: string;
+  payee_merchant_id: string;
+  cycle_days: number;
+  covers_through: string;
+  item_count: number;
+  gross: bigint;
+  fees: bigint;
+  refunds: bigint;
+  carried_in: bigint;
+  net: bigint;
+  status: SettlementStatus;
+  payout_instruction_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type SettlementPayoutStatus = "created" | "pending" | "succeeded" | "failed";
+
+export interface SettlementPayoutRow {
+  instruction_id: string;
+  payee_merchant_id: string;
+  settlement_date: string;
+  batch_no: number;
+  amount: bigint;
+  account_name: string;
+  account_number_enc: string;
+  account_last4: string;
+  bank_code: string;
+  status: SettlementPayoutStatus;
+  failure_reason: string | null;
+  attempt_count: number;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+export interface SettlementHoldRow {
+  merchant_id: string;
+  reason: string;
+  created_at: Date;
+}
+
+export interface SettlementTables {
+  settlements: SettlementRow;
+  settlement_payouts: SettlementPayoutRow;
+  settlement_holds: SettlementHoldRow;
 }

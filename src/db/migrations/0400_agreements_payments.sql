@@ -61,6 +61,8 @@ CREATE TABLE sign_requests (
   request_hash      text NOT NULL,
   user_ref          text NOT NULL,
   card_id           text NOT NULL REFERENCES cards(card_id),
+  -- The four elements as submitted, sealed: the vault takes them once the bank has verified them.
+  card_elements_enc text NOT NULL,
   -- bank_otp: the bank sends the code (a new card agreement); platform_otp: paycore's own
   -- step-up code for a card already signed on the platform.
   kind              text NOT NULL CHECK (kind IN ('bank_otp', 'platform_otp')),
