@@ -1,0 +1,22 @@
+import type { Clock } from "../kernel/clock.ts";
+import type { Logger } from "../kernel/log.ts";
+import type { Engine } from "./engine.ts";
+import type { Faults } from "./faults.ts";
+import type { NetworkKeys, PeerKeys } from "./keys.ts";
+import type { Notifier } from "./notifier.ts";
+import type { SeenMessages } from "./replay.ts";
+
+/** Everything a network's wire handler needs. */
+export interface SandboxContext {
+  engine: Engine;
+  faults: Faults;
+  keys: NetworkKeys;
+  peers: PeerKeys;
+  seen: SeenMessages;
+  notifier: Notifier;
+  clock: Clock;
+  log: Logger;
+}
+
+/** A wire handler's answer: a response, or none at all (a `timeout` fault). */
+export type WireAnswer = { kind: "answer"; status: number; content_type: string; body: string } | { kind: "no_answer" };

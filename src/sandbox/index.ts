@@ -1,0 +1,116 @@
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import type { AddressInfo } from "node:net";
+import { systemClock, type Clock } from "../kernel/clock.ts";
+import { createLogger, type Logger } from "../kernel/log.ts";
+import type { SandboxContext, WireAnswer } from "./context.ts";
+import { Engine } from "./engine.ts";
+import { Faults } from "./faults.ts";
+import { registerCardRoutes, registerFaultRoutes, registerNetworkControlRoutes, registerSmsRoutes } from "./http/public.ts";
+import { PeerKeys, loadOrCreateNetworkKeys } from "./keys.ts";
+import { SANDBOX_LIMITS } from "./limits.ts";
+import type { NetworkId } from "./model.ts";
+import { Notifier, type NotificationEncoder } from "./notifier.ts";
+import { SeenMessages } from "./replay.ts";
+import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.ts";
+import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
+
+export { EXCHANGE_FILES } from "./keys.ts";
+export { NETWORK_IDS, type NetworkId } from "./model.ts";
+
+export const DEFAULT_SANDBOX_SEED = 20180502;
+export const DEFAULT_SANDBOX_PORT = 3100;
+
+export interface SandboxOptions {
+  host?: string;
+  /** 0 = an ephemeral port. */
+  port?: number;
+  /** Keys live in `<data_dir>/sandbox/keys` (private) and `<data_dir>/keys` (exchanged). */
+  data_dir: string;
+  seed?: number;
+  clock?: Clock;
+  /** Base URL; notifications go to `<paycore_callback_url>/<channel_id>`. */
+  paycore_callback_url?: string;
+  log?: Logger;
+}
+
+export interface RunningSandbox {
+  url: string;
+  close(): Promise<void>;
+}
+
+const GATEWAY_PATHS = {
+  netsunion: ["/netsunion/gateway"],
+  unionpay: ["/unionpay/gateway/api/backTransReq.do", "/unionpay/gateway/api/queryTrans.do", "/unionpay/gateway/api/fileTransReq.do"],
+} as const;
+
+/**
+ * Starts the sandbox networks: NetsUnion and UnionPay gateways, the banks behind them, the SMS
+ * gateway, and the control endpoints of API.md "Sandbox". State is in memory and deterministic
+ * from the seed; only keys are kept on disk.
+ */
+export async function startSandbox(options: SandboxOptions): Promise<RunningSandbox> {
+  const clock = options.clock ?? systemClock;
+  const seed = options.seed ?? DEFAULT_SANDBOX_SEED;
+  const log = options.log ?? createLogger(process.env.SANDBOX_LOG_LEVEL ?? "warn");
+  const keys = loadOrCreateNetworkKeys(options.data_dir, clock.now());
+  const encoders = {} as Record<NetworkId, NotificationEncoder>;
+  const ctx: SandboxContext = {
+    engine: new Engine(seed, clock), faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
+    notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log), clock, log,
+  };
+  encoders.netsunion = (event, now) => encodeNetsUnionNotification(ctx, event, now);
+  encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);
+  encoders.unionpay_quickpay = encoders.unionpay_nocard;
+
+  const app = Fastify({ logger: false, bodyLimit: SANDBOX_LIMITS.message_bytes_max, forceCloseConnections: true });
+  const held = new Set<NodeJS.Timeout>();
+  registerParsers(app);
+  registerGateways(app, ctx, held);
+  registerCardRoutes(app, ctx, { seed });
+  registerSmsRoutes(app, ctx);
+  registerFaultRoutes(app, ctx, { seed });
+  registerNetworkControlRoutes(app, ctx);
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) log.error({ err: error }, "sandbox request failed");
+    return reply.code(status).send({ error: { code: status === 500 ? "internal" : "invalid_request", message: status === 500 ? "internal error" : error.message } });
+  });
+
+  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_SANDBOX_PORT });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    async close() {
+      ctx.notifier.close();
+      for (const timer of held) clearTimeout(timer);
+      held.clear();
+      await app.close();
+    },
+  };
+}
+
+function registerParsers(app: FastifyInstance): void {
+  const asText = (_request: unknown, body: string, done: (error: Error | null, value?: string) => void) => done(null, body);
+  app.addContentTypeParser(["application/xml", "text/xml", "application/x-www-form-urlencoded", "text/plain"], { parseAs: "string" }, asText);
+}
+
+function registerGateways(app: FastifyInstance, ctx: SandboxContext, held: Set<NodeJS.Timeout>): void {
+  const serve = (handler: (ctx: SandboxContext, raw: string) => Promise<WireAnswer>) => async (request: { body: unknown }, reply: FastifyReply) => {
+    if (typeof request.body !== "string") return reply.code(400).send({ error: { code: "invalid_request", message: "send the message as text (application/xml or application/x-www-form-urlencoded)" } });
+    const answer = await handler(ctx, request.body);
+    if (answer.kind === "answer") return reply.code(answer.status).type(answer.content_type).send(answer.body);
+    // A `timeout` fault: the request was processed but no answer ever comes; the socket is dropped later.
+    reply.hijack();
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      reply.raw.destroy();
+    }, SANDBOX_LIMITS.timeout_hold_ms);
+    timer.unref();
+    held.add(timer);
+    return reply;
+  };
+  for (const path of GATEWAY_PATHS.netsunion) app.post(path, serve(handleNetsUnion));
+  for (const path of GATEWAY_PATHS.unionpay) app.post(path, serve(handleUnionPay));
+}

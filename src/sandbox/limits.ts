@@ -1,0 +1,35 @@
+/** Every queue, table and window of the sandbox has a named maximum. */
+export const SANDBOX_LIMITS = {
+  otp_digits: 6,
+  otp_ttl_ms: 5 * 60 * 1000,
+  otp_resend_interval_ms: 60 * 1000,
+  otp_wrong_attempts_max: 5,
+  otp_resends_max: 5,
+  refund_window_days: 180,
+  sms_per_phone_max: 50,
+  sms_total_max: 10_000,
+  records_max: 200_000,
+  sign_requests_max: 100_000,
+  cards_max: 10_000,
+  fault_rules_max: 100,
+  fault_latency_ms_max: 60_000,
+  /** A `timeout` fault holds the connection this long at most, then drops it unanswered. */
+  timeout_hold_ms: 30_000,
+  notify_queue_max: 10_000,
+  notify_attempts_max: 5,
+  notify_timeout_ms: 5_000,
+  /** Messages must be this fresh; their ids are remembered this long to refuse replays. */
+  message_window_s: 300,
+  seen_messages_max: 200_000,
+  message_bytes_max: 64 * 1024,
+  xml_depth_max: 8,
+  xml_elements_max: 200,
+  statement_records_max: 100_000,
+} as const;
+
+export class CapacityError extends Error {
+  constructor(what: string) {
+    super(`sandbox capacity reached: ${what}`);
+    this.name = "CapacityError";
+  }
+}
