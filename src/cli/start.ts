@@ -3,7 +3,11 @@ import { migrate } from "../db/index.ts";
 import { seedDemo, type DemoMerchant } from "../demo.ts";
 import { ensureBootstrapAdmin } from "../operators/index.ts";
 import { startServer } from "../platform.ts";
+import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
 import { openContext } from "./main.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 /** `paycore start`: migrate, bootstrap the first admin, seed demo data, serve, print where to look. */
 export async function runStart(config: Config): Promise<number> {
@@ -12,7 +16,14 @@ export async function runStart(config: Config): Promise<number> {
   const admin = await ensureBootstrapAdmin(ctx, config.admin_token);
   const demo = config.seed_demo ? await seedDemo(ctx) : null;
   const server = await startServer(ctx, { host: config.host, port: config.port, public_url: config.public_url });
-  printBanner({ config, url: server.url, sandbox_url: config.sandbox_url ?? null, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
+  // The sandbox plays the networks unless SANDBOX_URL names one that is already running.
+  let sandbox: RunningSandbox | null = null;
+  if (!config.sandbox_url) {
+    const data_dir = config.data_dir === "memory" ? mkdtempSync(join(tmpdir(), "paycore-sandbox-")) : resolve(config.data_dir);
+    sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir, paycore_callback_url: `${server.url}/callbacks/channels` });
+  }
+  const sandbox_url = config.sandbox_url ?? sandbox!.url;
+  printBanner({ config, url: server.url, sandbox_url, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -20,6 +31,7 @@ export async function runStart(config: Config): Promise<number> {
     stopping = true;
     ctx.log.info({ signal }, "shutting down");
     await server.close();
+    await sandbox?.close();
     await handle.close();
     process.exit(0);
   };
@@ -31,7 +43,7 @@ export async function runStart(config: Config): Promise<number> {
 function printBanner(b: {
   config: Config;
   url: string;
-  sandbox_url: string | null;
+  sandbox_url: string;
   admin: { token: string; created: boolean } | null;
   demo: DemoMerchant[];
   master_key_source: string;
@@ -43,7 +55,7 @@ function printBanner(b: {
     `  API            ${b.url}`,
     `  API docs       ${b.url}/docs   (OpenAPI: ${b.url}/openapi.json)`,
     `  Health         ${b.url}/healthz`,
-    `  Sandbox        ${b.sandbox_url ?? "(not started)"}`,
+    `  Sandbox        ${b.sandbox_url}   (SMS inbox: ${b.sandbox_url}/sandbox/inbox; test cards: ${b.sandbox_url}/sandbox/v1/cards)`,
     `  Database       ${b.engine === "postgres" ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${b.config.data_dir === "memory" ? "memory (nothing kept)" : `${b.config.data_dir}/pglite`}`}`,
     `  Master key     ${b.master_key_source}`,
     b.admin

@@ -30,6 +30,9 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
     const creds = demoCreds(first.banner);
     expect(creds).toHaveLength(3);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const sandbox = field(first.banner, /Sandbox\s+(http:\/\/\S+)/);
+    const cards = (await (await fetch(`${sandbox}/sandbox/v1/cards`)).json()) as { data: unknown[] };
+    expect(cards.data.length).toBeGreaterThanOrEqual(30);
     const balance = await new PaycoreClient(url, creds[0]!).get("/v1/balance");
     expect(balance.status).toBe(200);
     expect(balance.signature_valid).toBe(true);
