@@ -101,8 +101,65 @@ export interface FoundationTables {
   idempotency_keys: IdempotencyKeyRow;
 }
 
+export type NotifyEventType =
+  | "payment.succeeded"
+  | "payment.failed"
+  | "refund.succeeded"
+  | "refund.failed"
+  | "agreement.signed"
+  | "agreement.unbound"
+  | "payout.succeeded"
+  | "payout.failed";
+
+export interface NotifyEventRow {
+  event_id: string;
+  merchant_id: string;
+  type: NotifyEventType;
+  data: unknown;
+  notify_url: string | null;
+  dedupe_key: string | null;
+  status: "pending" | "delivered" | "failed" | "no_url";
+  created_at: Date;
+  delivered_at: Date | null;
+  updated_at: Date;
+}
+
+export interface NotifyDeliveryRow {
+  delivery_id: string;
+  event_id: string;
+  merchant_id: string;
+  url: string;
+  origin: "initial" | "redeliver";
+  status: "pending" | "succeeded" | "failed";
+  attempt_count: number;
+  next_attempt_at: Date;
+  lease_until: Date | null;
+  created_at: Date;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+export type NotifyAttemptResult = "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned";
+
+export interface NotifyAttemptRow {
+  delivery_id: string;
+  attempt_no: number;
+  event_id: string;
+  result: NotifyAttemptResult;
+  http_status: number | null;
+  error: string | null;
+  started_at: Date;
+  duration_ms: number | null;
+}
+
+export interface NotifyTables {
+  notify_events: NotifyEventRow;
+  notify_deliveries: NotifyDeliveryRow;
+  notify_attempts: NotifyAttemptRow;
+}
+
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables;
+export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables;
 
 // ---- agreement payments (migration 0400) ----
 

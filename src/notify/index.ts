@@ -1,0 +1,17 @@
+/** Notifications: the transactional outbox and the webhook delivery worker (API.md "Notifications"). */
+export { enqueueEvent, eventDataJson, EVENT_TYPES, type EventInput, type EventType } from "./outbox.ts";
+export { startNotifier, type Notifier, type NotifierOptions } from "./notifier.ts";
+export { NOTIFY_LIMITS, RETRY_SCHEDULE_MS, retryDelayMs } from "./limits.ts";
+export { notificationBody, notificationStringToSign, type NotificationWire } from "./signing.ts";
+export {
+  getEvent,
+  listEvents,
+  redeliverEvent,
+  eventDetailToWire,
+  deliveryToWire,
+  eventSummaryToWire,
+  merchantEventToWire,
+  type EventDetail,
+  type EventQuery,
+  type EventStatus,
+} from "./events.ts";
