@@ -5,6 +5,7 @@ import { createLogger, type Logger } from "../kernel/log.ts";
 import type { SandboxContext, WireAnswer } from "./context.ts";
 import { Engine } from "./engine.ts";
 import { Faults } from "./faults.ts";
+import { registerBankTransferRoutes } from "./bank-transfers.ts";
 import { registerCardRoutes, registerFaultRoutes, registerNetworkControlRoutes, registerSmsRoutes } from "./http/public.ts";
 import { PeerKeys, loadOrCreateNetworkKeys } from "./keys.ts";
 import { SANDBOX_LIMITS } from "./limits.ts";
@@ -70,6 +71,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerSmsRoutes(app, ctx);
   registerFaultRoutes(app, ctx, { seed });
   registerNetworkControlRoutes(app, ctx);
+  registerBankTransferRoutes(app, () => clock.now());
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
