@@ -4,7 +4,7 @@ import { assert } from "./assert.ts";
 /** Prefixes of the public ids (API.md "Conventions") and of internal ones. */
 export const ID_PREFIXES = [
   "ent", "mch", "key", "sgr", "agr", "pay", "ref", "po", "cmp", "evt", "req", "stl",
-  "op", "aud", "pa", "cag", "jnl", "acc", "dlv", "crd", "ntx", "inv",
+  "op", "aud", "pa", "cag", "jnl", "acc", "dlv", "spo", "crd", "ntx", "inv",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
