@@ -351,6 +351,7 @@ export interface JournalLineRow {
   side: "debit" | "credit";
   amount: bigint;
   line_kind: string;
+  business_date: string;
 }
 
 export interface PendingItemRow {
@@ -435,6 +436,13 @@ export interface SettlementPayoutRow {
   finished_at: Date | null;
 }
 
+export interface SettlementPayoutItemRow {
+  instruction_id: string;
+  settlement_id: string;
+  merchant_id: string;
+  amount: bigint;
+}
+
 export interface SettlementHoldRow {
   merchant_id: string;
   reason: string;
@@ -444,5 +452,6 @@ export interface SettlementHoldRow {
 export interface SettlementTables {
   settlements: SettlementRow;
   settlement_payouts: SettlementPayoutRow;
+  settlement_payout_items: SettlementPayoutItemRow;
   settlement_holds: SettlementHoldRow;
 }

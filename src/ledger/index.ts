@@ -1,0 +1,63 @@
+/**
+ * The double-entry ledger: what other modules may use. Payments and refunds call the posting
+ * functions inside the database transaction of their own state change.
+ */
+export {
+  ACCOUNT_KINDS,
+  FEE_INCOME,
+  RESERVE_FUNDS,
+  SETTLEMENT_IN_TRANSIT,
+  accountCode,
+  balanceOf,
+  merchantAvailable,
+  merchantPending,
+  networkCost,
+  networkReceivable,
+  normalSide,
+  type AccountRef,
+  type AccountType,
+  type Side,
+} from "./accounts.ts";
+export {
+  addDays,
+  businessDate,
+  businessDayClosesAt,
+  isIsoDate,
+  isWorkingDay,
+  lastMaturedBusinessDate,
+  loadCalendar,
+  loadCutoffMinutes,
+  maturityDate,
+  type SettlementCalendar,
+} from "./business-day.ts";
+export { checkLedger, pendingItemsProblems, type LedgerCheck, type LedgerProblem } from "./check.ts";
+export {
+  DEFAULT_REFUND_FEE_POLICY,
+  PLATFORM_SCOPE,
+  computePaymentFee,
+  refundFeePolicy,
+  refundFeeReturned,
+  setRefundFeePolicy,
+  type PaymentFee,
+  type Product,
+  type RefundFeePolicy,
+} from "./fees.ts";
+export { buildEntry, postEntry, type EntrySpec, type LineSpec, type PostedEntry } from "./journal.ts";
+export { LEDGER_LIMITS } from "./limits.ts";
+export {
+  postNetworkSettled,
+  postPaymentSucceeded,
+  postRefundSucceeded,
+  type NetworkSettled,
+  type PaymentSucceeded,
+  type PostedRefund,
+  type RefundSucceeded,
+} from "./postings.ts";
+export { accountView, listAccounts, merchantBalance, searchJournal, trialBalance, type AccountView, type MerchantBalance, type TrialBalance } from "./queries.ts";
+export {
+  postPayoutFailed,
+  postPayoutInstructed,
+  postPayoutSucceeded,
+  postSettlementMatured,
+  type PayoutMember,
+} from "./settlement-postings.ts";

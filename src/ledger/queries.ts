@@ -1,0 +1,117 @@
+import { sql, type Kysely } from "kysely";
+import type { Database, JournalEventType, LedgerAccountKind, LedgerAccountRow } from "../db/index.ts";
+import type { Fen } from "../kernel/money.ts";
+import { ACCOUNT_KINDS, accountCode, balanceOf, merchantAvailable, merchantPending } from "./accounts.ts";
+
+/** Reading the ledger: balances, the trial balance, accounts and journal search. */
+
+export interface MerchantBalance {
+  pending: Fen;
+  available: Fen;
+}
+
+export async function merchantBalance(db: Kysely<Database>, merchant_id: string): Promise<MerchantBalance> {
+  const codes = [accountCode(merchantPending(merchant_id)), accountCode(merchantAvailable(merchant_id))];
+  const rows = await db.selectFrom("ledger_accounts").selectAll().where("account_code", "in", codes).execute();
+  const of = (code: string) => {
+    const row = rows.find((r) => r.account_code === code);
+    return row ? balanceOf(row) : 0n;
+  };
+  return { pending: of(codes[0]!), available: of(codes[1]!) };
+}
+
+export interface TrialBalance {
+  debits: Fen;
+  credits: Fen;
+  balanced: boolean;
+  accounts: number;
+}
+
+/** Sum of every account's debits and credits: equal when the books balance. */
+export async function trialBalance(db: Kysely<Database>): Promise<TrialBalance> {
+  const row = await db
+    .selectFrom("ledger_accounts")
+    .select((eb) => [
+      sql<bigint>`coalesce(sum(debits), 0)::int8`.as("debits"),
+      sql<bigint>`coalesce(sum(credits), 0)::int8`.as("credits"),
+      eb.fn.countAll<bigint>().as("accounts"),
+    ])
+    .executeTakeFirstOrThrow();
+  const { debits, credits } = row;
+  return { debits, credits, balanced: debits === credits, accounts: Number(row.accounts) };
+}
+
+export interface AccountView {
+  account_code: string;
+  kind: LedgerAccountKind;
+  name_zh: string;
+  account_type: LedgerAccountRow["account_type"];
+  owner_id: string | null;
+  debits: Fen;
+  credits: Fen;
+  balance: Fen;
+}
+
+export function accountView(row: LedgerAccountRow): AccountView {
+  return {
+    account_code: row.account_code,
+    kind: row.kind,
+    name_zh: ACCOUNT_KINDS[row.kind].name_zh,
+    account_type: row.account_type,
+    owner_id: row.owner_id,
+    debits: row.debits,
+    credits: row.credits,
+    balance: balanceOf(row),
+  };
+}
+
+export interface AccountQuery {
+  kind?: LedgerAccountKind | undefined;
+  owner_id?: string | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+export async function listAccounts(db: Kysely<Database>, q: AccountQuery) {
+  let query = db.selectFrom("ledger_accounts").selectAll().orderBy("account_code").limit(q.limit + 1);
+  if (q.kind) query = query.where("kind", "=", q.kind);
+  if (q.owner_id) query = query.where("owner_id", "=", q.owner_id);
+  if (q.cursor) query = query.where("account_code", ">", q.cursor);
+  const rows = await query.execute();
+  const page = rows.slice(0, q.limit);
+  return { data: page.map(accountView), next_cursor: rows.length > q.limit ? page.at(-1)!.account_code : null };
+}
+
+export interface JournalQuery {
+  merchant_id?: string | undefined;
+  channel_id?: string | undefined;
+  event_type?: JournalEventType | undefined;
+  reference_id?: string | undefined;
+  account_code?: string | undefined;
+  business_date_from?: string | undefined;
+  business_date_to?: string | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+/** Journal entries with their lines, newest first. */
+export async function searchJournal(db: Kysely<Database>, q: JournalQuery) {
+  let query = db.selectFrom("journal_entries").selectAll().orderBy("entry_id", "desc").limit(q.limit + 1);
+  if (q.merchant_id) query = query.where("merchant_id", "=", q.merchant_id);
+  if (q.channel_id) query = query.where("channel_id", "=", q.channel_id);
+  if (q.event_type) query = query.where("event_type", "=", q.event_type);
+  if (q.reference_id) query = query.where("reference_id", "=", q.reference_id);
+  if (q.business_date_from) query = query.where("business_date", ">=", q.business_date_from);
+  if (q.business_date_to) query = query.where("business_date", "<=", q.business_date_to);
+  if (q.cursor) query = query.where("entry_id", "<", q.cursor);
+  if (q.account_code) {
+    const code = q.account_code;
+    query = query.where("entry_id", "in", (eb) => eb.selectFrom("journal_lines").select("entry_id").where("account_code", "=", code));
+  }
+  const entries = await query.execute();
+  const page = entries.slice(0, q.limit);
+  const ids = page.map((e) => e.entry_id);
+  const lines = ids.length ? await db.selectFrom("journal_lines").selectAll().where("entry_id", "in", ids).orderBy("entry_id").orderBy("line_no").execute() : [];
+  const data = page.map((e) => ({ ...e, lines: lines.filter((l) => l.entry_id === e.entry_id) }));
+  return { data, next_cursor: entries.length > q.limit ? page.at(-1)!.entry_id : null };
+}

@@ -1,0 +1,177 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvariantError } from "../../src/kernel/errors.ts";
+import { newId } from "../../src/kernel/ids.ts";
+import {
+  buildEntry,
+  checkLedger,
+  computePaymentFee,
+  merchantBalance,
+  merchantPending,
+  postEntry,
+  postNetworkSettled,
+  postPaymentSucceeded,
+  postRefundSucceeded,
+  searchJournal,
+  setRefundFeePolicy,
+  trialBalance,
+  RESERVE_FUNDS,
+  FEE_INCOME,
+} from "../../src/ledger/index.ts";
+import { openWorld, type World } from "./world.ts";
+
+describe("ledger: postings, idempotency, append-only journal, fees", () => {
+  let w: World;
+  let entity: string;
+  let shop: string;
+
+  beforeAll(async () => {
+    w = await openWorld("ledger");
+    entity = await w.entity();
+    shop = await w.merchant({ entity_id: entity, fee_rate_bps: 60, fee_min: 10 });
+  });
+  afterAll(async () => w.close());
+
+  const pay = (amount: bigint, fee: bigint, network_cost = 0n, merchant_id = shop) =>
+    w.ctx.db.transaction().execute((trx) =>
+      postPaymentSucceeded(trx, { payment_id: newId("pay"), merchant_id, amount, fee, channel_id: "netsunion", network_cost, at: w.clock.now() }),
+    );
+
+  it("computes the fee from the product rate, half up, with the minimum, and sub-merchants fall back to the parent's product", async () => {
+    expect(await computePaymentFee(w.ctx.db, shop, 10_000n)).toEqual({ fee: 60n, rate_bps: 60, fee_min: 10n, priced_by: shop });
+    expect((await computePaymentFee(w.ctx.db, shop, 10_083n)).fee).toBe(60n); // 60.498 fen
+    expect((await computePaymentFee(w.ctx.db, shop, 10_084n)).fee).toBe(61n); // 60.504 fen
+    expect((await computePaymentFee(w.ctx.db, shop, 10_075n)).fee).toBe(60n); // 60.45 fen
+    expect((await computePaymentFee(w.ctx.db, shop, 1_000n)).fee).toBe(10n); // 6 fen, raised to the minimum
+    expect((await computePaymentFee(w.ctx.db, shop, 7n)).fee).toBe(7n); // never above the amount
+    const store = await w.merchant({ entity_id: entity, parent_merchant_id: shop, mode: "parent", product: "payout" });
+    expect(await computePaymentFee(w.ctx.db, store, 10_000n)).toEqual({ fee: 60n, rate_bps: 60, fee_min: 10n, priced_by: shop });
+  });
+
+  it("posts a payment: receivable less network cost, merchant pending less the fee, fee income", async () => {
+    const before = await merchantBalance(w.ctx.db, shop);
+    const posted = await pay(10_000n, 60n, 25n);
+    expect(posted.replayed).toBe(false);
+    const after = await merchantBalance(w.ctx.db, shop);
+    expect(after.pending - before.pending).toBe(9_940n);
+    expect(after.available).toBe(0n);
+    const journal = await searchJournal(w.ctx.db, { reference_id: (await w.ctx.db.selectFrom("journal_entries").select("reference_id").where("entry_id", "=", posted.entry_id).executeTakeFirstOrThrow()).reference_id, limit: 10 });
+    const lines = journal.data[0]!.lines.map((l) => [l.account_code.split(":")[0], l.side, l.amount, l.line_kind]);
+    expect(lines).toEqual([
+      ["network_receivable", "debit", 9_975n, "payment"],
+      ["network_cost", "debit", 25n, "network_cost"],
+      ["merchant_pending", "credit", 10_000n, "payment"],
+      ["merchant_pending", "debit", 60n, "fee"],
+      ["fee_income", "credit", 60n, "fee"],
+    ]);
+    expect((await trialBalance(w.ctx.db)).balanced).toBe(true);
+  });
+
+  it("posts one entry per business event: a repeat returns the first, a repeat with other amounts is a bug", async () => {
+    const payment_id = newId("pay");
+    const event = { payment_id, merchant_id: shop, amount: 5_000n, fee: 30n, channel_id: "netsunion", network_cost: 0n, at: w.clock.now() };
+    const first = await w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, event));
+    const before = await merchantBalance(w.ctx.db, shop);
+    const again = await w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, event));
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await merchantBalance(w.ctx.db, shop)).toEqual(before);
+    await expect(w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, { ...event, fee: 31n }))).rejects.toThrow(InvariantError);
+    const entries = await w.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", payment_id).execute();
+    expect(entries).toHaveLength(1);
+  });
+
+  it("rolls back with the caller's transaction: a failed state change leaves no entry", async () => {
+    const payment_id = newId("pay");
+    await expect(
+      w.ctx.db.transaction().execute(async (trx) => {
+        await postPaymentSucceeded(trx, { payment_id, merchant_id: shop, amount: 1_000n, fee: 10n, channel_id: "netsunion", network_cost: 0n, at: w.clock.now() });
+        throw new Error("payment update failed");
+      }),
+    ).rejects.toThrow("payment update failed");
+    expect(await w.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", payment_id).execute()).toHaveLength(0);
+  });
+
+  it("returns the fee proportionally on partial refunds, the parts adding up to the whole fee", async () => {
+    const payment_id = newId("pay");
+    const at = w.clock.now();
+    await w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, { payment_id, merchant_id: shop, amount: 1_000n, fee: 10n, channel_id: "netsunion", network_cost: 3n, at }));
+    const returned: bigint[] = [];
+    for (const amount of [333n, 333n, 334n]) {
+      const r = await w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { refund_id: newId("ref"), payment_id, merchant_id: shop, amount, at }));
+      returned.push(r.fee_returned);
+    }
+    expect(returned).toEqual([3n, 4n, 3n]);
+    expect(returned.reduce((a, b) => a + b, 0n)).toBe(10n);
+    await expect(
+      w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { refund_id: newId("ref"), payment_id, merchant_id: shop, amount: 1n, at })),
+    ).rejects.toThrow(/exceed/);
+  });
+
+  it("keeps the fee on refunds when the merchant's (or else the platform's) policy says so", async () => {
+    const keeper = await w.merchant({ entity_id: entity });
+    await setRefundFeePolicy(w.ctx.db, keeper, "keep", w.clock.now());
+    const payment_id = newId("pay");
+    const at = w.clock.now();
+    await w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, { payment_id, merchant_id: keeper, amount: 2_000n, fee: 12n, channel_id: "unionpay_nocard", network_cost: 0n, at }));
+    const refund = { refund_id: newId("ref"), payment_id, merchant_id: keeper, amount: 2_000n, at };
+    const r = await w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, refund));
+    expect(r.fee_returned).toBe(0n);
+    expect((await merchantBalance(w.ctx.db, keeper)).pending).toBe(-12n);
+    const again = await w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, refund));
+    expect(again).toEqual({ ...r, replayed: true });
+    await expect(w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { ...refund, fee_returned: 5n, refund_id: newId("ref"), amount: 1n }))).rejects.toThrow();
+  });
+
+  it("posts network settlements into the reserve funds account, once per channel, date and batch", async () => {
+    const at = w.clock.now();
+    const event = { channel_id: "netsunion", settlement_date: "2026-03-01", amount: 9_000n, at };
+    const first = await w.ctx.db.transaction().execute((trx) => postNetworkSettled(trx, event));
+    const again = await w.ctx.db.transaction().execute((trx) => postNetworkSettled(trx, event));
+    expect(again.entry_id).toBe(first.entry_id);
+    const out = await w.ctx.db.transaction().execute((trx) => postNetworkSettled(trx, { ...event, amount: -100n, batch_no: 2 }));
+    expect(out.replayed).toBe(false);
+    const reserve = await w.ctx.db.selectFrom("ledger_accounts").selectAll().where("account_code", "=", "reserve_funds").executeTakeFirstOrThrow();
+    expect(reserve.debits - reserve.credits).toBe(8_900n);
+  });
+
+  it("refuses unbalanced, one-line and negative entries before they reach the database", () => {
+    const base = { event_key: "payment_succeeded:x", event_type: "payment_succeeded" as const, reference_id: "x", merchant_id: null, channel_id: null, effective_at: new Date(), business_date: "2026-03-02" };
+    expect(() => buildEntry({ ...base, lines: [{ account: RESERVE_FUNDS, side: "debit", amount: 5n, line_kind: "x" }, { account: FEE_INCOME, side: "credit", amount: 4n, line_kind: "x" }] })).toThrow(/unbalanced/);
+    expect(() => buildEntry({ ...base, lines: [{ account: RESERVE_FUNDS, side: "debit", amount: 5n, line_kind: "x" }, { account: FEE_INCOME, side: "credit", amount: 0n, line_kind: "x" }] })).toThrow(/two/);
+    expect(() => buildEntry({ ...base, lines: [{ account: RESERVE_FUNDS, side: "debit", amount: -5n, line_kind: "x" }, { account: FEE_INCOME, side: "credit", amount: -5n, line_kind: "x" }] })).toThrow(/negative/);
+  });
+
+  it("the database refuses to update, delete or truncate the journal, and refuses an unbalanced entry at commit", async () => {
+    const any_entry = await w.ctx.db.selectFrom("journal_entries").select("entry_id").limit(1).executeTakeFirstOrThrow();
+    await expect(sql`UPDATE journal_lines SET amount = amount + 1 WHERE entry_id = ${any_entry.entry_id}`.execute(w.ctx.db)).rejects.toThrow(/append-only/);
+    await expect(sql`DELETE FROM journal_entries WHERE entry_id = ${any_entry.entry_id}`.execute(w.ctx.db)).rejects.toThrow(/append-only/);
+    await expect(sql`TRUNCATE journal_lines, journal_entries CASCADE`.execute(w.ctx.db)).rejects.toThrow(/append-only/);
+    const entry_id = newId("jnl");
+    await expect(
+      w.ctx.db.transaction().execute(async (trx) => {
+        await sql`INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, effective_at, business_date, posted_at, line_count, amount)
+                  VALUES (${entry_id}, 'network_settled:forged', 'network_settled', 'forged', now(), '2026-03-02', now(), 2, 5)`.execute(trx);
+        await sql`INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date) VALUES
+                  (${entry_id}, 1, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'), (${entry_id}, 2, 'fee_income', 'credit', 4, 'x', '2026-03-02')`.execute(trx);
+      }),
+    ).rejects.toThrow(/unbalanced/);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
+  it("the check finds a kept balance that differs from its journal", async () => {
+    const code = `merchant_pending:${shop}`;
+    await sql`UPDATE ledger_accounts SET credits = credits + 1 WHERE account_code = ${code}`.execute(w.ctx.db);
+    const check = await checkLedger(w.ctx.db);
+    expect(check.ok).toBe(false);
+    expect(check.problems.map((p) => p.kind)).toContain("account_mismatch");
+    expect(check.problems.map((p) => p.kind)).toContain("trial_unbalanced");
+    await sql`UPDATE ledger_accounts SET credits = credits - 1 WHERE account_code = ${code}`.execute(w.ctx.db);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
+  it("refuses a posting for an unknown merchant or with a fee above the amount", async () => {
+    await expect(pay(100n, 101n)).rejects.toThrow(InvariantError);
+    await expect(pay(100n, 1n, 0n, "mch_NOPE")).rejects.toThrow(InvariantError);
+    await expect(w.ctx.db.transaction().execute((trx) => postEntry(trx, { event_key: "network_settled:z", event_type: "network_settled", reference_id: "z", merchant_id: null, channel_id: null, effective_at: new Date(), business_date: "2026-13-01", lines: [{ account: merchantPending(shop), side: "debit", amount: 1n, line_kind: "x" }, { account: FEE_INCOME, side: "credit", amount: 1n, line_kind: "x" }] }))).rejects.toThrow(/business date/);
+  });
+});
