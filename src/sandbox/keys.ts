@@ -1,8 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { certificateSerial, createSelfSignedCertificate, generateRsaKeyPair } from "../kernel/crypto/rsa.ts";
-import { generateSm2KeyPair, parseSm2PublicKey } from "../kernel/crypto/sm2.ts";
-import { sm3Hex } from "../kernel/crypto/sm3.ts";
+import { generateSm2KeyPair, parseSm2PublicKey, sm2KeyId } from "../kernel/crypto/sm2.ts";
 
 /**
  * Key exchange through files, as a PI and a network exchange certificates out of band.
@@ -35,11 +34,6 @@ export interface RsaIdentity {
 export interface NetworkKeys {
   netsunion: Sm2Identity;
   unionpay: RsaIdentity;
-}
-
-/** An SM2 key's id (the message's `SignSN`): a decimal serial derived from the public key. */
-export function sm2KeyId(public_key_hex: string): string {
-  return BigInt(`0x${sm3Hex(Buffer.from(public_key_hex, "hex")).slice(0, 10)}`).toString(10);
 }
 
 function writePrivate(path: string, content: string): void {

@@ -340,3 +340,11 @@ export function sm2Decrypt(ciphertext: Uint8Array, private_key_hex: string): Buf
   }
   throw new Error("SM2 decryption failed");
 }
+
+/**
+ * A short id for an SM2 public key, carried in messages as the signer's serial (`SignSN`): the
+ * first 40 bits of SM3(04|x|y), in decimal. Both sides derive it; it names a key, it proves nothing.
+ */
+export function sm2KeyId(public_key_hex: string): string {
+  return BigInt(`0x${sm3(Buffer.from(public_key_hex, "hex")).toString("hex").slice(0, 10)}`).toString(10);
+}

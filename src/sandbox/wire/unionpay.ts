@@ -27,7 +27,9 @@ const KIND_OF_TYPE: Record<string, MessageKind> = {
   "77/00": "sign_apply", "77/02": "sign_resend", "79/00": "sign_confirm", "79/01": "sign_sync", "74/01": "unbind",
   "01/01": "pay", "04/00": "refund", "00/00": "query", "76/01": "statement",
 };
-const TYPE_OF_KIND: Record<TxnRecord["kind"], string> = { sign_apply: "77", sign_resend: "77", sign_sync: "79", unbind: "74", pay: "01", refund: "04" };
+const TYPE_OF_KIND: Record<TxnRecord["kind"], [string, string]> = {
+  sign_apply: ["77", "00"], sign_resend: ["77", "02"], sign_sync: ["79", "01"], unbind: ["74", "01"], pay: ["01", "01"], refund: ["04", "00"],
+};
 const OPERATION_OF: Record<MessageKind, Operation> = {
   sign_apply: "sign", sign_resend: "sign", sign_confirm: "confirm", sign_sync: "sync", unbind: "unbind",
   pay: "pay", refund: "refund", query: "query", statement: "statement",
@@ -234,7 +236,7 @@ function queryMessage(ctx: SandboxContext, network: NetworkId, original_id: stri
   const record = ctx.engine.query(network, original_id);
   if (!record) return toAnswer({ outcome: "declined", reason: "original_not_found", raw_code: null }, () => ({}));
   const original = originalStatus(ctx, network, record);
-  return { code: UNIONPAY_SYSTEM.ok, msg: "成功", fields: { origOrderId: original_id, origTxnType: TYPE_OF_KIND[record.kind], origRespCode: original.code, origRespMsg: original.msg, ...original.fields } };
+  return { code: UNIONPAY_SYSTEM.ok, msg: "成功", fields: { origOrderId: original_id, origTxnType: TYPE_OF_KIND[record.kind][0], origTxnSubType: TYPE_OF_KIND[record.kind][1], origRespCode: original.code, origRespMsg: original.msg, ...original.fields } };
 }
 
 function originalStatus(ctx: SandboxContext, network: NetworkId, record: TxnRecord): Answer {
@@ -281,7 +283,7 @@ export function encodeUnionPayNotification(ctx: SandboxContext, event: NotifyEve
   let fields: Record<string, string>;
   if (event.type === "txn_result") {
     const answer = toAnswer(event.record.result, moneyFields);
-    fields = { ...common, notifyType: "txn_result", txnType: TYPE_OF_KIND[event.record.kind], orderId: event.record.txn_id, respCode: answer.code, respMsg: answer.msg, ...answer.fields };
+    fields = { ...common, notifyType: "txn_result", txnType: TYPE_OF_KIND[event.record.kind][0], orderId: event.record.txn_id, respCode: answer.code, respMsg: answer.msg, ...answer.fields };
   } else {
     const a = event.agreement;
     fields = { ...common, notifyType: "unbind", txnType: "74", token: a.agreement_no, accNoLast4: a.card_number.slice(-4), unbindTime: beijingCompact(a.unbound_at ?? now) };

@@ -1,0 +1,124 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { certificateSerial, createSelfSignedCertificate, generateRsaKeyPair } from "../kernel/crypto/rsa.ts";
+import { generateSm2KeyPair, parseSm2PublicKey, sm2KeyId } from "../kernel/crypto/sm2.ts";
+
+/**
+ * paycore's channel keys and the networks' public keys, exchanged as files (docs/sandbox.md):
+ * `<data_dir>/keys/` holds public material of both sides; paycore's private keys stay in
+ * `<data_dir>/channels/keys/`, readable by the owner only. The channel configuration in the
+ * database names these files; private keys never enter the database.
+ */
+export const KEY_FILES = {
+  exchange_dir: "keys",
+  private_dir: join("channels", "keys"),
+  netsunion_network: "netsunion.sm2.json",
+  unionpay_network: "unionpay.cert.pem",
+  netsunion_paycore: "paycore-netsunion.sm2.json",
+  unionpay_paycore: "paycore-unionpay.cert.pem",
+  netsunion_private: "paycore-netsunion.sm2.key.json",
+  unionpay_private: "paycore-unionpay.rsa.key.pem",
+  unionpay_private_cert: "paycore-unionpay.cert.pem",
+} as const;
+
+const CERT_VALIDITY_YEARS = 5;
+
+export interface Sm2Own {
+  key_id: string;
+  private_key_hex: string;
+  public_key_hex: string;
+}
+
+export interface RsaOwn {
+  cert_id: string;
+  certificate_pem: string;
+  private_key_pem: string;
+}
+
+export interface PaycoreChannelKeys {
+  netsunion: Sm2Own;
+  unionpay: RsaOwn;
+}
+
+function writePrivate(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/** Loads paycore's channel keys, generating them at first start, and publishes the public halves. */
+export function ensurePaycoreChannelKeys(data_dir: string, now: Date): PaycoreChannelKeys {
+  const private_dir = join(data_dir, KEY_FILES.private_dir);
+  const exchange_dir = join(data_dir, KEY_FILES.exchange_dir);
+  mkdirSync(exchange_dir, { recursive: true });
+  mkdirSync(join(data_dir, "channels"), { recursive: true });
+  mkdirSync(private_dir, { recursive: true, mode: 0o700 });
+
+  const sm2_path = join(private_dir, KEY_FILES.netsunion_private);
+  if (!existsSync(sm2_path)) writePrivate(sm2_path, JSON.stringify(generateSm2KeyPair()));
+  const sm2 = JSON.parse(readFileSync(sm2_path, "utf8")) as { private_key_hex: string; public_key_hex: string };
+  parseSm2PublicKey(sm2.public_key_hex);
+  const netsunion: Sm2Own = { key_id: sm2KeyId(sm2.public_key_hex), ...sm2 };
+  writeFileSync(join(exchange_dir, KEY_FILES.netsunion_paycore), JSON.stringify({ key_id: netsunion.key_id, public_key_hex: netsunion.public_key_hex }));
+
+  const rsa_path = join(private_dir, KEY_FILES.unionpay_private);
+  const cert_path = join(private_dir, KEY_FILES.unionpay_private_cert);
+  if (!existsSync(rsa_path) || !existsSync(cert_path)) {
+    const keys = generateRsaKeyPair();
+    const not_after = new Date(now);
+    not_after.setUTCFullYear(not_after.getUTCFullYear() + CERT_VALIDITY_YEARS);
+    const certificate = createSelfSignedCertificate({ keys, common_name: "paycore UnionPay signing", organization: "paycore", not_before: new Date(now.getTime() - 86_400_000), not_after });
+    writePrivate(rsa_path, keys.private_key_pem);
+    writeFileSync(cert_path, certificate);
+  }
+  const certificate_pem = readFileSync(cert_path, "utf8");
+  writeFileSync(join(exchange_dir, KEY_FILES.unionpay_paycore), certificate_pem);
+  return { netsunion, unionpay: { cert_id: certificateSerial(certificate_pem), certificate_pem, private_key_pem: readFileSync(rsa_path, "utf8") } };
+}
+
+export interface NetsUnionPublic {
+  key_id: string;
+  public_key_hex: string;
+}
+export interface UnionPayPublic {
+  cert_id: string;
+  certificate_pem: string;
+}
+
+/**
+ * The networks' public keys from the exchange directory, read when needed (the network may publish
+ * or rotate them after paycore starts) and re-read when the file changes. Null when absent or bad.
+ */
+export class NetworkKeys {
+  private readonly cache = new Map<string, { stamp: string; value: unknown }>();
+
+  constructor(private readonly data_dir: string) {}
+
+  netsunion(): NetsUnionPublic | null {
+    return this.read(KEY_FILES.netsunion_network, (text) => {
+      const parsed = JSON.parse(text) as { public_key_hex: string };
+      parseSm2PublicKey(parsed.public_key_hex);
+      return { key_id: sm2KeyId(parsed.public_key_hex), public_key_hex: parsed.public_key_hex };
+    });
+  }
+
+  unionpay(): UnionPayPublic | null {
+    return this.read(KEY_FILES.unionpay_network, (text) => ({ cert_id: certificateSerial(text), certificate_pem: text }));
+  }
+
+  private read<T>(file: string, parse: (text: string) => T): T | null {
+    const path = join(this.data_dir, KEY_FILES.exchange_dir, file);
+    if (!existsSync(path)) return null;
+    const info = statSync(path);
+    const stamp = `${info.mtimeMs}:${info.size}`;
+    const cached = this.cache.get(file);
+    if (cached && cached.stamp === stamp) return cached.value as T | null;
+    let value: T | null;
+    try {
+      value = parse(readFileSync(path, "utf8"));
+    } catch {
+      value = null;
+    }
+    this.cache.set(file, { stamp, value });
+    return value;
+  }
+}
