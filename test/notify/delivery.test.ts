@@ -13,6 +13,12 @@ describe("notifications: the outbox and signed delivery", () => {
   let other: Receiver;
   let notifier: Notifier;
   const clock = new ManualClock("2025-03-01T08:00:00Z");
+  const secrets: string[] = [];
+  const merchant = async (overrides: Record<string, unknown> = {}) => {
+    const m = await createTestMerchant(app, overrides);
+    secrets.push(m.creds.secret);
+    return m;
+  };
 
   beforeAll(async () => {
     app = await startTestApp({ label: "notify_dlv", clock });
@@ -28,7 +34,7 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("POSTs the event to the merchant's default URL, signed so the merchant verifies it with its secret", async () => {
-    const m = await createTestMerchant(app, { notify_url: receiver.url });
+    const m = await merchant({ notify_url: receiver.url });
     const event_id = await enqueue(app, { merchant_id: m.creds.mch_id, type: "payment.succeeded", data: paymentData(1) });
     expect(event_id).toMatch(/^evt_/);
     expect(await notifier.runOnce()).toBe(1);
@@ -52,7 +58,7 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("uses the notify_url the producer names over the merchant's default", async () => {
-    const m = await createTestMerchant(app, { notify_url: receiver.url });
+    const m = await merchant({ notify_url: receiver.url });
     const before = receiver.received.length;
     const event_id = await enqueue(app, { merchant_id: m.creds.mch_id, type: "refund.succeeded", data: { refund_id: "ref_x" }, notify_url: other.url });
     expect(await notifier.runOnce()).toBe(1);
@@ -62,7 +68,7 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("signs with the newest usable key after a rotation", async () => {
-    const m = await createTestMerchant(app, { notify_url: other.url });
+    const m = await merchant({ notify_url: other.url });
     const rotated = await app.admin("POST", `/admin/v1/merchants/${m.creds.mch_id}/keys`, {});
     expect(rotated.status).toBe(201);
     const n = other.received.length;
@@ -71,10 +77,11 @@ describe("notifications: the outbox and signed delivery", () => {
     const got = (await other.waitFor(n + 1)).at(-1)!;
     expect(got.headers.get("paycore-key-id")).toBe(rotated.body.key_id);
     expect(verifyResponse(rotated.body.secret as string, got.headers, got.body)).toBe(true);
+    secrets.push(rotated.body.secret as string);
   });
 
   it("keeps and lists an event with nowhere to go (no URL), and delivers nothing", async () => {
-    const m = await createTestMerchant(app);
+    const m = await merchant();
     const event_id = await enqueue(app, { merchant_id: m.creds.mch_id, type: "payout.failed", data: { payout_id: "po_x" } });
     expect(await notifier.runOnce()).toBe(0);
     const list = await app.admin("GET", `/admin/v1/events?merchant_id=${m.creds.mch_id}`);
@@ -85,7 +92,7 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("enqueues nothing when the surrounding transaction rolls back", async () => {
-    const m = await createTestMerchant(app, { notify_url: receiver.url });
+    const m = await merchant({ notify_url: receiver.url });
     let enqueued = "";
     await expect(
       app.ctx.db.transaction().execute(async (trx) => {
@@ -100,12 +107,12 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("refuses to run outside a transaction", async () => {
-    const m = await createTestMerchant(app);
+    const m = await merchant();
     await expect(enqueueEvent(app.ctx.db, { merchant_id: m.creds.mch_id, type: "payment.failed", data: {}, at: clock.now() })).rejects.toThrow(/inside the transaction/);
   });
 
   it("makes one event of one business event (dedupe key), even when enqueued twice", async () => {
-    const m = await createTestMerchant(app, { notify_url: receiver.url });
+    const m = await merchant({ notify_url: receiver.url });
     const input = { merchant_id: m.creds.mch_id, type: "payment.succeeded" as const, data: paymentData(7), dedupe_key: "payment.succeeded:pay_test_7" };
     const first = await enqueue(app, input);
     const second = await enqueue(app, input);
@@ -118,8 +125,8 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("lets a merchant read its own event, and only its own", async () => {
-    const a = await createTestMerchant(app, { notify_url: receiver.url });
-    const b = await createTestMerchant(app);
+    const a = await merchant({ notify_url: receiver.url });
+    const b = await merchant();
     const event_id = await enqueue(app, { merchant_id: a.creds.mch_id, type: "payment.succeeded", data: paymentData(9) });
     await notifier.runOnce();
     const own = await app.merchantClient(a.creds).get<{ id: string; status: string; attempt_count: number; last_attempt: { http_status: number } }>(`/v1/events/${event_id}`);
@@ -131,7 +138,7 @@ describe("notifications: the outbox and signed delivery", () => {
   });
 
   it("lists events newest first with filters and cursor paging; rejects bad filters", async () => {
-    const m = await createTestMerchant(app);
+    const m = await merchant();
     const ids: string[] = [];
     for (const type of ["payment.succeeded", "refund.failed", "payment.succeeded"] as const) {
       clock.advance(1);
@@ -146,5 +153,18 @@ describe("notifications: the outbox and signed delivery", () => {
     expect((await app.admin("GET", "/admin/v1/events?status=lost")).status).toBe(400);
     expect((await app.admin("GET", "/admin/v1/events?limit=101")).status).toBe(400);
     expect((await app.admin("GET", "/admin/v1/events/evt_nope")).body.error.code).toBe("not_found");
+  });
+
+  it("logs every attempt with ids and outcome, and never a secret, a signature or the body", () => {
+    const text = app.log_lines.join("");
+    expect(text).toContain("notification delivered");
+    for (const r of [...receiver.received, ...other.received]) {
+      expect(text).toContain(r.json.id);
+      expect(text).not.toContain(r.headers.get("paycore-signature")!);
+      expect(text).not.toContain(r.body);
+    }
+    expect(secrets.length).toBeGreaterThan(5);
+    for (const secret of secrets) expect(text).not.toContain(secret);
+    expect(text).not.toContain("/paycore/notify");
   });
 });
