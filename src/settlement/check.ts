@@ -1,0 +1,71 @@
+import { sql, type Kysely } from "kysely";
+import type { Database } from "../db/index.ts";
+import { LEDGER_LIMITS, checkLedger, pendingItemsProblems, type LedgerCheck, type LedgerProblem } from "../ledger/index.ts";
+
+/**
+ * The whole-books check: the ledger against its journal, and settlement against the ledger —
+ * each merchant's available balance is what its unpaid settlement records hold, money in transit
+ * is what open instructions carry, an instruction is the sum of its records, and a pending balance
+ * is its unsettled items plus any negative net carried forward.
+ */
+export interface SettlementProblem {
+  kind: "available_mismatch" | "in_transit_mismatch" | "instruction_mismatch" | LedgerProblem["kind"];
+  subject: string;
+  detail: string;
+}
+
+export interface BooksCheck extends Omit<LedgerCheck, "problems"> {
+  problems: SettlementProblem[];
+}
+
+/** The latest record of each merchant, when it carried a negative net forward. */
+export async function carriedForward(db: Kysely<Database>): Promise<Map<string, bigint>> {
+  const rows = await sql<{ merchant_id: string; status: string; net: bigint }>`
+    SELECT DISTINCT ON (merchant_id) merchant_id, status, net
+      FROM settlements ORDER BY merchant_id, settlement_date DESC`.execute(db);
+  return new Map(rows.rows.filter((r) => r.status === "carried_forward").map((r) => [r.merchant_id, r.net]));
+}
+
+async function availableProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
+  const rows = await sql<{ merchant_id: string; available: bigint; unpaid: bigint }>`
+    SELECT coalesce(a.owner_id, s.merchant_id) AS merchant_id,
+           coalesce(a.credits - a.debits, 0)::int8 AS available, coalesce(s.unpaid, 0)::int8 AS unpaid
+      FROM (SELECT owner_id, credits, debits FROM ledger_accounts WHERE kind = 'merchant_available') a
+      FULL JOIN (
+        SELECT merchant_id, sum(net) AS unpaid FROM settlements
+         WHERE status IN ('held', 'awaiting_payout', 'payout_failed') GROUP BY merchant_id
+      ) s ON s.merchant_id = a.owner_id`.execute(db);
+  return rows.rows
+    .filter((r) => r.available !== r.unpaid)
+    .map((r) => ({ kind: "available_mismatch" as const, subject: r.merchant_id, detail: `available ${r.available}, unpaid settlement records ${r.unpaid}` }));
+}
+
+async function transitProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
+  const rows = await sql<{ in_transit: bigint; open: bigint }>`
+    SELECT coalesce((SELECT credits - debits FROM ledger_accounts WHERE kind = 'settlement_in_transit'), 0)::int8 AS in_transit,
+           coalesce((SELECT sum(amount) FROM settlement_payouts WHERE status IN ('created', 'pending')), 0)::int8 AS open`.execute(db);
+  const r = rows.rows[0]!;
+  return r.in_transit === r.open ? [] : [{ kind: "in_transit_mismatch", subject: "settlement_in_transit", detail: `in transit ${r.in_transit}, open instructions ${r.open}` }];
+}
+
+async function instructionProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
+  const rows = await sql<{ instruction_id: string; amount: bigint; records: bigint }>`
+    SELECT p.instruction_id, p.amount, coalesce(sum(i.amount), 0)::int8 AS records
+      FROM settlement_payouts p LEFT JOIN settlement_payout_items i ON i.instruction_id = p.instruction_id
+     GROUP BY p.instruction_id, p.amount
+    HAVING coalesce(sum(i.amount), 0) <> p.amount
+     LIMIT ${LEDGER_LIMITS.check_problems_max}`.execute(db);
+  return rows.rows.map((r) => ({ kind: "instruction_mismatch" as const, subject: r.instruction_id, detail: `amount ${r.amount}, records ${r.records}` }));
+}
+
+export async function checkBooks(db: Kysely<Database>): Promise<BooksCheck> {
+  const ledger = await checkLedger(db);
+  const problems: SettlementProblem[] = [
+    ...ledger.problems,
+    ...(await pendingItemsProblems(db, await carriedForward(db))),
+    ...(await availableProblems(db)),
+    ...(await transitProblems(db)),
+    ...(await instructionProblems(db)),
+  ].slice(0, LEDGER_LIMITS.check_problems_max);
+  return { ...ledger, ok: problems.length === 0, problems };
+}

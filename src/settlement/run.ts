@@ -1,0 +1,100 @@
+import { sql } from "kysely";
+import type { Ctx } from "../context.ts";
+import { assert } from "../kernel/assert.ts";
+import { invalidRequest } from "../kernel/errors.ts";
+import type { Fen } from "../kernel/money.ts";
+import { LEDGER_LIMITS, isIsoDate, loadCalendar, type SettlementCalendar } from "../ledger/index.ts";
+import type { TransferExecutor } from "./executor.ts";
+import { loadGroup, payeeCount, payeePage } from "./members.ts";
+import { createGroupPayout, executePayouts, type PayoutPass } from "./payouts.ts";
+import { settleMember, type MemberOutcome } from "./records.ts";
+
+/**
+ * The settlement run for one date. For every settlement group (a payee and the members whose
+ * money goes to its account), in one transaction per group: each member whose window has closed
+ * gets its settlement record (matured pending → available), then one payout instruction takes the
+ * active members' payable records. After all groups, the instructions are executed. Running the
+ * same date again changes nothing: records exist, nothing is payable, nothing is open.
+ */
+export interface RunProgress {
+  phase: "settle" | "payout";
+  done: number;
+  total: number;
+}
+
+export interface RunSummary {
+  date: string;
+  groups: number;
+  records_created: number;
+  carried_forward: number;
+  held: number;
+  not_closed: number;
+  payouts_created: number;
+  amount_instructed: Fen;
+  payouts: PayoutPass | null;
+}
+
+export interface RunOptions {
+  date: string;
+  /** Null: make records and instructions only (execute them later with `executePayouts`). */
+  executor: TransferExecutor | null;
+  on_progress?: (progress: RunProgress) => void;
+}
+
+function emptySummary(date: string): RunSummary {
+  return { date, groups: 0, records_created: 0, carried_forward: 0, held: 0, not_closed: 0, payouts_created: 0, amount_instructed: 0n, payouts: null };
+}
+
+function count(summary: RunSummary, outcome: MemberOutcome): void {
+  if (outcome.kind === "not_closed") summary.not_closed += 1;
+  if (outcome.kind !== "created") return;
+  summary.records_created += 1;
+  if (outcome.record.status === "carried_forward") summary.carried_forward += 1;
+  if (outcome.record.status === "held") summary.held += 1;
+}
+
+/** One group in one transaction, serialised against a concurrent run of the same group. */
+async function settleGroup(ctx: Pick<Ctx, "db" | "clock">, calendar: SettlementCalendar, payee_merchant_id: string, date: string, summary: RunSummary): Promise<void> {
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`paycore:settle:${payee_merchant_id}`}))`.execute(trx);
+    const group = await loadGroup(trx, payee_merchant_id);
+    if (!group) return;
+    for (const m of group.members) {
+      const outcome = await settleMember(trx, { calendar, member: m.row, payee_merchant_id, held: m.held, date, now });
+      count(summary, outcome);
+    }
+    const payout = await createGroupPayout(trx, group, date, now);
+    if (payout) {
+      summary.payouts_created += 1;
+      summary.amount_instructed += payout.amount;
+    }
+  });
+}
+
+export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box">, options: RunOptions): Promise<RunSummary> {
+  if (!isIsoDate(options.date)) throw invalidRequest("date", "must be a calendar date YYYY-MM-DD");
+  const calendar = await loadCalendar(ctx.db);
+  const summary = emptySummary(options.date);
+  const total = await payeeCount(ctx.db);
+  let after: string | null = null;
+  let exhausted = false;
+  for (let page = 0; page < LEDGER_LIMITS.run_pages_max && !exhausted; page++) {
+    const payees = await payeePage(ctx.db, after, LEDGER_LIMITS.run_page_groups_max);
+    for (const payee of payees) {
+      await settleGroup(ctx, calendar, payee, options.date, summary);
+      summary.groups += 1;
+      options.on_progress?.({ phase: "settle", done: summary.groups, total: Math.max(total, summary.groups) });
+    }
+    exhausted = payees.length < LEDGER_LIMITS.run_page_groups_max;
+    after = payees.at(-1) ?? after;
+  }
+  assert(exhausted, "settlement run exceeded its page limit");
+  if (options.executor) {
+    // Every open instruction, not only this date's: a pending one from before is finished too.
+    summary.payouts = await executePayouts(ctx, options.executor, {
+      on_progress: (done, total_open) => options.on_progress?.({ phase: "payout", done, total: total_open }),
+    });
+  }
+  return summary;
+}
