@@ -209,7 +209,9 @@ export class Engine {
       const problem = this.checkElements(card, elements);
       if (problem) return declined(problem);
       const own = this.activeAgreement(network, pi_id, elements.card_number);
-      const elsewhere = UNIFIED_NETWORKS.some((other) => other !== network && this.activeAgreement(other, pi_id, elements.card_number));
+      // The PI has a different id at each network; the sandbox serves one PI, so any active
+      // agreement of this card at another unified network is this PI's.
+      const elsewhere = UNIFIED_NETWORKS.some((other) => other !== network && this.activeAgreementAnyPi(other, elements.card_number));
       if (!own && !(elsewhere && bankByCode(card!.bank_code)?.unified)) return declined("not_signed");
       const agreement = own ?? this.agreementFor(network, pi_id, elements.card_number, "synced");
       return ok(this.value({ agreement_no: agreement.agreement_no, card_number: elements.card_number, verified: this.verifiedBitmap(card!) }));
@@ -381,6 +383,13 @@ export class Engine {
   private activeAgreement(network: NetworkId, pi_id: string, card_number: string): Agreement | undefined {
     for (const agreement of this.agreements.values()) {
       if (agreement.network === network && agreement.pi_id === pi_id && agreement.card_number === card_number && agreement.status === "active") return agreement;
+    }
+    return undefined;
+  }
+
+  private activeAgreementAnyPi(network: NetworkId, card_number: string): Agreement | undefined {
+    for (const agreement of this.agreements.values()) {
+      if (agreement.network === network && agreement.card_number === card_number && agreement.status === "active") return agreement;
     }
     return undefined;
   }

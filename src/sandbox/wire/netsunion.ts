@@ -97,17 +97,18 @@ function splitSigned(raw: string): { xml: string; signature: Buffer } | null {
 }
 
 function checkRequest(ctx: SandboxContext, raw: string): Checked {
+  // Read the header even from an unsigned message, so the refusal can name the message it refuses.
   const signed = splitSigned(raw);
-  if (!signed) return { ok: false, code: NETSUNION_SYSTEM.signature_invalid, desc: "message is not signed", header: null };
   let doc: ReturnType<typeof readXml>;
   try {
-    doc = readXml(signed.xml);
+    doc = readXml(signed ? signed.xml : raw);
   } catch (error) {
-    return { ok: false, code: NETSUNION_SYSTEM.malformed, desc: `malformed XML: ${(error as Error).message}`, header: null };
+    return { ok: false, code: signed ? NETSUNION_SYSTEM.malformed : NETSUNION_SYSTEM.signature_invalid, desc: `malformed XML: ${(error as Error).message}`, header: null };
   }
   const parsed = HeaderSchema.safeParse(groupOf(doc.content, "MsgHeader"));
   if (doc.root !== "root" || !parsed.success) return { ok: false, code: NETSUNION_SYSTEM.malformed, desc: "missing or bad MsgHeader", header: null };
   const header = parsed.data;
+  if (!signed) return { ok: false, code: NETSUNION_SYSTEM.signature_invalid, desc: "message is not signed", header };
   const peer = ctx.peers.netsunion();
   if (!peer || peer.key_id !== header.SignSN) return { ok: false, code: NETSUNION_SYSTEM.unknown_certificate, desc: `unknown signing key ${header.SignSN}`, header };
   if (!sm2Verify(signed.xml, signed.signature, peer.public_key_hex)) return { ok: false, code: NETSUNION_SYSTEM.signature_invalid, desc: "signature does not verify", header };
