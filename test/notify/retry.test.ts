@@ -168,4 +168,22 @@ describe("notifications: a worker that dies mid-delivery loses nothing", () => {
     expect(ev.deliveries[0]!.attempts.map((a) => a.result)).toEqual(["abandoned", "acknowledged"]);
     expect(r.received.map((g) => g.json.id)).toEqual([event_id]);
   });
+
+  it("ends a delivery as failed when workers keep dying on it until no attempt is left", async () => {
+    const m = await createTestMerchant(app, { notify_url: r.url });
+    const event_id = await enqueue(app, { merchant_id: m.creds.mch_id, type: "refund.succeeded", data: { refund_id: "ref_2" } });
+    const lease_ms = 60_000;
+    for (let i = 0; i < NOTIFY_LIMITS.attempts_per_delivery_max; i++) {
+      expect((await claimDue(app.ctx, { batch_max: 10, per_merchant_max: 4, lease_ms })).map((c) => c.attempt_no)).toEqual([i + 1]);
+      clock.advance(lease_ms);
+    }
+    const survivor = startNotifier(app.ctx, { background: false, lease_ms });
+    expect(await survivor.runOnce()).toBe(0);
+    await survivor.stop();
+    const ev = await adminEvent(app, event_id);
+    expect(ev.status).toBe("failed");
+    expect(ev.deliveries[0]!.status).toBe("failed");
+    expect(new Set(ev.deliveries[0]!.attempts.map((a) => a.result))).toEqual(new Set(["abandoned"]));
+    expect(ev.deliveries[0]!.attempts).toHaveLength(NOTIFY_LIMITS.attempts_per_delivery_max);
+  });
 });
