@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { allRoutes, buildServer, sweepExpired } from "./api/index.ts";
-import type { Ctx } from "./context.ts";
+import type { PaymentDeps } from "./payments/deps.ts";
 import type { RouteDef } from "./api/route.ts";
 import type { Config } from "./config.ts";
 
@@ -37,10 +37,11 @@ const SWEEP_INTERVAL_MS = 60_000;
 
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */
 export async function startServer(
-  ctx: Ctx,
+  deps: PaymentDeps,
   options: { host: string; port: number; public_url?: string | undefined; routes?: RouteDef[] },
 ): Promise<RunningServer> {
-  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(ctx), version: VERSION, ...(options.public_url ? { public_url: options.public_url } : {}) });
+  const ctx = deps.ctx;
+  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, ...(options.public_url ? { public_url: options.public_url } : {}) });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;

@@ -74,10 +74,10 @@ function installBodyParsing(app: FastifyInstance): void {
       done(new PaycoreError("invalid_request", "body: not valid JSON", "body"), undefined);
     }
   });
+  // Other bodies (the networks' XML and form callbacks) stay text: a JSON route's schema refuses them.
   app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
     request.raw_body = body as string;
-    if ((body as string).length === 0) return done(null, undefined);
-    done(new PaycoreError("invalid_request", "Content-Type: must be application/json", "Content-Type"), undefined);
+    done(null, (body as string).length === 0 ? undefined : body);
   });
 }
 

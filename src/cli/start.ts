@@ -1,28 +1,40 @@
-import type { Config } from "../config.ts";
-import { migrate } from "../db/index.ts";
-import { seedDemo, type DemoMerchant } from "../demo.ts";
-import { ensureBootstrapAdmin } from "../operators/index.ts";
-import { startServer } from "../platform.ts";
-import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
-import { openContext } from "./main.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Config } from "../config.ts";
+import { migrate } from "../db/index.ts";
+import { seedDemo, type DemoMerchant } from "../demo.ts";
+import { startNotifier } from "../notify/index.ts";
+import { ensureBootstrapAdmin } from "../operators/index.ts";
+import { HttpSmsGateway } from "../agreements/sms.ts";
+import { createChannelRegistry } from "../payments/channel-registry.ts";
+import type { PaymentDeps } from "../payments/deps.ts";
+import { startSweeper } from "../payments/sweeper.ts";
+import { startServer } from "../platform.ts";
+import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
+import { openContext } from "./main.ts";
 
-/** `paycore start`: migrate, bootstrap the first admin, seed demo data, serve, print where to look. */
+/**
+ * `paycore start`: migrate, bootstrap the first admin, seed demo data, start the sandbox (unless
+ * SANDBOX_URL), serve, tell the sandbox where paycore's callbacks are, run the sweeper and the
+ * notifier, print where to look.
+ */
 export async function runStart(config: Config): Promise<number> {
   const { ctx, handle, master_key_source } = await openContext(config);
   await migrate(handle.db);
   const admin = await ensureBootstrapAdmin(ctx, config.admin_token);
   const demo = config.seed_demo ? await seedDemo(ctx) : null;
-  const server = await startServer(ctx, { host: config.host, port: config.port, public_url: config.public_url });
-  // The sandbox plays the networks unless SANDBOX_URL names one that is already running.
+  // Keys are exchanged with the networks through files in the data directory.
+  const data_dir = config.data_dir === "memory" ? mkdtempSync(join(tmpdir(), "paycore-")) : resolve(config.data_dir);
   let sandbox: RunningSandbox | null = null;
-  if (!config.sandbox_url) {
-    const data_dir = config.data_dir === "memory" ? mkdtempSync(join(tmpdir(), "paycore-sandbox-")) : resolve(config.data_dir);
-    sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir, paycore_callback_url: `${server.url}/callbacks/channels` });
-  }
+  if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir });
   const sandbox_url = config.sandbox_url ?? sandbox!.url;
+  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url) };
+  const server = await startServer(deps, { host: config.host, port: config.port, public_url: config.public_url });
+  await tellSandboxOurCallbacks(sandbox_url, `${config.public_url ?? server.url}/callbacks/channels`, ctx.log);
+  await deps.channels.views(); // creates paycore's channel keys before the first network call
+  const sweeper = startSweeper(deps);
+  const notifier = startNotifier(ctx);
   printBanner({ config, url: server.url, sandbox_url, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
 
   let stopping = false;
@@ -31,6 +43,8 @@ export async function runStart(config: Config): Promise<number> {
     stopping = true;
     ctx.log.info({ signal }, "shutting down");
     await server.close();
+    await sweeper.stop();
+    await notifier.stop();
     await sandbox?.close();
     await handle.close();
     process.exit(0);
@@ -38,6 +52,20 @@ export async function runStart(config: Config): Promise<number> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   return 0;
+}
+
+async function tellSandboxOurCallbacks(sandbox_url: string, callback_url: string, log: PaymentDeps["ctx"]["log"]): Promise<void> {
+  try {
+    const res = await fetch(`${sandbox_url}/sandbox/v1/config`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ paycore_callback_url: callback_url }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) log.warn({ status: res.status }, "the sandbox did not take paycore's callback URL");
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, "could not reach the sandbox to give it paycore's callback URL");
+  }
 }
 
 function printBanner(b: {

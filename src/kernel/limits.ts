@@ -17,4 +17,8 @@ export const LIMITS = {
   products_per_merchant_max: 8,
   keys_per_merchant_max: 10,
   audit_diff_bytes_max: 16 * 1024,
+  sms_text_chars_max: 500,
+  user_ref_chars_max: 64,
+  out_no_chars_max: 64,
+  description_chars_max: 128,
 } as const;

@@ -6,7 +6,7 @@ import { InvariantError } from "../kernel/errors.ts";
  */
 export type PaymentStatus = "processing" | "succeeded" | "failed";
 export type RefundStatus = PaymentStatus;
-export type SignRequestStatus = "otp_sent" | "signed" | "failed" | "expired";
+export type SignRequestStatus = "applying" | "otp_sent" | "signed" | "failed" | "expired";
 
 export const PAYMENT_TRANSITIONS: Readonly<Record<PaymentStatus, readonly PaymentStatus[]>> = {
   processing: ["processing", "succeeded", "failed"],
@@ -17,6 +17,7 @@ export const PAYMENT_TRANSITIONS: Readonly<Record<PaymentStatus, readonly Paymen
 export const REFUND_TRANSITIONS = PAYMENT_TRANSITIONS;
 
 export const SIGN_REQUEST_TRANSITIONS: Readonly<Record<SignRequestStatus, readonly SignRequestStatus[]>> = {
+  applying: ["applying", "otp_sent", "failed"],
   otp_sent: ["otp_sent", "signed", "failed", "expired"],
   signed: [],
   failed: [],

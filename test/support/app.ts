@@ -11,6 +11,14 @@ import type { RouteDef } from "../../src/api/route.ts";
 import { PaycoreClient, type Credentials } from "../../src/client/index.ts";
 import { isValidUscc, usccCheckChar } from "../../src/kernel/checks.ts";
 import { createTestDatabase } from "./db.ts";
+import { startTestSandbox, type TestSandbox } from "./sandbox.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { PaymentDeps } from "../../src/payments/deps.ts";
+import { createChannelRegistry } from "../../src/payments/channel-registry.ts";
+import { HttpSmsGateway } from "../../src/agreements/sms.ts";
+import { startSweeper } from "../../src/payments/sweeper.ts";
 
 /**
  * A real paycore server for a suite: its own schema on the run's database engine, listening on
@@ -19,6 +27,11 @@ import { createTestDatabase } from "./db.ts";
 export interface TestApp {
   url: string;
   ctx: Ctx;
+  deps: PaymentDeps;
+  /** The suite's sandbox, when started with `sandbox: true`. */
+  sandbox: TestSandbox | null;
+  /** Runs the payment sweeper once (it does not run by itself in tests: the clock is manual). */
+  sweep(): Promise<number>;
   admin_token: string;
   /** Every log line written, to check what reaches the logs. */
   log_lines: string[];
@@ -28,7 +41,15 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { label?: string; clock?: Clock; settings?: Partial<Settings>; extra_routes?: (ctx: Ctx) => RouteDef[] } = {},
+  options: {
+    label?: string;
+    clock?: Clock;
+    settings?: Partial<Settings>;
+    extra_routes?: (ctx: Ctx) => RouteDef[];
+    /** Start a sandbox (sharing the clock when it is a ManualClock) and wire the channels to it. */
+    sandbox?: boolean;
+    channel_timeout_ms?: number;
+  } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase(options.label ?? "app");
   const log_lines: string[] = [];
@@ -47,8 +68,23 @@ export async function startTestApp(
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
   };
   const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
-  const routes = [...allRoutes(ctx), ...(options.extra_routes?.(ctx) ?? [])];
-  const server = await startServer(ctx, { host: "127.0.0.1", port: 0, routes });
+  const data_dir = mkdtempSync(join(tmpdir(), "paycore-app-"));
+  const sandbox = options.sandbox
+    ? await startTestSandbox({ data_dir, ...(ctx.clock instanceof ManualClock ? { clock: ctx.clock } : {}) })
+    : null;
+  const sandbox_url = sandbox?.url ?? null;
+  const deps: PaymentDeps = {
+    ctx,
+    channels: createChannelRegistry(ctx, { data_dir, sandbox_url, ...(options.channel_timeout_ms ? { timeout_ms: options.channel_timeout_ms } : {}) }),
+    sms: new HttpSmsGateway(sandbox_url ?? "http://127.0.0.1:9"),
+  };
+  const routes = [...allRoutes(deps), ...(options.extra_routes?.(ctx) ?? [])];
+  const server = await startServer(deps, { host: "127.0.0.1", port: 0, routes });
+  if (sandbox) {
+    await sandbox.send("PUT", "/sandbox/v1/config", { paycore_callback_url: `${server.url}/callbacks/channels` });
+    await deps.channels.views();
+  }
+  const sweeper = startSweeper(deps, { autostart: false });
   const admin: TestApp["admin"] = async (method, path, body, t = token) => {
     const res = await fetch(server.url + path, {
       method,
@@ -61,12 +97,18 @@ export async function startTestApp(
   return {
     url: server.url,
     ctx,
+    deps,
+    sandbox,
+    sweep: () => sweeper.runOnce(),
     admin_token: token,
     log_lines,
     admin,
     merchantClient: (creds, now_s) => new PaycoreClient(server.url, creds, now_s ?? (() => Math.floor(ctx.clock.now().getTime() / 1000))),
     close: async () => {
       await server.close();
+      await sweeper.stop();
+      await sandbox?.close();
+      rmSync(data_dir, { recursive: true, force: true });
       await db.drop();
     },
   };

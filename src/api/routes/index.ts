@@ -1,12 +1,27 @@
-import type { Ctx } from "../../context.ts";
+import type { PaymentDeps } from "../../payments/deps.ts";
 import type { RouteDef } from "../route.ts";
+import { adminChannelRoutes } from "./admin-channels.ts";
 import { adminEventRoutes } from "./admin-events.ts";
+import { callbackRoutes } from "./callbacks.ts";
+import { openAgreementRoutes } from "./open-agreements.ts";
+import { openPaymentRoutes } from "./open-payments.ts";
 import { adminMerchantRoutes } from "./admin-merchants.ts";
 import { adminOperatorRoutes } from "./admin-operators.ts";
 import { healthRoutes } from "./health.ts";
 import { openBalanceRoutes } from "./open-balance.ts";
 
 /** Every route of the server, in the order the docs list them. */
-export function allRoutes(ctx: Ctx): RouteDef[] {
-  return [...openBalanceRoutes(ctx), ...adminMerchantRoutes(ctx), ...adminOperatorRoutes(ctx), ...adminEventRoutes(ctx), ...healthRoutes(ctx)];
+export function allRoutes(deps: PaymentDeps): RouteDef[] {
+  const ctx = deps.ctx;
+  return [
+    ...openAgreementRoutes(deps),
+    ...openPaymentRoutes(deps),
+    ...openBalanceRoutes(ctx),
+    ...adminMerchantRoutes(ctx),
+    ...adminChannelRoutes(deps),
+    ...adminOperatorRoutes(ctx),
+    ...adminEventRoutes(ctx),
+    ...callbackRoutes(deps),
+    ...healthRoutes(ctx),
+  ];
 }

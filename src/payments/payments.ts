@@ -1,0 +1,172 @@
+import type { Kysely } from "kysely";
+import { activeCardAgreements, getAgreementWithCard, recordCardAgreement } from "../agreements/store.ts";
+import { openElements } from "../agreements/vault.ts";
+import type { CardRow, Database, MerchantRow, PaymentRow } from "../db/index.ts";
+import { bankByCode } from "../kernel/banks.ts";
+import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+import { fen } from "../kernel/money.ts";
+import { routePayment, type PaymentRoute } from "../routing/index.ts";
+import { callChannel, type PaymentDeps } from "./deps.ts";
+import { checkDailyLimits } from "./limits.ts";
+import { applyPaymentOutcome, INTENT_GRACE_MS } from "./outcomes.ts";
+import type { PaymentCreateInput } from "./wire.ts";
+import { canonicalJson } from "../kernel/canonical-json.ts";
+
+export interface PaymentAnswer {
+  status: 200 | 201;
+  payment: PaymentRow;
+}
+
+/**
+ * `POST /v1/payments`. The order is the crash-safe one: check, route, record the intent
+ * (committed), call the network outside any transaction, record the outcome (committed). A crash
+ * in between leaves a `processing` payment that the sweeper finishes by asking the network.
+ */
+export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput): Promise<PaymentAnswer> {
+  const db = deps.ctx.db;
+  const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ ...input, out_trade_no: undefined }));
+  const existing = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirst();
+  if (existing) {
+    if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
+    return { status: 200, payment: existing };
+  }
+  const { agreement, card } = await getAgreementWithCard(db, merchant.merchant_id, input.agreement_id);
+  if (agreement.status !== "active") throw new PaycoreError("agreement_inactive", `agreement ${agreement.agreement_id} is ${agreement.status}`);
+  if (input.sub_merchant_id) await checkSubMerchant(db, merchant, input.sub_merchant_id);
+  const amount = fen(input.amount);
+  await checkDailyLimits(db, merchant, card.card_id, amount, deps.ctx.clock.now());
+  const route = await resolveRoute(deps, card, amount);
+  const payment = await recordIntent(deps, merchant, input, request_hash, card, route);
+  if (!payment) {
+    // A concurrent request with the same out_trade_no won the insert: answer its payment.
+    const other = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirstOrThrow();
+    if (other.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
+    return { status: 200, payment: other };
+  }
+  return { status: 201, payment: await sendPayment(deps, payment) };
+}
+
+async function checkSubMerchant(db: Kysely<Database>, merchant: MerchantRow, sub_merchant_id: string): Promise<void> {
+  const sub = await db.selectFrom("merchants").select(["parent_merchant_id", "status"]).where("merchant_id", "=", sub_merchant_id).executeTakeFirst();
+  if (!sub || sub.parent_merchant_id !== merchant.merchant_id) throw invalidRequest("sub_merchant_id", "not a sub-merchant of this merchant ID");
+  if (sub.status !== "active") throw new PaycoreError("merchant_suspended", "the sub-merchant is suspended");
+}
+
+type UsableRoute = { channel_id: string; card_agreement_id: string; reason: string };
+
+/** Routing, and the sign sync a unified bank allows when the signing network is not usable. */
+export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: bigint): Promise<UsableRoute> {
+  const held = await activeCardAgreements(deps.ctx.db, card.card_id);
+  const bank = bankByCode(card.bank_code);
+  const route: PaymentRoute = routePayment(await deps.channels.views(), { bank_code: card.bank_code, bank_unified: bank?.unified_registries ?? false, agreements: held }, amount);
+  switch (route.kind) {
+    case "use":
+      return route;
+    case "resign_required":
+      throw new PaycoreError("resign_required", route.reason);
+    case "unavailable":
+      throw new PaycoreError("channel_unavailable", route.reason);
+    case "sync":
+      return syncAgreement(deps, card, route);
+  }
+}
+
+async function syncAgreement(deps: PaymentDeps, card: CardRow, route: Extract<PaymentRoute, { kind: "sync" }>): Promise<UsableRoute> {
+  const now = deps.ctx.clock.now();
+  const elements = openElements(deps.ctx.box, card);
+  const result = await callChannel(deps, route.channel_id, (a) => a.signSync({ txn_id: newId("ntx", now.getTime()), card: { ...elements, id_type: "resident_id" } }));
+  switch (result.status) {
+    case "succeeded": {
+      const cag = await deps.ctx.db.transaction().execute((trx) =>
+        recordCardAgreement(trx, { card_id: card.card_id, channel_id: route.channel_id, network_agreement_no: result.agreement_no, verified_elements: null, origin: "synced", now }),
+      );
+      return { channel_id: route.channel_id, card_agreement_id: cag.card_agreement_id, reason: route.reason };
+    }
+    case "failed":
+      throw new PaycoreError("resign_required", `${route.channel_id} does not honour the agreement (${result.reason}): the cardholder must sign again`);
+    case "pending":
+      throw new PaycoreError("channel_unavailable", `sign sync with ${route.channel_id} did not answer; retry`);
+  }
+}
+
+async function recordIntent(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput, request_hash: string, card: CardRow, route: UsableRoute): Promise<PaymentRow | null> {
+  const now = deps.ctx.clock.now();
+  const row: PaymentRow = {
+    payment_id: newId("pay", now.getTime()),
+    merchant_id: merchant.merchant_id,
+    sub_merchant_id: input.sub_merchant_id ?? null,
+    out_trade_no: input.out_trade_no,
+    request_hash,
+    agreement_id: input.agreement_id,
+    card_id: card.card_id,
+    channel_id: route.channel_id,
+    card_agreement_id: route.card_agreement_id,
+    route_reason: route.reason,
+    txn_id: newId("ntx", now.getTime()),
+    network_txn_id: null,
+    amount: fen(input.amount),
+    currency: "CNY",
+    fee: null,
+    network_cost: null,
+    status: "processing",
+    network_state: "intent",
+    failure_code: null,
+    failure_message: null,
+    description: input.description,
+    metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+    notify_url: input.notify_url ?? null,
+    refunded_amount: 0n,
+    query_attempts: 0,
+    // The safety net: if this process dies before the outcome is recorded, the sweeper asks.
+    next_query_at: new Date(now.getTime() + INTENT_GRACE_MS),
+    alert: false,
+    created_at: now,
+    updated_at: now,
+    succeeded_at: null,
+    failed_at: null,
+  };
+  const inserted = await deps.ctx.db
+    .insertInto("payments")
+    .values(row)
+    .onConflict((oc) => oc.columns(["merchant_id", "out_trade_no"]).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return inserted ?? null;
+}
+
+/** Sends the debit to the network (idempotent there on `txn_id`) and records what it said. */
+export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source: "pay" | "query" = "pay"): Promise<PaymentRow> {
+  const cag = await deps.ctx.db.selectFrom("card_agreements").select(["network_agreement_no"]).where("card_agreement_id", "=", payment.card_agreement_id!).executeTakeFirstOrThrow();
+  const result = await callChannel(deps, payment.channel_id!, (a) =>
+    a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: cag.network_agreement_no, amount_fen: payment.amount, description: payment.description }),
+  );
+  return applyPaymentOutcome(deps, payment.payment_id, result, source);
+}
+
+export async function getPayment(db: Kysely<Database>, merchant_id: string, payment_id: string): Promise<PaymentRow> {
+  const row = await db.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).where("merchant_id", "=", merchant_id).executeTakeFirst();
+  if (!row) throw notFound("payment");
+  return row;
+}
+
+export interface PaymentQuery {
+  out_trade_no?: string | undefined;
+  status?: PaymentRow["status"] | undefined;
+  created_from?: string | undefined;
+  created_to?: string | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+export async function listPayments(db: Kysely<Database>, merchant_id: string, q: PaymentQuery) {
+  let query = db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant_id).orderBy("payment_id", "desc").limit(q.limit + 1);
+  if (q.out_trade_no) query = query.where("out_trade_no", "=", q.out_trade_no);
+  if (q.status) query = query.where("status", "=", q.status);
+  if (q.created_from) query = query.where("created_at", ">=", new Date(q.created_from));
+  if (q.created_to) query = query.where("created_at", "<", new Date(q.created_to));
+  if (q.cursor) query = query.where("payment_id", "<", q.cursor);
+  const rows = await query.execute();
+  const page = rows.slice(0, q.limit);
+  return { rows: page, next_cursor: rows.length > q.limit ? page.at(-1)!.payment_id : null };
+}
