@@ -80,6 +80,27 @@ describe("notifications: the outbox and signed delivery", () => {
     secrets.push(rotated.body.secret as string);
   });
 
+  it("retries when the merchant ID has no usable key to sign with, and never sends unsigned", async () => {
+    const m = await merchant({ notify_url: other.url });
+    const revoked = await app.admin("POST", `/admin/v1/merchants/${m.creds.mch_id}/keys/${m.creds.key_id}/revoke`);
+    expect(revoked.status).toBe(200);
+    const n = other.received.length;
+    const event_id = await enqueue(app, { merchant_id: m.creds.mch_id, type: "payment.failed", data: { payment_id: "pay_nokey" } });
+    expect(await notifier.runOnce()).toBe(1);
+    expect(other.received.length).toBe(n);
+    const ev = await adminEvent(app, event_id);
+    expect(ev.status).toBe("pending");
+    expect(ev.deliveries[0]!.attempts).toEqual([expect.objectContaining({ result: "no_key", http_status: null })]);
+  });
+
+  it("publishes the events endpoints in the OpenAPI document", async () => {
+    const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(doc.paths["/admin/v1/events"]!.get).toBeDefined();
+    expect(doc.paths["/admin/v1/events/{event_id}"]!.get).toBeDefined();
+    expect(doc.paths["/admin/v1/events/{event_id}/redeliver"]!.post).toBeDefined();
+    expect(doc.paths["/v1/events/{event_id}"]!.get).toBeDefined();
+  });
+
   it("keeps and lists an event with nowhere to go (no URL), and delivers nothing", async () => {
     const m = await merchant();
     const event_id = await enqueue(app, { merchant_id: m.creds.mch_id, type: "payout.failed", data: { payout_id: "po_x" } });
