@@ -39,12 +39,19 @@ export function cardToWire(card: Card): Record<string, unknown> {
   };
 }
 
+function realDate(yyyymmdd: string): boolean {
+  const at = new Date(`${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4, 6)}-${yyyymmdd.slice(6)}T00:00:00Z`);
+  return !Number.isNaN(at.getTime()) && at.toISOString().slice(0, 10).replace(/-/g, "") === yyyymmdd && yyyymmdd >= "19000101";
+}
+
 const phone = z.string().regex(/^1[3-9]\d{9}$/, "an 11-digit mainland mobile number");
 const fen = z.number().int().min(0).max(Number(AMOUNT_FEN_MAX));
 const NewCardSchema = z.object({
   card_number: z.string().regex(/^62\d{14,17}$/, "16-19 digits starting with 62").refine((n) => luhnCheckDigit(n.slice(0, -1)) === n.slice(-1), "fails the Luhn check").optional(),
   holder_name: z.string().min(1).max(64),
-  id_number: z.string().regex(/^\d{17}[\dX]$/, "18 characters").refine((n) => residentIdCheckChar(n.slice(0, 17)) === n[17], "wrong check character"),
+  id_number: z.string().regex(/^\d{17}[\dX]$/, "18 characters")
+    .refine((n) => realDate(n.slice(6, 14)), "birth date is not a real date")
+    .refine((n) => residentIdCheckChar(n.slice(0, 17)) === n[17], "wrong check character"),
   phone,
   bank_code: z.string().refine((code) => bankByCode(code) !== undefined, `one of ${BANKS.map((b) => b.bank_code).join(", ")}`),
   card_type: z.enum(["debit", "credit"]),
