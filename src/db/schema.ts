@@ -1,3 +1,5 @@
+import type { ChannelTables } from "../channels/rows.ts";
+
 /**
  * Database rows. Each capability declares its tables here (rows are their own types, separate
  * from domain and wire models). Money columns are `bigint` on both engines.
@@ -159,7 +161,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables;
+export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables;
 
 // ---- agreement payments (migration 0400) ----
 
