@@ -8,7 +8,7 @@ import { Faults } from "./faults.ts";
 import { registerBankTransferRoutes } from "./bank-transfers.ts";
 import { registerCardRoutes, registerFaultRoutes, registerNetworkControlRoutes, registerSmsRoutes } from "./http/public.ts";
 import { PeerKeys, loadOrCreateNetworkKeys } from "./keys.ts";
-import { SANDBOX_LIMITS } from "./limits.ts";
+import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import { Notifier, type NotificationEncoder } from "./notifier.ts";
 import { SeenMessages } from "./replay.ts";
@@ -74,6 +74,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerBankTransferRoutes(app, () => clock.now());
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+    if (error instanceof CapacityError) return reply.code(503).send({ error: { code: "capacity", message: error.message } });
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) log.error({ err: error }, "sandbox request failed");
     return reply.code(status).send({ error: { code: status === 500 ? "internal" : "invalid_request", message: status === 500 ? "internal error" : error.message } });

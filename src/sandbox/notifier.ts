@@ -1,7 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Logger } from "../kernel/log.ts";
 import type { Agreement, TxnRecord } from "./engine.ts";
-import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
+import { SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 
 /** Something a network tells paycore on its own initiative. */
@@ -59,7 +59,13 @@ export class Notifier {
         entry.status = "no_callback_url";
         continue;
       }
-      if (this.pending >= SANDBOX_LIMITS.notify_queue_max) throw new CapacityError("notification queue");
+      if (this.pending >= SANDBOX_LIMITS.notify_queue_max) {
+        // Never fail the operation that caused the notification: it is already applied.
+        entry.status = "gave_up";
+        entry.last_error = "notification queue full";
+        this.log.warn({ notification_id: entry.notification_id }, "notification dropped: queue full");
+        continue;
+      }
       this.pending += 1;
       void this.attempt(event, entry);
     }

@@ -132,7 +132,13 @@ function checkRequest(ctx: SandboxContext, raw: string): Checked {
 }
 
 export async function handleNetsUnion(ctx: SandboxContext, raw: string): Promise<WireAnswer> {
-  const checked = checkRequest(ctx, raw);
+  let checked: Checked;
+  try {
+    checked = checkRequest(ctx, raw);
+  } catch (error) {
+    if (error instanceof CapacityError) return respond(ctx, null, { code: NETSUNION_SYSTEM.busy, desc: "sandbox capacity reached" }, null);
+    throw error;
+  }
   if (!checked.ok) {
     ctx.log.info({ code: checked.code, reason: checked.desc }, "netsunion message refused");
     return respond(ctx, checked.header, { code: checked.code, desc: checked.desc }, null);

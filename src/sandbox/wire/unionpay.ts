@@ -121,7 +121,13 @@ function checkRequest(ctx: SandboxContext, raw: string): Checked {
 }
 
 export async function handleUnionPay(ctx: SandboxContext, raw: string): Promise<WireAnswer> {
-  const checked = checkRequest(ctx, raw);
+  let checked: Checked;
+  try {
+    checked = checkRequest(ctx, raw);
+  } catch (error) {
+    if (error instanceof CapacityError) return respond(ctx, null, { code: UNIONPAY_SYSTEM.busy, msg: "sandbox capacity reached", fields: {} }, 400);
+    throw error;
+  }
   if (!checked.ok) {
     ctx.log.info({ code: checked.code, reason: checked.msg }, "unionpay message refused");
     return respond(ctx, checked.fields, { code: checked.code, msg: checked.msg, fields: {} }, 400);
