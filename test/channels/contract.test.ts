@@ -364,6 +364,13 @@ describe.each(IDS)("adapter contract: %s", (channel_id) => {
       expect(await proxied.query({ txn_id })).toMatchObject({ status: "succeeded", amount_fen: 100n });
     });
 
+    it("paycore does not take a replayed old answer for the answer to a new request", async () => {
+      expectSucceeded(await pay(proxied, agreement_no, 100n));
+      const old_answer = proxy.last_response!;
+      proxy.tamper_response = () => old_answer;
+      expect(await pay(proxied, agreement_no, 100n)).toMatchObject({ status: "pending", cause: "bad_response" });
+    });
+
     it("paycore refuses a tampered, unsigned, replayed or stale notification", async () => {
       const txn_id = txn("pay");
       expectSucceeded(await pay(adapter(), agreement_no, 900n, txn_id));

@@ -103,13 +103,14 @@ export type Tamper = (text: string) => string;
 
 /**
  * A man in the middle between an adapter and the sandbox: forwards requests and answers, and can
- * rewrite either on the way. It remembers the last request body it forwarded.
+ * rewrite either on the way. It remembers the last request and answer it forwarded.
  */
 export async function startTamperingProxy(target: string): Promise<{
   url: string;
   tamper_request: Tamper | null;
   tamper_response: Tamper | null;
   last_request: string | null;
+  last_response: string | null;
   close(): Promise<void>;
 }> {
   const state = {
@@ -117,6 +118,7 @@ export async function startTamperingProxy(target: string): Promise<{
     tamper_request: null as Tamper | null,
     tamper_response: null as Tamper | null,
     last_request: null as string | null,
+    last_response: null as string | null,
     close: async () => {},
   };
   const server = createServer((request, response) => {
@@ -127,6 +129,7 @@ export async function startTamperingProxy(target: string): Promise<{
       const upstream = await fetch(`${target}${request.url ?? ""}`, { method: "POST", headers: { "content-type": request.headers["content-type"] ?? "text/plain" }, body });
       const text = await upstream.text();
       const answer = state.tamper_response ? state.tamper_response(text) : text;
+      state.last_response = text;
       response.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "text/plain" }).end(answer);
     })().catch(() => response.destroy());
   });

@@ -115,6 +115,7 @@ export class NetsUnionAdapter implements ChannelAdapter {
   async refund(request: RefundRequest): Promise<MoneyResult> {
     assertTxnId(request.txn_id, "txn_id");
     assertTxnId(request.original_txn_id, "original_txn_id");
+    assertTxnId(request.order_id, "order_id");
     assertAmount(request.amount_fen);
     const body = { TrxId: request.txn_id, OrgnlTrxId: request.original_txn_id, TrxAmt: formatAmount(request.amount_fen), OrdrId: request.order_id };
     return this.money(await this.call(MESSAGE_TYPES.refund, body, null), request.amount_fen);
