@@ -6,12 +6,14 @@ import { newId } from "../kernel/ids.ts";
 import { maskPhone } from "../kernel/mask.ts";
 import type { MerchantRow } from "../db/index.ts";
 import { callChannel, type PaymentDeps } from "../payments/deps.ts";
-import { routeSigning } from "../routing/index.ts";
+import { routePayment, routeSigning } from "../routing/index.ts";
 import { checkCard, type CardWireInput, type CheckedCard } from "./card-input.ts";
 import { createMerchantAgreement, activeCardAgreements } from "./store.ts";
 import { findOrAddCard, openElements, openSealedElements, sameElements, sealElements } from "./vault.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
 import type { FailureReason } from "../channels/types.ts";
+
+const TYPICAL_AMOUNT_FEN = 10_000n;
 
 /** Signing rules with their named limits (DOMAIN.md: an SMS code lives minutes, resend once a minute). */
 export const SIGNING_LIMITS = {
@@ -56,7 +58,11 @@ export async function startSigning(deps: PaymentDeps, merchant: MerchantRow, inp
   if (existing) return repeatAnswer(deps, existing, request_hash, checked.warnings);
 
   const card = await findOrAddCard(deps.ctx.db, deps.ctx.box, checked, now);
-  const verified_before = (await activeCardAgreements(deps.ctx.db, card.card_id)).length > 0 && sameElements(deps.ctx.box, card, checked.elements);
+  // Reuse needs a card agreement paycore can pay with now (directly or by sign sync) and the
+  // same elements the bank verified; otherwise the bank signs again (a channel switch re-sign).
+  const held = await activeCardAgreements(deps.ctx.db, card.card_id);
+  const route = routePayment(await deps.channels.views(), { bank_code: card.bank_code, bank_unified: checked.bank.unified_registries, agreements: held }, TYPICAL_AMOUNT_FEN);
+  const verified_before = (route.kind === "use" || route.kind === "sync") && sameElements(deps.ctx.box, card, checked.elements);
   if (verified_before) {
     const held = await deps.ctx.db.selectFrom("agreements").selectAll().where("merchant_id", "=", merchant.merchant_id).where("card_id", "=", card.card_id).where("status", "=", "active").executeTakeFirst();
     if (held || !merchant.require_own_confirmation) return reuse(deps, merchant, input, request_hash, card, checked, held ?? null);

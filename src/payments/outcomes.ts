@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
 import { computePaymentFee } from "../ledger/index.ts";
-import { channelCostFen } from "../routing/index.ts";
+import { channelCostFen, type ChannelView } from "../routing/index.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
@@ -24,6 +24,8 @@ function networkTxnId(result: Answer): string | null {
  */
 export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string, result: Answer, source: "pay" | "query" | "notify"): Promise<PaymentRow> {
   const now = deps.ctx.clock.now();
+  // Read before the transaction: inside it, only `trx` may touch the database.
+  const views = result.status === "succeeded" ? await deps.channels.views() : [];
   return deps.ctx.db.transaction().execute(async (trx) => {
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).forUpdate().executeTakeFirstOrThrow();
     if (p.status !== "processing") {
@@ -34,7 +36,7 @@ export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string,
     }
     switch (result.status) {
       case "succeeded":
-        return succeedPayment(deps, trx, p, result, now);
+        return succeedPayment(trx, p, result, views, now);
       case "failed": {
         assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "failed");
         const failed = { status: "failed" as const, network_state: "final" as const, failure_code: result.reason, failure_message: result.message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
@@ -48,11 +50,11 @@ export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string,
   });
 }
 
-async function succeedPayment(deps: PaymentDeps, trx: Kysely<Database>, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, now: Date): Promise<PaymentRow> {
+async function succeedPayment(trx: Kysely<Database>, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, views: ChannelView[], now: Date): Promise<PaymentRow> {
   assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "succeeded");
   const fee = await computePaymentFee(trx, p.sub_merchant_id ?? p.merchant_id, p.amount);
   const stated_cost = "fee_fen" in result ? result.fee_fen : null;
-  const view = (await deps.channels.views()).find((c) => c.channel_id === p.channel_id);
+  const view = views.find((c) => c.channel_id === p.channel_id);
   const estimated = view ? channelCostFen(view, p.amount) : 0n;
   const network_cost = stated_cost ?? (estimated > p.amount ? p.amount : estimated);
   const row = await trx
