@@ -215,11 +215,11 @@ export interface SignRequestRow {
   user_ref: string;
   card_id: string;
   card_elements_enc: string;
-  kind: "bank_otp" | "platform_otp";
+  kind: "bank_otp" | "platform_otp" | "reuse";
   purpose: "sign" | "sign_and_pay" | "campaign";
   channel_id: string | null;
-  network_txn_id: string | null;
-  status: "otp_sent" | "signed" | "failed" | "expired";
+  sign_txn_id: string | null;
+  status: "applying" | "otp_sent" | "signed" | "failed" | "expired";
   otp_hash: string | null;
   otp_expires_at: Date | null;
   otp_attempts: number;
@@ -247,7 +247,8 @@ export interface PaymentRow {
   channel_id: string | null;
   card_agreement_id: string | null;
   route_reason: string | null;
-  network_txn_id: string;
+  txn_id: string;
+  network_txn_id: string | null;
   amount: bigint;
   currency: "CNY";
   fee: bigint | null;
@@ -280,7 +281,8 @@ export interface RefundRow {
   status: "processing" | "succeeded" | "failed";
   network_state: NetworkState;
   channel_id: string;
-  network_txn_id: string;
+  txn_id: string;
+  network_txn_id: string | null;
   failure_code: string | null;
   failure_message: string | null;
   fee_returned: bigint | null;

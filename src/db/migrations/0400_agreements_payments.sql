@@ -64,12 +64,15 @@ CREATE TABLE sign_requests (
   -- The four elements as submitted, sealed: the vault takes them once the bank has verified them.
   card_elements_enc text NOT NULL,
   -- bank_otp: the bank sends the code (a new card agreement); platform_otp: paycore's own
-  -- step-up code for a card already signed on the platform.
-  kind              text NOT NULL CHECK (kind IN ('bank_otp', 'platform_otp')),
+  -- step-up code for a card already signed on the platform; reuse: signed on the platform, this
+  -- merchant ID needs no confirmation of its own.
+  kind              text NOT NULL CHECK (kind IN ('bank_otp', 'platform_otp', 'reuse')),
   purpose           text NOT NULL CHECK (purpose IN ('sign', 'sign_and_pay', 'campaign')),
   channel_id        text,
-  network_txn_id    text,
-  status            text NOT NULL CHECK (status IN ('otp_sent', 'signed', 'failed', 'expired')),
+  -- paycore's transaction id of the sign apply at the network (confirm and resend name it).
+  sign_txn_id       text,
+  -- applying: recorded before the network call, which has not answered yet.
+  status            text NOT NULL CHECK (status IN ('applying', 'otp_sent', 'signed', 'failed', 'expired')),
   otp_hash          text,
   otp_expires_at    timestamptz,
   otp_attempts      integer NOT NULL DEFAULT 0,
@@ -97,7 +100,9 @@ CREATE TABLE payments (
   card_agreement_id   text,
   route_reason        text,
   -- paycore's transaction id at the network: the same on every retry and query.
-  network_txn_id      text NOT NULL UNIQUE,
+  txn_id              text NOT NULL UNIQUE,
+  -- the network's own id for the debit, once it tells us.
+  network_txn_id      text,
   amount              bigint NOT NULL CHECK (amount > 0),
   currency            text NOT NULL CHECK (currency = 'CNY'),
   fee                 bigint CHECK (fee >= 0),
@@ -136,7 +141,8 @@ CREATE TABLE refunds (
   status            text NOT NULL CHECK (status IN ('processing', 'succeeded', 'failed')),
   network_state     text NOT NULL CHECK (network_state IN ('intent', 'sent', 'final')),
   channel_id        text NOT NULL,
-  network_txn_id    text NOT NULL UNIQUE,
+  txn_id            text NOT NULL UNIQUE,
+  network_txn_id    text,
   failure_code      text,
   failure_message   text,
   fee_returned      bigint CHECK (fee_returned >= 0),
