@@ -16,7 +16,7 @@ describe("crash safety: kill -9 between the intent and the outcome", () => {
   let storage: Awaited<ReturnType<typeof cliStorage>>;
   let sandbox: RunningSandbox;
   let data_dir: string;
-  let paycore: RunningCli | null = null;
+  let paycore: (RunningCli & { banner: string }) | null = null;
   let client: PaycoreClient;
   let card: SandboxCard;
   let agreement_id = "";

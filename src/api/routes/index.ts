@@ -2,6 +2,7 @@ import type { PaymentDeps } from "../../payments/deps.ts";
 import type { RouteDef } from "../route.ts";
 import { adminChannelRoutes } from "./admin-channels.ts";
 import { adminEventRoutes } from "./admin-events.ts";
+import { adminPaymentRoutes } from "./admin-payments.ts";
 import { callbackRoutes } from "./callbacks.ts";
 import { openAgreementRoutes } from "./open-agreements.ts";
 import { openPaymentRoutes } from "./open-payments.ts";
@@ -19,6 +20,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openBalanceRoutes(ctx),
     ...adminMerchantRoutes(ctx),
     ...adminChannelRoutes(deps),
+    ...adminPaymentRoutes(deps),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
     ...callbackRoutes(deps),
