@@ -122,3 +122,25 @@ export async function loadCalendar(db: Kysely<Database>): Promise<SettlementCale
     working_days: new Set(days.filter((d) => d.kind === "working").map((d) => d.day)),
   };
 }
+
+export interface CalendarChange {
+  cutoff_minutes?: number | undefined;
+  /** Set a day's exception ('holiday' | 'working'), or remove it (null). */
+  days?: { day: string; kind: "holiday" | "working" | null }[] | undefined;
+}
+
+/** Changes apply to events from now on: a posted entry keeps the business day it was given. */
+export async function updateCalendar(db: Kysely<Database>, change: CalendarChange, at: Date): Promise<SettlementCalendar> {
+  await db.transaction().execute(async (trx) => {
+    if (change.cutoff_minutes !== undefined) {
+      assertCutoff(change.cutoff_minutes);
+      await trx.updateTable("settlement_calendar").set({ cutoff_minutes: change.cutoff_minutes, updated_at: at }).where("singleton", "=", true).execute();
+    }
+    for (const d of change.days ?? []) {
+      assert(isIsoDate(d.day), `not an ISO date: ${d.day}`);
+      if (d.kind === null) await trx.deleteFrom("settlement_calendar_days").where("day", "=", d.day).execute();
+      else await trx.insertInto("settlement_calendar_days").values({ day: d.day, kind: d.kind }).onConflict((oc) => oc.column("day").doUpdateSet({ kind: d.kind! })).execute();
+    }
+  });
+  return loadCalendar(db);
+}

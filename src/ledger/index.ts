@@ -28,6 +28,8 @@ export {
   loadCalendar,
   loadCutoffMinutes,
   maturityDate,
+  updateCalendar,
+  type CalendarChange,
   type SettlementCalendar,
 } from "./business-day.ts";
 export { checkLedger, pendingItemsProblems, type LedgerCheck, type LedgerProblem } from "./check.ts";
@@ -53,7 +55,18 @@ export {
   type PostedRefund,
   type RefundSucceeded,
 } from "./postings.ts";
-export { accountView, listAccounts, merchantBalance, searchJournal, trialBalance, type AccountView, type MerchantBalance, type TrialBalance } from "./queries.ts";
+export {
+  accountView,
+  listAccounts,
+  marginReport,
+  merchantBalance,
+  searchJournal,
+  trialBalance,
+  type AccountView,
+  type MarginRow,
+  type MerchantBalance,
+  type TrialBalance,
+} from "./queries.ts";
 export {
   postPayoutFailed,
   postPayoutInstructed,

@@ -20,6 +20,8 @@ export const LEDGER_LIMITS = {
   check_problems_max: 100,
   /** Rows of one statement. */
   statement_lines_max: 100_000,
+  /** Rows of one margin report (merchant ID × network). */
+  margin_rows_max: 10_000,
   /** Attempts to execute one payout before it is left for an operator. */
   payout_attempts_max: 50,
 } as const;

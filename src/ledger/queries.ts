@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Database, JournalEventType, LedgerAccountKind, LedgerAccountRow } from "../db/index.ts";
 import type { Fen } from "../kernel/money.ts";
+import { LEDGER_LIMITS } from "./limits.ts";
 import { ACCOUNT_KINDS, accountCode, balanceOf, merchantAvailable, merchantPending } from "./accounts.ts";
 
 /** Reading the ledger: balances, the trial balance, accounts and journal search. */
@@ -114,4 +115,33 @@ export async function searchJournal(db: Kysely<Database>, q: JournalQuery) {
   const lines = ids.length ? await db.selectFrom("journal_lines").selectAll().where("entry_id", "in", ids).orderBy("entry_id").orderBy("line_no").execute() : [];
   const data = page.map((e) => ({ ...e, lines: lines.filter((l) => l.entry_id === e.entry_id) }));
   return { data, next_cursor: entries.length > q.limit ? page.at(-1)!.entry_id : null };
+}
+
+export interface MarginRow {
+  merchant_id: string;
+  channel_id: string;
+  /** Fees charged less fees returned. */
+  fees: Fen;
+  network_cost: Fen;
+  margin: Fen;
+}
+
+/**
+ * Margin per merchant ID and network over business days: fee income (net of fees returned on
+ * refunds) less network cost, from the journal lines of those two accounts.
+ */
+export async function marginReport(db: Kysely<Database>, from: string, to: string): Promise<MarginRow[]> {
+  const rows = await sql<{ merchant_id: string; channel_id: string; fees: bigint; network_cost: bigint }>`
+    SELECT e.merchant_id, e.channel_id,
+           coalesce(sum(CASE WHEN a.kind = 'fee_income' THEN (CASE WHEN l.side = 'credit' THEN l.amount ELSE -l.amount END) END), 0)::int8 AS fees,
+           coalesce(sum(CASE WHEN a.kind = 'network_cost' THEN (CASE WHEN l.side = 'debit' THEN l.amount ELSE -l.amount END) END), 0)::int8 AS network_cost
+      FROM journal_lines l
+      JOIN ledger_accounts a ON a.account_code = l.account_code
+      JOIN journal_entries e ON e.entry_id = l.entry_id
+     WHERE a.kind IN ('fee_income', 'network_cost') AND l.business_date BETWEEN ${from} AND ${to}
+       AND e.merchant_id IS NOT NULL AND e.channel_id IS NOT NULL
+     GROUP BY e.merchant_id, e.channel_id
+     ORDER BY e.merchant_id, e.channel_id
+     LIMIT ${LEDGER_LIMITS.margin_rows_max}`.execute(db);
+  return rows.rows.map((r) => ({ ...r, margin: r.fees - r.network_cost }));
 }

@@ -10,6 +10,8 @@ import { adminMerchantRoutes } from "./admin-merchants.ts";
 import { adminOperatorRoutes } from "./admin-operators.ts";
 import { healthRoutes } from "./health.ts";
 import { openBalanceRoutes } from "./open-balance.ts";
+import { openSettlementRoutes } from "./open-settlement.ts";
+import { adminLedgerRoutes } from "./admin-ledger.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
@@ -18,8 +20,10 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openAgreementRoutes(deps),
     ...openPaymentRoutes(deps),
     ...openBalanceRoutes(ctx),
+    ...openSettlementRoutes(ctx),
     ...adminMerchantRoutes(ctx),
     ...adminChannelRoutes(deps),
+    ...adminLedgerRoutes(ctx),
     ...adminPaymentRoutes(deps),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),

@@ -1,11 +1,17 @@
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
+import { fenToWire } from "../../kernel/money.ts";
+import { merchantBalance } from "../../ledger/index.ts";
 import { merchantRoute, type RouteDef } from "../route.ts";
 
-export const BalanceOut = z.object({ pending: z.number(), available: z.number(), currency: z.literal("CNY") });
+export const BalanceOut = z.object({
+  pending: z.number().int().describe("Fen not yet settled (negative when refunds exceed income and are carried forward)"),
+  available: z.number().int().min(0).describe("Fen settled and not yet paid out (held or awaiting payout)"),
+  currency: z.literal("CNY"),
+});
 
-/** Until the ledger lands, every merchant ID's balance is zero. */
-export function openBalanceRoutes(_ctx: Ctx): RouteDef[] {
+/** The calling merchant ID's balances, from its own ledger accounts (separate books). */
+export function openBalanceRoutes(ctx: Ctx): RouteDef[] {
   return [
     merchantRoute({
       method: "GET",
@@ -13,7 +19,10 @@ export function openBalanceRoutes(_ctx: Ctx): RouteDef[] {
       summary: "Pending and available balance of the calling merchant ID (fen)",
       tags: ["Balances and settlement"],
       response: BalanceOut,
-      handler: async () => ({ body: { pending: 0, available: 0, currency: "CNY" } }),
+      handler: async (i) => {
+        const balance = await merchantBalance(ctx.db, i.merchant.merchant_id);
+        return { body: { pending: fenToWire(balance.pending), available: fenToWire(balance.available), currency: "CNY" } };
+      },
     }),
   ];
 }

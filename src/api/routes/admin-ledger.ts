@@ -1,0 +1,350 @@
+import { z } from "zod";
+import type { Ctx } from "../../context.ts";
+import { notFound } from "../../kernel/errors.ts";
+import { fenToWire } from "../../kernel/money.ts";
+import {
+  ACCOUNT_KINDS,
+  PLATFORM_SCOPE,
+  isIsoDate,
+  listAccounts,
+  loadCalendar,
+  marginReport,
+  searchJournal,
+  setRefundFeePolicy,
+  trialBalance,
+  updateCalendar,
+  type AccountView,
+  type SettlementCalendar,
+} from "../../ledger/index.ts";
+import { recordAudit } from "../../operators/index.ts";
+import {
+  checkBooks,
+  executePayouts,
+  holdSettlement,
+  listPayouts,
+  listSettlements,
+  releaseSettlementHold,
+  runSettlement,
+  sandboxTransfersFromEnv,
+  type RunSummary,
+  type TransferExecutor,
+} from "../../settlement/index.ts";
+import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
+import { PageQuery, listOf } from "./common.ts";
+import { SettlementOut, settlementToWire } from "./open-settlement.ts";
+
+const IsoDate = z.string().refine(isIsoDate, "must be a date YYYY-MM-DD");
+const Fen = z.number().int();
+const AccountKind = z.enum(Object.keys(ACCOUNT_KINDS) as [keyof typeof ACCOUNT_KINDS, ...(keyof typeof ACCOUNT_KINDS)[]]);
+const EventType = z.enum(["payment_succeeded", "refund_succeeded", "network_settled", "settlement_matured", "payout_instructed", "payout_succeeded", "payout_failed"]);
+const MerchantIdParam = z.strictObject({ merchant_id: z.string().min(1).max(64) });
+
+const AccountOut = z.object({
+  account_code: z.string(),
+  kind: AccountKind,
+  name_zh: z.string(),
+  account_type: z.enum(["asset", "liability", "income", "expense"]),
+  owner_id: z.string().nullable(),
+  debits: Fen,
+  credits: Fen,
+  balance: Fen.describe("On the account's normal side"),
+});
+const accountToWire = (a: AccountView) => ({ ...a, debits: fenToWire(a.debits), credits: fenToWire(a.credits), balance: fenToWire(a.balance) });
+
+const LineOut = z.object({ line_no: z.number().int(), account_code: z.string(), side: z.enum(["debit", "credit"]), amount: Fen, line_kind: z.string() });
+const EntryOut = z.object({
+  entry_id: z.string(),
+  event_key: z.string(),
+  event_type: EventType,
+  reference_id: z.string(),
+  merchant_id: z.string().nullable(),
+  channel_id: z.string().nullable(),
+  effective_at: z.string(),
+  business_date: z.string(),
+  posted_at: z.string(),
+  amount: Fen,
+  lines: z.array(LineOut),
+});
+type EntryRow = Awaited<ReturnType<typeof searchJournal>>["data"][number];
+const entryToWire = (e: EntryRow) => ({
+  entry_id: e.entry_id,
+  event_key: e.event_key,
+  event_type: e.event_type,
+  reference_id: e.reference_id,
+  merchant_id: e.merchant_id,
+  channel_id: e.channel_id,
+  effective_at: e.effective_at.toISOString(),
+  business_date: e.business_date,
+  posted_at: e.posted_at.toISOString(),
+  amount: fenToWire(e.amount),
+  lines: e.lines.map((l) => ({ line_no: l.line_no, account_code: l.account_code, side: l.side, amount: fenToWire(l.amount), line_kind: l.line_kind })),
+});
+
+const PayoutOut = z.object({
+  instruction_id: z.string(),
+  payee_merchant_id: z.string(),
+  settlement_date: z.string(),
+  batch_no: z.number().int(),
+  amount: Fen,
+  currency: z.literal("CNY"),
+  payee: z.object({ account_name: z.string(), account_number_last4: z.string(), bank_code: z.string() }),
+  status: z.enum(["created", "pending", "succeeded", "failed"]),
+  failure_reason: z.string().nullable(),
+  attempt_count: z.number().int(),
+  created_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+const PassOut = z.object({ attempted: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), pending: z.number().int() });
+const RunOut = z.object({
+  date: z.string(),
+  groups: z.number().int(),
+  records_created: z.number().int(),
+  carried_forward: z.number().int(),
+  held: z.number().int(),
+  not_closed: z.number().int().describe("Merchant IDs whose settlement window had not closed at the cut-off yet (run again later)"),
+  payouts_created: z.number().int(),
+  amount_instructed: Fen,
+  payouts: PassOut.nullable(),
+});
+const runToWire = (r: RunSummary) => ({ ...r, amount_instructed: fenToWire(r.amount_instructed) });
+
+const CalendarOut = z.object({ cutoff: z.string().describe("Beijing time HH:MM at which the business day closes"), holidays: z.array(z.string()), working_days: z.array(z.string()) });
+const HHMM = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, "HH:MM (24:00 = midnight)");
+const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
+const calendarToWire = (c: SettlementCalendar) => ({
+  cutoff: `${String(Math.floor(c.cutoff_minutes / 60)).padStart(2, "0")}:${String(c.cutoff_minutes % 60).padStart(2, "0")}`,
+  holidays: [...c.holidays].sort(),
+  working_days: [...c.working_days].sort(),
+});
+
+type Actor = { operator: { operator_id: string }; request_id: string };
+async function audit(ctx: Ctx, i: Actor, action: string, target_type: string, target_id: string, after: unknown): Promise<void> {
+  await recordAudit(ctx.db, { operator_id: i.operator.operator_id, request_id: i.request_id, action, target_type, target_id, before: null, after }, ctx.clock.now());
+}
+
+/** Ledger: trial balance, check, accounts, journal, margin. */
+function ledgerReadRoutes(ctx: Ctx): RouteDef[] {
+  return [
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/ledger/trial-balance",
+      summary: "Trial balance: the sum of all debits and all credits (fen)",
+      tags: ["Admin: ledger"],
+      response: z.object({ debits: Fen, credits: Fen, balanced: z.boolean(), accounts: z.number().int() }),
+      handler: async () => {
+        const t = await trialBalance(ctx.db);
+        return { body: { ...t, debits: fenToWire(t.debits), credits: fenToWire(t.credits) } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/ledger/check",
+      summary: "Recompute balances from the journal and compare (ledger and settlement); read-only",
+      tags: ["Admin: ledger"],
+      response: z.object({
+        ok: z.boolean(),
+        accounts_checked: z.number().int(),
+        entries_checked: z.number().int(),
+        trial_balance: z.object({ debits: Fen, credits: Fen, balanced: z.boolean() }),
+        problems: z.array(z.object({ kind: z.string(), subject: z.string(), detail: z.string() })),
+      }),
+      handler: async () => {
+        const c = await checkBooks(ctx.db);
+        const t = c.trial_balance;
+        return { body: { ...c, trial_balance: { debits: fenToWire(t.debits), credits: fenToWire(t.credits), balanced: t.balanced } } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/ledger/accounts",
+      summary: "Ledger accounts with their balances",
+      tags: ["Admin: ledger"],
+      query: z.strictObject({ ...PageQuery, kind: AccountKind.optional(), owner_id: z.string().max(64).optional() }),
+      response: listOf(AccountOut),
+      handler: async (i) => {
+        const page = await listAccounts(ctx.db, i.query);
+        return { body: { data: page.data.map(accountToWire), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/ledger/journal",
+      summary: "Search journal entries (newest first) by merchant, channel, event, reference, account or business dates",
+      tags: ["Admin: ledger"],
+      query: z.strictObject({
+        ...PageQuery,
+        merchant_id: z.string().max(64).optional(),
+        channel_id: z.string().max(64).optional(),
+        event_type: EventType.optional(),
+        reference_id: z.string().max(128).optional(),
+        account_code: z.string().max(128).optional(),
+        business_date_from: IsoDate.optional(),
+        business_date_to: IsoDate.optional(),
+      }),
+      response: listOf(EntryOut),
+      handler: async (i) => {
+        const page = await searchJournal(ctx.db, i.query);
+        return { body: { data: page.data.map(entryToWire), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/ledger/margin",
+      summary: "Margin per merchant ID and network over business days: fees (net of fees returned) less network cost",
+      tags: ["Admin: ledger"],
+      query: z.strictObject({ from: IsoDate, to: IsoDate }),
+      response: z.object({ data: z.array(z.object({ merchant_id: z.string(), channel_id: z.string(), fees: Fen, network_cost: Fen, margin: Fen })) }),
+      handler: async (i) => {
+        const rows = await marginReport(ctx.db, i.query.from, i.query.to);
+        return { body: { data: rows.map((r) => ({ ...r, fees: fenToWire(r.fees), network_cost: fenToWire(r.network_cost), margin: fenToWire(r.margin) })) } };
+      },
+    }),
+  ];
+}
+
+/** Settlement: runs, records, payout instructions, holds. */
+function settlementRoutes(ctx: Ctx, transfers: () => TransferExecutor): RouteDef[] {
+  return [
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/settlements/run",
+      summary: "Settle what has matured by the date's cut-off, then execute the payouts; running it again changes nothing",
+      tags: ["Admin: settlement"],
+      body: z.strictObject({ date: IsoDate }),
+      response: RunOut,
+      handler: async (i) => {
+        const summary = await runSettlement(ctx, { date: i.body.date, executor: transfers() });
+        await audit(ctx, i, "settlement.run", "settlement_date", i.body.date, runToWire(summary));
+        return { body: runToWire(summary) };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/settlements",
+      summary: "Settlement records (every merchant ID), newest first",
+      tags: ["Admin: settlement"],
+      query: z.strictObject({ ...PageQuery, date: IsoDate.optional(), merchant_id: z.string().max(64).optional(), status: SettlementOut.shape.status.optional() }),
+      response: listOf(SettlementOut),
+      handler: async (i) => {
+        const page = await listSettlements(ctx.db, { merchant_id: i.query.merchant_id, settlement_date: i.query.date, status: i.query.status, cursor: i.query.cursor, limit: i.query.limit });
+        return { body: { data: page.data.map(settlementToWire), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/settlement-payouts",
+      summary: "Payout instructions to settlement accounts, newest first",
+      tags: ["Admin: settlement"],
+      query: z.strictObject({ ...PageQuery, date: IsoDate.optional(), payee_merchant_id: z.string().max(64).optional() }),
+      response: listOf(PayoutOut),
+      handler: async (i) => {
+        const page = await listPayouts(ctx.db, { settlement_date: i.query.date, payee_merchant_id: i.query.payee_merchant_id, cursor: i.query.cursor, limit: i.query.limit });
+        return { body: { data: page.data.map((p) => ({ ...p, amount: fenToWire(p.amount) })), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/settlement-payouts/execute",
+      summary: "Execute open payout instructions (created, or still processing at the bank)",
+      tags: ["Admin: settlement"],
+      response: PassOut,
+      handler: async (i) => {
+        const pass = await executePayouts(ctx, transfers());
+        await audit(ctx, i, "settlement.payouts_execute", "settlement_payouts", "open", pass);
+        return { body: pass };
+      },
+    }),
+    ...holdRoutes(ctx),
+  ];
+}
+
+function holdRoutes(ctx: Ctx): RouteDef[] {
+  return [
+    adminRoute({
+      method: "PUT",
+      url: "/admin/v1/merchants/:merchant_id/settlement-hold",
+      summary: "Hold a merchant ID's payouts (risk): it is still settled, its money stays available",
+      tags: ["Admin: settlement"],
+      params: MerchantIdParam,
+      body: z.strictObject({ reason: z.string().trim().min(1).max(256) }),
+      response: z.object({ merchant_id: z.string(), held: z.literal(true), reason: z.string() }),
+      handler: async (i) => {
+        await holdSettlement(ctx, i.params.merchant_id, i.body.reason);
+        await audit(ctx, i, "settlement.hold", "merchant", i.params.merchant_id, { reason: i.body.reason });
+        return { body: { merchant_id: i.params.merchant_id, held: true, reason: i.body.reason } };
+      },
+    }),
+    adminRoute({
+      method: "DELETE",
+      url: "/admin/v1/merchants/:merchant_id/settlement-hold",
+      summary: "Release a settlement hold: the next run pays what was held",
+      tags: ["Admin: settlement"],
+      params: MerchantIdParam,
+      response: z.object({ merchant_id: z.string(), held: z.literal(false) }),
+      handler: async (i) => {
+        if (!(await releaseSettlementHold(ctx.db, i.params.merchant_id))) throw notFound("settlement hold");
+        await audit(ctx, i, "settlement.release", "merchant", i.params.merchant_id, null);
+        return { body: { merchant_id: i.params.merchant_id, held: false } };
+      },
+    }),
+  ];
+}
+
+/** Configuration: refund fee policy and the settlement calendar. */
+function configRoutes(ctx: Ctx): RouteDef[] {
+  return [
+    adminRoute({
+      method: "PUT",
+      url: "/admin/v1/refund-fee-policies/:scope",
+      summary: "Refund fee policy for a merchant ID or the platform ('platform'): return the fee in proportion (default) or keep it; null removes it",
+      tags: ["Admin: ledger"],
+      roles: ADMIN_ONLY,
+      params: z.strictObject({ scope: z.string().min(1).max(64) }),
+      body: z.strictObject({ policy: z.enum(["proportional", "keep"]).nullable() }),
+      response: z.object({ scope: z.string(), policy: z.enum(["proportional", "keep"]).nullable() }),
+      handler: async (i) => {
+        const scope = i.params.scope;
+        if (scope !== PLATFORM_SCOPE) {
+          const m = await ctx.db.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", scope).executeTakeFirst();
+          if (!m) throw notFound("merchant");
+        }
+        await setRefundFeePolicy(ctx.db, scope, i.body.policy, ctx.clock.now());
+        await audit(ctx, i, "ledger.refund_fee_policy", "refund_fee_policy", scope, i.body);
+        return { body: { scope, policy: i.body.policy } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/settlement-calendar",
+      summary: "The daily cut-off (Beijing time) and working-day exceptions",
+      tags: ["Admin: settlement"],
+      response: CalendarOut,
+      handler: async () => ({ body: calendarToWire(await loadCalendar(ctx.db)) }),
+    }),
+    adminRoute({
+      method: "PATCH",
+      url: "/admin/v1/settlement-calendar",
+      summary: "Change the cut-off or mark days as holidays / make-up working days (kind null removes the exception)",
+      tags: ["Admin: settlement"],
+      roles: ADMIN_ONLY,
+      body: z.strictObject({
+        cutoff: HHMM.refine((v) => toMinutes(v) >= 1 && toMinutes(v) <= 1440, "00:01..24:00").optional(),
+        days: z.array(z.strictObject({ day: IsoDate, kind: z.enum(["holiday", "working"]).nullable() })).max(400).optional(),
+      }),
+      response: CalendarOut,
+      handler: async (i) => {
+        const calendar = await updateCalendar(ctx.db, { cutoff_minutes: i.body.cutoff === undefined ? undefined : toMinutes(i.body.cutoff), days: i.body.days }, ctx.clock.now());
+        await audit(ctx, i, "settlement.calendar", "settlement_calendar", "calendar", i.body);
+        return { body: calendarToWire(calendar) };
+      },
+    }),
+  ];
+}
+
+/**
+ * Operators' ledger and settlement API. `transfers` is the executor for payouts; by default the
+ * sandbox bank at SANDBOX_URL (or the one `paycore start` runs on SANDBOX_PORT).
+ */
+export function adminLedgerRoutes(ctx: Ctx, transfers: () => TransferExecutor = () => sandboxTransfersFromEnv()): RouteDef[] {
+  return [...ledgerReadRoutes(ctx), ...settlementRoutes(ctx, transfers), ...configRoutes(ctx)];
+}

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PaycoreClient } from "../../src/client/index.ts";
+import { ManualClock } from "../../src/kernel/clock.ts";
+import { TEST_ACCOUNT, createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
+import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
+
+type Json = Record<string, unknown> & { error?: { code: string; message: string; field?: string } };
+
+/**
+ * End to end over HTTP: real payments and a refund through the sandbox networks post to the
+ * ledger; the admin settlement run pays the group's account through the sandbox bank; merchants
+ * read balances, settlement records and statements; operators read the books.
+ */
+describe("ledger and settlement API, end to end", () => {
+  const clock = new ManualClock("2026-05-02T03:00:00Z"); // Saturday 11:00 Beijing
+  let app: TestApp;
+  let parent: PaycoreClient, store: PaycoreClient, stranger: PaycoreClient;
+  let parent_id = "", store_id = "", store_payment = "";
+  const previous_sandbox_url = process.env.SANDBOX_URL;
+
+  beforeAll(async () => {
+    app = await startTestApp({ label: "stlapi", clock, sandbox: true });
+    // The admin run executes payouts on the sandbox named by SANDBOX_URL (as `paycore start` does).
+    process.env.SANDBOX_URL = app.sandbox!.url;
+    const p = await createTestMerchant(app, { name: "Group HQ" });
+    const s = await createTestMerchant(app, { name: "Store 1", parent_merchant_id: p.merchant.merchant_id, settlement: { mode: "parent", cycle_days: 1 } }, p.entity_id);
+    const o = await createTestMerchant(app, { name: "Other" });
+    [parent, store, stranger] = [app.merchantClient(p.creds), app.merchantClient(s.creds), app.merchantClient(o.creds)];
+    [parent_id, store_id] = [p.merchant.merchant_id, s.merchant.merchant_id];
+  });
+  afterAll(async () => {
+    if (previous_sandbox_url === undefined) delete process.env.SANDBOX_URL;
+    else process.env.SANDBOX_URL = previous_sandbox_url;
+    await app.close();
+  });
+
+  it("payments and refunds post to each merchant ID's own balance", async () => {
+    const cards = await catalogue(app);
+    const card = pickCard(cards, { unified: true });
+    const other = pickCard(cards, { unified: true, skip: [card.card_number] });
+    const agr_store = await signCard(app, store, card, "s-sign-1");
+    const agr_parent = await signCard(app, parent, other, "p-sign-1");
+    const pay = await store.post<Json>("/v1/payments", { out_trade_no: "s-1", agreement_id: agr_store, amount: 10_000, currency: "CNY", description: "tea" });
+    expect(pay.body).toMatchObject({ status: "succeeded", fee: 60 });
+    store_payment = pay.body.payment_id as string;
+    const hq = await parent.post<Json>("/v1/payments", { out_trade_no: "p-1", agreement_id: agr_parent, amount: 5_000, currency: "CNY", description: "cake" });
+    expect(hq.body).toMatchObject({ status: "succeeded", fee: 30 });
+    const refund = await store.post<Json>(`/v1/payments/${store_payment}/refunds`, { out_refund_no: "r-1", amount: 2_000, reason: "returned" });
+    expect(refund.body).toMatchObject({ status: "succeeded" });
+    expect((await store.get<Json>("/v1/balance")).body).toEqual({ pending: 7_952, available: 0, currency: "CNY" });
+    expect((await parent.get<Json>("/v1/balance")).body).toEqual({ pending: 4_970, available: 0, currency: "CNY" });
+    expect((await stranger.get<Json>("/v1/balance")).body).toEqual({ pending: 0, available: 0, currency: "CNY" });
+  });
+
+  it("operators see a balanced ledger, the accounts, the journal of a payment and the margin", async () => {
+    const trial = await app.admin("GET", "/admin/v1/ledger/trial-balance");
+    expect(trial.status).toBe(200);
+    expect(trial.body.balanced).toBe(true);
+    expect(trial.body.debits).toBe(trial.body.credits);
+    const check = await app.admin("GET", "/admin/v1/ledger/check");
+    expect(check.body).toMatchObject({ ok: true, problems: [] });
+    const accounts = await app.admin("GET", `/admin/v1/ledger/accounts?owner_id=${store_id}`);
+    expect(accounts.body.data.map((a: { kind: string; balance: number }) => [a.kind, a.balance])).toEqual([["merchant_pending", 7_952]]);
+    const journal = await app.admin("GET", `/admin/v1/ledger/journal?reference_id=${store_payment}`);
+    expect(journal.body.data).toHaveLength(1);
+    expect(journal.body.data[0]).toMatchObject({ event_type: "payment_succeeded", merchant_id: store_id, amount: expect.any(Number) });
+    const margin = await app.admin("GET", "/admin/v1/ledger/margin?from=2026-05-01&to=2026-05-31");
+    const store_margin = margin.body.data.filter((r: { merchant_id: string }) => r.merchant_id === store_id);
+    expect(store_margin.reduce((s: number, r: { fees: number }) => s + r.fees, 0)).toBe(48);
+  });
+
+  it("the settlement run pays the group's account once for both members; each keeps its own record and statement", async () => {
+    const early = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-03" });
+    expect(early.body).toMatchObject({ records_created: 0, payouts_created: 0 }); // Sunday: Saturday's money matures Monday
+    clock.set("2026-05-04T01:00:00Z"); // Monday 09:00 Beijing
+    const run = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-04" });
+    expect(run.status).toBe(200);
+    expect(run.body).toMatchObject({ records_created: 2, payouts_created: 1, amount_instructed: 7_952 + 4_970, payouts: { succeeded: 1, failed: 0, pending: 0 } });
+    const mine = await store.get<Json>("/v1/settlements?date=2026-05-04");
+    expect(mine.body.data).toEqual([
+      expect.objectContaining({ merchant_id: store_id, payee_merchant_id: parent_id, gross: 10_000, fees: 48, refunds: 2_000, net: 7_952, status: "paid", settlement_account: { account_name: TEST_ACCOUNT.account_name, account_number_last4: TEST_ACCOUNT.account_number.slice(-4), bank_code: TEST_ACCOUNT.bank_code } }),
+    ]);
+    const transfers = await app.sandbox!.get<{ data: { amount: number; status: string }[] }>(`/sandbox/v1/transfers?account_number=${TEST_ACCOUNT.account_number}`);
+    expect(transfers.body.data.map((t) => [t.amount, t.status])).toEqual([[12_922, "succeeded"]]);
+    const payouts = await app.admin("GET", "/admin/v1/settlement-payouts?date=2026-05-04");
+    expect(payouts.body.data).toEqual([expect.objectContaining({ payee_merchant_id: parent_id, amount: 12_922, status: "succeeded" })]);
+    const again = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-04" });
+    expect(again.body).toMatchObject({ records_created: 0, payouts_created: 0, payouts: { attempted: 0 } });
+    expect((await store.get<Json>("/v1/balance")).body).toEqual({ pending: 0, available: 0, currency: "CNY" });
+    expect((await app.admin("GET", "/admin/v1/ledger/check")).body.ok).toBe(true);
+  });
+
+  it("the statement ties out to the fen; a group's merchant ID may read its store's, nobody else may", async () => {
+    const res = await store.get<string>("/v1/statements?date=2026-05-02");
+    expect(res.status).toBe(200);
+    const rows = res.text.trim().split("\n").map((l) => l.split(","));
+    const amount = (type: string, account: string) => rows.filter((r) => r[0] === type && r[3] === account).map((r) => Number(r[4]));
+    const lines = rows.filter((r) => !["line_type", "opening_balance", "closing_balance", "settlement"].includes(r[0]!) && r[3] === "pending");
+    expect(lines.map((r) => r[0])).toEqual(["payment", "fee", "refund", "fee_returned"]);
+    expect(amount("opening_balance", "pending")[0]! + lines.reduce((s, r) => s + Number(r[4]), 0)).toBe(amount("closing_balance", "pending")[0]);
+    expect(amount("closing_balance", "pending")).toEqual([7_952]);
+    expect(lines[0]![6]).toBe(store_payment);
+    const by_parent = await parent.get<string>(`/v1/statements?date=2026-05-02&sub_merchant_id=${store_id}`);
+    expect(by_parent.text).toBe(res.text);
+    const by_stranger = await stranger.get<Json>(`/v1/statements?date=2026-05-02&sub_merchant_id=${store_id}`);
+    expect(by_stranger.status).toBe(404);
+    const records = await parent.get<Json>(`/v1/settlements?sub_merchant_id=${store_id}`);
+    expect((records.body.data as unknown[]).length).toBe(1);
+  });
+
+  it("validates dates and checks roles; holds and the refund fee policy are audited", async () => {
+    const bad = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-5-4" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: "invalid_request", field: "date" });
+    expect((await store.get<Json>("/v1/statements")).status).toBe(400);
+    const hold = await app.admin("PUT", `/admin/v1/merchants/${store_id}/settlement-hold`, { reason: "risk review" });
+    expect(hold.body).toEqual({ merchant_id: store_id, held: true, reason: "risk review" });
+    expect((await app.admin("DELETE", `/admin/v1/merchants/${store_id}/settlement-hold`)).status).toBe(200);
+    expect((await app.admin("DELETE", `/admin/v1/merchants/${store_id}/settlement-hold`)).status).toBe(404);
+    const policy = await app.admin("PUT", "/admin/v1/refund-fee-policies/platform", { policy: "keep" });
+    expect(policy.body).toEqual({ scope: "platform", policy: "keep" });
+    expect((await app.admin("PUT", "/admin/v1/refund-fee-policies/mch_NOPE", { policy: "keep" })).status).toBe(404);
+    await app.admin("PUT", "/admin/v1/refund-fee-policies/platform", { policy: null });
+    const calendar = await app.admin("PATCH", "/admin/v1/settlement-calendar", { days: [{ day: "2026-05-05", kind: "holiday" }] });
+    expect(calendar.body).toEqual({ cutoff: "23:00", holidays: ["2026-05-05"], working_days: [] });
+    const audit = await app.admin("GET", `/admin/v1/audit-log?target_id=${store_id}`);
+    expect(audit.body.data.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(["settlement.hold", "settlement.release"]));
+  });
+});
