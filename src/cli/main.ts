@@ -8,6 +8,7 @@ import { createOperator, OPERATOR_ROLES, type OperatorRole } from "../operators/
 import { DEFAULT_SETTINGS, type Ctx } from "../context.ts";
 import { loadMasterKey } from "../platform.ts";
 import { runStart } from "./start.ts";
+import { ledgerCommand, settleCommand } from "./settle.ts";
 
 const USAGE = `usage: paycore <command>
 
@@ -15,6 +16,8 @@ commands:
   start                               run the API server (and the sandbox unless SANDBOX_URL is set)
   migrate                             apply database migrations and exit
   operator create --name N --role R   create an operator (admin | operator | auditor); prints its token once
+  settle --date YYYY-MM-DD            settle what has matured by that day's cut-off and pay it out (--no-payouts: instruct only)
+  ledger check                        recompute the books from the journal and compare
 
 settings come from the environment: see README.md ("Running it").`;
 
@@ -51,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case "operator":
       return operatorCommand(config, rest);
+    case "settle":
+      return settleCommand(config, rest);
+    case "ledger":
+      return ledgerCommand(config, rest);
     default:
       console.error(`paycore: unknown command '${command}'\n\n${USAGE}`);
       return 2;
