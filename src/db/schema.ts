@@ -161,7 +161,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables;
+export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables;
 
 // ---- agreement payments (migration 0400) ----
 
@@ -458,4 +458,51 @@ export interface SettlementTables {
   settlement_payouts: SettlementPayoutRow;
   settlement_payout_items: SettlementPayoutItemRow;
   settlement_holds: SettlementHoldRow;
+}
+
+// ---- batch signing campaigns (migration 0500) ----
+
+export type InvitationStatus = "invited" | "opened" | "signed" | "failed" | "expired";
+
+export interface AgreementCampaignRow {
+  campaign_id: string;
+  merchant_id: string;
+  out_campaign_no: string;
+  request_hash: string;
+  invitation_count: number;
+  link_ttl_hours: number;
+  links_expire_at: Date;
+  public_base_url: string;
+  created_at: Date;
+}
+
+export interface CampaignInvitationRow {
+  invitation_id: string;
+  campaign_id: string;
+  merchant_id: string;
+  position: number;
+  user_ref: string;
+  holder_name_enc: string;
+  phone_enc: string;
+  phone_last4: string;
+  token_hash: string;
+  status: InvitationStatus;
+  sign_attempts: number;
+  sign_request_id: string | null;
+  agreement_id: string | null;
+  failure_code: string | null;
+  sms_status: "pending" | "sent" | "failed";
+  sms_attempts: number;
+  sms_next_at: Date | null;
+  sms_error: string | null;
+  expires_at: Date;
+  opened_at: Date | null;
+  signed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface CampaignTables {
+  agreement_campaigns: AgreementCampaignRow;
+  campaign_invitations: CampaignInvitationRow;
 }

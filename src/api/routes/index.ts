@@ -10,6 +10,8 @@ import { adminMerchantRoutes } from "./admin-merchants.ts";
 import { adminOperatorRoutes } from "./admin-operators.ts";
 import { healthRoutes } from "./health.ts";
 import { openBalanceRoutes } from "./open-balance.ts";
+import { openCampaignRoutes } from "./open-campaigns.ts";
+import { hostedSigningRoutes } from "./hosted-signing.ts";
 import { openSettlementRoutes } from "./open-settlement.ts";
 import { adminLedgerRoutes } from "./admin-ledger.ts";
 
@@ -20,6 +22,8 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openAgreementRoutes(deps),
     ...openPaymentRoutes(deps),
     ...openBalanceRoutes(ctx),
+    ...openCampaignRoutes(deps),
+    ...hostedSigningRoutes(deps),
     ...openSettlementRoutes(ctx),
     ...adminMerchantRoutes(ctx),
     ...adminChannelRoutes(deps),
