@@ -14,6 +14,18 @@ export const ALERT_QUERY_INTERVAL_MS = 10 * 60_000;
 
 type Answer = MoneyResult | Exclude<QueryResult, { status: "not_found" }>;
 
+/**
+ * A message the network refused as a message (signature, format, replay) was not processed as a
+ * transaction; but a resend of a transaction it already took can be refused as a replay. Either
+ * way the refusal says nothing about the money: the query decides.
+ */
+function money(result: Answer): Answer {
+  if (result.status === "failed" && result.reason === "message_rejected") {
+    return { status: "pending", cause: "bad_response", network_code: result.network_code, message: result.message };
+  }
+  return result;
+}
+
 function networkTxnId(result: Answer): string | null {
   return result.status === "succeeded" ? result.network_txn_id : null;
 }
@@ -22,8 +34,9 @@ function networkTxnId(result: Answer): string | null {
  * Records what the network said about a payment. Final outcomes happen once: the row is locked
  * and only a `processing` payment changes; a second report of the same outcome changes nothing.
  */
-export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string, result: Answer, source: "pay" | "query" | "notify"): Promise<PaymentRow> {
+export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string, answer: Answer, source: "pay" | "query" | "notify"): Promise<PaymentRow> {
   const now = deps.ctx.clock.now();
+  const result = money(answer);
   // Read before the transaction: inside it, only `trx` may touch the database.
   const views = result.status === "succeeded" ? await deps.channels.views() : [];
   return deps.ctx.db.transaction().execute(async (trx) => {
@@ -80,8 +93,9 @@ function pendingSchedule(p: Pick<PaymentRow, "query_attempts">, source: "pay" | 
 }
 
 /** The same for a refund; a failed refund gives its amount back to what can be refunded. */
-export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, result: Answer, source: "refund" | "query" | "notify"): Promise<RefundRow> {
+export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, answer: Answer, source: "refund" | "query" | "notify"): Promise<RefundRow> {
   const now = deps.ctx.clock.now();
+  const result = money(answer);
   return deps.ctx.db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom("refunds").selectAll().where("refund_id", "=", refund_id).forUpdate().executeTakeFirstOrThrow();
     if (r.status !== "processing") return r;
