@@ -127,15 +127,25 @@ async function writeEntry(trx: Kysely<Database>, entry: BuiltEntry): Promise<Pos
     .insertInto("journal_lines")
     .values(entry.lines.map((l) => ({ entry_id, line_no: l.line_no, account_code: l.account_code, side: l.side, amount: l.amount, line_kind: l.line_kind, business_date: entry.business_date })))
     .execute();
-  // Accounts are updated in code order, so two transactions never lock them in opposite orders.
-  for (const [code, t] of [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    await trx
-      .updateTable("ledger_accounts")
-      .set({ debits: sql<bigint>`debits + ${t.debits}`, credits: sql<bigint>`credits + ${t.credits}`, updated_at: sql<Date>`now()` })
-      .where("account_code", "=", code)
-      .execute();
-  }
+  await applyTotals(trx, totals);
   return { entry_id, event_key: entry.event_key, replayed: false };
+}
+
+/**
+ * Adds the entry to the kept balances. The rows are locked in account-code order first, so two
+ * transactions never lock the same accounts in opposite orders (no deadlock), then one statement
+ * updates them all. NO KEY UPDATE, the lock an UPDATE takes: it does not conflict with the KEY
+ * SHARE locks other transactions' journal lines hold on the accounts they reference.
+ */
+async function applyTotals(trx: Kysely<Database>, totals: Map<string, AccountTotal>): Promise<void> {
+  const codes = [...totals.keys()].sort();
+  const locked = await trx.selectFrom("ledger_accounts").select("account_code").where("account_code", "in", codes).orderBy("account_code").forNoKeyUpdate().execute();
+  assert(locked.length === codes.length, "every account of the entry exists");
+  const values = sql.join(codes.map((code) => sql`(${code}::text, ${totals.get(code)!.debits}::int8, ${totals.get(code)!.credits}::int8)`));
+  await sql`UPDATE ledger_accounts AS a
+               SET debits = a.debits + v.debits, credits = a.credits + v.credits, updated_at = now()
+              FROM (VALUES ${values}) AS v(account_code, debits, credits)
+             WHERE a.account_code = v.account_code`.execute(trx);
 }
 
 interface AccountTotal {

@@ -169,6 +169,27 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect((await checkLedger(w.ctx.db)).ok).toBe(true);
   });
 
+  it("concurrent postings on shared platform accounts neither deadlock nor lose an update", async () => {
+    const shops = [shop, await w.merchant({ entity_id: entity }), await w.merchant({ entity_id: entity })];
+    const before = await trialBalance(w.ctx.db);
+    const posted = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const merchant_id = shops[i % shops.length]!;
+        const payment_id = newId("pay");
+        await w.ctx.db.transaction().execute((trx) =>
+          postPaymentSucceeded(trx, { payment_id, merchant_id, amount: 1_000n + BigInt(i), fee: 6n, channel_id: i % 2 ? "netsunion" : "unionpay_nocard", network_cost: 2n, at: w.clock.now() }),
+        );
+        await w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { refund_id: newId("ref"), payment_id, merchant_id, amount: 100n, at: w.clock.now() }));
+        return 1_000n + BigInt(i);
+      }),
+    );
+    const after = await trialBalance(w.ctx.db);
+    expect(after.balanced).toBe(true);
+    // Each payment adds amount + fee to both sides, each refund 100 + its fee returned (1 fen here).
+    expect(after.debits - before.debits).toBe(posted.reduce((s, a) => s + a + 6n + 101n, 0n));
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
   it("refuses a posting for an unknown merchant or with a fee above the amount", async () => {
     await expect(pay(100n, 101n)).rejects.toThrow(InvariantError);
     await expect(pay(100n, 1n, 0n, "mch_NOPE")).rejects.toThrow(InvariantError);
