@@ -1,6 +1,7 @@
 import { assert } from "../kernel/assert.ts";
 import type { Bank, Card, CardStatus, CardType } from "./model.ts";
 import { Rng } from "./rng.ts";
+import { luhnCheckDigit, residentIdCheckChar as kernelResidentIdCheckChar } from "../kernel/checks.ts";
 
 /**
  * Issuing banks with their CNAPS bank-code prefixes and UnionPay (62…) BINs. The BINs are
@@ -32,27 +33,13 @@ export function bankByCode(code: string): Bank | undefined {
   return BANKS.find((bank) => bank.bank_code === code);
 }
 
-export function luhnCheckDigit(partial: string): string {
-  let sum = 0;
-  for (let i = 0; i < partial.length; i++) {
-    let d = Number(partial[partial.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return String((10 - (sum % 10)) % 10);
-}
+export { luhnCheckDigit } from "../kernel/checks.ts";
 
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECK = "10X98765432";
-
+/** The check character of a resident ID body (ISO 7064 MOD 11-2); the body must be 17 digits. */
 export function residentIdCheckChar(first17: string): string {
-  assert(/^\d{17}$/.test(first17), "resident ID body must be 17 digits");
-  let sum = 0;
-  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * ID_WEIGHTS[i]!;
-  return ID_CHECK[sum % 11]!;
+  const check = kernelResidentIdCheckChar(first17);
+  assert(check !== null, "resident ID body must be 17 digits");
+  return check;
 }
 
 export function makeCardNumber(rng: Rng, bin: string, length: number): string {
