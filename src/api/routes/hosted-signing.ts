@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { CAMPAIGN_LIMITS, openHostedPage, renderHostedPage, submitHostedPage, type HostedForm, type HostedPage } from "../../campaigns/index.ts";
+import { CAMPAIGN_LIMITS, openHostedPage, renderHostedPage, submitHostedPage, type HostedForm, type HostedPage } from "../../campaigns/page.ts";
 import type { PaymentDeps } from "../../payments/deps.ts";
 import { publicRoute, type Reply, type RouteDef } from "../route.ts";
 
