@@ -119,7 +119,15 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect((await merchantBalance(w.ctx.db, keeper)).pending).toBe(-12n);
     const again = await w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, refund));
     expect(again).toEqual({ ...r, replayed: true });
-    await expect(w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { ...refund, fee_returned: 5n, refund_id: newId("ref"), amount: 1n }))).rejects.toThrow();
+    // A caller expecting another fee return than the policy gives is told at once.
+    const other_payment = newId("pay");
+    await w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, { payment_id: other_payment, merchant_id: keeper, amount: 2_000n, fee: 12n, channel_id: "unionpay_nocard", network_cost: 0n, at }));
+    await expect(
+      w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { refund_id: newId("ref"), payment_id: other_payment, merchant_id: keeper, amount: 1_000n, fee_returned: 6n, at })),
+    ).rejects.toThrow(/policy says 0/);
+    await setRefundFeePolicy(w.ctx.db, keeper, null, w.clock.now());
+    const proportional = await w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { refund_id: newId("ref"), payment_id: other_payment, merchant_id: keeper, amount: 1_000n, fee_returned: 6n, at }));
+    expect(proportional.fee_returned).toBe(6n);
   });
 
   it("posts network settlements into the reserve funds account, once per channel, date and batch", async () => {
