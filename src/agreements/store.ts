@@ -1,3 +1,4 @@
+import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
 import type { AgreementRow, CardAgreementRow, CardRow, Database } from "../db/index.ts";
 import { notFound } from "../kernel/errors.ts";
@@ -79,7 +80,5 @@ export async function listAgreements(
   if (q.user_ref) query = query.where("agreements.user_ref", "=", q.user_ref);
   if (q.status) query = query.where("agreements.status", "=", q.status);
   if (q.cursor) query = query.where("agreements.agreement_id", "<", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { rows: page, next_cursor: rows.length > q.limit ? page.at(-1)!.agreement_id : null };
+  return toPage(await query.execute(), q.limit, (r) => r.agreement_id);
 }

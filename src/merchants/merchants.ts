@@ -1,3 +1,4 @@
+import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { Database, MerchantProductRow, MerchantRow } from "../db/index.ts";
@@ -141,11 +142,10 @@ export async function listMerchants(ctx: Pick<Ctx, "db">, q: MerchantListQuery) 
   if (q.parent_merchant_id) query = query.where("parent_merchant_id", "=", q.parent_merchant_id);
   if (q.status) query = query.where("status", "=", q.status);
   if (q.cursor) query = query.where("merchant_id", "<", q.cursor);
-  const ids = await query.execute();
-  const page = ids.slice(0, q.limit);
+  const page = toPage(await query.execute(), q.limit, (r) => r.merchant_id);
   const data = [];
-  for (const { merchant_id } of page) data.push(merchantToWire(await loadMerchant(ctx.db, merchant_id)));
-  return { data, next_cursor: ids.length > q.limit ? page.at(-1)!.merchant_id : null };
+  for (const { merchant_id } of page.data) data.push(merchantToWire(await loadMerchant(ctx.db, merchant_id)));
+  return { data, next_cursor: page.next_cursor };
 }
 
 /**

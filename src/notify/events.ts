@@ -1,3 +1,4 @@
+import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { Database, NotifyAttemptRow, NotifyDeliveryRow, NotifyEventRow } from "../db/index.ts";
@@ -24,9 +25,8 @@ export async function listEvents(db: Kysely<Database>, q: EventQuery) {
   if (q.type) query = query.where("type", "=", q.type);
   if (q.status) query = query.where("status", "=", q.status);
   if (q.cursor) query = query.where("event_id", "<", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { data: page.map(eventSummaryToWire), next_cursor: rows.length > q.limit ? page.at(-1)!.event_id : null };
+  const page = toPage(await query.execute(), q.limit, (r) => r.event_id);
+  return { data: page.data.map(eventSummaryToWire), next_cursor: page.next_cursor };
 }
 
 export interface EventDetail {

@@ -1,3 +1,4 @@
+import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import { newId } from "../kernel/ids.ts";
@@ -55,7 +56,5 @@ export async function listAudit(db: Kysely<Database>, q: AuditQuery) {
   if (q.operator_id) query = query.where("operator_id", "=", q.operator_id);
   if (q.action) query = query.where("action", "=", q.action);
   if (q.cursor) query = query.where("audit_id", "<", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { data: page, next_cursor: rows.length > q.limit ? page.at(-1)!.audit_id : null };
+  return toPage(await query.execute(), q.limit, (r) => r.audit_id);
 }

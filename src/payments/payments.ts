@@ -1,3 +1,4 @@
+import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
 import { activeCardAgreements, getAgreementWithCard, recordCardAgreement } from "../agreements/store.ts";
 import { openElements } from "../agreements/vault.ts";
@@ -166,7 +167,5 @@ export async function listPayments(db: Kysely<Database>, merchant_id: string, q:
   if (q.created_from) query = query.where("created_at", ">=", new Date(q.created_from));
   if (q.created_to) query = query.where("created_at", "<", new Date(q.created_to));
   if (q.cursor) query = query.where("payment_id", "<", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { rows: page, next_cursor: rows.length > q.limit ? page.at(-1)!.payment_id : null };
+  return toPage(await query.execute(), q.limit, (r) => r.payment_id);
 }

@@ -1,3 +1,4 @@
+import { toPage } from "../../db/paging.ts";
 import { z } from "zod";
 import type { PaymentDeps } from "../../payments/deps.ts";
 import * as W from "../../payments/wire.ts";
@@ -45,9 +46,8 @@ export function adminPaymentRoutes(deps: PaymentDeps): RouteDef[] {
         if (i.query.status) q = q.where("status", "=", i.query.status);
         if (i.query.alert) q = q.where("alert", "=", i.query.alert === "true");
         if (i.query.cursor) q = q.where("payment_id", "<", i.query.cursor);
-        const rows = await q.execute();
-        const page = rows.slice(0, i.query.limit);
-        return { body: { data: page.map(wire), next_cursor: rows.length > i.query.limit ? page.at(-1)!.payment_id : null } };
+        const page = toPage(await q.execute(), i.query.limit, (r) => r.payment_id);
+        return { body: { data: page.data.map(wire), next_cursor: page.next_cursor } };
       },
     }),
     adminRoute({

@@ -85,7 +85,7 @@ export function openAgreementRoutes(deps: PaymentDeps): RouteDef[] {
       response: listOf(W.AgreementOut),
       handler: async (i) => {
         const page = await listAgreements(db, i.merchant.merchant_id, i.query);
-        return { body: { data: page.rows.map((r) => W.agreementToWire(r, r)), next_cursor: page.next_cursor } };
+        return { body: { data: page.data.map((r) => W.agreementToWire(r, r)), next_cursor: page.next_cursor } };
       },
     }),
     merchantRoute({

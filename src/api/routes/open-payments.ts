@@ -42,7 +42,7 @@ export function openPaymentRoutes(deps: PaymentDeps): RouteDef[] {
       response: listOf(W.PaymentOut),
       handler: async (i) => {
         const page = await listPayments(db, i.merchant.merchant_id, i.query);
-        return { body: { data: page.rows.map(W.paymentToWire), next_cursor: page.next_cursor } };
+        return { body: { data: page.data.map(W.paymentToWire), next_cursor: page.next_cursor } };
       },
     }),
     merchantRoute({
