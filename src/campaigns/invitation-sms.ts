@@ -107,6 +107,7 @@ export async function retryDueInvitationSms(deps: PaymentDeps, options: { campai
     .where("sms_status", "=", "pending")
     .where("status", "=", "invited")
     .where("sms_next_at", "<=", now)
+    .where("expires_at", ">", now)
     .orderBy("sms_next_at")
     .limit(limit);
   if (options.campaign_id) q = q.where("campaign_id", "=", options.campaign_id);

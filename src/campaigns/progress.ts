@@ -44,15 +44,14 @@ export async function campaignProgress(deps: PaymentDeps, merchant_id: string, c
   return { campaign, counts, sms };
 }
 
-/** invited/opened → expired for every link of the campaign whose time has run out. */
+/**
+ * invited/opened → expired (allowed by INVITATION_TRANSITIONS) for every link of the campaign whose
+ * time has run out; an SMS still waiting for a retry by then is given up.
+ */
 export async function expireDueInvitations(db: Kysely<Database>, campaign_id: string, now: Date): Promise<void> {
-  await db
-    .updateTable("campaign_invitations")
-    .set({ status: "expired", failure_code: "link_expired", updated_at: now })
-    .where("campaign_id", "=", campaign_id)
-    .where("status", "in", ["invited", "opened"])
-    .where("expires_at", "<=", now)
-    .execute();
+  const due = db.updateTable("campaign_invitations").where("campaign_id", "=", campaign_id).where("expires_at", "<=", now);
+  await due.set({ status: "expired", failure_code: "link_expired", updated_at: now }).where("status", "in", ["invited", "opened"]).execute();
+  await due.set({ sms_status: "failed", sms_next_at: null, sms_error: "the link expired before the SMS went out", updated_at: now }).where("sms_status", "=", "pending").execute();
 }
 
 export async function listInvitations(
