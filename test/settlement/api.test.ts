@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
+import { createOperator } from "../../src/operators/index.ts";
 import { TEST_ACCOUNT, createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
 
@@ -108,11 +109,24 @@ describe("ledger and settlement API, end to end", () => {
     expect((records.body.data as unknown[]).length).toBe(1);
   });
 
+  it("publishes the ledger and settlement endpoints in the OpenAPI document", async () => {
+    const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+    expect(Object.keys(doc.paths["/v1/statements"]!.get!.responses["200"]!.content!)).toEqual(["text/csv"]);
+    for (const path of ["/v1/balance", "/v1/settlements", "/admin/v1/ledger/trial-balance", "/admin/v1/ledger/journal", "/admin/v1/settlements/run", "/admin/v1/settlement-calendar"]) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+    expect(doc.paths["/admin/v1/merchants/{merchant_id}/settlement-hold"]).toHaveProperty("put");
+  });
+
   it("validates dates and checks roles; holds and the refund fee policy are audited", async () => {
     const bad = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-5-4" });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "invalid_request", field: "date" });
     expect((await store.get<Json>("/v1/statements")).status).toBe(400);
+    const { token } = await createOperator(app.ctx, { name: "auditor", role: "auditor" });
+    expect((await app.admin("GET", "/admin/v1/ledger/trial-balance", undefined, token)).status).toBe(200);
+    expect((await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-04" }, token)).status).toBe(403);
+    expect((await app.admin("PUT", `/admin/v1/merchants/${store_id}/settlement-hold`, { reason: "x" }, token)).status).toBe(403);
     const hold = await app.admin("PUT", `/admin/v1/merchants/${store_id}/settlement-hold`, { reason: "risk review" });
     expect(hold.body).toEqual({ merchant_id: store_id, held: true, reason: "risk review" });
     expect((await app.admin("DELETE", `/admin/v1/merchants/${store_id}/settlement-hold`)).status).toBe(200);
