@@ -1,0 +1,62 @@
+/**
+ * Your first agreement payment against a running paycore (`npm start`), as a merchant would make
+ * it: sign a sandbox test card (the bank's SMS code comes from the sandbox inbox), pay, refund.
+ *
+ *   npm start            # in one terminal; copy a demo merchant's mch_id, key_id and secret
+ *   PAYCORE_URL=http://127.0.0.1:3000 SANDBOX_URL=http://127.0.0.1:3100 \
+ *   MCH_ID=mch_… KEY_ID=key_… SECRET=sk_… node --import tsx examples/first-payment.ts
+ */
+import { PaycoreClient } from "../src/client/index.ts";
+
+const need = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`set ${name} (see the comment at the top of this file)`);
+  return value;
+};
+
+const paycore = new PaycoreClient(process.env.PAYCORE_URL ?? "http://127.0.0.1:3000", { mch_id: need("MCH_ID"), key_id: need("KEY_ID"), secret: need("SECRET") });
+const sandbox = process.env.SANDBOX_URL ?? "http://127.0.0.1:3100";
+
+interface TestCard {
+  card_number: string;
+  holder_name: string;
+  id_number: string;
+  phone: string;
+  card_type: string;
+  status: string;
+  balance: number;
+}
+
+const cards = ((await (await fetch(`${sandbox}/sandbox/v1/cards`)).json()) as { data: TestCard[] }).data;
+const card = cards.find((c) => c.card_type === "debit" && c.status === "normal" && c.balance > 100_000)!;
+const run = Date.now().toString(36);
+console.log(`card ${card.card_number.slice(0, 6)}…${card.card_number.slice(-4)} of ${card.holder_name}`);
+
+const start = await paycore.post<{ sign_request_id: string; status: string; agreement_id: string | null }>("/v1/agreements", {
+  out_request_no: `try-${run}`,
+  user_ref: "first-user",
+  card: { holder_name: card.holder_name, id_type: "resident_id", id_number: card.id_number, card_number: card.card_number, phone: card.phone },
+});
+console.log("sign:", start.status, start.body);
+
+let agreement_id = start.body.agreement_id;
+if (start.body.status === "otp_sent") {
+  const sms = ((await (await fetch(`${sandbox}/sandbox/v1/sms?phone=${card.phone}`)).json()) as { data: { text: string; otp: string }[] }).data;
+  console.log("SMS:", sms.at(-1)!.text);
+  const confirm = await paycore.post<{ agreement_id: string }>("/v1/agreements/confirm", { sign_request_id: start.body.sign_request_id, otp: sms.at(-1)!.otp });
+  console.log("confirm:", confirm.status, confirm.body);
+  agreement_id = confirm.body.agreement_id;
+}
+
+const payment = await paycore.post<{ payment_id: string; status: string }>("/v1/payments", {
+  out_trade_no: `order-${run}`,
+  agreement_id,
+  amount: 8_800,
+  currency: "CNY",
+  description: "first payment",
+});
+console.log("pay:", payment.status, payment.body, "signature ok:", payment.signature_valid);
+
+const refund = await paycore.post("/v1/payments/" + payment.body.payment_id + "/refunds", { out_refund_no: `refund-${run}`, amount: 1_000, reason: "one item back" });
+console.log("refund:", refund.status, refund.body);
+console.log("balance:", (await paycore.get("/v1/balance")).body);
