@@ -53,7 +53,9 @@ export function requestFingerprint(deps: PaymentDeps, value: unknown): string {
 export async function startSigning(deps: PaymentDeps, merchant: MerchantRow, input: StartSigningInput): Promise<SignStartAnswer> {
   const now = deps.ctx.clock.now();
   const checked = checkCard(input.card, now);
-  const request_hash = requestFingerprint(deps, { purpose: input.purpose, user_ref: input.user_ref, card: input.card, payment: input.payment_request ?? null });
+  // CVN2 and expiry stay out of every stored value, even keyed hashes.
+  const { cvn2: _cvn2, expiry: _expiry, ...card_fields } = input.card;
+  const request_hash = requestFingerprint(deps, { purpose: input.purpose, user_ref: input.user_ref, card: card_fields, payment: input.payment_request ?? null });
   const existing = await findByOutRequestNo(deps.ctx.db, merchant.merchant_id, input.out_request_no);
   if (existing) return repeatAnswer(deps, existing, request_hash, checked.warnings);
 

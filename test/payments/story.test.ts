@@ -146,4 +146,23 @@ describe("agreement payments: the chat's story", () => {
     expect(paid.body.channel).not.toBe(signing_channel);
     await app.admin("PATCH", `/admin/v1/channels/${signing_channel}`, { enabled: true });
   });
+
+  it("wrote no card number, ID number, phone or holder name to any log line", () => {
+    const logs = app.log_lines.join("\n");
+    expect(logs.length).toBeGreaterThan(0);
+    for (const c of [unifiedCard, otherCard]) {
+      for (const secret of [c.card_number, c.id_number, c.phone, c.holder_name]) expect(logs).not.toContain(secret);
+    }
+  });
+
+  it("stores the four elements only sealed: no clear value in any card or sign request row", async () => {
+    const rows = [
+      ...(await app.ctx.db.selectFrom("cards").selectAll().execute()),
+      ...(await app.ctx.db.selectFrom("sign_requests").selectAll().execute()),
+    ];
+    const text = JSON.stringify(rows, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    for (const c of [unifiedCard, otherCard]) {
+      for (const secret of [c.card_number, c.id_number, c.phone, c.holder_name]) expect(text).not.toContain(secret);
+    }
+  });
 });
