@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpSmsGateway } from "../../src/agreements/sms.ts";
-import { createCampaign, retryDueInvitationSms, CAMPAIGN_LIMITS } from "../../src/campaigns/index.ts";
+import { campaignSettingsFromEnv, createCampaign, escapeHtml, retryDueInvitationSms, CAMPAIGN_LIMITS } from "../../src/campaigns/index.ts";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
@@ -14,6 +14,15 @@ type Campaign = Json & { campaign_id: string; counts: Record<string, number>; sm
  * Batch signing campaigns end to end over HTTP with the live sandbox: invitation SMS, the hosted
  * page without JavaScript, the bank's code, states and counts, expiry, SMS retries.
  */
+describe("campaign pieces", () => {
+  it("escapes HTML and reads its settings from the environment", () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    expect(campaignSettingsFromEnv({})).toEqual({ public_url: undefined, link_ttl_hours_default: 168 });
+    expect(campaignSettingsFromEnv({ PAYCORE_PUBLIC_URL: "https://pay.example.com/", PAYCORE_CAMPAIGN_LINK_TTL_HOURS: "48" })).toEqual({ public_url: "https://pay.example.com", link_ttl_hours_default: 48 });
+    expect(() => campaignSettingsFromEnv({ PAYCORE_CAMPAIGN_LINK_TTL_HOURS: "0" })).toThrow(/PAYCORE_CAMPAIGN_LINK_TTL_HOURS/);
+  });
+});
+
 describe("batch signing campaigns", () => {
   const clock = new ManualClock("2026-05-04T02:00:00Z");
   let app: TestApp;
@@ -167,6 +176,52 @@ describe("batch signing campaigns", () => {
     expect(theirs_now).toEqual({ invited: 0, opened: 1, signed: 0, expired: 0, failed: 0 });
   });
 
+  it("an expired code says so; a new code can be sent once a minute and signs", async () => {
+    const card = cards[1]!;
+    const link = await invitationLink(app, card.phone);
+    const form = await getPage(link);
+    const sent = await postForm(link, cardFields(card, form.form_token!));
+    expect(sent.html).toContain('name="otp"');
+    const too_soon = await postForm(link, { action: "resend", form_token: sent.form_token! });
+    expect(too_soon.status).toBe(429);
+    expect(too_soon.html).toContain("once a minute");
+    const first_code = await lastOtp(app, card.phone);
+    clock.advance(6 * 60_000); // the bank's code lives 5 minutes
+    const late = await postForm(link, { action: "code", form_token: sent.form_token!, otp: first_code });
+    expect(late.status).toBe(422);
+    expect(late.html).toContain("验证码已过期");
+    expect(late.html).toContain('name="otp"');
+    expectNoCardData(late.html, card);
+    const resent = await postForm(link, { action: "resend", form_token: late.form_token! });
+    expect(resent.status).toBe(200);
+    expect(resent.html).toContain("A new code was sent");
+    const new_code = await lastOtp(app, card.phone);
+    const done = await postForm(link, { action: "code", form_token: resent.form_token!, otp: new_code });
+    expect(done.html).toContain("签约成功");
+    expect((await shop.get<{ data: Json[] }>("/v1/agreements?user_ref=user-1")).body.data).toHaveLength(1);
+  });
+
+  it("a form posted some other way gets a page, not JSON; card submissions the bank refuses are bounded, then the invitation fails", async () => {
+    const card = cards[3]!;
+    const link = await invitationLink(app, card.phone);
+    const json = await fetch(link, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cardFields(card, "x")) });
+    expect(json.status).toBe(400);
+    expect(json.headers.get("content-type")).toContain("text/html");
+    let page = await getPage(link);
+    for (let i = 1; i <= CAMPAIGN_LIMITS.sign_attempts_max; i++) {
+      page = await postForm(link, { ...cardFields(card, page.form_token!), holder_name: "王小二" });
+      expect(page.html).toContain("姓名");
+      expectNoCardData(page.html, card);
+      if (i < CAMPAIGN_LIMITS.sign_attempts_max) expect(page.status).toBe(400);
+    }
+    expect(page.status).toBe(422);
+    expect(page.html).not.toContain("<form");
+    expect((await getPage(link)).status).toBe(410);
+    const row = await app.ctx.db.selectFrom("campaign_invitations").select(["campaign_id", "status", "failure_code"]).where("user_ref", "=", "their-user").executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: "failed", failure_code: "sign_attempts_exceeded" });
+    expect((await other.get<Campaign>(`/v1/agreement-campaigns/${row.campaign_id}`)).body.counts).toEqual({ invited: 0, opened: 0, signed: 0, expired: 0, failed: 1 });
+  });
+
   it("a card already signed on the platform: signed from the page with no SMS; a high-risk merchant sends its own code", async () => {
     const card = cards[0]!;
     await other.post<Campaign>("/v1/agreement-campaigns", { out_campaign_no: "reuse-1", invitations: [invitee(card, "reuse-user")] });
@@ -239,7 +294,7 @@ describe("batch signing campaigns", () => {
     expect(page.html).toContain("expired");
     expect(page.html).not.toContain("<form");
     const progress = await shop.get<Campaign>(`/v1/agreement-campaigns/${campaign_id}`);
-    expect(progress.body.counts).toEqual({ invited: 0, opened: 0, signed: 1, expired: 2, failed: 0 });
+    expect(progress.body.counts).toEqual({ invited: 0, opened: 0, signed: 2, expired: 1, failed: 0 });
     const post = await postForm(link, cardFields(cards[2]!, "x"));
     expect(post.status).toBe(410);
     expect((await shop.get<{ data: Json[] }>("/v1/agreements?user_ref=user-2")).body.data).toHaveLength(0);
