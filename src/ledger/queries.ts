@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Database, JournalEventType, LedgerAccountKind, LedgerAccountRow } from "../db/index.ts";
 import type { Fen } from "../kernel/money.ts";
+import { toPage } from "../db/paging.ts";
 import { LEDGER_LIMITS } from "./limits.ts";
 import { ACCOUNT_KINDS, accountCode, balanceOf, merchantAvailable, merchantPending } from "./accounts.ts";
 
@@ -78,9 +79,8 @@ export async function listAccounts(db: Kysely<Database>, q: AccountQuery) {
   if (q.kind) query = query.where("kind", "=", q.kind);
   if (q.owner_id) query = query.where("owner_id", "=", q.owner_id);
   if (q.cursor) query = query.where("account_code", ">", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { data: page.map(accountView), next_cursor: rows.length > q.limit ? page.at(-1)!.account_code : null };
+  const page = toPage(await query.execute(), q.limit, (r) => r.account_code);
+  return { data: page.data.map(accountView), next_cursor: page.next_cursor };
 }
 
 export interface JournalQuery {
@@ -109,12 +109,11 @@ export async function searchJournal(db: Kysely<Database>, q: JournalQuery) {
     const code = q.account_code;
     query = query.where("entry_id", "in", (eb) => eb.selectFrom("journal_lines").select("entry_id").where("account_code", "=", code));
   }
-  const entries = await query.execute();
-  const page = entries.slice(0, q.limit);
-  const ids = page.map((e) => e.entry_id);
+  const page = toPage(await query.execute(), q.limit, (e) => e.entry_id);
+  const ids = page.data.map((e) => e.entry_id);
   const lines = ids.length ? await db.selectFrom("journal_lines").selectAll().where("entry_id", "in", ids).orderBy("entry_id").orderBy("line_no").execute() : [];
-  const data = page.map((e) => ({ ...e, lines: lines.filter((l) => l.entry_id === e.entry_id) }));
-  return { data, next_cursor: entries.length > q.limit ? page.at(-1)!.entry_id : null };
+  const data = page.data.map((e) => ({ ...e, lines: lines.filter((l) => l.entry_id === e.entry_id) }));
+  return { data, next_cursor: page.next_cursor };
 }
 
 export interface MarginRow {

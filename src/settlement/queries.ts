@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { Database, SettlementPayoutRow, SettlementRow } from "../db/index.ts";
+import { toPage } from "../db/paging.ts";
 import { PaycoreError, notFound } from "../kernel/errors.ts";
 import { LEDGER_LIMITS, accountCode, merchantAvailable, merchantPending } from "../ledger/index.ts";
 
@@ -84,9 +85,8 @@ export async function listSettlements(db: Kysely<Database>, q: SettlementQuery) 
   if (q.settlement_date) query = query.where("settlement_date", "=", q.settlement_date);
   if (q.status) query = query.where("status", "=", q.status);
   if (q.cursor) query = query.where("settlement_id", "<", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { data: await settlementViews(db, page), next_cursor: rows.length > q.limit ? page.at(-1)!.settlement_id : null };
+  const page = toPage(await query.execute(), q.limit, (r) => r.settlement_id);
+  return { data: await settlementViews(db, page.data), next_cursor: page.next_cursor };
 }
 
 export function payoutView(row: SettlementPayoutRow) {
@@ -111,9 +111,8 @@ export async function listPayouts(db: Kysely<Database>, q: { settlement_date?: s
   if (q.settlement_date) query = query.where("settlement_date", "=", q.settlement_date);
   if (q.payee_merchant_id) query = query.where("payee_merchant_id", "=", q.payee_merchant_id);
   if (q.cursor) query = query.where("instruction_id", "<", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { data: page.map(payoutView), next_cursor: rows.length > q.limit ? page.at(-1)!.instruction_id : null };
+  const page = toPage(await query.execute(), q.limit, (r) => r.instruction_id);
+  return { data: page.data.map(payoutView), next_cursor: page.next_cursor };
 }
 
 /** Holds a merchant ID's payouts (risk): it is still settled, its money stays available. */

@@ -62,6 +62,17 @@ describe("ledger and settlement API, end to end", () => {
     expect(check.body).toMatchObject({ ok: true, problems: [] });
     const accounts = await app.admin("GET", `/admin/v1/ledger/accounts?owner_id=${store_id}`);
     expect(accounts.body.data.map((a: { kind: string; balance: number }) => [a.kind, a.balance])).toEqual([["merchant_pending", 7_952]]);
+    const codes: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 50; page++) {
+      const res: { body: { data: { account_code: string }[]; next_cursor: string | null } } = await app.admin("GET", `/admin/v1/ledger/accounts?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      codes.push(...res.body.data.map((a) => a.account_code));
+      cursor = res.body.next_cursor;
+      if (!cursor) break;
+    }
+    expect(codes).toEqual([...codes].sort());
+    expect(codes).toEqual(expect.arrayContaining(["fee_income", `merchant_pending:${store_id}`, `merchant_pending:${parent_id}`]));
+    expect(new Set(codes).size).toBe(codes.length);
     const journal = await app.admin("GET", `/admin/v1/ledger/journal?reference_id=${store_payment}`);
     expect(journal.body.data).toHaveLength(1);
     expect(journal.body.data[0]).toMatchObject({ event_type: "payment_succeeded", merchant_id: store_id, amount: expect.any(Number) });
