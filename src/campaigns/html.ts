@@ -50,13 +50,13 @@ function cardPage(p: Extract<HostedPage, { kind: "card" }>): string {
   const field = (name: string, label: string, extra: string) => `<label for="${name}">${escapeHtml(label)}</label><input id="${name}" name="${name}" ${extra}>`;
   return layout("绑定银行卡 · Link your card", p.merchant_name, [
     message(p.message),
-    `<p>请由持卡人本人填写。银行会向 ${escapeHtml(p.phone_masked)} 发送验证码。<br><span class="note">Only the cardholder should fill this in. The bank will text a code to ${escapeHtml(p.phone_masked)}.</span></p>`,
+    `<p>请由持卡人本人填写。验证码将以短信发送至 ${escapeHtml(p.phone_masked)}。<br><span class="note">Only the cardholder should fill this in. A code will be texted to ${escapeHtml(p.phone_masked)}.</span></p>`,
     '<form method="post" autocomplete="off">',
     hidden("action", "card"),
     hidden("form_token", p.form_token),
     field("holder_name", "持卡人姓名 · Name", `value="${escapeHtml(p.holder_name)}" required maxlength="32"`),
     field("id_number", "身份证号码 · Resident ID number", 'required maxlength="18"'),
-    field("card_number", "银行卡号 · Card number", 'required inputmode="numeric" maxlength="19"'),
+    field("card_number", "银行卡号 · Card number", 'required inputmode="numeric" maxlength="23"'),
     field("cvn2", "信用卡安全码（仅信用卡）· CVN2 (credit cards only)", 'inputmode="numeric" maxlength="3"'),
     field("expiry", "信用卡有效期 MMYY（仅信用卡）· Expiry MMYY (credit cards only)", 'inputmode="numeric" maxlength="4"'),
     `<p class="note">还可尝试 ${p.attempts_left} 次 · ${p.attempts_left} attempts left</p>`,
