@@ -11,6 +11,7 @@ import { checkCard, type CardWireInput, type CheckedCard } from "./card-input.ts
 import { createMerchantAgreement, activeCardAgreements } from "./store.ts";
 import { findOrAddCard, openElements, openSealedElements, sameElements, sealElements } from "./vault.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
+import { emitAgreementSigned } from "../payments/effects.ts";
 import type { FailureReason } from "../channels/types.ts";
 
 const TYPICAL_AMOUNT_FEN = 10_000n;
@@ -119,6 +120,7 @@ async function reuse(deps: PaymentDeps, merchant: MerchantRow, input: StartSigni
   const row = { ...baseRow(deps, merchant, input, request_hash, card, checked, now), kind: "reuse" as const, status: "signed" as const };
   const sign_request = await deps.ctx.db.transaction().execute(async (trx) => {
     const agreement = held ?? (await createMerchantAgreement(trx, { merchant_id: merchant.merchant_id, user_ref: input.user_ref, card_id: card.card_id, sign_request_id: row.sign_request_id, now }));
+    if (!held) await emitAgreementSigned(trx, agreement, now);
     const full = { ...row, agreement_id: agreement.agreement_id };
     await trx.insertInto("sign_requests").values(full).execute();
     return full as SignRequestRow;

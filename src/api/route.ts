@@ -20,6 +20,8 @@ export interface Reply {
   body: unknown;
   /** Defaults to JSON. */
   content_type?: string;
+  /** Extra answer headers (not kept for idempotent replays). */
+  headers?: Record<string, string>;
 }
 
 interface Input<B, Q, P> {
@@ -83,14 +85,14 @@ function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, root: st
   return parsed.data;
 }
 
-function serialize(reply: Reply, success_status: number): StoredResponse & { content_type: string } {
+function serialize(reply: Reply, success_status: number): StoredResponse & { content_type: string; headers?: Record<string, string> } {
   const content_type = reply.content_type ?? "application/json; charset=utf-8";
   const body = typeof reply.body === "string" && reply.content_type ? reply.body : toJson(reply.body);
-  return { status: reply.status ?? success_status, body, content_type };
+  return { status: reply.status ?? success_status, body, content_type, ...(reply.headers ? { headers: reply.headers } : {}) };
 }
 
 /** Runs a handler and turns a PaycoreError into its answer, so an idempotent replay can repeat it. */
-async function execute(def: RouteDef, request: FastifyRequest, extra: Record<string, unknown>): Promise<StoredResponse & { content_type: string }> {
+async function execute(def: RouteDef, request: FastifyRequest, extra: Record<string, unknown>): Promise<StoredResponse & { content_type: string; headers?: Record<string, string> }> {
   try {
     const input = {
       body: parsePart(def.body, request.body, "body"),
@@ -121,7 +123,7 @@ export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, de
     method: def.method,
     url: def.url,
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      let result: StoredResponse & { content_type: string; replayed?: boolean };
+      let result: StoredResponse & { content_type: string; replayed?: boolean; headers?: Record<string, string> };
       if (def.auth === "merchant") {
         const merchant = await hooks.authenticateMerchant(request);
         request.paycore_merchant = merchant;
@@ -142,6 +144,7 @@ export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, de
         result = await execute(def, request, {});
       }
       if (result.replayed) reply.header("Idempotent-Replayed", "true");
+      for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
       return reply.code(result.status).type(result.content_type).send(result.body);
     },
   });

@@ -122,6 +122,11 @@ function installResponseSigning(app: FastifyInstance): void {
   });
 }
 
+/** Paths that carry a bearer secret (a hosted signing link's token) are logged without it. */
+function loggedPath(url: string): string {
+  return (url.split("?")[0] ?? "").replace(/^\/sign\/[^/]+/, "/sign/[token]");
+}
+
 /** One log line per request; the logger masks card numbers, IDs, phones and secrets. */
 function installLogging(app: FastifyInstance, ctx: Ctx): void {
   app.addHook("onResponse", async (request, reply) => {
@@ -129,7 +134,7 @@ function installLogging(app: FastifyInstance, ctx: Ctx): void {
       {
         request_id: request.id,
         method: request.method,
-        path: request.url.split("?")[0],
+        path: loggedPath(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         ...(request.paycore_merchant ? { mch_id: request.paycore_merchant.merchant_id } : {}),

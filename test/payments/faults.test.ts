@@ -89,7 +89,8 @@ describe("payments under network faults", () => {
     const before = await balance();
     await fault("unknown");
     const p = await pay(500);
-    expect(p.status).toBe("processing");
+    // Processing, unless the network's notification of the result already arrived.
+    expect(["processing", "succeeded"]).toContain(p.status);
     await app.sandbox!.send("DELETE", "/sandbox/v1/faults");
     const final = await settle(p.payment_id as string);
     expect(final.status).toBe("succeeded");

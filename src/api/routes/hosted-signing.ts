@@ -13,6 +13,13 @@ const TokenParam = z.strictObject({ token: z.string().min(1).max(128) });
 const HTML = "text/html; charset=utf-8";
 const FORM_FIELDS = new Set(["action", "form_token", "holder_name", "id_number", "card_number", "cvn2", "expiry", "otp"]);
 const FIELD_CHARS_MAX = 64;
+/** A page with card data on it: never cached, never framed, no scripts, forms post only here. */
+const PAGE_HEADERS = {
+  "Cache-Control": "no-store",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+};
 
 export function hostedSigningRoutes(deps: PaymentDeps): RouteDef[] {
   return [
@@ -45,8 +52,6 @@ const BAD_FORM: HostedPage = { kind: "closed", status: 400, merchant_name: null,
 
 /** Every answer is a page: errors included, never a stack trace or a JSON error body. */
 async function page(deps: PaymentDeps, request: FastifyRequest, request_id: string, run: () => Promise<HostedPage>): Promise<Reply> {
-  // The token is a bearer secret: keep it out of the request log line.
-  request.raw.url = "/sign/[token]";
   let result: HostedPage;
   try {
     result = await run();
@@ -54,7 +59,7 @@ async function page(deps: PaymentDeps, request: FastifyRequest, request_id: stri
     deps.ctx.log.error({ request_id, err: { message: err instanceof Error ? err.message : String(err) } }, "hosted signing page failed");
     result = { kind: "closed", status: 500, merchant_name: null, title: "出错了 · Something went wrong", message: `请稍后重试。Please try again later. (${request_id})` };
   }
-  return { status: result.status, body: renderHostedPage(result), content_type: HTML };
+  return { status: result.status, body: renderHostedPage(result), content_type: HTML, headers: PAGE_HEADERS };
 }
 
 /** A urlencoded body of known fields, each bounded; anything else is refused. */
