@@ -29,7 +29,7 @@ export async function runStart(config: Config): Promise<number> {
   let sandbox: RunningSandbox | null = null;
   if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir });
   const sandbox_url = config.sandbox_url ?? sandbox!.url;
-  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url) };
+  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url };
   const server = await startServer(deps, { host: config.host, port: config.port, public_url: config.public_url });
   await tellSandboxOurCallbacks(sandbox_url, `${config.public_url ?? server.url}/callbacks/channels`, ctx.log);
   await deps.channels.views(); // creates paycore's channel keys before the first network call

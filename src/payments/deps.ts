@@ -15,6 +15,8 @@ export interface PaymentDeps {
   ctx: Ctx;
   channels: ChannelRegistry;
   sms: SmsGateway;
+  /** The sandbox playing the networks and the bank (settlement transfers), when there is one. */
+  sandbox_url: string | null;
 }
 
 /**

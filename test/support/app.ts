@@ -77,6 +77,7 @@ export async function startTestApp(
     ctx,
     channels: createChannelRegistry(ctx, { data_dir, sandbox_url, ...(options.channel_timeout_ms ? { timeout_ms: options.channel_timeout_ms } : {}) }),
     sms: new HttpSmsGateway(sandbox_url ?? "http://127.0.0.1:9"),
+    sandbox_url,
   };
   const routes = [...allRoutes(deps), ...(options.extra_routes?.(ctx) ?? [])];
   const server = await startServer(deps, { host: "127.0.0.1", port: 0, routes });

@@ -14,6 +14,7 @@ import { openCampaignRoutes } from "./open-campaigns.ts";
 import { hostedSigningRoutes } from "./hosted-signing.ts";
 import { openSettlementRoutes } from "./open-settlement.ts";
 import { adminLedgerRoutes } from "./admin-ledger.ts";
+import { SandboxBankTransfers } from "../../settlement/index.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
@@ -27,7 +28,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openSettlementRoutes(ctx),
     ...adminMerchantRoutes(ctx),
     ...adminChannelRoutes(deps),
-    ...adminLedgerRoutes(ctx),
+    ...(deps.sandbox_url ? adminLedgerRoutes(ctx, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx)),
     ...adminPaymentRoutes(deps),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
