@@ -83,12 +83,13 @@ async function confirmPlatformOtp(deps: PaymentDeps, sr: SignRequestRow, otp: st
 }
 
 async function confirmBankOtp(deps: PaymentDeps, sr: SignRequestRow, otp: string): Promise<Confirmed> {
-  let result: SignedResult = await callChannel(deps, sr.channel_id!, (a) => a.signConfirm({ sign_txn_id: sr.sign_txn_id!, otp }));
+  const result: SignedResult = await callChannel(deps, sr.channel_id!, (a) => a.signConfirm({ sign_txn_id: sr.sign_txn_id!, otp }));
   if (result.status === "pending") {
-    // Unknown outcome: ask the network what became of the sign request before answering.
+    // Unknown outcome: ask the network what became of the sign request before answering. The
+    // query names the agreement but not which elements the bank verified.
     const q = await callChannel(deps, sr.channel_id!, (a) => a.query({ txn_id: sr.sign_txn_id! }));
-    if (q.status === "succeeded" && q.agreement_no) result = { status: "succeeded", agreement_no: q.agreement_no, verified: { name: true, id_number: true, card_number: true, phone: true, cvn2: false, expiry: false } };
-    else throw new PaycoreError("channel_unavailable", "the network did not answer; confirm again with the same code");
+    if (q.status === "succeeded" && q.agreement_no) return makeAgreement(deps, sr, { agreement_no: q.agreement_no, verified: null });
+    throw new PaycoreError("channel_unavailable", "the network did not answer; confirm again with the same code");
   }
   if (result.status === "failed") {
     if (result.reason === "otp_attempts_exceeded" || !["otp_invalid", "otp_expired"].includes(result.reason)) await finish(deps, sr, "failed", result.reason);
@@ -98,7 +99,7 @@ async function confirmBankOtp(deps: PaymentDeps, sr: SignRequestRow, otp: string
 }
 
 /** One transaction: card agreement (if new), the vault's verified elements, the merchant agreement, the event. */
-async function makeAgreement(deps: PaymentDeps, sr: SignRequestRow, network: { agreement_no: string; verified: string } | null): Promise<Confirmed> {
+async function makeAgreement(deps: PaymentDeps, sr: SignRequestRow, network: { agreement_no: string; verified: string | null } | null): Promise<Confirmed> {
   const now = deps.ctx.clock.now();
   return deps.ctx.db.transaction().execute(async (trx) => {
     if (network) {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
-import { catalogue, pickCard, signCard, type SandboxCard } from "./helpers.ts";
+import { cardBody, catalogue, lastOtp, pickCard, signCard, type SandboxCard } from "./helpers.ts";
 
 type Json = Record<string, unknown> & { error?: { code: string } };
 
@@ -117,6 +117,18 @@ describe("payments under network faults", () => {
     expect(events).toHaveLength(1);
     const entries = await app.ctx.db.withTables<{ journal_entries: { reference_id: string } }>().selectFrom("journal_entries").select("reference_id").where("reference_id", "=", p.payment_id as string).execute();
     expect(entries).toHaveLength(1);
+  });
+
+  it("sign confirm with no clear answer: paycore asks the network and makes the agreement", async () => {
+    const fresh = pickCard(await catalogue(app), { unified: true, skip: [card.card_number] });
+    const start = await client.post<Json & { sign_request_id: string }>("/v1/agreements", { out_request_no: "sign-unknown", user_ref: "u-unknown", card: cardBody(fresh) });
+    expect(start.body.status).toBe("otp_sent");
+    const signing_channel = (await app.ctx.db.selectFrom("sign_requests").select("channel_id").where("sign_request_id", "=", start.body.sign_request_id).executeTakeFirstOrThrow()).channel_id!;
+    const res = await app.sandbox!.send("POST", "/sandbox/v1/faults", { channel: signing_channel, operation: "confirm", kind: "unknown", rate: 1, seed: 5 });
+    expect(res.status).toBeLessThan(300);
+    const confirm = await client.post<Json>("/v1/agreements/confirm", { sign_request_id: start.body.sign_request_id, otp: await lastOtp(app, fresh.phone) });
+    expect(confirm.status).toBe(201);
+    expect(confirm.body.status).toBe("active");
   });
 
   it("insufficient funds at the bank: failed, no debit", async () => {
