@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { AgreementCampaignRow, CampaignInvitationRow, Database } from "../db/index.ts";
+import { toPage } from "../db/paging.ts";
 import { notFound } from "../kernel/errors.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
 import { retryDueInvitationSms } from "./invitation-sms.ts";
@@ -65,7 +66,6 @@ export async function listInvitations(
   let query = deps.ctx.db.selectFrom("campaign_invitations").selectAll().where("campaign_id", "=", campaign_id).orderBy("invitation_id").limit(q.limit + 1);
   if (q.status) query = query.where("status", "=", q.status);
   if (q.cursor) query = query.where("invitation_id", ">", q.cursor);
-  const rows = await query.execute();
-  const page = rows.slice(0, q.limit);
-  return { rows: page, next_cursor: rows.length > q.limit ? page.at(-1)!.invitation_id : null };
+  const page = toPage(await query.execute(), q.limit, (r) => r.invitation_id);
+  return { rows: page.data, next_cursor: page.next_cursor };
 }
