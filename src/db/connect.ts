@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import type { Database } from "./schema.ts";
+import { countingDialect, type StatementCounts } from "./stats.ts";
 
 export type Engine = "pglite" | "postgres";
 
@@ -11,6 +12,8 @@ export interface DatabaseHandle {
   db: Kysely<Database>;
   engine: Engine;
   schema: string;
+  /** Statements and commits sent through this handle since it opened (src/db/stats.ts). */
+  counts: StatementCounts;
   close(): Promise<void>;
 }
 
@@ -54,17 +57,20 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
       ...(schema !== "public" ? { options: `-c search_path="${schema}",public` } : {}),
     });
     if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, engine: "postgres", schema, close: () => db.destroy() };
+    const counts = { statements: 0, commits: 0 };
+    const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), counts) });
+    return { db, engine: "postgres", schema, counts, close: () => db.destroy() };
   }
   const owned = !options.pglite;
   const pglite = options.pglite ?? (await openPGlite(options.data_dir ?? "memory"));
   if (schema !== "public") await pglite.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite, schema }) });
+  const counts = { statements: 0, commits: 0 };
+  const db = new Kysely<Database>({ dialect: countingDialect(new PGliteDialect({ pglite, schema }), counts) });
   return {
     db,
     engine: "pglite",
     schema,
+    counts,
     close: async () => {
       await db.destroy();
       if (owned) await pglite.close();
