@@ -2,3 +2,4 @@ export { connect, openPGlite, type ConnectOptions, type DatabaseHandle, type Eng
 export { migrate, loadMigrations } from "./migrate.ts";
 export type * from "./schema.ts";
 export { countStatements, runCounted, type StatementCounts } from "./stats.ts";
+export { SQLSTATE, isUniqueViolation, sqlState } from "./errors.ts";
