@@ -38,10 +38,10 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */
 export async function startServer(
   deps: PaymentDeps,
-  options: { host: string; port: number; public_url?: string | undefined; routes?: RouteDef[] },
+  options: { host: string; port: number; routes?: RouteDef[] },
 ): Promise<RunningServer> {
   const ctx = deps.ctx;
-  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, ...(options.public_url ? { public_url: options.public_url } : {}) });
+  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
