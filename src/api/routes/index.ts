@@ -14,6 +14,7 @@ import { openCampaignRoutes } from "./open-campaigns.ts";
 import { hostedSigningRoutes } from "./hosted-signing.ts";
 import { openSettlementRoutes } from "./open-settlement.ts";
 import { adminLedgerRoutes } from "./admin-ledger.ts";
+import { adminRiskRoutes } from "./admin-risk.ts";
 import { SandboxBankTransfers } from "../../settlement/index.ts";
 
 /** Every route of the server, in the order the docs list them. */
@@ -30,6 +31,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...adminChannelRoutes(deps),
     ...(deps.sandbox_url ? adminLedgerRoutes(ctx, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx)),
     ...adminPaymentRoutes(deps),
+    ...adminRiskRoutes(ctx),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
     ...callbackRoutes(deps),
