@@ -32,6 +32,22 @@ export interface ConnectOptions {
   pool_size_max?: number;
 }
 
+/** Connections of a database's pool, for metrics: in use, idle, and callers waiting for one. */
+export interface PoolStats {
+  engine: Engine;
+  size_max: number;
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+const pool_stats = new WeakMap<object, () => PoolStats>();
+
+/** The pool behind a Kysely instance made by `connect` (PGlite: one connection, no pool to see). */
+export function poolStats(db: Kysely<Database>): PoolStats | null {
+  return pool_stats.get(db)?.() ?? null;
+}
+
 export async function openPGlite(data_dir: string): Promise<PGlite> {
   const parsers = { [INT8_OID]: parseInt8 };
   if (data_dir === "memory") return PGlite.create({ parsers });
@@ -55,6 +71,8 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     });
     if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const size_max = options.pool_size_max ?? 10;
+    pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
     return { db, engine: "postgres", schema, close: () => db.destroy() };
   }
   const owned = !options.pglite;
