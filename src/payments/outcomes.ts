@@ -3,6 +3,7 @@ import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
 import { computePaymentFee } from "../ledger/index.ts";
 import { channelCostFen } from "../routing/index.ts";
+import { publishOutcome } from "../kernel/observe.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
@@ -58,8 +59,17 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
   // The notification gives way to whoever holds the row; the synchronous answer and the sweeper's
   // query wait for it, so that what they return is the recorded final state.
   const applied = await applyFinal(deps, known.payment_id, transition, now, source === "notify" ? "skip_locked" : "wait");
-  if (applied) return applied;
+  if (applied) {
+    announceFinal("payment", applied, now);
+    return applied;
+  }
   return alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
+}
+
+/** Announced after the commit, by the one call that made the row final (metrics count it once). */
+function announceFinal(kind: "payment" | "refund", row: PaymentRow | RefundRow, now: Date): void {
+  if (row.status === "processing") return;
+  publishOutcome({ kind, channel_id: row.channel_id, status: row.status, created_at: row.created_at, final_at: now });
 }
 
 async function readPayment(db: Kysely<Database>, payment_id: string): Promise<PaymentRow> {
@@ -125,13 +135,15 @@ function pendingSchedule(p: Pick<PaymentRow, "query_attempts">, source: "pay" | 
 export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, answer: Answer, source: "refund" | "query" | "notify"): Promise<RefundRow> {
   const now = deps.ctx.clock.now();
   const result = money(answer);
-  return deps.ctx.db.transaction().execute(async (trx) => {
+  let made_final = false;
+  const row = await deps.ctx.db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom("refunds").selectAll().where("refund_id", "=", refund_id).forUpdate().executeTakeFirstOrThrow();
     if (r.status !== "processing") return r;
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", r.payment_id).forUpdate().executeTakeFirstOrThrow();
     switch (result.status) {
       case "succeeded": {
         assertTransition(REFUND_TRANSITIONS, "refund", r.status, "succeeded");
+        made_final = true;
         const fee_returned = await emitRefundSucceeded(trx, r, p, now);
         await trx.updateTable("payments").set({ refunded_amount: p.refunded_amount + r.amount, updated_at: now }).where("payment_id", "=", p.payment_id).execute();
         return trx
@@ -143,6 +155,7 @@ export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, a
       }
       case "failed": {
         assertTransition(REFUND_TRANSITIONS, "refund", r.status, "failed");
+        made_final = true;
         const row = await trx
           .updateTable("refunds")
           .set({ status: "failed", network_state: "final", failure_code: result.reason, failure_message: result.message.slice(0, 200), next_query_at: null, updated_at: now })
@@ -156,4 +169,6 @@ export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, a
         return trx.updateTable("refunds").set(pendingSchedule(r, source === "refund" ? "pay" : source, now)).where("refund_id", "=", refund_id).returningAll().executeTakeFirstOrThrow();
     }
   });
+  if (made_final) announceFinal("refund", row, now);
+  return row;
 }
