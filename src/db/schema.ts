@@ -1,3 +1,4 @@
+import type { Generated } from "kysely";
 import type { ChannelTables } from "../channels/rows.ts";
 import type { RiskTables } from "../risk/rows.ts";
 
@@ -410,8 +411,27 @@ export interface SettlementCalendarDayRow {
   kind: "holiday" | "working";
 }
 
+/** Moves with every change of cached configuration (migration 0701, src/db/config-cache.ts). */
+export interface ConfigVersionRow {
+  singleton: boolean;
+  version: bigint;
+}
+
+/** Amounts posted but not yet folded into ledger_accounts (migration 0700). */
+export interface LedgerUnappliedRow {
+  seq: Generated<bigint>;
+  account_code: string;
+  debits: bigint;
+  credits: bigint;
+  entry_id: string;
+}
+
 export interface LedgerTables {
   ledger_accounts: LedgerAccountRow;
+  /** Exact balances: kept totals plus unapplied amounts (a view; read money decisions here). */
+  ledger_balances: LedgerAccountRow;
+  ledger_unapplied: LedgerUnappliedRow;
+  config_version: ConfigVersionRow;
   journal_entries: JournalEntryRow;
   journal_lines: JournalLineRow;
   pending_items: PendingItemRow;

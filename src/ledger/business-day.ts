@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Database } from "../db/index.ts";
+import { cachedConfig, type Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { LEDGER_LIMITS } from "./limits.ts";
 
@@ -107,9 +107,12 @@ export function lastMaturedBusinessDate(calendar: SettlementCalendar, date: stri
 }
 
 export async function loadCutoffMinutes(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom("settlement_calendar").select("cutoff_minutes").where("singleton", "=", true).executeTakeFirstOrThrow();
-  assertCutoff(row.cutoff_minutes);
-  return row.cutoff_minutes;
+  const cutoff_minutes = await cachedConfig(db, "settlement_cutoff", async () => {
+    const row = await db.selectFrom("settlement_calendar").select("cutoff_minutes").where("singleton", "=", true).executeTakeFirstOrThrow();
+    return row.cutoff_minutes;
+  });
+  assertCutoff(cutoff_minutes);
+  return cutoff_minutes;
 }
 
 export async function loadCalendar(db: Kysely<Database>): Promise<SettlementCalendar> {

@@ -25,7 +25,7 @@ async function accountMismatches(db: Kysely<Database>): Promise<{ checked: numbe
   const rows = await sql<{ account_code: string; debits: bigint; credits: bigint; line_debits: bigint; line_credits: bigint }>`
     SELECT a.account_code, a.debits, a.credits,
            coalesce(l.debits, 0)::int8 AS line_debits, coalesce(l.credits, 0)::int8 AS line_credits
-      FROM ledger_accounts a
+      FROM ledger_balances a
       LEFT JOIN (
         SELECT account_code,
                sum(amount) FILTER (WHERE side = 'debit') AS debits,
@@ -70,7 +70,7 @@ export async function pendingItemsProblems(db: Kysely<Database>, carried: Readon
   const rows = await sql<{ merchant_id: string; pending: bigint; items: bigint }>`
     SELECT a.owner_id AS merchant_id, (a.credits - a.debits)::int8 AS pending,
            coalesce(i.net, 0)::int8 AS items
-      FROM ledger_accounts a
+      FROM ledger_balances a
       LEFT JOIN (
         SELECT merchant_id,
                sum(CASE WHEN item_kind = 'payment' THEN amount - fee ELSE fee - amount END) AS net

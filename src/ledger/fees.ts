@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Database, MerchantProductRow } from "../db/index.ts";
+import { cachedConfig, type Database, type MerchantProductRow } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { feeFen, proportionFen, type Fen } from "../kernel/money.ts";
@@ -22,12 +22,19 @@ export interface PaymentFee {
 
 export async function computePaymentFee(db: Kysely<Database>, merchant_id: string, amount: Fen, product: Product = "agreement_pay"): Promise<PaymentFee> {
   assert(typeof amount === "bigint" && amount > 0n, "payment amount must be positive fen");
+  const price = await cachedConfig(db, `price:${merchant_id}:${product}`, () => loadPrice(db, merchant_id, product));
+  return { fee: feeFen(amount, price.rate_bps, price.fee_min), ...price };
+}
+
+/** The product's rate and minimum: the merchant ID's own, else its parent's (cached configuration). */
+async function loadPrice(db: Kysely<Database>, merchant_id: string, product: Product): Promise<Omit<PaymentFee, "fee">> {
   const merchant = await db.selectFrom("merchants").select(["merchant_id", "parent_merchant_id"]).where("merchant_id", "=", merchant_id).executeTakeFirst();
   if (!merchant) throw new PaycoreError("not_found", "merchant not found");
   const owners = [merchant.merchant_id, ...(merchant.parent_merchant_id ? [merchant.parent_merchant_id] : [])];
+  const rows = await db.selectFrom("merchant_products").selectAll().where("merchant_id", "in", owners).where("product", "=", product).execute();
   for (const owner of owners) {
-    const row = await db.selectFrom("merchant_products").selectAll().where("merchant_id", "=", owner).where("product", "=", product).executeTakeFirst();
-    if (row) return { fee: feeFen(amount, row.fee_rate_bps, row.fee_min), rate_bps: row.fee_rate_bps, fee_min: row.fee_min, priced_by: owner };
+    const row = rows.find((r) => r.merchant_id === owner);
+    if (row) return { rate_bps: row.fee_rate_bps, fee_min: row.fee_min, priced_by: owner };
   }
   throw new PaycoreError("forbidden", `merchant ID has no '${product}' product`);
 }

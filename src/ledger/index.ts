@@ -32,6 +32,7 @@ export {
   type CalendarChange,
   type SettlementCalendar,
 } from "./business-day.ts";
+export { applyLedgerBalances, lockMerchantAvailable, startLedgerApplier, type LedgerApplier } from "./applier.ts";
 export { checkLedger, pendingItemsProblems, type LedgerCheck, type LedgerProblem } from "./check.ts";
 export {
   DEFAULT_REFUND_FEE_POLICY,
@@ -44,7 +45,7 @@ export {
   type Product,
   type RefundFeePolicy,
 } from "./fees.ts";
-export { buildEntry, postEntry, type EntrySpec, type LineSpec, type PostedEntry } from "./journal.ts";
+export { buildEntry, isGuarded, postEntry, type EntryExtras, type EntrySpec, type LineSpec, type PostedEntry } from "./journal.ts";
 export { LEDGER_LIMITS } from "./limits.ts";
 export {
   postNetworkSettled,

@@ -89,66 +89,110 @@ export async function findEntryByEventKey(trx: Kysely<Database>, event_key: stri
   return trx.selectFrom("journal_entries").selectAll().where("event_key", "=", event_key).executeTakeFirst();
 }
 
+/** Rows the ledger writes together with an entry, in the same statement (pending_items). */
+export interface EntryExtras {
+  pending_item?: { merchant_id: string; item_kind: "payment" | "refund"; reference_id: string; payment_id: string; amount: Fen; fee: Fen };
+}
+
 /**
  * Writes a built entry in the caller's transaction, once per event key. A repeat with the same
  * lines returns the first entry; a repeat with other lines is a bug and throws.
+ *
+ * The write is one statement (docs/ledger.md "Balances: no hot rows"): it creates accounts seen
+ * for the first time, inserts the entry (nothing else happens when its event key exists), its
+ * lines, the unapplied amounts of deferred accounts and the kept totals of guarded ones.
  */
-export async function postEntry(trx: Kysely<Database>, spec: EntrySpec): Promise<PostedEntry> {
+export async function postEntry(trx: Kysely<Database>, spec: EntrySpec, extras: EntryExtras = {}): Promise<PostedEntry> {
   const entry = buildEntry(spec);
-  const existing = await findEntryByEventKey(trx, entry.event_key);
-  if (existing) {
-    const stored = await trx.selectFrom("journal_lines").selectAll().where("entry_id", "=", existing.entry_id).orderBy("line_no").execute();
-    if (!sameLines(entry.lines, stored)) throw new InvariantError(`event ${entry.event_key} was already posted with other lines`);
-    return { entry_id: existing.entry_id, event_key: entry.event_key, replayed: true };
-  }
-  const posted = await writeEntry(trx, entry);
-  publishPosting({ event_type: entry.event_type });
-  return posted;
-}
-
-async function writeEntry(trx: Kysely<Database>, entry: BuiltEntry): Promise<PostedEntry> {
   const entry_id = newId("jnl", entry.effective_at.getTime());
   const totals = accountTotals(entry.lines);
-  await ensureAccounts(trx, [...totals.values()].map((t) => t.account));
-  await trx
-    .insertInto("journal_entries")
-    .values({
-      entry_id,
-      event_key: entry.event_key,
-      event_type: entry.event_type,
-      reference_id: entry.reference_id,
-      merchant_id: entry.merchant_id,
-      channel_id: entry.channel_id,
-      effective_at: entry.effective_at,
-      business_date: entry.business_date,
-      posted_at: sql<Date>`now()`,
-      line_count: entry.lines.length,
-      amount: entry.amount,
-    })
-    .execute();
-  await trx
-    .insertInto("journal_lines")
-    .values(entry.lines.map((l) => ({ entry_id, line_no: l.line_no, account_code: l.account_code, side: l.side, amount: l.amount, line_kind: l.line_kind, business_date: entry.business_date })))
-    .execute();
-  await applyTotals(trx, totals);
-  return { entry_id, event_key: entry.event_key, replayed: false };
+  const guarded = [...totals.values()].filter((t) => isGuarded(t.account)).map((t) => t.account);
+  if (guarded.length > 0) await prepareGuarded(trx, guarded);
+  const written = await writeEntry(trx, entry, entry_id, totals, extras).execute(trx);
+  if (written.rows.length === 1) {
+    publishPosting({ event_type: entry.event_type });
+    return { entry_id, event_key: entry.event_key, replayed: false };
+  }
+  const existing = await findEntryByEventKey(trx, entry.event_key);
+  assert(existing !== undefined, `entry ${entry.event_key} was neither written nor found`);
+  const stored = await trx.selectFrom("journal_lines").selectAll().where("entry_id", "=", existing.entry_id).orderBy("line_no").execute();
+  if (!sameLines(entry.lines, stored)) throw new InvariantError(`event ${entry.event_key} was already posted with other lines`);
+  return { entry_id: existing.entry_id, event_key: entry.event_key, replayed: true };
+}
+
+/** Accounts whose balance has a floor: updated in the posting's transaction (see the migration 0700). */
+export function isGuarded(account: AccountRef): boolean {
+  return account.kind === "merchant_available";
 }
 
 /**
- * Adds the entry to the kept balances. The rows are locked in account-code order first, so two
- * transactions never lock the same accounts in opposite orders (no deadlock), then one statement
- * updates them all. NO KEY UPDATE, the lock an UPDATE takes: it does not conflict with the KEY
- * SHARE locks other transactions' journal lines hold on the accounts they reference.
+ * Guarded accounts exist before the posting's statement (its UPDATE cannot see a row created in
+ * the same statement) and, when there are several, are locked in code order, so two postings
+ * never lock them in opposite orders.
  */
-async function applyTotals(trx: Kysely<Database>, totals: Map<string, AccountTotal>): Promise<void> {
-  const codes = [...totals.keys()].sort();
-  const locked = await trx.selectFrom("ledger_accounts").select("account_code").where("account_code", "in", codes).orderBy("account_code").forNoKeyUpdate().execute();
-  assert(locked.length === codes.length, "every account of the entry exists");
-  const values = sql.join(codes.map((code) => sql`(${code}::text, ${totals.get(code)!.debits}::int8, ${totals.get(code)!.credits}::int8)`));
-  await sql`UPDATE ledger_accounts AS a
-               SET debits = a.debits + v.debits, credits = a.credits + v.credits, updated_at = now()
-              FROM (VALUES ${values}) AS v(account_code, debits, credits)
-             WHERE a.account_code = v.account_code`.execute(trx);
+async function prepareGuarded(trx: Kysely<Database>, accounts: readonly AccountRef[]): Promise<void> {
+  await ensureAccounts(trx, accounts);
+  if (accounts.length < 2) return;
+  const codes = accounts.map(accountCode).sort();
+  await trx.selectFrom("ledger_accounts").select("account_code").where("account_code", "in", codes).orderBy("account_code").forNoKeyUpdate().execute();
+}
+
+export async function ensureAccounts(trx: Kysely<Database>, accounts: readonly AccountRef[]): Promise<void> {
+  const rows = accounts.map((a) => ({
+    account_code: accountCode(a),
+    kind: a.kind,
+    account_type: ACCOUNT_KINDS[a.kind].type,
+    owner_id: a.owner_id,
+    debits: 0n,
+    credits: 0n,
+    created_at: sql<Date>`now()`,
+    updated_at: sql<Date>`now()`,
+  }));
+  await trx.insertInto("ledger_accounts").values(rows).onConflict((oc) => oc.column("account_code").doNothing()).execute();
+}
+
+function writeEntry(trx: Kysely<Database>, entry: BuiltEntry, entry_id: string, totals: Map<string, AccountTotal>, extras: EntryExtras) {
+  const all = [...totals.values()];
+  const accounts = sql.join(all.filter((t) => !isGuarded(t.account)).map((t) => sql`(${accountCode(t.account)}::text, ${t.account.kind}::text, ${ACCOUNT_KINDS[t.account.kind].type}::text, ${t.account.owner_id}::text)`));
+  const lines = sql.join(entry.lines.map((l) => sql`(${l.line_no}::int4, ${l.account_code}::text, ${l.side}::text, ${l.amount}::int8, ${l.line_kind}::text)`));
+  const amounts = (guarded: boolean) => {
+    const rows = all.filter((t) => isGuarded(t.account) === guarded);
+    return rows.length === 0 ? null : sql.join(rows.map((t) => sql`(${accountCode(t.account)}::text, ${t.debits}::int8, ${t.credits}::int8)`));
+  };
+  const deferred = amounts(false);
+  const direct = amounts(true);
+  const item = extras.pending_item;
+  const parts = [
+    // Only accounts not seen yet go to the unique index: an existing hot account is never waited on.
+    sql`new_accounts AS (
+      INSERT INTO ledger_accounts (account_code, kind, account_type, owner_id, debits, credits, created_at, updated_at)
+      SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now() FROM (VALUES ${accounts}) AS v(code, kind, type, owner)
+       WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_code = v.code)
+      ON CONFLICT (account_code) DO NOTHING)`,
+    sql`e AS (
+      INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
+      VALUES (${entry_id}, ${entry.event_key}, ${entry.event_type}, ${entry.reference_id}, ${entry.merchant_id}, ${entry.channel_id}, ${entry.effective_at}, ${entry.business_date}, now(), ${entry.lines.length}, ${entry.amount})
+      ON CONFLICT (event_key) DO NOTHING RETURNING entry_id)`,
+    sql`l AS (
+      INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
+      SELECT e.entry_id, v.line_no, v.code, v.side, v.amount, v.kind, ${entry.business_date} FROM e, (VALUES ${lines}) AS v(line_no, code, side, amount, kind))`,
+  ];
+  if (deferred) {
+    parts.push(sql`u AS (
+      INSERT INTO ledger_unapplied (account_code, debits, credits, entry_id)
+      SELECT v.code, v.debits, v.credits, e.entry_id FROM e, (VALUES ${deferred}) AS v(code, debits, credits))`);
+  }
+  if (direct) {
+    parts.push(sql`g AS (
+      UPDATE ledger_accounts AS a SET debits = a.debits + v.debits, credits = a.credits + v.credits, updated_at = now()
+        FROM e, (VALUES ${direct}) AS v(code, debits, credits) WHERE a.account_code = v.code)`);
+  }
+  if (item) {
+    parts.push(sql`p AS (
+      INSERT INTO pending_items (entry_id, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date, settlement_id)
+      SELECT e.entry_id, ${item.merchant_id}, ${item.item_kind}, ${item.reference_id}, ${item.payment_id}, ${item.amount}::int8, ${item.fee}::int8, ${entry.business_date}, NULL FROM e)`);
+  }
+  return sql<{ entry_id: string }>`WITH ${sql.join(parts)} SELECT entry_id FROM e`;
 }
 
 interface AccountTotal {
@@ -166,18 +210,4 @@ function accountTotals(lines: readonly BuiltLine[]): Map<string, AccountTotal> {
     totals.set(l.account_code, t);
   }
   return totals;
-}
-
-async function ensureAccounts(trx: Kysely<Database>, accounts: readonly AccountRef[]): Promise<void> {
-  const rows = accounts.map((a) => ({
-    account_code: accountCode(a),
-    kind: a.kind,
-    account_type: ACCOUNT_KINDS[a.kind].type,
-    owner_id: a.owner_id,
-    debits: 0n,
-    credits: 0n,
-    created_at: sql<Date>`now()`,
-    updated_at: sql<Date>`now()`,
-  }));
-  await trx.insertInto("ledger_accounts").values(rows).onConflict((oc) => oc.column("account_code").doNothing()).execute();
 }

@@ -22,6 +22,12 @@ export const LEDGER_LIMITS = {
   statement_lines_max: 100_000,
   /** Rows of one margin report (merchant ID × network). */
   margin_rows_max: 10_000,
+  /** Unapplied amounts folded into kept totals by one applier statement. */
+  apply_batch_lines_max: 5_000,
+  /** Batches one applier pass runs before it yields. */
+  apply_passes_max: 20,
+  /** How often a server process runs the applier. */
+  apply_interval_ms: 200,
   /** Attempts to execute one payout before it is left for an operator. */
   payout_attempts_max: 50,
 } as const;

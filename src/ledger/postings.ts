@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import type { Database } from "../db/index.ts";
+import { cachedConfig, type Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { InvariantError } from "../kernel/errors.ts";
 import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
@@ -23,8 +23,12 @@ function assertAmount(value: Fen, what: string, allow_zero = false): void {
 }
 
 async function assertMerchant(trx: Kysely<Database>, merchant_id: string): Promise<void> {
-  const row = await trx.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", merchant_id).executeTakeFirst();
-  assert(row !== undefined, `ledger posting for unknown merchant ${merchant_id}`);
+  // Merchant IDs are never deleted: once seen, known (cached configuration).
+  const known = await cachedConfig(trx, `merchant_exists:${merchant_id}`, async () => {
+    const row = await trx.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", merchant_id).executeTakeFirst();
+    return row ? true : undefined;
+  });
+  assert(known === true, `ledger posting for unknown merchant ${merchant_id}`);
 }
 
 export interface PaymentSucceeded {
@@ -65,13 +69,7 @@ export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucc
       { account: merchantPending(e.merchant_id), side: "debit", amount: e.fee, line_kind: "fee" },
       { account: FEE_INCOME, side: "credit", amount: e.fee, line_kind: "fee" },
     ],
-  });
-  if (!posted.replayed) {
-    await trx
-      .insertInto("pending_items")
-      .values({ entry_id: posted.entry_id, merchant_id: e.merchant_id, item_kind: "payment", reference_id: e.payment_id, payment_id: e.payment_id, amount: e.amount, fee: e.fee, business_date, settlement_id: null })
-      .execute();
-  }
+  }, { pending_item: { merchant_id: e.merchant_id, item_kind: "payment", reference_id: e.payment_id, payment_id: e.payment_id, amount: e.amount, fee: e.fee } });
   return posted;
 }
 
@@ -135,11 +133,7 @@ export async function postRefundSucceeded(trx: Kysely<Database>, e: RefundSuccee
       { account: FEE_INCOME, side: "debit", amount: fee_returned, line_kind: "fee_returned" },
       { account: networkReceivable(channel_id), side: "credit", amount: e.amount, line_kind: "refund" },
     ],
-  });
-  await trx
-    .insertInto("pending_items")
-    .values({ entry_id: posted.entry_id, merchant_id: e.merchant_id, item_kind: "refund", reference_id: e.refund_id, payment_id: e.payment_id, amount: e.amount, fee: fee_returned, business_date, settlement_id: null })
-    .execute();
+  }, { pending_item: { merchant_id: e.merchant_id, item_kind: "refund", reference_id: e.refund_id, payment_id: e.payment_id, amount: e.amount, fee: fee_returned } });
   return { ...posted, fee_returned };
 }
 

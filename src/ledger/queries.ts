@@ -14,7 +14,7 @@ export interface MerchantBalance {
 
 export async function merchantBalance(db: Kysely<Database>, merchant_id: string): Promise<MerchantBalance> {
   const codes = [accountCode(merchantPending(merchant_id)), accountCode(merchantAvailable(merchant_id))];
-  const rows = await db.selectFrom("ledger_accounts").selectAll().where("account_code", "in", codes).execute();
+  const rows = await db.selectFrom("ledger_balances").selectAll().where("account_code", "in", codes).execute();
   const of = (code: string) => {
     const row = rows.find((r) => r.account_code === code);
     return row ? balanceOf(row) : 0n;
@@ -29,18 +29,19 @@ export interface TrialBalance {
   accounts: number;
 }
 
-/** Sum of every account's debits and credits: equal when the books balance. */
+/**
+ * Sum of every account's debits and credits, exact: kept totals plus amounts not yet applied to
+ * them (docs/ledger.md "Balances: no hot rows"). Equal when the books balance.
+ */
 export async function trialBalance(db: Kysely<Database>): Promise<TrialBalance> {
-  const row = await db
-    .selectFrom("ledger_accounts")
-    .select((eb) => [
-      sql<bigint>`coalesce(sum(debits), 0)::int8`.as("debits"),
-      sql<bigint>`coalesce(sum(credits), 0)::int8`.as("credits"),
-      eb.fn.countAll<bigint>().as("accounts"),
-    ])
-    .executeTakeFirstOrThrow();
-  const { debits, credits } = row;
-  return { debits, credits, balanced: debits === credits, accounts: Number(row.accounts) };
+  const result = await sql<{ debits: bigint; credits: bigint; accounts: bigint }>`
+    SELECT (coalesce(a.debits, 0) + coalesce(u.debits, 0))::int8 AS debits,
+           (coalesce(a.credits, 0) + coalesce(u.credits, 0))::int8 AS credits,
+           a.accounts
+      FROM (SELECT sum(debits) AS debits, sum(credits) AS credits, count(*) AS accounts FROM ledger_accounts) a,
+           (SELECT sum(debits) AS debits, sum(credits) AS credits FROM ledger_unapplied) u`.execute(db);
+  const { debits, credits, accounts } = result.rows[0]!;
+  return { debits, credits, balanced: debits === credits, accounts: Number(accounts) };
 }
 
 export interface AccountView {
@@ -75,7 +76,7 @@ export interface AccountQuery {
 }
 
 export async function listAccounts(db: Kysely<Database>, q: AccountQuery) {
-  let query = db.selectFrom("ledger_accounts").selectAll().orderBy("account_code").limit(q.limit + 1);
+  let query = db.selectFrom("ledger_balances").selectAll().orderBy("account_code").limit(q.limit + 1);
   if (q.kind) query = query.where("kind", "=", q.kind);
   if (q.owner_id) query = query.where("owner_id", "=", q.owner_id);
   if (q.cursor) query = query.where("account_code", ">", q.cursor);

@@ -30,7 +30,7 @@ async function availableProblems(db: Kysely<Database>): Promise<SettlementProble
   const rows = await sql<{ merchant_id: string; available: bigint; unpaid: bigint }>`
     SELECT coalesce(a.owner_id, s.merchant_id) AS merchant_id,
            coalesce(a.credits - a.debits, 0)::int8 AS available, coalesce(s.unpaid, 0)::int8 AS unpaid
-      FROM (SELECT owner_id, credits, debits FROM ledger_accounts WHERE kind = 'merchant_available') a
+      FROM (SELECT owner_id, credits, debits FROM ledger_balances WHERE kind = 'merchant_available') a
       FULL JOIN (
         SELECT merchant_id, sum(net) AS unpaid FROM settlements
          WHERE status IN ('held', 'awaiting_payout', 'payout_failed') GROUP BY merchant_id
@@ -42,7 +42,7 @@ async function availableProblems(db: Kysely<Database>): Promise<SettlementProble
 
 async function transitProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
   const rows = await sql<{ in_transit: bigint; open: bigint }>`
-    SELECT coalesce((SELECT credits - debits FROM ledger_accounts WHERE kind = 'settlement_in_transit'), 0)::int8 AS in_transit,
+    SELECT coalesce((SELECT credits - debits FROM ledger_balances WHERE kind = 'settlement_in_transit'), 0)::int8 AS in_transit,
            coalesce((SELECT sum(amount) FROM settlement_payouts WHERE status IN ('created', 'pending')), 0)::int8 AS open`.execute(db);
   const r = rows.rows[0]!;
   return r.in_transit === r.open ? [] : [{ kind: "in_transit_mismatch", subject: "settlement_in_transit", detail: `in transit ${r.in_transit}, open instructions ${r.open}` }];

@@ -17,6 +17,10 @@ import {
   trialBalance,
   RESERVE_FUNDS,
   FEE_INCOME,
+  SETTLEMENT_IN_TRANSIT,
+  applyLedgerBalances,
+  lockMerchantAvailable,
+  merchantAvailable,
 } from "../../src/ledger/index.ts";
 import { openWorld, type World } from "./world.ts";
 
@@ -138,7 +142,7 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect(again.entry_id).toBe(first.entry_id);
     const out = await w.ctx.db.transaction().execute((trx) => postNetworkSettled(trx, { ...event, amount: -100n, batch_no: 2 }));
     expect(out.replayed).toBe(false);
-    const reserve = await w.ctx.db.selectFrom("ledger_accounts").selectAll().where("account_code", "=", "reserve_funds").executeTakeFirstOrThrow();
+    const reserve = await w.ctx.db.selectFrom("ledger_balances").selectAll().where("account_code", "=", "reserve_funds").executeTakeFirstOrThrow();
     expect(reserve.debits - reserve.credits).toBe(8_900n);
   });
 
@@ -195,6 +199,50 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect(after.balanced).toBe(true);
     // Each payment adds amount + fee to both sides, each refund 100 + its fee returned (1 fen here).
     expect(after.debits - before.debits).toBe(posted.reduce((s, a) => s + a + 6n + 101n, 0n));
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
+  it("a payment's posting leaves the shared accounts' rows alone; the applier folds it in and every balance stays exact", async () => {
+    await applyLedgerBalances(w.ctx.db);
+    const hot = ["fee_income", "network_receivable:netsunion", `merchant_pending:${shop}`];
+    const rows = () => w.ctx.db.selectFrom("ledger_accounts").select(["account_code", "debits", "credits", "updated_at"]).where("account_code", "in", hot).orderBy("account_code").execute();
+    const exact = () => w.ctx.db.selectFrom("ledger_balances").select(["account_code", "debits", "credits"]).orderBy("account_code").execute();
+    const kept_before = await rows();
+    const balance_before = await merchantBalance(w.ctx.db, shop);
+    await pay(10_000n, 60n, 20n);
+    expect(await rows(), "kept totals of shared accounts are not written by the payment").toEqual(kept_before);
+    expect((await merchantBalance(w.ctx.db, shop)).pending).toBe(balance_before.pending + 9_940n);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+    const exact_before_apply = await exact();
+    const trial_before_apply = await trialBalance(w.ctx.db);
+    expect(await applyLedgerBalances(w.ctx.db)).toBeGreaterThanOrEqual(4);
+    expect(await w.ctx.db.selectFrom("ledger_unapplied").select("seq").execute()).toEqual([]);
+    expect(await exact()).toEqual(exact_before_apply);
+    expect(await trialBalance(w.ctx.db)).toEqual(trial_before_apply);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+    expect(await applyLedgerBalances(w.ctx.db)).toBe(0);
+  });
+
+  it("an available balance is taken race-safely and never below zero", async () => {
+    const other = await w.merchant({ entity_id: entity });
+    const credit = (amount: bigint, key: string) =>
+      w.ctx.db.transaction().execute((trx) => postEntry(trx, { event_key: `settlement_matured:${key}`, event_type: "settlement_matured", reference_id: key, merchant_id: other, channel_id: null, effective_at: w.clock.now(), business_date: "2026-03-02", lines: [{ account: merchantPending(other), side: "debit", amount, line_kind: "settlement" }, { account: merchantAvailable(other), side: "credit", amount, line_kind: "settlement" }] }));
+    await credit(1_000n, `stl_${other}`);
+    // Three concurrent reservations of 400 from 1,000: the locked read lets exactly two through.
+    const reserve = (i: number) =>
+      w.ctx.db.transaction().execute(async (trx) => {
+        const available = await lockMerchantAvailable(trx, other);
+        if (available < 400n) return false;
+        await postEntry(trx, { event_key: `payout_instructed:po_${other}_${i}`, event_type: "payout_instructed", reference_id: `po_${i}`, merchant_id: other, channel_id: null, effective_at: w.clock.now(), business_date: "2026-03-02", lines: [{ account: merchantAvailable(other), side: "debit", amount: 400n, line_kind: "payout" }, { account: SETTLEMENT_IN_TRANSIT, side: "credit", amount: 400n, line_kind: "payout" }] });
+        return true;
+      });
+    const taken = await Promise.all([0, 1, 2].map(reserve));
+    expect(taken.filter(Boolean)).toHaveLength(2);
+    expect((await merchantBalance(w.ctx.db, other)).available).toBe(200n);
+    // Without the check, the database itself refuses to go below zero.
+    await expect(
+      w.ctx.db.transaction().execute((trx) => postEntry(trx, { event_key: `payout_instructed:po_${other}_x`, event_type: "payout_instructed", reference_id: "po_x", merchant_id: other, channel_id: null, effective_at: w.clock.now(), business_date: "2026-03-02", lines: [{ account: merchantAvailable(other), side: "debit", amount: 201n, line_kind: "payout" }, { account: SETTLEMENT_IN_TRANSIT, side: "credit", amount: 201n, line_kind: "payout" }] })),
+    ).rejects.toThrow(/check constraint/);
     expect((await checkLedger(w.ctx.db)).ok).toBe(true);
   });
 

@@ -119,7 +119,7 @@ async function applyStep(w: World, bank: SandboxBankTransfers, model: Model, ste
       return;
     case "network_settle": {
       const channel_id = CHANNELS[step.channel]!;
-      const row = await db.selectFrom("ledger_accounts").select(["debits", "credits"]).where("account_code", "=", `network_receivable:${channel_id}`).executeTakeFirst();
+      const row = await db.selectFrom("ledger_balances").select(["debits", "credits"]).where("account_code", "=", `network_receivable:${channel_id}`).executeTakeFirst();
       const owed = row ? row.debits - row.credits : 0n;
       if (owed === 0n) return;
       model.net_settled_batches += 1;
@@ -156,7 +156,7 @@ async function assertBooks(w: World, sandbox_url: string, model: Model): Promise
   const db = w.ctx.db;
   const trial = await trialBalance(db);
   expect(trial.debits, "trial balance").toBe(trial.credits);
-  const negative = await db.selectFrom("ledger_accounts").select("account_code").where("kind", "=", "merchant_available").whereRef("debits", ">", "credits").execute();
+  const negative = await db.selectFrom("ledger_balances").select("account_code").where("kind", "=", "merchant_available").whereRef("debits", ">", "credits").execute();
   expect(negative, "negative available balances").toEqual([]);
   const check = await checkBooks(db);
   expect(check.problems, "balances against the journal").toEqual([]);
@@ -174,8 +174,8 @@ async function assertBooks(w: World, sandbox_url: string, model: Model): Promise
     expect(records_net).toBe(members_net);
   }
   // Money in (payments less refunds) = money held for merchants + fees + money paid out.
-  const held = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_accounts WHERE kind IN ('merchant_pending', 'merchant_available', 'settlement_in_transit')`);
-  const fees = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_accounts WHERE kind = 'fee_income'`);
+  const held = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_balances WHERE kind IN ('merchant_pending', 'merchant_available', 'settlement_in_transit')`);
+  const fees = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_balances WHERE kind = 'fee_income'`);
   const paid_out = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(amount), 0)::int8 AS v FROM settlement_payouts WHERE status = 'succeeded'`);
   expect(held + fees + paid_out, "money in = held + fees + paid out").toBe(model.money_in);
 }

@@ -4,7 +4,7 @@ import type { Database } from "../../src/db/index.ts";
 /** Everything a settlement run could change, to show that a re-run changed nothing. */
 export async function booksSnapshot(db: Kysely<Database>) {
   const entries = await db.selectFrom("journal_entries").select("entry_id").orderBy("entry_id").execute();
-  const accounts = await db.selectFrom("ledger_accounts").select(["account_code", "debits", "credits"]).orderBy("account_code").execute();
+  const accounts = await db.selectFrom("ledger_balances").select(["account_code", "debits", "credits"]).orderBy("account_code").execute();
   const settlements = await db.selectFrom("settlements").select(["settlement_id", "status", "net", "payout_instruction_id"]).orderBy("settlement_id").execute();
   const payouts = await db.selectFrom("settlement_payouts").select(["instruction_id", "status", "amount", "attempt_count"]).orderBy("instruction_id").execute();
   const items = await db.selectFrom("pending_items").select(["entry_id", "settlement_id"]).orderBy("entry_id").execute();
