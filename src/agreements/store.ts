@@ -58,9 +58,29 @@ export async function recordCardAgreement(
 }
 
 export async function getAgreementWithCard(db: Kysely<Database>, merchant_id: string, agreement_id: string): Promise<{ agreement: AgreementRow; card: CardRow }> {
-  const agreement = await db.selectFrom("agreements").selectAll().where("agreement_id", "=", agreement_id).where("merchant_id", "=", merchant_id).executeTakeFirst();
-  if (!agreement) throw notFound("agreement");
-  const card = await db.selectFrom("cards").selectAll().where("card_id", "=", agreement.card_id).executeTakeFirstOrThrow();
+  // One round trip: the card's columns as they are, the agreement's under a prefix.
+  const row = await db
+    .selectFrom("agreements as a")
+    .innerJoin("cards as c", "c.card_id", "a.card_id")
+    .selectAll("c")
+    .select(["a.agreement_id as a_agreement_id", "a.merchant_id as a_merchant_id", "a.user_ref as a_user_ref", "a.sign_request_id as a_sign_request_id"])
+    .select(["a.status as a_status", "a.created_at as a_created_at", "a.unbound_at as a_unbound_at", "a.unbound_reason as a_unbound_reason"])
+    .where("a.agreement_id", "=", agreement_id)
+    .where("a.merchant_id", "=", merchant_id)
+    .executeTakeFirst();
+  if (!row) throw notFound("agreement");
+  const { a_agreement_id, a_merchant_id, a_user_ref, a_sign_request_id, a_status, a_created_at, a_unbound_at, a_unbound_reason, ...card } = row;
+  const agreement: AgreementRow = {
+    agreement_id: a_agreement_id,
+    merchant_id: a_merchant_id,
+    user_ref: a_user_ref,
+    card_id: card.card_id,
+    sign_request_id: a_sign_request_id,
+    status: a_status,
+    created_at: a_created_at,
+    unbound_at: a_unbound_at,
+    unbound_reason: a_unbound_reason,
+  };
   return { agreement, card };
 }
 

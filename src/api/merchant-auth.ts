@@ -1,10 +1,10 @@
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import type { Database, MerchantRow } from "../db/index.ts";
+import { cachedConfigVersion, configVersionSql, observeConfigVersion, type Database, type MerchantRow } from "../db/index.ts";
 import { hmacSha256Base64, safeEqual } from "../kernel/crypto/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { LIMITS } from "../kernel/limits.ts";
-import { assertActive, effectiveStatus, usableKeySecret } from "../merchants/index.ts";
+import { assertActive, cachedMerchant, effectiveStatus, usableKeySecret } from "../merchants/index.ts";
 
 /**
  * The Open API's request signature (API.md "Merchant Open API authentication"):
@@ -67,27 +67,39 @@ export async function authenticateMerchant(
   if (skew_s > LIMITS.signature_window_s) {
     throw new PaycoreError("invalid_signature", `timestamp is ${skew_s} s away from the server clock (window ${LIMITS.signature_window_s} s)`);
   }
-  const merchant = await ctx.db.selectFrom("merchants").selectAll().where("merchant_id", "=", h.mch_id).executeTakeFirst();
+  // Merchant and key come from cached configuration (src/db/config-cache.ts); the nonce's
+  // statement reads the configuration version, and a moved version means: look again.
+  const read_under = cachedConfigVersion(ctx.db);
+  let verified = await verifiedPrincipal(ctx, h, req, now);
+  const claimed = await claimNonce(ctx.db, h.mch_id, h.nonce, new Date(now.getTime() + LIMITS.nonce_ttl_ms));
+  if (!claimed) throw new PaycoreError("replayed_request", "this nonce was already used within 15 minutes");
+  observeConfigVersion(ctx.db, claimed.config_version);
+  if (claimed.config_version !== read_under) verified = await verifiedPrincipal(ctx, h, req, now);
+  assertActive(await effectiveStatus(ctx.db, verified.merchant));
+  return verified;
+}
+
+async function verifiedPrincipal(ctx: Ctx, h: SignatureHeader, req: { method: string; url: string; body: string }, now: Date): Promise<MerchantPrincipal> {
+  const merchant = await cachedMerchant(ctx.db, h.mch_id);
   const secret = merchant ? await usableKeySecret(ctx, h.mch_id, h.key_id, now) : null;
   // Unknown merchant, unknown key and wrong signature answer alike: nothing to probe.
   const expected = secret ? hmacSha256Base64(secret, requestStringToSign(req.method, req.url, h.timestamp, h.nonce, req.body)) : "";
   if (!merchant || !secret || !safeEqual(expected, h.signature)) {
     throw new PaycoreError("invalid_signature", "signature does not verify for this mch_id and key_id");
   }
-  if (!(await claimNonce(ctx.db, h.mch_id, h.nonce, new Date(now.getTime() + LIMITS.nonce_ttl_ms)))) {
-    throw new PaycoreError("replayed_request", "this nonce was already used within 15 minutes");
-  }
-  assertActive(await effectiveStatus(ctx.db, merchant));
   return { merchant_id: h.mch_id, key_id: h.key_id, secret, merchant };
 }
 
-/** A nonce is used once per merchant ID: the primary key decides, race-free on both engines. */
-async function claimNonce(db: Kysely<Database>, merchant_id: string, nonce: string, expires_at: Date): Promise<boolean> {
+/**
+ * A nonce is used once per merchant ID: the primary key decides, race-free on both engines. The
+ * same statement answers the configuration version (one round trip for both).
+ */
+async function claimNonce(db: Kysely<Database>, merchant_id: string, nonce: string, expires_at: Date): Promise<{ config_version: bigint } | null> {
   const inserted = await db
     .insertInto("api_nonces")
     .values({ merchant_id, nonce, expires_at })
     .onConflict((oc) => oc.columns(["merchant_id", "nonce"]).doUpdateSet({ expires_at }).where("api_nonces.expires_at", "<", new Date(expires_at.getTime() - LIMITS.nonce_ttl_ms)))
-    .returning("nonce")
+    .returning(configVersionSql.as("config_version"))
     .executeTakeFirst();
-  return inserted !== undefined;
+  return inserted ?? null;
 }

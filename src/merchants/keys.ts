@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import type { ApiKeyRow, Database } from "../db/index.ts";
+import { cachedConfig, type ApiKeyRow, type Database } from "../db/index.ts";
 import { randomToken } from "../kernel/crypto/index.ts";
 import { PaycoreError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -92,7 +92,10 @@ export interface MerchantCredentials {
 
 /** For request authentication: the key's secret if the key belongs to the merchant and is usable now. */
 export async function usableKeySecret(ctx: Pick<Ctx, "db" | "box">, merchant_id: string, key_id: string, now: Date): Promise<string | null> {
-  const row = await ctx.db.selectFrom("api_keys").selectAll().where("key_id", "=", key_id).where("merchant_id", "=", merchant_id).executeTakeFirst();
+  // Cached configuration: a revocation moves config_version, which every process sees (src/db/config-cache.ts).
+  const row = await cachedConfig(ctx.db, `api_key:${merchant_id}:${key_id}`, () =>
+    ctx.db.selectFrom("api_keys").selectAll().where("key_id", "=", key_id).where("merchant_id", "=", merchant_id).executeTakeFirst(),
+  );
   if (!row || keyState(row, now) !== "active") return null;
   return ctx.box.open(row.secret_enc, `api_key:${key_id}`);
 }

@@ -1,7 +1,7 @@
 import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import type { Database, MerchantProductRow, MerchantRow } from "../db/index.ts";
+import { cachedConfig, type Database, type MerchantProductRow, type MerchantRow } from "../db/index.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { fen, fenToWire } from "../kernel/money.ts";
@@ -164,8 +164,13 @@ export async function listMerchants(ctx: Pick<Ctx, "db">, q: MerchantListQuery) 
 export async function effectiveStatus(db: Kysely<Database>, row: Pick<MerchantRow, "status" | "parent_merchant_id">): Promise<"active" | "suspended"> {
   if (row.status === "suspended") return "suspended";
   if (!row.parent_merchant_id) return "active";
-  const parent = await db.selectFrom("merchants").select("status").where("merchant_id", "=", row.parent_merchant_id).executeTakeFirst();
+  const parent = await cachedMerchant(db, row.parent_merchant_id);
   return parent?.status === "active" ? "active" : "suspended";
+}
+
+/** The merchant row from cached configuration (src/db/config-cache.ts); undefined when unknown. */
+export async function cachedMerchant(db: Kysely<Database>, merchant_id: string): Promise<MerchantRow | undefined> {
+  return cachedConfig(db, `merchant:${merchant_id}`, () => db.selectFrom("merchants").selectAll().where("merchant_id", "=", merchant_id).executeTakeFirst());
 }
 
 export function assertActive(status: "active" | "suspended"): void {

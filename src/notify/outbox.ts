@@ -1,10 +1,10 @@
 import type { Kysely } from "kysely";
 import type { Database, NotifyEventType } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
-import { InvariantError } from "../kernel/errors.ts";
+import { InvariantError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { LIMITS } from "../kernel/limits.ts";
-import { loadMerchant } from "../merchants/index.ts";
+import { cachedMerchant } from "../merchants/index.ts";
 import { NOTIFY_LIMITS } from "./limits.ts";
 
 export type EventType = NotifyEventType;
@@ -45,12 +45,11 @@ export interface EventInput {
 export async function enqueueEvent(trx: Kysely<Database>, input: EventInput): Promise<{ event_id: string; created: boolean }> {
   assert(trx.isTransaction, "enqueueEvent must run inside the transaction of the state change it announces");
   const data_json = checkInput(input);
-  if (input.dedupe_key !== undefined) {
-    const existing = await findByDedupeKey(trx, input.merchant_id, input.dedupe_key, input.type);
-    if (existing) return { event_id: existing, created: false };
-  }
-  const merchant = await loadMerchant(trx, input.merchant_id);
-  const url = input.notify_url ?? merchant.row.notify_url;
+  // The merchant ID's default URL from cached configuration; a repeat is found by the insert's
+  // conflict on the dedupe key below (one statement on the common path).
+  const merchant = await cachedMerchant(trx, input.merchant_id);
+  if (!merchant) throw notFound("merchant");
+  const url = input.notify_url ?? merchant.notify_url;
   const event_id = newId("evt", input.at.getTime());
   const inserted = await trx
     .insertInto("notify_events")
@@ -70,7 +69,7 @@ export async function enqueueEvent(trx: Kysely<Database>, input: EventInput): Pr
     .returning("event_id")
     .executeTakeFirst();
   if (!inserted) {
-    // Another transaction enqueued the same key between our look and our insert.
+    // This key was enqueued before (a repeat), or by another transaction just now.
     const existing = await findByDedupeKey(trx, input.merchant_id, input.dedupe_key!, input.type);
     assert(existing, "a dedupe conflict must leave the other event visible");
     return { event_id: existing, created: false };

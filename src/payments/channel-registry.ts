@@ -1,5 +1,6 @@
 import { createChannelAdapters, listChannels, type AgreementChannelId, type Channel, type ChannelAdapter, type FetchLike } from "../channels/index.ts";
 import type { Ctx } from "../context.ts";
+import { cachedConfig } from "../db/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import type { ChannelView } from "../routing/index.ts";
 import { ChannelHealth } from "./channel-health.ts";
@@ -22,7 +23,8 @@ export function createChannelRegistry(ctx: Ctx, options: RegistryOptions): Chann
   let versions = "";
 
   const refresh = async (): Promise<Channel[]> => {
-    const channels = await listChannels(ctx.db);
+    // Cached configuration: an operator's change reaches every process (src/db/config-cache.ts).
+    const channels = await cachedConfig(ctx.db, "channels", () => listChannels(ctx.db));
     const now_versions = channels.map((c) => `${c.channel_id}@${c.version}`).join(",");
     if (now_versions !== versions) {
       adapters = createChannelAdapters(channels, {

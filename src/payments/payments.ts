@@ -48,7 +48,7 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
     if (other.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
     return { status: 200, payment: other };
   }
-  return { status: 201, payment: await sendPayment(deps, payment) };
+  return { status: 201, payment: await sendPayment(deps, payment, "pay", route.network_agreement_no) };
 }
 
 async function checkSubMerchant(db: Kysely<Database>, merchant: MerchantRow, sub_merchant_id: string): Promise<void> {
@@ -67,7 +67,7 @@ async function refusedForUnbind(db: Kysely<Database>, agreement_id: string, err:
   throw err;
 }
 
-type UsableRoute = { channel_id: string; card_agreement_id: string; reason: string };
+type UsableRoute = { channel_id: string; card_agreement_id: string; network_agreement_no: string; reason: string };
 
 /** Routing, and the sign sync a unified bank allows when the signing network is not usable. */
 export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: bigint): Promise<UsableRoute> {
@@ -75,8 +75,10 @@ export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: big
   const bank = bankByCode(card.bank_code);
   const route: PaymentRoute = routePayment(await deps.channels.views(), { bank_code: card.bank_code, bank_unified: bank?.unified_registries ?? false, agreements: held }, amount);
   switch (route.kind) {
-    case "use":
-      return route;
+    case "use": {
+      const cag = held.find((h) => h.card_agreement_id === route.card_agreement_id)!;
+      return { channel_id: route.channel_id, card_agreement_id: route.card_agreement_id, network_agreement_no: cag.network_agreement_no, reason: route.reason };
+    }
     case "resign_required":
       throw new PaycoreError("resign_required", route.reason);
     case "unavailable":
@@ -95,7 +97,7 @@ async function syncAgreement(deps: PaymentDeps, card: CardRow, route: Extract<Pa
       const cag = await deps.ctx.db.transaction().execute((trx) =>
         recordCardAgreement(trx, { card_id: card.card_id, channel_id: route.channel_id, network_agreement_no: result.agreement_no, verified_elements: null, origin: "synced", now }),
       );
-      return { channel_id: route.channel_id, card_agreement_id: cag.card_agreement_id, reason: route.reason };
+      return { channel_id: route.channel_id, card_agreement_id: cag.card_agreement_id, network_agreement_no: cag.network_agreement_no, reason: route.reason };
     }
     case "failed":
       throw new PaycoreError("resign_required", `${route.channel_id} does not honour the agreement (${result.reason}): the cardholder must sign again`);
@@ -155,11 +157,16 @@ async function recordIntent(deps: PaymentDeps, merchant: MerchantRow, input: Pay
   return inserted ?? null;
 }
 
-/** Sends the debit to the network (idempotent there on `txn_id`) and records what it said. */
-export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source: "pay" | "query" = "pay"): Promise<PaymentRow> {
-  const cag = await deps.ctx.db.selectFrom("card_agreements").select(["network_agreement_no"]).where("card_agreement_id", "=", payment.card_agreement_id!).executeTakeFirstOrThrow();
+/**
+ * Sends the debit to the network (idempotent there on `txn_id`) and records what it said. The
+ * network's agreement number comes from routing on the first send; a resend looks it up.
+ */
+export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source: "pay" | "query" = "pay", agreement_no?: string): Promise<PaymentRow> {
+  const network_agreement_no =
+    agreement_no ??
+    (await deps.ctx.db.selectFrom("card_agreements").select(["network_agreement_no"]).where("card_agreement_id", "=", payment.card_agreement_id!).executeTakeFirstOrThrow()).network_agreement_no;
   const result = await callChannel(deps, payment.channel_id!, (a) =>
-    a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: cag.network_agreement_no, amount_fen: payment.amount, description: payment.description }),
+    a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: network_agreement_no, amount_fen: payment.amount, description: payment.description }),
   );
   return applyPaymentOutcome(deps, payment, result, source);
 }

@@ -43,11 +43,13 @@ describe("round trips of a payment", () => {
     await receiver.close();
   });
 
-  it("the late notification of a final payment is one read that writes nothing", async () => {
+  it("a payment takes at most 12 statements; its late notification is one read that writes nothing", async () => {
     const pay = await client.post<Json>("/v1/payments", { out_trade_no: "trips-1", agreement_id, amount: 1_234, currency: "CNY", description: "counted" });
     expect(pay.body.status).toBe("succeeded");
     const sync = lastRequest(app, "/v1/payments");
     expect(sync.status).toBe(201);
+    expect(sync.sql, "statements of a successful payment").toBeLessThanOrEqual(12);
+    expect(sync.commits, "commits of a successful payment").toBeLessThanOrEqual(3);
 
     const note = await eventually(() => receiver.received.find((r) => r.body.length > 0 && receiver.received.length >= 1) ?? null, "the network's notification");
     const res = await fetch(`${app.url}/callbacks/channels/${note.channel_id}`, { method: "POST", headers: { "content-type": note.content_type }, body: note.body });
