@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import { cachedConfigVersion, configVersionSql, observeConfigVersion, type Database, type MerchantRow } from "../db/index.ts";
+import { confirmConfigAfterwards, configVersionSql, observeConfigVersion, type Database, type MerchantRow } from "../db/index.ts";
 import { hmacSha256Base64, safeEqual } from "../kernel/crypto/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { LIMITS } from "../kernel/limits.ts";
@@ -69,7 +69,7 @@ export async function authenticateMerchant(
   }
   // Merchant and key come from cached configuration (src/db/config-cache.ts); the nonce's
   // statement reads the configuration version, and a moved version means: look again.
-  const read_under = cachedConfigVersion(ctx.db);
+  const read_under = confirmConfigAfterwards(ctx.db);
   let verified = await verifiedPrincipal(ctx, h, req, now);
   const claimed = await claimNonce(ctx.db, h.mch_id, h.nonce, new Date(now.getTime() + LIMITS.nonce_ttl_ms));
   if (!claimed) throw new PaycoreError("replayed_request", "this nonce was already used within 15 minutes");

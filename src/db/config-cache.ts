@@ -1,26 +1,24 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "./schema.ts";
+import { currentWork } from "./stats.ts";
 
 /**
  * Read-mostly configuration cached per database handle: merchants, API keys, products, channels,
  * the settlement calendar. Every change to those tables moves `config_version` in the changing
  * transaction (triggers, migration 0701), from whichever paycore process made it. A cached value
- * is used while the version it was read under is current:
- * - a signed merchant request reads the version in the statement that claims its nonce, before
- *   anything it does is decided, and re-reads what it used if the version moved — so a merchant
- *   request always sees every change committed before it (suspension, key revocation, products,
- *   channels);
- * - other work (the sweeper, network notifications) confirms the version with one cheap read when
- *   the last confirmation is older than `confirm_ms`: it may use a value that changed less than
- *   that long ago.
- * Values are never cached across a version they were not read under.
+ * is used only after the version it was read under has been confirmed current by the piece of
+ * work using it:
+ * - a signed merchant request reads the version in the statement that claims its nonce (no extra
+ *   round trip) and re-reads what it used if the version moved;
+ * - any other HTTP request confirms it once, with one cheap read, at its first cached lookup;
+ * - background work (sweeper, settlement runs) confirms it at every lookup (one cheap read
+ *   instead of the lookup's own queries).
+ * So whatever committed before a piece of work started is what it sees, in every process.
  */
-export const CONFIG_CACHE_LIMITS = { confirm_ms: 500, entries_max: 10_000 } as const;
+export const CONFIG_CACHE_LIMITS = { entries_max: 10_000 } as const;
 
 interface CacheState {
   version: bigint | null;
-  confirmed_at_ms: number;
-  confirming: Promise<void> | null;
   entries: Map<string, unknown>;
 }
 
@@ -31,18 +29,31 @@ function stateOf(db: Kysely<Database>): CacheState {
   const key = db.getExecutor().adapter;
   let state = caches.get(key);
   if (!state) {
-    state = { version: null, confirmed_at_ms: 0, confirming: null, entries: new Map() };
+    state = { version: null, entries: new Map() };
     caches.set(key, state);
   }
   return state;
 }
 
-/** Records a version read by some statement; a new one empties the cache. */
+/** Records a version read by a statement of the current work; a new one empties the cache. */
 export function observeConfigVersion(db: Kysely<Database>, version: bigint): void {
   const state = stateOf(db);
   if (state.version !== version) state.entries.clear();
   state.version = version;
-  state.confirmed_at_ms = performance.now();
+  const work = currentWork();
+  if (work) (work.confirmed ??= new WeakSet()).add(state);
+}
+
+/**
+ * Lets the current work use cached values before it has confirmed the version, because it reads
+ * the version itself right after (the merchant request's nonce statement) and looks again if it
+ * moved. Answers the version the cache holds now, to compare with.
+ */
+export function confirmConfigAfterwards(db: Kysely<Database>): bigint | null {
+  const state = stateOf(db);
+  const work = currentWork();
+  if (work) (work.confirmed ??= new WeakSet()).add(state);
+  return state.version;
 }
 
 /** The version the cache holds values for (null before the first read). */
@@ -54,12 +65,9 @@ export function cachedConfigVersion(db: Kysely<Database>): bigint | null {
 export const configVersionSql = sql<bigint>`(SELECT version FROM config_version WHERE singleton)`;
 
 async function confirm(db: Kysely<Database>, state: CacheState): Promise<void> {
-  if (state.version !== null && performance.now() - state.confirmed_at_ms < CONFIG_CACHE_LIMITS.confirm_ms) return;
-  state.confirming ??= (async () => {
-    const row = await db.selectFrom("config_version").select("version").where("singleton", "=", true).executeTakeFirstOrThrow();
-    observeConfigVersion(db, row.version);
-  })().finally(() => (state.confirming = null));
-  await state.confirming;
+  if (currentWork()?.confirmed?.has(state)) return;
+  const row = await db.selectFrom("config_version").select("version").where("singleton", "=", true).executeTakeFirstOrThrow();
+  observeConfigVersion(db, row.version);
 }
 
 /** The cached value of `key`, loading it when absent; `undefined` is never cached. */

@@ -3,4 +3,4 @@ export { migrate, loadMigrations } from "./migrate.ts";
 export type * from "./schema.ts";
 export { countStatements, runCounted, type StatementCounts } from "./stats.ts";
 export { SQLSTATE, isUniqueViolation, sqlState } from "./errors.ts";
-export { CONFIG_CACHE_LIMITS, cachedConfig, cachedConfigVersion, configVersionSql, observeConfigVersion } from "./config-cache.ts";
+export { CONFIG_CACHE_LIMITS, cachedConfig, cachedConfigVersion, confirmConfigAfterwards, configVersionSql, observeConfigVersion } from "./config-cache.ts";

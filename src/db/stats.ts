@@ -12,6 +12,8 @@ import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, T
 export interface StatementCounts {
   statements: number;
   commits: number;
+  /** Caches whose version this piece of work has confirmed (src/db/config-cache.ts). */
+  confirmed?: WeakSet<object>;
 }
 
 const scope = new AsyncLocalStorage<StatementCounts>();
@@ -24,6 +26,11 @@ function add(totals: StatementCounts, statements: number, commits: number): void
     current.statements += statements;
     current.commits += commits;
   }
+}
+
+/** The counts of the piece of work running now (an HTTP request), if any. */
+export function currentWork(): StatementCounts | undefined {
+  return scope.getStore();
 }
 
 /** Runs `fn` with `counts` collecting what it causes (a server hook: one HTTP request). */
