@@ -1,7 +1,11 @@
 /** `npm run bench`: every benchmark, each printing a table. Never part of `npm test`. */
 import { benchPayments } from "./payments.ts";
+import { benchSm2 } from "./sm2.ts";
 
-const benches: [string, () => Promise<Record<string, string | number>[]>][] = [["payments", benchPayments]];
+const benches: [string, () => Promise<Record<string, string | number>[]>][] = [
+  ["payments", benchPayments],
+  ["sm2", benchSm2],
+];
 const only = process.argv[2];
 for (const [name, run] of benches) {
   if (only && only !== name) continue;
