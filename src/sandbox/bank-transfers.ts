@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { AMOUNT_FEN_MAX } from "../kernel/money.ts";
+import type { SandboxState } from "./persistence.ts";
 
 /**
  * The sandbox bank's plain credit transfers: where paycore's settlement payouts land until the
@@ -54,8 +55,8 @@ function wire(t: Transfer) {
   };
 }
 
-export function registerBankTransferRoutes(app: FastifyInstance, now: () => Date): void {
-  const transfers = new Map<string, Transfer>();
+export function registerBankTransferRoutes(app: FastifyInstance, now: () => Date, state: SandboxState): void {
+  const transfers = state.table<Transfer>("bank.transfers");
 
   app.post("/sandbox/v1/transfers", async (request, reply) => {
     const parsed = TransferRequest.safeParse(request.body);
@@ -78,7 +79,10 @@ export function registerBankTransferRoutes(app: FastifyInstance, now: () => Date
   app.get<{ Params: { transfer_id: string } }>("/sandbox/v1/transfers/:transfer_id", async (request, reply) => {
     const transfer = transfers.get(request.params.transfer_id);
     if (!transfer) return reply.code(404).send({ error: { code: "not_found", message: "no such transfer" } });
-    if (transfer.status === "processing") transfer.status = "succeeded";
+    if (transfer.status === "processing") {
+      transfer.status = "succeeded";
+      transfers.set(transfer.request.transfer_id, transfer);
+    }
     return wire(transfer);
   });
 
