@@ -1,11 +1,17 @@
 import type { Kysely } from "kysely";
 import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
+import { retireCardAgreement } from "../agreements/store.ts";
 import { computePaymentFee } from "../ledger/index.ts";
 import { channelCostFen, type ChannelView } from "../routing/index.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
+
+/** A debit refused for these reasons means the network holds no live agreement for the card. */
+const DEAD_AGREEMENT_REASONS: ReadonlySet<string> = new Set(["agreement_not_found", "agreement_inactive"]);
+/** The failure code of a payment refused that way; the merchant is answered with this error code. */
+export const RESIGN_REQUIRED = "resign_required";
 
 /** How long a recorded intent waits before the sweeper asks the network about it. */
 export const INTENT_GRACE_MS = 10_000;
@@ -52,7 +58,13 @@ export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string,
         return succeedPayment(trx, p, result, views, now);
       case "failed": {
         assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "failed");
-        const failed = { status: "failed" as const, network_state: "final" as const, failure_code: result.reason, failure_message: result.message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
+        const dead = DEAD_AGREEMENT_REASONS.has(result.reason) && p.card_agreement_id !== null;
+        if (dead) await retireCardAgreement(trx, p.card_agreement_id!, `${p.channel_id} answered ${result.reason} to a debit`, now);
+        const failed = {
+          status: "failed" as const, network_state: "final" as const, failure_code: dead ? RESIGN_REQUIRED : result.reason,
+          failure_message: (dead ? `${p.channel_id} no longer knows this agreement (${result.reason}): the cardholder must sign the card again` : result.message).slice(0, 200),
+          failed_at: now, next_query_at: null, updated_at: now,
+        };
         const row = await trx.updateTable("payments").set(failed).where("payment_id", "=", payment_id).returningAll().executeTakeFirstOrThrow();
         await emitPaymentFailed(trx, row, now);
         return row;
