@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * All settings come from the environment (API.md "Running it"), validated at start:
+ * All settings come from the environment (docs/api-conventions.md "Running it"), validated at start:
  * a bad value stops paycore with one clear line naming the variable.
  */
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
