@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { AMOUNT_FEN_MAX } from "../kernel/money.ts";
 import type { SandboxState } from "./persistence.ts";
+import { fenWire } from "../kernel/money-wire.ts";
 
 /**
  * The sandbox bank's plain credit transfers: where paycore's settlement payouts land until the
@@ -17,7 +17,7 @@ const LIST_PAGE_MAX = 1_000;
 
 const TransferRequest = z.strictObject({
   transfer_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  amount: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)),
+  amount: fenWire(1),
   currency: z.literal("CNY").default("CNY"),
   payee: z.strictObject({
     account_name: z.string().min(1).max(128),

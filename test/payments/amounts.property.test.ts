@@ -44,6 +44,19 @@ describe("any accepted amount ends final", () => {
     expect(over.body.error?.code).toBe("invalid_request");
   });
 
+  it("reports one limit with one message for every amount too large", async () => {
+    const messages = new Set<string>();
+    for (const amount of [MAX + 1, 2e15, 1e16, 1e300]) {
+      const res = await pay(amount);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: "invalid_request", field: "amount" });
+      messages.add(res.body.error!.message);
+    }
+    expect([...messages]).toEqual([`amount: must be at most ${MAX} fen (10 trillion yuan)`]);
+    const fraction = await pay(1.5);
+    expect(fraction.body.error?.message).toBe("amount: must be an integer number of fen");
+  });
+
   for (const channel of ["netsunion", "unionpay_nocard"] as const) {
     it(`on ${channel}: any amount from 1 fen to the maximum ends succeeded or failed, never processing`, async () => {
       if (channel !== "netsunion") expect((await app.admin("PATCH", "/admin/v1/channels/netsunion", { enabled: false })).status).toBe(200);
