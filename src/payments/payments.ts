@@ -14,6 +14,7 @@ import { checkDailyLimits } from "./limits.ts";
 import { applyPaymentOutcome, INTENT_GRACE_MS, RESIGN_REQUIRED } from "./outcomes.ts";
 import type { PaymentCreateInput } from "./wire.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
+import { screenPayment } from "../risk/index.ts";
 
 export interface PaymentAnswer {
   status: 200 | 201;
@@ -39,7 +40,8 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
   const amount = fen(input.amount);
   await checkDailyLimits(db, merchant, card.card_id, amount, deps.ctx.clock.now());
   const route = await resolveRoute(deps, card, amount).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
-  const payment = await recordIntent(deps, merchant, input, request_hash, card, route);
+  // Risk rules and blocklists decide here, once; the intent is recorded under their scope locks.
+  const payment = await screenPayment(deps.ctx, { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no }, (db) => recordIntent({ ...deps, ctx: { ...deps.ctx, db } }, merchant, input, request_hash, card, route));
   if (!payment) {
     // A concurrent request with the same out_trade_no won the insert: answer its payment.
     const other = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirstOrThrow();
@@ -167,7 +169,7 @@ export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source
   const result = await callChannel(deps, payment.channel_id!, (a) =>
     a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: cag.network_agreement_no, amount_fen: payment.amount, description: payment.description }),
   );
-  return applyPaymentOutcome(deps, payment.payment_id, result, source);
+  return applyPaymentOutcome(deps, payment, result, source);
 }
 
 export async function getPayment(db: Kysely<Database>, merchant_id: string, payment_id: string): Promise<PaymentRow> {
