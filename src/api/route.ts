@@ -7,6 +7,7 @@ import { errorResponse, zodToPaycoreError } from "./errors.ts";
 import { runIdempotent, type StoredResponse } from "./idempotency.ts";
 import { toJson } from "./json.ts";
 import type { MerchantPrincipal } from "./merchant-auth.ts";
+import type { StatementCounts } from "../db/index.ts";
 
 /**
  * Routes are declared once with their Zod schemas: the same declaration validates requests and
@@ -156,5 +157,7 @@ declare module "fastify" {
     paycore_merchant?: MerchantPrincipal;
     paycore_operator?: Operator;
     paycore_error_code?: string;
+    /** SQL statements and commits this request caused (logged with it; src/db/stats.ts). */
+    paycore_counts?: StatementCounts;
   }
 }

@@ -12,6 +12,7 @@ import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
 import { metricsRoute } from "./routes/metrics.ts";
@@ -154,6 +155,12 @@ function loggedPath(url: string): string {
 
 /** One log line per request; the logger masks card numbers, IDs, phones and secrets. */
 function installLogging(app: FastifyInstance, ctx: Ctx): void {
+  // Round trips per request, for the performance budget (docs/performance.md): counted at the driver.
+  app.addHook("onRequest", (request, _reply, done) => {
+    const counts = { statements: 0, commits: 0 };
+    request.paycore_counts = counts;
+    runCounted(counts, done);
+  });
   app.addHook("onResponse", async (request, reply) => {
     ctx.log.info(
       {
@@ -165,6 +172,7 @@ function installLogging(app: FastifyInstance, ctx: Ctx): void {
         ...(request.paycore_merchant ? { mch_id: request.paycore_merchant.merchant_id } : {}),
         ...(request.paycore_operator ? { operator_id: request.paycore_operator.operator_id } : {}),
         ...(request.paycore_error_code ? { error_code: request.paycore_error_code } : {}),
+        ...(request.paycore_counts ? { sql: request.paycore_counts.statements, commits: request.paycore_counts.commits } : {}),
       },
       "request",
     );

@@ -161,7 +161,7 @@ export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source
   const result = await callChannel(deps, payment.channel_id!, (a) =>
     a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: cag.network_agreement_no, amount_fen: payment.amount, description: payment.description }),
   );
-  return applyPaymentOutcome(deps, payment.payment_id, result, source);
+  return applyPaymentOutcome(deps, payment, result, source);
 }
 
 export async function getPayment(db: Kysely<Database>, merchant_id: string, payment_id: string): Promise<PaymentRow> {
