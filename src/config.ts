@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parseAllowList } from "./kernel/net-guard.ts";
 
 /**
- * All settings come from the environment (API.md "Running it"), validated at start:
+ * All settings come from the environment (docs/api-conventions.md "Running it"), validated at start:
  * a bad value stops paycore with one clear line naming the variable.
  */
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -76,7 +76,7 @@ export class ConfigError extends Error {}
 
 const LOOPBACK_HOST_RE = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
-/** What is wrong with a public URL for production, or null (API.md "Running it"). */
+/** What is wrong with a public URL for production, or null (docs/api-conventions.md "Running it"). */
 export function publicUrlWarning(public_url: string | null): string | null {
   if (!public_url) return "PAYCORE_PUBLIC_URL is not set: campaigns are refused (their SMS links need paycore's public address)";
   const url = new URL(public_url);

@@ -27,7 +27,7 @@ export async function runStart(config: Config): Promise<number> {
   // Keys are exchanged with the networks through files in the data directory.
   const data_dir = config.data_dir === "memory" ? mkdtempSync(join(tmpdir(), "paycore-")) : resolve(config.data_dir);
   let sandbox: RunningSandbox | null = null;
-  if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir });
+  if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir, keep_state: config.data_dir !== "memory" });
   const sandbox_url = config.sandbox_url ?? sandbox!.url;
   const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url };
   const server = await startServer(deps, { host: config.host, port: config.port });
