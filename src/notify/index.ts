@@ -15,3 +15,4 @@ export {
   type EventQuery,
   type EventStatus,
 } from "./events.ts";
+export { checkNotifyUrl } from "./destination.ts";
