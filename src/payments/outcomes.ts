@@ -1,12 +1,18 @@
 import type { Kysely } from "kysely";
 import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
+import { retireCardAgreement } from "../agreements/store.ts";
 import { computePaymentFee } from "../ledger/index.ts";
 import { channelCostFen } from "../routing/index.ts";
 import { publishOutcome } from "../kernel/observe.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
+
+/** A debit refused for these reasons means the network holds no live agreement for the card. */
+const DEAD_AGREEMENT_REASONS: ReadonlySet<string> = new Set(["agreement_not_found", "agreement_inactive"]);
+/** The failure code of a payment refused that way; the merchant is answered with this error code. */
+export const RESIGN_REQUIRED = "resign_required";
 
 /** How long a recorded intent waits before the sweeper asks the network about it. */
 export const INTENT_GRACE_MS = 10_000;
@@ -55,7 +61,7 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
       .executeTakeFirst();
     return row ?? alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
   }
-  const transition = result.status === "succeeded" ? await successValues(deps, known, result, now) : failureValues(result, now);
+  const transition = result.status === "succeeded" ? await successValues(deps, known, result, now) : failureValues(known, result, now);
   // The notification gives way to whoever holds the row; the synchronous answer and the sweeper's
   // query wait for it, so that what they return is the recorded final state.
   const applied = await applyFinal(deps, known.payment_id, transition, now, source === "notify" ? "skip_locked" : "wait");
@@ -95,9 +101,14 @@ async function successValues(deps: PaymentDeps, p: PaymentRow, result: Extract<A
   return { status: "succeeded", network_state: "final", fee: fee.fee, network_cost, network_txn_id: networkTxnId(result), succeeded_at: now, next_query_at: null, updated_at: now };
 }
 
-function failureValues(result: Extract<Answer, { status: "failed" }>, now: Date): FinalValues {
+function failureValues(p: PaymentRow, result: Extract<Answer, { status: "failed" }>, now: Date): FinalValues {
   assertTransition(PAYMENT_TRANSITIONS, "payment", "processing", "failed");
-  return { status: "failed", network_state: "final", failure_code: result.reason, failure_message: result.message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
+  // The network no longer knows the agreement: the card agreement is retired with this failure (applyFinal).
+  const dead = DEAD_AGREEMENT_REASONS.has(result.reason) && p.card_agreement_id !== null;
+  const failure = dead
+    ? { failure_code: RESIGN_REQUIRED, failure_message: `${p.channel_id} no longer knows this agreement (${result.reason}): the cardholder must sign the card again` }
+    : { failure_code: result.reason, failure_message: result.message };
+  return { status: "failed", network_state: "final", ...failure, failure_message: failure.failure_message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
 }
 
 /**
@@ -115,6 +126,9 @@ async function applyFinal(deps: PaymentDeps, payment_id: string, values: FinalVa
     if (!row) return null;
     if (row.status === "succeeded") await emitPaymentSucceeded(trx, row, now);
     else await emitPaymentFailed(trx, row, now);
+    if (row.failure_code === RESIGN_REQUIRED && row.card_agreement_id) {
+      await retireCardAgreement(trx, row.card_agreement_id, row.failure_message ?? "the network no longer knows this agreement", now);
+    }
     return row;
   });
 }
