@@ -1,58 +1,252 @@
 /**
- * Agreement payments through the whole stack: signed HTTP request → paycore → channel adapter →
- * sandbox network (signed and encrypted messages) → ledger entry and outbox event. Prints
- * latency percentiles and throughput, sequential and with concurrency.
+ * Agreement payments through the whole stack, against pgbench on the same PostgreSQL in the same
+ * run (issue 10, docs/performance.md). `npm run bench -- payments`:
  *
- *   npm run bench                                   # embedded PGlite
- *   DATABASE_URL=postgres://…/test npm run bench    # PostgreSQL
+ * 1. initdb a private PostgreSQL 15 cluster (port 4071, pg_stat_statements loaded; the shared
+ *    server is never touched), or use BENCH_DATABASE_URL (then without pg_stat_statements);
+ * 2. start the sandbox and `paycore start` as two processes sharing a data directory (keys);
+ * 3. create a merchant ID, sign 32 sandbox cards, warm up, then run 16 signed clients for 20 s;
+ * 4. run pgbench TPC-B (scale 10, -c 16 -j 2 -T 20) on the same server;
+ * 5. print payments/s, p50/p99, CPU ms per payment of each process (/proc), SQL statements and
+ *    commits per payment (pg_stat_statements, pg_stat_database) and the ratio to pgbench.
+ * Nothing here asserts a speed. BENCH_SECONDS, BENCH_CLIENTS, BENCH_AGREEMENTS override.
  */
-import { createTestMerchant, startTestApp } from "../test/support/app.ts";
-import { catalogue, pickCard, signCard } from "../test/payments/helpers.ts";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { PaycoreClient, type Credentials } from "../src/client/index.ts";
+import { testUscc } from "../test/support/app.ts";
+import { residentId } from "../test/support/sandbox.ts";
 
-const PAYMENTS_PER_RUN = 200;
-const CONCURRENCY = 8;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
+const AGREEMENTS = Number(process.env.BENCH_AGREEMENTS ?? 32);
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const PORTS = { pg: 4071, sandbox: 4072, paycore: 4073 } as const;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+type Row = Record<string, string | number>;
+
+function sh(cmd: string, args: string[], as_postgres = false): string {
+  const r = as_postgres ? spawnSync("su", ["postgres", "-c", [cmd, ...args].map((a) => `'${a}'`).join(" ")], { encoding: "utf8" }) : spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.stdout}`);
+  return r.stdout;
 }
 
-export async function benchPayments(): Promise<Record<string, string | number>[]> {
-  const app = await startTestApp({ label: "bench", sandbox: true });
-  try {
-    const m = await createTestMerchant(app);
-    const client = app.merchantClient(m.creds);
-    const card = pickCard(await catalogue(app), { unified: true });
-    const agreement_id = await signCard(app, client, card, "bench-sign");
-    let n = 0;
-    const one = async () => {
-      n += 1;
-      const t0 = performance.now();
-      const res = await client.post<{ status: string }>("/v1/payments", { out_trade_no: `bench-${n}`, agreement_id, amount: 100, currency: "CNY", description: "bench" });
-      if (res.body.status !== "succeeded") throw new Error(`payment ${n}: ${res.text}`);
-      return performance.now() - t0;
-    };
-    const rows: Record<string, string | number>[] = [];
-    for (const concurrency of [1, CONCURRENCY]) {
-      const latencies: number[] = [];
-      const started = performance.now();
-      const workers = Array.from({ length: concurrency }, async () => {
-        while (latencies.length < PAYMENTS_PER_RUN) latencies.push(await one());
-      });
-      await Promise.all(workers);
-      const seconds = (performance.now() - started) / 1000;
-      latencies.sort((a, b) => a - b);
-      rows.push({
-        bench: "POST /v1/payments",
-        engine: process.env.DATABASE_URL ? "postgres" : "pglite",
-        concurrency,
-        payments: latencies.length,
-        "p50 ms": percentile(latencies, 50).toFixed(1),
-        "p95 ms": percentile(latencies, 95).toFixed(1),
-        "payments/s": (latencies.length / seconds).toFixed(1),
-      });
+/** A private cluster in a temp directory; stopped and removed by `stop()`. */
+function privateCluster(): { url: string; stop(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "paycore-bench-pg-"));
+  chmodSync(dir, 0o777);
+  const data = join(dir, "data");
+  sh(`${PG_BIN}/initdb`, ["-D", data, "-A", "trust", "-U", "postgres"], true);
+  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on`;
+  sh(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"], true);
+  return {
+    url: `postgres://postgres@127.0.0.1:${PORTS.pg}/postgres`,
+    stop: () => {
+      spawnSync("su", ["postgres", "-c", `${PG_BIN}/pg_ctl -D ${data} -m fast -w stop`]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+}
+
+async function waitFor(url: string, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      // not listening yet
     }
-    return rows;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not start`);
+}
+
+function startProcess(script: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...(script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [])], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return child;
+}
+
+async function json<T>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+interface Card {
+  card_number: string;
+  holder_name: string;
+  id_number: string;
+  phone: string;
+  card_type: string;
+  status: string;
+  balance: number;
+  cvn2?: string;
+  expiry?: string;
+}
+
+async function setUp(paycore: string, sandbox: string, admin_token: string): Promise<{ client: PaycoreClient; agreements: string[] }> {
+  const admin = (path: string, body: unknown) =>
+    fetch(paycore + path, { method: "POST", headers: { authorization: `Bearer ${admin_token}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => json<Record<string, any>>(r)); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const entity = await admin("/admin/v1/entities", { legal_name: "Bench Co., Ltd.", uscc: testUscc() });
+  const m = await admin("/admin/v1/merchants", {
+    entity_id: entity.entity_id,
+    name: "Bench",
+    business_category: "retail",
+    risk_level: "low",
+    products: [{ product: "agreement_pay", fee_rate_bps: 60, fee_min: 1 }],
+    settlement: { mode: "own", cycle_days: 1, account: { account_name: "Bench Co., Ltd.", account_number: "6222020200112233445", bank_code: "102290000012" } },
+  });
+  if (!m.api_key) throw new Error(`merchant: ${JSON.stringify(m)}`);
+  const creds: Credentials = { mch_id: m.merchant_id, key_id: m.api_key.key_id, secret: m.api_key.secret };
+  const client = new PaycoreClient(paycore, creds, () => Math.floor(Date.now() / 1000));
+  // High-balance debit cards of our own, so that 20 s of load never runs a card dry.
+  const cards: Card[] = [];
+  for (let i = 0; i < AGREEMENTS; i++) {
+    const res = await fetch(`${sandbox}/sandbox/v1/cards`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ holder_name: "压测持卡人", id_number: residentId(900 + i), phone: `1391${String(i).padStart(7, "0")}`, bank_code: i % 2 ? "ICBC" : "CCB", card_type: "debit", balance: 1_000_000_000 }),
+    });
+    if (res.status !== 201) throw new Error(`adding a card: ${await res.text()}`);
+    cards.push(await json<Card>(res));
+  }
+  const agreements: string[] = [];
+  for (const card of cards) {
+    const body = {
+      ...{ holder_name: card.holder_name, id_type: "resident_id", id_number: card.id_number, card_number: card.card_number, phone: card.phone },
+      ...(card.card_type === "credit" ? { cvn2: card.cvn2, expiry: card.expiry } : {}),
+    };
+    const start = await client.post<Record<string, string>>("/v1/agreements", { out_request_no: `bench-${card.card_number.slice(-8)}`, user_ref: `u-${agreements.length}`, card: body });
+    if (start.body.status === "already_signed") {
+      agreements.push(start.body.agreement_id!);
+      continue;
+    }
+    const sms = await json<{ data: { otp: string | null }[] }>(await fetch(`${sandbox}/sandbox/v1/sms?phone=${card.phone}`));
+    const confirm = await client.post<Record<string, string>>("/v1/agreements/confirm", { sign_request_id: start.body.sign_request_id, otp: sms.data.at(-1)?.otp });
+    if (confirm.status !== 201) throw new Error(`sign: ${confirm.text}`);
+    agreements.push(confirm.body.agreement_id!);
+  }
+  if (agreements.length < AGREEMENTS) throw new Error(`only ${agreements.length} cards could be signed`);
+  return { client, agreements };
+}
+
+async function load(client: PaycoreClient, agreements: string[], seconds: number, label: string): Promise<number[]> {
+  const latencies: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < until) {
+        const i = n++;
+        const t0 = performance.now();
+        const res = await client.post<{ status: string }>("/v1/payments", { out_trade_no: `${label}-${i}`, agreement_id: agreements[i % agreements.length], amount: 100, currency: "CNY", description: "bench" });
+        if (res.body.status !== "succeeded") throw new Error(`payment ${i}: ${res.status} ${res.text}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function dbStats(url: string, with_statements: boolean): Promise<{ statements: number; commits: number }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const commits = await c.query<{ n: string }>("SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()");
+    const statements = with_statements ? await c.query<{ n: string }>("SELECT coalesce(sum(calls), 0)::text AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())") : null;
+    return { statements: Number(statements?.rows[0]?.n ?? NaN), commits: Number(commits.rows[0]!.n) };
   } finally {
-    await app.close();
+    await c.end();
+  }
+}
+
+async function resetStatements(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    await c.query("SELECT pg_stat_statements_reset()");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end();
+  }
+}
+
+function pgbench(url: string): number {
+  sh("/usr/bin/pgbench", ["-i", "-s", "10", "-q", url]);
+  const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(SECONDS), url]);
+  const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+  return m ? Number(m[1]) : NaN;
+}
+
+export async function benchPayments(): Promise<Row[]> {
+  const cluster = process.env.BENCH_DATABASE_URL ? null : privateCluster();
+  const url = process.env.BENCH_DATABASE_URL ?? cluster!.url;
+  const data_dir = mkdtempSync(join(tmpdir(), "paycore-bench-"));
+  const admin_token = randomBytes(24).toString("hex");
+  const sandbox_url = `http://127.0.0.1:${PORTS.sandbox}`;
+  const paycore_url = `http://127.0.0.1:${PORTS.paycore}`;
+  const sandbox = startProcess("src/sandbox/main.ts", { SANDBOX_PORT: String(PORTS.sandbox), PAYCORE_DATA_DIR: data_dir, SANDBOX_LOG_LEVEL: "warn", PAYCORE_CALLBACK_URL: `${paycore_url}/callbacks/channels` });
+  let paycore: ChildProcess | null = null;
+  try {
+    await waitFor(`${sandbox_url}/sandbox/v1/cards`, sandbox, "sandbox");
+    paycore = startProcess("src/cli/main.ts", {
+      DATABASE_URL: url,
+      PORT: String(PORTS.paycore),
+      SANDBOX_URL: sandbox_url,
+      PAYCORE_DATA_DIR: data_dir,
+      PAYCORE_ADMIN_TOKEN: admin_token,
+      PAYCORE_LOG_LEVEL: "warn",
+      PAYCORE_RATE_LIMIT_PER_MINUTE: "1000000",
+    });
+    await waitFor(`${paycore_url}/healthz`, paycore, "paycore");
+    const { client, agreements } = await setUp(paycore_url, sandbox_url, admin_token);
+    await load(client, agreements, 3, "warm");
+    const has_statements = await resetStatements(url);
+    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!) };
+    const started = performance.now();
+    const latencies = await load(client, agreements, SECONDS, "timed");
+    const elapsed_s = (performance.now() - started) / 1000;
+    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!) };
+    const n = latencies.length;
+    const tps = pgbench(url);
+    const rate = n / elapsed_s;
+    return [
+      {
+        payments: n,
+        "payments/s": rate.toFixed(1),
+        "p50 ms": pct(latencies, 50).toFixed(1),
+        "p99 ms": pct(latencies, 99).toFixed(1),
+        "paycore CPU ms/payment": ((after.paycore - before.paycore) / n).toFixed(2),
+        "sandbox CPU ms/payment": ((after.sandbox - before.sandbox) / n).toFixed(2),
+        // Every statement of the run's database over the timed load, the notifications included.
+        "SQL statements/payment": has_statements ? ((after.db.statements - before.db.statements) / n).toFixed(1) : "n/a",
+        "commits/payment": ((after.db.commits - before.db.commits) / n).toFixed(2),
+        "pgbench TPC-B tps": tps.toFixed(0),
+        "ratio to pgbench": (rate / tps).toFixed(3),
+        machine: `${cpus().length}× ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+      },
+    ];
+  } finally {
+    paycore?.kill("SIGTERM");
+    sandbox.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 1_000));
+    cluster?.stop();
+    rmSync(data_dir, { recursive: true, force: true });
   }
 }

@@ -1,15 +1,25 @@
-/** `npm run bench`: every benchmark, each printing a table. Never part of `npm test`. */
+/** `npm run bench [-- payments|ledger|sm2]`: benchmarks, each printing a table. Never part of `npm test`. */
+import { spawnSync } from "node:child_process";
 import { benchPayments } from "./payments.ts";
 import { benchSm2 } from "./sm2.ts";
 
+/** bench/ledger.ts prints its own table (engine from DATABASE_URL; PGlite otherwise). */
+async function benchLedger(): Promise<Record<string, string | number>[]> {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/ledger.ts"], { stdio: "inherit", env: process.env });
+  if (r.status !== 0) throw new Error("bench/ledger.ts failed");
+  return [];
+}
+
 const benches: [string, () => Promise<Record<string, string | number>[]>][] = [
   ["payments", benchPayments],
+  ["ledger", benchLedger],
   ["sm2", benchSm2],
 ];
 const only = process.argv[2];
 for (const [name, run] of benches) {
   if (only && only !== name) continue;
   console.log(`\n== ${name}`);
-  console.table(await run());
+  const rows = await run();
+  if (rows.length) console.table(rows);
 }
 process.exit(0);

@@ -10,12 +10,6 @@ import { sm3 } from "./sm3.ts";
  * k·P in encryption) use BigInt arithmetic, which is not constant time but only touches public
  * values or the one-time k. Interoperability with the independent `sm-crypto` package is tested.
  *
- * Speed (docs/performance.md): a signature costs one OpenSSL k·G — the signer's public key, its
- * Z_A and 1/(1+d) are cached per key; a verification adds table points instead of doubling:
- * s·G and t·P are sums of precomputed multiples (fixed-base comb tables: one for G, built once,
- * and one per public key, built at its first verification and kept for a bounded number of keys).
- * Tables only ever hold multiples of public points, and only public scalars index them.
- *
  * Formats follow common Chinese practice: private key = 64 hex chars, public key = `04|x|y` in hex
  * (130 chars), signature = DER SEQUENCE { r, s }, ciphertext = C1 (04|x|y) | C3 | C2.
  */
@@ -32,11 +26,6 @@ const POINT_BYTES = 1 + 2 * COORD_BYTES;
 const USER_ID_BYTES_MAX = 8191; // ENTL is 16 bits of bit length
 const RANDOM_ATTEMPTS_MAX = 64;
 const PLAINTEXT_BYTES_MAX = 64 * 1024;
-/** Signing keys, public-key tables and Z_A values kept per process (least recently used go first). */
-export const SM2_CACHE_LIMITS = { signing_keys_max: 64, verify_tables_max: 64, user_hashes_max: 256 } as const;
-/** Comb windows: 8 bits (32 rows of 255 points, about 0.6 MB) for G and for each cached public key. */
-const G_WINDOW_BITS = 8;
-const KEY_WINDOW_BITS = 8;
 
 export interface Sm2KeyPair {
   private_key_hex: string;
@@ -154,101 +143,6 @@ function mulAdd(u: bigint, U: Affine, v: bigint, V: Affine): Affine | null {
   return toAffine(acc);
 }
 
-/** A Map used as a small LRU: a hit moves the entry to the back, an insert evicts the front. */
-function lruGet<K, V>(map: Map<K, V>, key: K, max: number, make: () => V): V {
-  const hit = map.get(key);
-  if (hit !== undefined) {
-    map.delete(key);
-    map.set(key, hit);
-    return hit;
-  }
-  const value = make();
-  map.set(key, value);
-  if (map.size > max) map.delete(map.keys().next().value as K);
-  return value;
-}
-
-/** Jacobian points to affine with one inversion (Montgomery's trick). No point may be infinity. */
-function batchAffine(points: readonly Jacobian[]): Affine[] {
-  const prefix: bigint[] = new Array(points.length);
-  let acc = 1n;
-  for (let i = 0; i < points.length; i++) {
-    prefix[i] = acc;
-    acc = (acc * points[i]!.z) % P;
-  }
-  let inv = invMod(acc, P);
-  const out: Affine[] = new Array(points.length);
-  for (let i = points.length - 1; i >= 0; i--) {
-    const p = points[i]!;
-    const zi = (inv * prefix[i]!) % P;
-    inv = (inv * p.z) % P;
-    const zi2 = (zi * zi) % P;
-    out[i] = { x: (p.x * zi2) % P, y: (p.y * zi2 * zi) % P };
-  }
-  return out;
-}
-
-/**
- * Fixed-base comb table: rows[i][j - 1] = j·2^(w·i)·B for j in 1..2^w − 1, affine. Then
- * k·B = Σ rows[i][digit_i(k) − 1]: one mixed addition per non-zero w-bit digit, no doubling.
- */
-type CombTable = { window_bits: number; rows: Affine[][] };
-
-function buildComb(base: Affine, window_bits: number): CombTable {
-  const windows = Math.ceil(256 / window_bits);
-  const per_row = (1 << window_bits) - 1;
-  const jacobian: Jacobian[] = [];
-  let row_base = base;
-  for (let i = 0; i < windows; i++) {
-    let acc: Jacobian = { x: row_base.x, y: row_base.y, z: 1n };
-    jacobian.push(acc);
-    for (let j = 2; j <= per_row; j++) {
-      acc = addAffine(acc, row_base);
-      jacobian.push(acc);
-    }
-    const next = toAffine(addAffine(acc, row_base));
-    assert(next !== null, "comb row base is the point at infinity");
-    row_base = next;
-  }
-  const affine = batchAffine(jacobian);
-  const rows: Affine[][] = [];
-  for (let i = 0; i < windows; i++) rows.push(affine.slice(i * per_row, (i + 1) * per_row));
-  return { window_bits, rows };
-}
-
-function combAdd(acc: Jacobian, table: CombTable, k: bigint): Jacobian {
-  const mask = (1n << BigInt(table.window_bits)) - 1n;
-  const w = BigInt(table.window_bits);
-  let rest = k;
-  for (let i = 0; rest > 0n; i++, rest >>= w) {
-    const digit = Number(rest & mask);
-    if (digit !== 0) acc = addAffine(acc, table.rows[i]![digit - 1]!);
-  }
-  return acc;
-}
-
-let g_table: CombTable | null = null;
-const key_tables = new Map<string, CombTable>();
-
-/** s·G + t·P from the comb tables (P's table is built on first use), in Jacobian form. Public values only. */
-function mulAddPublic(s: bigint, t: bigint, key_hex: string, key: Affine): Jacobian {
-  g_table ??= buildComb(G, G_WINDOW_BITS);
-  const key_table = lruGet(key_tables, key_hex.toLowerCase(), SM2_CACHE_LIMITS.verify_tables_max, () => buildComb(key, KEY_WINDOW_BITS));
-  return combAdd(combAdd({ x: 0n, y: 1n, z: 0n }, g_table, s), key_table, t);
-}
-
-/**
- * Whether the affine x of a Jacobian point satisfies (e + x) mod n = r, without the inversion:
- * x = X/Z² is c = (r − e) mod n or c + n (x < p < 2n), so compare X with c·Z² (mod p).
- */
-function xMatches(point: Jacobian, e: bigint, r: bigint): boolean {
-  if (point.z === 0n) return false;
-  const z2 = (point.z * point.z) % P;
-  const c = mod(r - e, N);
-  if ((c * z2) % P === point.x) return true;
-  return c + N < P && ((c + N) * z2) % P === point.x;
-}
-
 function randomScalar(): bigint {
   for (let attempt = 0; attempt < RANDOM_ATTEMPTS_MAX; attempt++) {
     const k = fromBytes(randomBytes(COORD_BYTES));
@@ -257,14 +151,11 @@ function randomScalar(): bigint {
   assert(false, "random scalar generation failed repeatedly");
 }
 
-// One ECDH object reused for every k·G (setPrivateKey replaces the key; calls never interleave).
-let base_ecdh: ReturnType<typeof createECDH> | null = null;
-
 /** k·G through OpenSSL (constant time): the point as `04|x|y`. */
 function baseMulEncoded(k: bigint): Buffer {
-  base_ecdh ??= createECDH("SM2");
-  base_ecdh.setPrivateKey(toBytes(k));
-  return base_ecdh.getPublicKey();
+  const ecdh = createECDH("SM2");
+  ecdh.setPrivateKey(toBytes(k));
+  return ecdh.getPublicKey();
 }
 
 /** Parses and validates an uncompressed point; null when it is not a point of the curve. */
@@ -305,28 +196,9 @@ function userHash(user_id: string, key: Affine): Buffer {
   return sm3(Buffer.concat([entl, id, toBytes(A), toBytes(B), toBytes(GX), toBytes(GY), toBytes(key.x), toBytes(key.y)]));
 }
 
-const user_hashes = new Map<string, Buffer>();
-
 function messageDigest(message: string | Uint8Array, user_id: string, key: Affine): bigint {
   const m = typeof message === "string" ? Buffer.from(message, "utf8") : message;
-  const z = lruGet(user_hashes, `${user_id}\u0000${key.x.toString(16)}:${key.y.toString(16)}`, SM2_CACHE_LIMITS.user_hashes_max, () => userHash(user_id, key));
-  return fromBytes(sm3(Buffer.concat([z, m])));
-}
-
-interface SigningKey {
-  d: bigint;
-  public_key: Affine;
-  d1_inv: bigint;
-}
-const signing_keys = new Map<string, SigningKey>();
-
-function signingKey(private_key_hex: string): SigningKey {
-  return lruGet(signing_keys, private_key_hex.toLowerCase(), SM2_CACHE_LIMITS.signing_keys_max, () => {
-    const d = parsePrivateKey(private_key_hex);
-    const public_key = decodePoint(baseMulEncoded(d));
-    assert(public_key !== null, "derived SM2 public key is not on the curve");
-    return { d, public_key, d1_inv: invMod(1n + d, N) };
-  });
+  return fromBytes(sm3(Buffer.concat([userHash(user_id, key), m])));
 }
 
 export interface Sm2Options {
@@ -335,8 +207,11 @@ export interface Sm2Options {
 
 /** SM2 signature over SM3 with the user ID hashed in; DER-encoded. */
 export function sm2Sign(message: string | Uint8Array, private_key_hex: string, options: Sm2Options = {}): Buffer {
-  const { d, public_key, d1_inv } = signingKey(private_key_hex);
+  const d = parsePrivateKey(private_key_hex);
+  const public_key = decodePoint(baseMulEncoded(d));
+  assert(public_key !== null, "derived SM2 public key is not on the curve");
   const e = messageDigest(message, options.user_id ?? SM2_DEFAULT_USER_ID, public_key);
+  const d1_inv = invMod(1n + d, N);
   for (let attempt = 0; attempt < RANDOM_ATTEMPTS_MAX; attempt++) {
     const k = randomScalar();
     const x1 = fromBytes(baseMulEncoded(k).subarray(1, 33));
@@ -364,7 +239,9 @@ export function sm2Verify(message: string | Uint8Array, signature_der: Uint8Arra
   const t = mod(r + s, N);
   if (t === 0n) return false;
   const e = messageDigest(message, options.user_id ?? SM2_DEFAULT_USER_ID, key);
-  return xMatches(mulAddPublic(s, t, public_key_hex, key), e, r);
+  const point = mulAdd(s, G, t, key);
+  if (!point) return false;
+  return mod(e + point.x, N) === r;
 }
 
 function derInteger(value: bigint): Buffer {
