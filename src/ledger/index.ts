@@ -14,6 +14,8 @@ export {
   networkCost,
   networkReceivable,
   normalSide,
+  reconciliationLoss,
+  reconciliationSuspense,
   type AccountRef,
   type AccountType,
   type Side,
@@ -67,6 +69,7 @@ export {
   type MerchantBalance,
   type TrialBalance,
 } from "./queries.ts";
+export { postReconciliationAdjustment, type ReconciliationAdjustment } from "./reconciliation-postings.ts";
 export {
   postPayoutFailed,
   postPayoutInstructed,

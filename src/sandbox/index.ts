@@ -12,6 +12,7 @@ import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import { Notifier, type NotificationEncoder } from "./notifier.ts";
 import { SeenMessages } from "./replay.ts";
+import { StatementFaults } from "./statement-faults.ts";
 import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.ts";
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
 
@@ -58,6 +59,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const ctx: SandboxContext = {
     engine: new Engine(seed, clock), faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
     notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log), clock, log,
+    statement_faults: new StatementFaults(),
   };
   encoders.netsunion = (event, now) => encodeNetsUnionNotification(ctx, event, now);
   encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);
