@@ -6,6 +6,7 @@ import { newId } from "../kernel/ids.ts";
 import { authenticateOperator, type OperatorRole } from "../operators/index.ts";
 import { randomBytes } from "node:crypto";
 import { errorBody, errorResponse } from "./errors.ts";
+import { isDatabaseUnavailable } from "../db/availability.ts";
 import { toJson } from "./json.ts";
 import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
@@ -96,6 +97,12 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;
       status = 400;
       body = errorBody("invalid_request", message, request.id, "body");
+    } else if (isDatabaseUnavailable(err)) {
+      // An operating condition, not a bug: the caller retries; committed work is finished by the sweeper.
+      ctx.log.warn({ request_id: request.id, err: err.message }, "database unavailable");
+      status = 503;
+      body = errorBody("service_unavailable", "the database is unavailable; retry later", request.id);
+      void reply.header("retry-after", "5");
     } else {
       ctx.log.error({ request_id: request.id, err: { message: err.message, stack: err.stack } }, "unhandled error");
       status = 500;

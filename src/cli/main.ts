@@ -24,7 +24,11 @@ settings come from the environment: see README.md ("Running it").`;
 export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: DatabaseHandle; master_key_source: string }> {
   const log = createLogger(config.log_level);
   const { key, source } = loadMasterKey(config);
-  const handle = await connect({ database_url: config.database_url, data_dir: config.data_dir });
+  const handle = await connect({
+    database_url: config.database_url,
+    data_dir: config.data_dir,
+    on_pool_error: (err) => log.warn({ err: err.message }, "database connection lost; it is replaced on the next query"),
+  });
   const ctx: Ctx = {
     db: handle.db,
     clock: systemClock,

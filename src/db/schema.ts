@@ -103,6 +103,28 @@ export interface FoundationTables {
   idempotency_keys: IdempotencyKeyRow;
 }
 
+// ---- four-eyes proposals (migration 0620) ----
+
+export interface ProposalRow {
+  proposal_id: string;
+  kind: string;
+  target_type: string;
+  target_id: string;
+  payload_enc: string;
+  summary: unknown;
+  status: "pending" | "approved" | "rejected";
+  proposed_by: string;
+  proposed_at: Date;
+  decided_by: string | null;
+  decided_at: Date | null;
+  decision_note: string | null;
+  result: unknown;
+}
+
+export interface ProposalTables {
+  proposals: ProposalRow;
+}
+
 export type NotifyEventType =
   | "payment.succeeded"
   | "payment.failed"
@@ -161,7 +183,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & ReconciliationTables;
+export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & ReconciliationTables;
 
 // ---- agreement payments (migration 0400) ----
 

@@ -102,30 +102,39 @@ export async function loadMerchant(db: Kysely<Database>, merchant_id: string, fo
 }
 
 export async function patchMerchant(ctx: Ctx, merchant_id: string, patch: MerchantPatchInput, actor: Actor) {
+  return ctx.db.transaction().execute((trx) => applyMerchantPatch(ctx, trx, merchant_id, patch, actor));
+}
+
+/** Refuses a patch that could not apply (unknown merchant ID, settlement mode it cannot have). */
+export async function checkMerchantPatch(ctx: Ctx, db: Kysely<Database>, merchant_id: string, patch: MerchantPatchInput): Promise<void> {
+  const { row } = await loadMerchant(db, merchant_id);
+  if (patch.settlement) settlementColumns(ctx, merchant_id, patch.settlement, row.parent_merchant_id !== null);
+}
+
+/** The patch inside a caller's transaction (a four-eyes approval applies it in its own). */
+export async function applyMerchantPatch(ctx: Ctx, trx: Kysely<Database>, merchant_id: string, patch: MerchantPatchInput, actor: Actor) {
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    const before = await loadMerchant(trx, merchant_id, true);
-    const cur = before.row;
-    const risk_level = patch.risk_level ?? cur.risk_level;
-    const changes: Partial<MerchantRow> = {
-      name: patch.name ?? cur.name,
-      business_category: patch.business_category ?? cur.business_category,
-      risk_level,
-      status: patch.status ?? cur.status,
-      notify_url: patch.notify_url === undefined ? cur.notify_url : patch.notify_url,
-      // Raising a merchant to high risk turns on its own confirmation unless the patch says otherwise.
-      require_own_confirmation: patch.require_own_confirmation ?? (patch.risk_level === "high" ? true : cur.require_own_confirmation),
-      ...(patch.settlement ? settlementColumns(ctx, merchant_id, patch.settlement, cur.parent_merchant_id !== null) : {}),
-      ...limitColumns(patch.limits, cur),
-      updated_at: now,
-    };
-    await trx.updateTable("merchants").set(changes).where("merchant_id", "=", merchant_id).execute();
-    if (patch.products) await writeProducts(trx, merchant_id, patch.products);
-    const after = await loadMerchant(trx, merchant_id);
-    const action = patch.status && patch.status !== cur.status ? `merchant.${patch.status === "suspended" ? "suspend" : "reactivate"}` : "merchant.update";
-    await recordAudit(trx, { ...actor, action, target_type: "merchant", target_id: merchant_id, before: merchantToWire(before), after: merchantToWire(after) }, now);
-    return after;
-  });
+  const before = await loadMerchant(trx, merchant_id, true);
+  const cur = before.row;
+  const risk_level = patch.risk_level ?? cur.risk_level;
+  const changes: Partial<MerchantRow> = {
+    name: patch.name ?? cur.name,
+    business_category: patch.business_category ?? cur.business_category,
+    risk_level,
+    status: patch.status ?? cur.status,
+    notify_url: patch.notify_url === undefined ? cur.notify_url : patch.notify_url,
+    // Raising a merchant to high risk turns on its own confirmation unless the patch says otherwise.
+    require_own_confirmation: patch.require_own_confirmation ?? (patch.risk_level === "high" ? true : cur.require_own_confirmation),
+    ...(patch.settlement ? settlementColumns(ctx, merchant_id, patch.settlement, cur.parent_merchant_id !== null) : {}),
+    ...limitColumns(patch.limits, cur),
+    updated_at: now,
+  };
+  await trx.updateTable("merchants").set(changes).where("merchant_id", "=", merchant_id).execute();
+  if (patch.products) await writeProducts(trx, merchant_id, patch.products);
+  const after = await loadMerchant(trx, merchant_id);
+  const action = patch.status && patch.status !== cur.status ? `merchant.${patch.status === "suspended" ? "suspend" : "reactivate"}` : "merchant.update";
+  await recordAudit(trx, { ...actor, action, target_type: "merchant", target_id: merchant_id, before: merchantToWire(before), after: merchantToWire(after) }, now);
+  return after;
 }
 
 export interface MerchantListQuery {

@@ -15,6 +15,9 @@ import { SeenMessages } from "./replay.ts";
 import { StatementFaults } from "./statement-faults.ts";
 import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.ts";
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
+import { RailCalendar } from "../kernel/cnaps/hours.ts";
+import { registerRailRoutes } from "./rails/http.ts";
+import { RailsWorld, emptyRailsState, type RailsConfig } from "./rails/world.ts";
 
 export { EXCHANGE_FILES } from "./keys.ts";
 export { NETWORK_IDS, type NetworkId } from "./model.ts";
@@ -33,7 +36,23 @@ export interface SandboxOptions {
   /** Base URL; notifications go to `<paycore_callback_url>/<channel_id>`. */
   paycore_callback_url?: string;
   log?: Logger;
+  rails?: RailOptions;
 }
+
+/** How the CNAPS rails behave; tests shorten the waits. */
+export interface RailOptions {
+  /** `cn` (the published holidays, default) or `test`. */
+  calendar?: string;
+  beps_batch_interval_ms?: number;
+  return_delay_ms?: number;
+  forward_delay_ms?: number;
+  tick_ms?: number;
+}
+
+export const DEFAULT_RAIL_OPTIONS = { calendar: "cn", beps_batch_interval_ms: 120_000, return_delay_ms: 5_000, forward_delay_ms: 2_000, tick_ms: 200 } as const;
+
+/** The institution's reserve account at its reserve bank (ICBC in the sandbox). */
+export const SANDBOX_RESERVE_ACCOUNT = { name: "paycore 支付机构备付金", account: "1022000000000001", agent: "102100099996" } as const;
 
 export interface RunningSandbox {
   url: string;
@@ -74,6 +93,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerFaultRoutes(app, ctx, { seed });
   registerNetworkControlRoutes(app, ctx);
   registerBankTransferRoutes(app, () => clock.now());
+  const stopRails = registerRailRoutes(app, ctx, new RailsWorld(emptyRailsState(), railsConfig(options.rails), clock), options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
     if (error instanceof CapacityError) return reply.code(503).send({ error: { code: "capacity", message: error.message } });
@@ -89,6 +109,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     url: `http://${host}:${address.port}`,
     async close() {
       ctx.notifier.close();
+      stopRails();
       for (const timer of held) clearTimeout(timer);
       held.clear();
       await app.close();
@@ -118,4 +139,16 @@ function registerGateways(app: FastifyInstance, ctx: SandboxContext, held: Set<N
   };
   for (const path of GATEWAY_PATHS.netsunion) app.post(path, serve(handleNetsUnion));
   for (const path of GATEWAY_PATHS.unionpay) app.post(path, serve(handleUnionPay));
+}
+
+function railsConfig(options: RailOptions = {}): RailsConfig {
+  const o = { ...DEFAULT_RAIL_OPTIONS, ...options };
+  return {
+    calendar: RailCalendar.named(o.calendar),
+    beps_batch_interval_ms: o.beps_batch_interval_ms,
+    return_delay_ms: o.return_delay_ms,
+    forward_delay_ms: o.forward_delay_ms,
+    reserve_bank_prefix: SANDBOX_RESERVE_ACCOUNT.agent.slice(0, 3),
+    reserve_account: { ...SANDBOX_RESERVE_ACCOUNT },
+  };
 }

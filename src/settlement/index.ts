@@ -15,3 +15,4 @@ export {
   type SettlementView,
 } from "./queries.ts";
 export { runSettlement, type RunOptions, type RunProgress, type RunSummary } from "./run.ts";
+export { HOLD_RELEASE_KIND, PAYOUT_OVERRIDE_KIND, holdReleaseKind, payoutOverrideKind } from "./proposals.ts";

@@ -140,7 +140,12 @@ describe("ledger and settlement API, end to end", () => {
     expect((await app.admin("PUT", `/admin/v1/merchants/${store_id}/settlement-hold`, { reason: "x" }, token)).status).toBe(403);
     const hold = await app.admin("PUT", `/admin/v1/merchants/${store_id}/settlement-hold`, { reason: "risk review" });
     expect(hold.body).toEqual({ merchant_id: store_id, held: true, reason: "risk review" });
-    expect((await app.admin("DELETE", `/admin/v1/merchants/${store_id}/settlement-hold`)).status).toBe(200);
+    // Releasing is four eyes: a proposal, applied when a second operator approves it.
+    const release = await app.admin("DELETE", `/admin/v1/merchants/${store_id}/settlement-hold`);
+    expect(release.status).toBe(202);
+    const checker = await createOperator(app.ctx, { name: "checker", role: "operator" });
+    const approved = await app.admin("POST", `/admin/v1/proposals/${release.body.proposal_id}/approve`, {}, checker.token);
+    expect(approved.body).toMatchObject({ status: "approved", result: { merchant_id: store_id, held: false } });
     expect((await app.admin("DELETE", `/admin/v1/merchants/${store_id}/settlement-hold`)).status).toBe(404);
     const policy = await app.admin("PUT", "/admin/v1/refund-fee-policies/platform", { policy: "keep" });
     expect(policy.body).toEqual({ scope: "platform", policy: "keep" });

@@ -23,13 +23,18 @@ import {
   holdSettlement,
   listPayouts,
   listSettlements,
-  releaseSettlementHold,
+  HOLD_RELEASE_KIND,
+  PAYOUT_OVERRIDE_KIND,
+  holdReleaseKind,
+  payoutOverrideKind,
   runSettlement,
   sandboxTransfersFromEnv,
   type RunSummary,
   type TransferExecutor,
 } from "../../settlement/index.ts";
+import type { Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
+import { ProposalOut } from "./admin-proposals.ts";
 import { PageQuery, listOf } from "./common.ts";
 import { SettlementOut, settlementToWire } from "./open-settlement.ts";
 
@@ -203,7 +208,7 @@ function ledgerReadRoutes(ctx: Ctx): RouteDef[] {
 }
 
 /** Settlement: runs, records, payout instructions, holds. */
-function settlementRoutes(ctx: Ctx, transfers: () => TransferExecutor): RouteDef[] {
+function settlementRoutes(ctx: Ctx, proposals: Proposals, transfers: () => TransferExecutor): RouteDef[] {
   return [
     adminRoute({
       method: "POST",
@@ -254,11 +259,20 @@ function settlementRoutes(ctx: Ctx, transfers: () => TransferExecutor): RouteDef
         return { body: pass };
       },
     }),
-    ...holdRoutes(ctx),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/settlement-payouts/:instruction_id/override",
+      summary: "Propose executing again an instruction that used up its attempts (four eyes: answers 202 with a proposal)",
+      tags: ["Admin: settlement"],
+      params: z.strictObject({ instruction_id: z.string().min(1).max(64) }),
+      response: ProposalOut,
+      handler: async (i) => ({ status: 202, body: await proposals.propose({ operator: i.operator, request_id: i.request_id }, PAYOUT_OVERRIDE_KIND, i.params) }),
+    }),
+    ...holdRoutes(ctx, proposals),
   ];
 }
 
-function holdRoutes(ctx: Ctx): RouteDef[] {
+function holdRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] {
   return [
     adminRoute({
       method: "PUT",
@@ -277,15 +291,11 @@ function holdRoutes(ctx: Ctx): RouteDef[] {
     adminRoute({
       method: "DELETE",
       url: "/admin/v1/merchants/:merchant_id/settlement-hold",
-      summary: "Release a settlement hold: the next run pays what was held",
+      summary: "Propose releasing a settlement hold (four eyes: answers 202 with a proposal; once approved the next run pays what was held)",
       tags: ["Admin: settlement"],
       params: MerchantIdParam,
-      response: z.object({ merchant_id: z.string(), held: z.literal(false) }),
-      handler: async (i) => {
-        if (!(await releaseSettlementHold(ctx.db, i.params.merchant_id))) throw notFound("settlement hold");
-        await audit(ctx, i, "settlement.release", "merchant", i.params.merchant_id, null);
-        return { body: { merchant_id: i.params.merchant_id, held: false } };
-      },
+      response: ProposalOut,
+      handler: async (i) => ({ status: 202, body: await proposals.propose({ operator: i.operator, request_id: i.request_id }, HOLD_RELEASE_KIND, i.params) }),
     }),
   ];
 }
@@ -345,6 +355,8 @@ function configRoutes(ctx: Ctx): RouteDef[] {
  * Operators' ledger and settlement API. `transfers` is the executor for payouts; by default the
  * sandbox bank at SANDBOX_URL (or the one `paycore start` runs on SANDBOX_PORT).
  */
-export function adminLedgerRoutes(ctx: Ctx, transfers: () => TransferExecutor = () => sandboxTransfersFromEnv()): RouteDef[] {
-  return [...ledgerReadRoutes(ctx), ...settlementRoutes(ctx, transfers), ...configRoutes(ctx)];
+export function adminLedgerRoutes(ctx: Ctx, proposals: Proposals, transfers: () => TransferExecutor = () => sandboxTransfersFromEnv()): RouteDef[] {
+  proposals.register(holdReleaseKind(ctx));
+  proposals.register(payoutOverrideKind(ctx));
+  return [...ledgerReadRoutes(ctx), ...settlementRoutes(ctx, proposals, transfers), ...configRoutes(ctx)];
 }

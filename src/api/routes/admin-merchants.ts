@@ -9,17 +9,22 @@ import {
   listMerchants,
   loadMerchant,
   merchantSchemas as S,
+  merchantPatchNeedsFourEyes,
   merchantToWire,
   patchMerchant,
+  SETTLEMENT_CHANGE_KIND,
+  settlementChangeKind,
   revokeKey,
   rotateKey,
 } from "../../merchants/index.ts";
+import type { Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
 import { PageQuery, listOf } from "./common.ts";
 
 const MerchantId = z.strictObject({ merchant_id: z.string().min(1).max(64) });
 
-export function adminMerchantRoutes(ctx: Ctx): RouteDef[] {
+export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] {
+  proposals.register(settlementChangeKind(ctx));
   const actor = (i: { operator: { operator_id: string }; request_id: string }) => ({ operator_id: i.operator.operator_id, request_id: i.request_id });
   return [
     adminRoute({
@@ -84,11 +89,19 @@ export function adminMerchantRoutes(ctx: Ctx): RouteDef[] {
       method: "PATCH",
       url: "/admin/v1/merchants/:merchant_id",
       summary: "Change a merchant ID (including status: active | suspended)",
+      description:
+        "A patch that touches `settlement` (where the money goes) is four-eyes: it answers 202 with a proposal and applies when another operator approves it (POST /admin/v1/proposals/{proposal_id}/approve).",
       tags: ["Admin: merchants"],
       params: MerchantId,
       body: S.MerchantPatch,
       response: S.MerchantOut,
-      handler: async (i) => ({ body: merchantToWire(await patchMerchant(ctx, i.params.merchant_id, i.body, actor(i))) }),
+      handler: async (i) => {
+        if (merchantPatchNeedsFourEyes(i.body)) {
+          const proposal = await proposals.propose({ operator: i.operator, request_id: i.request_id }, SETTLEMENT_CHANGE_KIND, { merchant_id: i.params.merchant_id, patch: i.body });
+          return { status: 202, body: proposal };
+        }
+        return { body: merchantToWire(await patchMerchant(ctx, i.params.merchant_id, i.body, actor(i))) };
+      },
     }),
     adminRoute({
       method: "POST",

@@ -15,10 +15,14 @@ import { hostedSigningRoutes } from "./hosted-signing.ts";
 import { openSettlementRoutes } from "./open-settlement.ts";
 import { adminLedgerRoutes } from "./admin-ledger.ts";
 import { SandboxBankTransfers } from "../../settlement/index.ts";
+import { Proposals } from "../../proposals/index.ts";
+import { adminProposalRoutes } from "./admin-proposals.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
   const ctx = deps.ctx;
+  // Four eyes: route modules register the kinds of change they propose; approval runs them.
+  const proposals = new Proposals(ctx);
   return [
     ...openAgreementRoutes(deps),
     ...openPaymentRoutes(deps),
@@ -26,9 +30,10 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openCampaignRoutes(deps),
     ...hostedSigningRoutes(deps),
     ...openSettlementRoutes(ctx),
-    ...adminMerchantRoutes(ctx),
-    ...adminChannelRoutes(deps),
-    ...(deps.sandbox_url ? adminLedgerRoutes(ctx, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx)),
+    ...adminMerchantRoutes(ctx, proposals),
+    ...adminChannelRoutes(deps, proposals),
+    ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
+    ...adminProposalRoutes(proposals),
     ...adminPaymentRoutes(deps),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),

@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { z } from "zod";
+import { AMOUNT_FEN_MAX } from "../../kernel/money.ts";
+import { RAILS } from "../../kernel/cnaps/hours.ts";
+import { openMessage, signMessage, type CnapsMessage, type StatusReport } from "../../kernel/cnaps/iso20022.ts";
+import type { SandboxContext } from "../context.ts";
+import { RAIL_LIMITS, type RailsWorld } from "./world.ts";
+
+const PUSH_TIMEOUT_MS = 5_000;
+const PUSH_BACKOFF_MS_MAX = 30_000;
+const XML = "application/xml; charset=utf-8";
+
+const party = z.strictObject({
+  account_name: z.string().min(1).max(128),
+  account_number: z.string().regex(/^\d{8,32}$/, "8-32 digits"),
+  bank_code: z.string().regex(/^\d{12}$/, "12-digit CNAPS code"),
+});
+const RailControl = z.strictObject({ status: z.enum(["open", "closed", "schedule"]), per_item_max: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)).nullable().optional() });
+const PayeeBody = party.extend({ behaviour: z.enum(["accept", "reject", "return"]) });
+const DepositBody = z.strictObject({ merchant_id: z.string().min(1).max(64), amount: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)), payer: party });
+
+function parse<T>(schema: z.ZodType<T>, input: unknown, reply: FastifyReply): T | null {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  void reply.code(400).send({ error: { code: "invalid_request", message: result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ") } });
+  return null;
+}
+
+/**
+ * HTTP face of the rails: the signed message gateway paycore talks to (`POST /cnaps/gateway`),
+ * the control endpoints of API.md "Sandbox" (rails, payees, deposits), and a ticker that settles
+ * BEPS batches, sends returns and pushes messages to paycore at `<callback_url>/cnaps`.
+ */
+export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, world: RailsWorld, tick_ms: number): () => void {
+  const sign = (m: CnapsMessage) => signMessage(m, ctx.keys.netsunion.private_key_hex);
+  const enqueue = (m: CnapsMessage) => {
+    if (world.state.outbox.length >= RAIL_LIMITS.outbox_max) return ctx.log.warn({ msg_id: m.msg_id }, "rail message dropped: outbox full");
+    world.state.outbox.push({ message: m, attempts: 0, next_at_ms: 0 });
+  };
+
+  app.post("/cnaps/gateway", async (request, reply) => {
+    const peer = ctx.peers.netsunion();
+    if (typeof request.body !== "string" || !peer) return reply.code(400).type("text/plain").send("send a signed message as application/xml");
+    const opened = openMessage(request.body, peer.public_key_hex);
+    if (!opened.ok) return reply.code(400).type("text/plain").send(`${opened.reason}: ${opened.detail}`);
+    const m = opened.message;
+    if (m.type === "pacs.008") {
+      world.receive(m);
+      return reply.type(XML).send(sign(world.statusReport(world.state.transfers[m.msg_id]!)));
+    }
+    if (m.type === "pacs.028") {
+      const record = world.state.transfers[m.original_msg_id];
+      if (!record) return reply.code(404).type("text/plain").send("no such transfer");
+      return reply.type(XML).send(sign(world.statusReport(record)));
+    }
+    if (m.type === "pacs.004") {
+      const answer = world.returnDeposit(m.original_msg_id, m.amount);
+      const report: StatusReport = { type: "pacs.002", msg_id: world.nextId("R"), created_at: ctx.clock.now(), original_msg_id: m.msg_id, end_to_end_id: m.end_to_end_id, status: answer.status, reason: answer.reason, settled_at: answer.status === "ACSC" ? ctx.clock.now() : null };
+      return reply.type(XML).send(sign(report));
+    }
+    return reply.code(400).type("text/plain").send(`malformed: the rails do not take ${m.type} from a participant`);
+  });
+
+  app.get("/sandbox/v1/rails", async () => ({ calendar: world.config.calendar.name, data: world.railViews() }));
+  app.post<{ Params: { rail: string } }>("/sandbox/v1/rails/:rail", async (request, reply) => {
+    const rail = RAILS.find((r) => r === request.params.rail);
+    if (!rail) return reply.code(404).send({ error: { code: "not_found", message: `rails: ${RAILS.join(", ")}` } });
+    const body = parse(RailControl, request.body, reply);
+    if (!body) return reply;
+    world.force(rail, body.status);
+    if (body.per_item_max !== undefined) world.state.caps[rail] = body.per_item_max === null ? null : String(body.per_item_max);
+    return world.railViews().find((v) => v.rail === rail);
+  });
+  app.post("/sandbox/v1/payees", async (request, reply) => {
+    const body = parse(PayeeBody, request.body, reply);
+    if (!body) return reply;
+    world.setPayee(body.bank_code, body.account_number, body.account_name, body.behaviour);
+    return reply.code(201).send(body);
+  });
+  app.get<{ Querystring: { account_number?: string } }>("/sandbox/v1/rails/credits", async (request, reply) => {
+    const account = request.query.account_number;
+    if (!account || !/^\d{8,32}$/.test(account)) return reply.code(400).send({ error: { code: "invalid_request", message: "account_number: 8-32 digits" } });
+    return { data: world.creditsTo(account).map((t) => ({ msg_id: t.msg_id, end_to_end_id: t.end_to_end_id, rail: t.rail, amount: Number(t.amount), settled_at: t.settled_at, returned_at: t.returned_at })) };
+  });
+  app.post("/sandbox/v1/deposits", async (request, reply) => {
+    const body = parse(DepositBody, request.body, reply);
+    if (!body) return reply;
+    const payer = { name: body.payer.account_name, account: body.payer.account_number, agent: body.payer.bank_code };
+    const { record, notice } = world.deposit(body.merchant_id, BigInt(body.amount), payer);
+    enqueue(notice);
+    return reply.code(201).send({ deposit_id: record.deposit_id, status: record.status, received_at: record.received_at });
+  });
+  app.get("/sandbox/v1/deposits", async () => ({ data: Object.values(world.state.deposits).map((d) => ({ ...d, amount: Number(d.amount) })) }));
+
+  let pushing = false;
+  const timer = setInterval(() => {
+    if (pushing) return;
+    pushing = true;
+    for (const m of world.tick(Date.now())) enqueue(m);
+    void push(ctx, world, sign).finally(() => (pushing = false));
+  }, tick_ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Delivers queued messages in order, each until paycore answers 2xx (bounded attempts, growing waits). */
+async function push(ctx: SandboxContext, world: RailsWorld, sign: (m: CnapsMessage) => string): Promise<void> {
+  const base = ctx.notifier.callback_url;
+  if (!base) return;
+  const now_ms = Date.now();
+  for (const item of [...world.state.outbox]) {
+    if (item.next_at_ms > now_ms) continue;
+    item.attempts += 1;
+    let delivered = false;
+    try {
+      const res = await fetch(`${base.replace(/\/+$/, "")}/cnaps`, { method: "POST", headers: { "content-type": "application/xml" }, body: sign(item.message), signal: AbortSignal.timeout(PUSH_TIMEOUT_MS) });
+      await res.arrayBuffer();
+      delivered = res.ok;
+    } catch {
+      delivered = false;
+    }
+    if (delivered || item.attempts >= RAIL_LIMITS.push_attempts_max) {
+      world.state.outbox.splice(world.state.outbox.indexOf(item), 1);
+      if (!delivered) ctx.log.warn({ msg_id: item.message.msg_id }, "rail message given up after retries");
+    } else {
+      item.next_at_ms = now_ms + Math.min(PUSH_BACKOFF_MS_MAX, 250 * 2 ** item.attempts);
+    }
+  }
+}

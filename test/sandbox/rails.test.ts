@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensurePaycoreChannelKeys } from "../../src/channels/index.ts";
+import { sm2Sign } from "../../src/kernel/crypto/sm2.ts";
+import { signMessage, toXml, type CnapsMessage, type CreditTransfer } from "../../src/kernel/cnaps/iso20022.ts";
+import { HttpRailGateway } from "../../src/payouts/gateway.ts";
+import { SANDBOX_RESERVE_ACCOUNT } from "../../src/sandbox/index.ts";
+import { eventually, startCallbackReceiver, startTestSandbox, type TestSandbox } from "../support/sandbox.ts";
+
+/** The CNAPS rails of the sandbox over HTTP, spoken to with signed ISO 20022 messages. */
+describe("sandbox rails", () => {
+  let sandbox: TestSandbox;
+  let gateway: HttpRailGateway;
+  let receiver: Awaited<ReturnType<typeof startCallbackReceiver>>;
+  let private_key_hex: string;
+  let n = 0;
+  const bj = (local: string) => new Date(`${local}+08:00`);
+  const credit = (rail: CreditTransfer["rail"], amount: bigint, account = "6222000011112222", agent = "105100000017", name = "上海某某贸易有限公司") => {
+    n += 1;
+    return { msg_id: `MSGTEST${String(n).padStart(8, "0")}`, end_to_end_id: `po_test${n}xxxx`, rail, amount, creditor: { name, account, agent }, purpose: "goods" };
+  };
+  const pushed = (type: string) => receiver.received.map((r) => r.body).filter((b) => b.includes(type));
+
+  beforeAll(async () => {
+    sandbox = await startTestSandbox({ rails: { beps_batch_interval_ms: 300, return_delay_ms: 300, forward_delay_ms: 200, tick_ms: 50 } });
+    private_key_hex = ensurePaycoreChannelKeys(sandbox.data_dir, new Date()).netsunion.private_key_hex;
+    gateway = new HttpRailGateway(sandbox.url, sandbox.data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+    receiver = await startCallbackReceiver();
+    await sandbox.send("PUT", "/sandbox/v1/config", { paycore_callback_url: receiver.url });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await receiver?.close();
+  });
+
+  it("refuses unsigned, badly signed and malformed messages", async () => {
+    const ct: CnapsMessage = { type: "pacs.008", created_at: new Date(), debtor: { ...SANDBOX_RESERVE_ACCOUNT }, ...credit("ibps", 100n) };
+    const post = (body: string) => fetch(`${sandbox.url}/cnaps/gateway`, { method: "POST", headers: { "content-type": "application/xml" }, body });
+    const unsigned = await post(toXml(ct));
+    expect([unsigned.status, await unsigned.text()]).toEqual([400, "unsigned: message is not signed"]);
+    const tampered = signMessage(ct, private_key_hex).replace("100", "900");
+    expect((await (await post(tampered)).text()).startsWith("bad_signature")).toBe(true);
+    const broken = toXml(ct).replace("</Document>", "");
+    const malformed = await post(`${broken}{S:${sm2Sign(broken, private_key_hex).toString("base64")}}`);
+    expect((await malformed.text()).startsWith("malformed: not well-formed XML")).toBe(true);
+    const entity = `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><Document/>`;
+    expect((await post(entity + "{S:" + "A".repeat(20) + "}")).status).toBe(400);
+    expect(await sandbox.get("/sandbox/v1/rails/credits?account_number=6222000011112222")).toEqual({ status: 200, body: { data: [] } });
+  });
+
+  it("HVPS refuses at night and on holidays, takes credits in its hours and when forced open", async () => {
+    sandbox.clock.set(bj("2026-12-04T22:00:00")); // Friday night: Saturday is no working day
+    expect(await gateway.send(credit("hvps", 5_200_000n), sandbox.clock.now())).toEqual({ status: "rejected", code: "CLSD" });
+    sandbox.clock.set(bj("2026-10-01T10:00:00"));
+    expect(await gateway.send(credit("hvps", 5_200_000n), sandbox.clock.now())).toEqual({ status: "rejected", code: "CLSD" });
+    sandbox.clock.set(bj("2026-12-01T10:00:00"));
+    expect((await gateway.send(credit("hvps", 5_200_000n), sandbox.clock.now())).status).toBe("succeeded");
+    await sandbox.send("POST", "/sandbox/v1/rails/hvps", { status: "closed" });
+    expect(await gateway.send(credit("hvps", 100n), sandbox.clock.now())).toEqual({ status: "rejected", code: "CLSD" });
+    await sandbox.send("POST", "/sandbox/v1/rails/hvps", { status: "schedule" });
+  });
+
+  it("caps BEPS and IBPS, and IBPS only reaches participating banks", async () => {
+    const now = sandbox.clock.now();
+    expect(await gateway.send(credit("ibps", 5_000_001n), now)).toEqual({ status: "rejected", code: "OCAP" });
+    expect(await gateway.send(credit("beps", 5_000_001n), now)).toEqual({ status: "rejected", code: "OCAP" });
+    expect(await gateway.send(credit("ibps", 100n, "6222000099990001", "309100000018"), now)).toEqual({ status: "rejected", code: "NIBP" });
+    expect((await gateway.send(credit("ibps", 5_000_000n), now)).status).toBe("succeeded");
+  });
+
+  it("BEPS answers accepted and reports the batch result later; the same message id is one transfer", async () => {
+    const c = credit("beps", 2_000_000n, "6222000033334444");
+    expect(await gateway.send(c, sandbox.clock.now())).toEqual({ status: "accepted" });
+    expect(await gateway.send(c, sandbox.clock.now())).toEqual({ status: "accepted" });
+    await eventually(() => pushed(c.msg_id).find((b) => b.includes("<TxSts>ACSC</TxSts>")), "BEPS batch result");
+    expect((await gateway.query(c.msg_id, sandbox.clock.now())).status).toBe("succeeded");
+    expect((await sandbox.get<{ data: unknown[] }>("/sandbox/v1/rails/credits?account_number=6222000033334444")).body.data).toHaveLength(1);
+    expect(await gateway.query("MSGNEVERSENT0001", sandbox.clock.now())).toEqual({ status: "not_found" });
+  });
+
+  it("payee banks reject, or accept and send the credit back later", async () => {
+    await sandbox.send("POST", "/sandbox/v1/payees", { account_number: "6222000055556666", account_name: "拒收公司", bank_code: "105100000017", behaviour: "reject" });
+    await sandbox.send("POST", "/sandbox/v1/payees", { account_number: "6222000077778888", account_name: "退汇公司", bank_code: "105100000017", behaviour: "return" });
+    expect(await gateway.send(credit("ibps", 100n, "6222000055556666", "105100000017", "拒收公司"), sandbox.clock.now())).toEqual({ status: "rejected", code: "AC04" });
+    const back = credit("ibps", 300n, "6222000077778888", "105100000017", "退汇公司");
+    expect((await gateway.send(back, sandbox.clock.now())).status).toBe("succeeded");
+    const ret = await eventually(() => pushed("pacs.004").find((b) => b.includes(back.msg_id)), "return message");
+    const opened = gateway.open(ret);
+    expect(opened.ok && opened.message.type === "pacs.004" && opened.message.amount).toBe(300n);
+  });
+
+  it("announces a deposit as a signed credit notice and takes its return once", async () => {
+    const res = await sandbox.send<{ deposit_id: string }>("POST", "/sandbox/v1/deposits", { merchant_id: "mch_x", amount: 123_400, payer: { account_name: "某公司", account_number: "6222000012340000", bank_code: "102100000015" } });
+    expect(res.status).toBe(201);
+    const notice = await eventually(() => pushed("camt.054").find((b) => b.includes(res.body.deposit_id)), "credit notice");
+    const opened = gateway.open(notice);
+    expect(opened.ok && opened.message.type === "camt.054" && opened.message.debtor.name).toBe("某公司");
+    const returned = await gateway.returnDeposit({ msg_id: "RTNTEST000000001", entry_ref: res.body.deposit_id, amount: 123_400n, reason: "NAME" }, sandbox.clock.now());
+    expect(returned.status).toBe("succeeded");
+    const deposits = await sandbox.get<{ data: { deposit_id: string; status: string }[] }>("/sandbox/v1/deposits");
+    expect(deposits.body.data.find((d) => d.deposit_id === res.body.deposit_id)?.status).toBe("returned");
+  });
+
+  it("answers the rails' state and validates control requests", async () => {
+    expect((await sandbox.send("POST", "/sandbox/v1/rails/swift", { status: "open" })).status).toBe(404);
+    expect((await sandbox.send("POST", "/sandbox/v1/rails/beps", { status: "maybe" })).status).toBe(400);
+    expect((await sandbox.send("POST", "/sandbox/v1/payees", { account_number: "12", account_name: "x", bank_code: "1", behaviour: "accept" })).status).toBe(400);
+    const rails = await sandbox.get<{ data: { rail: string; per_item_max: number | null }[] }>("/sandbox/v1/rails");
+    expect(rails.body.data.map((r) => [r.rail, r.per_item_max])).toEqual([["hvps", null], ["beps", 5_000_000], ["ibps", 5_000_000], ["bank_direct", null]]);
+  });
+});
