@@ -589,10 +589,12 @@ export interface ReconciliationExceptionRow {
   payout_id: string | null;
   network_txn_id: string | null;
   txn_id: string | null;
+  record_kind: "pay" | "refund";
   platform_amount: bigint | null;
   network_amount: bigint | null;
   platform_fee: bigint | null;
   network_fee: bigint | null;
+  network_settle: bigint | null;
   platform_status: string | null;
   due_date: string | null;
   resolution: ExceptionResolution | null;

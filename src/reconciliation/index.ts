@@ -22,3 +22,4 @@ export { DEFAULT_RECONCILIATION_SETTINGS, RECONCILED_CHANNELS, listSettings, loa
 export { sandboxSettlementSource, settleDay, type NetworkSettlementSource } from "./settle.ts";
 export { fetchStatementFile, type StatementFile } from "./source.ts";
 export { fileDueAt, fileLateAt } from "./schedule-times.ts";
+export { resolveException, truthDelta, writeOffProposalKind, WRITE_OFF_KIND, type ExceptionAction, type ResolveRequest } from "./resolve.ts";

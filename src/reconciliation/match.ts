@@ -20,7 +20,7 @@ import { RECONCILIATION_LIMITS } from "./limits.ts";
  * exceptions. Nothing is locked; exceptions are unique per channel, day and line.
  */
 const CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
-  SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee,
+  SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee, l.settle_amount,
     CASE WHEN l.kind = 'pay' THEN l.amount ELSE -l.amount END AS network_signed,
     p.payment_id, f.refund_id,
     coalesce(p.status, f.status) AS platform_status,
@@ -57,6 +57,7 @@ interface Unmatched {
   order_id: string;
   amount: bigint;
   fee: bigint;
+  settle_amount: bigint;
   network_signed: bigint;
   payment_id: string | null;
   refund_id: string | null;
@@ -106,6 +107,8 @@ export async function recordLineExceptions(db: Kysely<Database>, run: RunKey, at
       refund_id: u.result === "network_only" ? null : u.refund_id,
       network_txn_id: u.network_txn_id,
       txn_id: u.txn_id,
+      record_kind: u.kind,
+      network_settle: u.settle_amount,
       platform_amount: u.result === "network_only" ? null : u.platform_amount,
       network_amount: u.amount,
       platform_fee: u.result === "network_only" ? null : u.platform_fee,

@@ -69,6 +69,7 @@ export async function recordPlatformOnly(db: Kysely<Database>, run: RunKey, sett
         refund_id: m.kind === "refund" ? m.reference_id : null,
         network_txn_id: m.network_txn_id,
         txn_id: m.txn_id,
+        record_kind: m.kind,
         platform_amount: m.amount,
         platform_fee: m.network_cost,
         platform_status: m.status,

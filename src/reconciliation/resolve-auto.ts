@@ -1,7 +1,9 @@
+import { sql } from "kysely";
 import type { ReconciliationExceptionRow } from "../db/index.ts";
 import { callChannel, type PaymentDeps } from "../payments/deps.ts";
 import { applyPaymentOutcome, applyRefundOutcome } from "../payments/outcomes.ts";
 import { RECONCILIATION_LIMITS } from "./limits.ts";
+import { truthDelta } from "./resolve.ts";
 import type { RunKey } from "./match.ts";
 
 /**
@@ -31,12 +33,35 @@ export async function resolveStatusMismatches(deps: PaymentDeps, key: RunKey): P
       deps.ctx.log.warn({ exception_id: exception.exception_id, err: err.message }, "status mismatch: query failed");
       return null;
     });
-    if (outcome === "succeeded") {
+    if (outcome !== "succeeded") continue;
+    const refreshed = await refreshPlatformSide(deps, exception);
+    const delta = truthDelta(refreshed);
+    if (delta && delta.receivable === 0n && delta.cost === 0n) {
       await markResolved(deps, exception, "auto_query", "system", "the network's query says succeeded; the record followed its state machine");
       resolved += 1;
+    } else {
+      await deps.ctx.db
+        .updateTable("reconciliation_exceptions")
+        .set({ resolution_note: "succeeded by query, but the network's amount or fee differs from what was booked: accept_network or write_off", updated_at: deps.ctx.clock.now() })
+        .where("exception_id", "=", exception.exception_id)
+        .execute();
     }
   }
   return resolved;
+}
+
+/** Copies paycore's current status, amount and booked cost onto the exception. */
+export async function refreshPlatformSide(deps: PaymentDeps, e: ReconciliationExceptionRow): Promise<ReconciliationExceptionRow> {
+  const db = deps.ctx.db;
+  const side = e.payment_id
+    ? await db.selectFrom("payments").select(["status", "amount", "network_cost"]).where("payment_id", "=", e.payment_id).executeTakeFirstOrThrow()
+    : await db.selectFrom("refunds").select(["status", "amount", sql<bigint>`0::int8`.as("network_cost")]).where("refund_id", "=", e.refund_id!).executeTakeFirstOrThrow();
+  return db
+    .updateTable("reconciliation_exceptions")
+    .set({ platform_status: side.status, platform_amount: side.amount, platform_fee: side.network_cost, updated_at: deps.ctx.clock.now() })
+    .where("exception_id", "=", e.exception_id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Queries the network about the exception's payment or refund and applies the answer; answers paycore's status after it. */

@@ -18,9 +18,11 @@ import {
   runReconciliation,
   sandboxSettlementSource,
   updateSettings,
+  writeOffProposalKind,
 } from "../../reconciliation/index.ts";
+import type { Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
-import { IdParam, PageQuery, listOf } from "./common.ts";
+import { PageQuery, listOf } from "./common.ts";
 
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "YYYY-MM-DD");
 const Channel = z.string().min(1).max(32);
@@ -83,8 +85,9 @@ const SettingsOut = z.object({
 });
 
 /** Operators' reconciliation: runs, reports, the exception queue and its actions, alerts, settings. */
-export function adminReconciliationRoutes(deps: PaymentDeps): RouteDef[] {
+export function adminReconciliationRoutes(deps: PaymentDeps, proposals: Proposals): RouteDef[] {
   const { ctx } = deps;
+  proposals.register(writeOffProposalKind(deps));
   const settlement_source = deps.sandbox_url ? sandboxSettlementSource(deps.sandbox_url) : null;
   return [
     adminRoute({
@@ -121,7 +124,7 @@ export function adminReconciliationRoutes(deps: PaymentDeps): RouteDef[] {
       url: "/admin/v1/reconciliations/:reconciliation_id",
       summary: "One reconciliation run",
       tags: ["Admin: reconciliation"],
-      params: IdParam("reconciliation_id"),
+      params: z.strictObject({ reconciliation_id: z.string().min(1).max(64) }),
       response: ReconciliationOut,
       handler: async (i) => {
         const run = await getReconciliation(ctx.db, i.params.reconciliation_id);
@@ -134,7 +137,7 @@ export function adminReconciliationRoutes(deps: PaymentDeps): RouteDef[] {
       url: "/admin/v1/reconciliations/:reconciliation_id/report.csv",
       summary: "A channel and day's report as CSV: counts and amounts per result, then every exception",
       tags: ["Admin: reconciliation"],
-      params: IdParam("reconciliation_id"),
+      params: z.strictObject({ reconciliation_id: z.string().min(1).max(64) }),
       produces: "text/csv",
       handler: async (i) => {
         const run = await getReconciliation(ctx.db, i.params.reconciliation_id);
@@ -159,11 +162,11 @@ export function adminReconciliationRoutes(deps: PaymentDeps): RouteDef[] {
       url: "/admin/v1/reconciliation-exceptions/:exception_id/resolve",
       summary: "Resolve an exception: accept_network, refund, write_off (four eyes above the channel's threshold) or requery, with a note",
       tags: ["Admin: reconciliation"],
-      params: IdParam("exception_id"),
+      params: z.strictObject({ exception_id: z.string().min(1).max(64) }),
       body: z.strictObject({ action: z.enum(["accept_network", "refund", "write_off", "requery"]), note: z.string().trim().min(1).max(RECONCILIATION_LIMITS.note_chars_max) }),
       response: ExceptionOut,
       handler: async (i) => {
-        const outcome = await resolveException(deps, { exception_id: i.params.exception_id, action: i.body.action, note: i.body.note, operator_id: i.operator.operator_id, request_id: i.request_id });
+        const outcome = await resolveException(deps, proposals, { exception_id: i.params.exception_id, action: i.body.action, note: i.body.note, operator: i.operator, request_id: i.request_id });
         return { status: outcome.accepted ? 202 : 200, body: exceptionToWire(outcome.exception) };
       },
     }),

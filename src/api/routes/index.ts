@@ -17,6 +17,7 @@ import { adminLedgerRoutes } from "./admin-ledger.ts";
 import { SandboxBankTransfers } from "../../settlement/index.ts";
 import { Proposals } from "../../proposals/index.ts";
 import { adminProposalRoutes } from "./admin-proposals.ts";
+import { adminReconciliationRoutes } from "./admin-reconciliation.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
@@ -33,6 +34,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...adminMerchantRoutes(ctx, proposals),
     ...adminChannelRoutes(deps, proposals),
     ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
+    ...adminReconciliationRoutes(deps, proposals),
     ...adminProposalRoutes(proposals),
     ...adminPaymentRoutes(deps),
     ...adminOperatorRoutes(ctx),

@@ -85,10 +85,14 @@ CREATE TABLE reconciliation_exceptions (
   payout_id         text,
   network_txn_id    text,
   txn_id            text,
+  -- 'pay' or 'refund': the line's (or platform record's) direction.
+  record_kind       text NOT NULL CHECK (record_kind IN ('pay', 'refund')),
   platform_amount   bigint,
   network_amount    bigint,
   platform_fee      bigint,
   network_fee       bigint,
+  -- What the network's file says it pays for the line (negative for a refund).
+  network_settle    bigint,
   platform_status   text,
   due_date          text,
   resolution        text CHECK (resolution IN (
