@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   idempotency_conflict: 409,
   duplicate_out_trade_no: 409,
+  /** An out_refund_no this merchant ID already used with other parameters (another payment, amount or reason). */
+  duplicate_out_refund_no: 409,
   otp_invalid: 422,
   otp_expired: 422,
   otp_attempts_exceeded: 422,

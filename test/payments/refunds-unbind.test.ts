@@ -47,7 +47,7 @@ describe("refunds, unbinding, limits and notifications end to end", () => {
     expect(again.status).toBe(200);
     expect(again.body.refund_id).toBe(r1.body.refund_id);
     const clash = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-1", amount: 3_001, reason: "partial" });
-    expect(clash.body.error?.code).toBe("duplicate_out_trade_no");
+    expect(clash.body.error?.code).toBe("duplicate_out_refund_no");
     const r2 = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-2", amount: 7_000 });
     expect(r2.body.status).toBe("succeeded");
     const over = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-3", amount: 1 });
