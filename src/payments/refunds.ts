@@ -40,7 +40,7 @@ async function reserve(deps: PaymentDeps, merchant: MerchantRow, payment_id: str
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).forUpdate().executeTakeFirstOrThrow();
     const again = await findByOutRefundNo(trx, merchant.merchant_id, input.out_refund_no);
     if (again) return { row: sameRequest(again, request_hash), created: false };
-    if (p.status !== "succeeded") throw new PaycoreError("amount_exceeds_refundable", `the payment is ${p.status}: nothing can be refunded`);
+    if (p.status !== "succeeded") throw new PaycoreError("payment_not_refundable", `the payment is ${p.status}: only a succeeded payment can be refunded`);
     const reserved = await reservedAmount(trx, payment_id);
     if (reserved + amount > p.amount) {
       throw new PaycoreError("amount_exceeds_refundable", `at most ${formatYuan(p.amount - reserved)} yuan (${p.amount - reserved} fen) can still be refunded`);
