@@ -21,7 +21,6 @@ export interface ServerOptions {
   /** When given: GET /metrics, and every answer is timed into it. */
   metrics?: Metrics;
   version: string;
-  public_url?: string;
 }
 
 /** The HTTP edge: one Fastify instance carrying the Open API, the admin API, docs and health. */
@@ -50,11 +49,17 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
   if (options.metrics) installRequestMetrics(app, options.metrics);
   for (const route of routes) mountRoute(app, ctx, hooks, route);
-  const openapi = buildOpenApi(routes, { version: options.version, ...(options.public_url ? { server_url: options.public_url } : {}) });
-  const openapi_json = JSON.stringify(openapi);
-  const docs_html = renderDocsPage(openapi);
-  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(openapi_json));
-  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(docs_html));
+  // Built on first use: the demo learns its public URL (its own address) only once it listens.
+  let docs: { json: string; html: string } | null = null;
+  const builtDocs = () => {
+    if (docs) return docs;
+    const public_url = ctx.settings.public_url;
+    const openapi = buildOpenApi(routes, { version: options.version, ...(public_url ? { server_url: public_url } : {}) });
+    docs = { json: JSON.stringify(openapi), html: renderDocsPage(openapi) };
+    return docs;
+  };
+  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(builtDocs().json));
+  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(builtDocs().html));
   return app;
 }
 

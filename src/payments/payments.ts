@@ -14,6 +14,7 @@ import { checkDailyLimits } from "./limits.ts";
 import { applyPaymentOutcome, INTENT_GRACE_MS } from "./outcomes.ts";
 import type { PaymentCreateInput } from "./wire.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
+import { screenPayment } from "../risk/index.ts";
 
 export interface PaymentAnswer {
   status: 200 | 201;
@@ -39,7 +40,8 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
   const amount = fen(input.amount);
   await checkDailyLimits(db, merchant, card.card_id, amount, deps.ctx.clock.now());
   const route = await resolveRoute(deps, card, amount).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
-  const payment = await recordIntent(deps, merchant, input, request_hash, card, route);
+  // Risk rules and blocklists decide here, once; the intent is recorded under their scope locks.
+  const payment = await screenPayment(deps.ctx, { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no }, (db) => recordIntent({ ...deps, ctx: { ...deps.ctx, db } }, merchant, input, request_hash, card, route));
   if (!payment) {
     // A concurrent request with the same out_trade_no won the insert: answer its payment.
     const other = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirstOrThrow();
