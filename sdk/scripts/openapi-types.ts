@@ -17,7 +17,8 @@ export function merchantDocument(doc: Doc): Doc {
 
 const HEADER = `/**
  * Generated from paycore's GET /openapi.json by openapi-typescript — do not edit.
- * Regenerate: start paycore (npm start), then \`npm run generate -w @paycore/sdk\`
+ * Regenerate: PAYCORE_UPDATE_SDK_TYPES=1 npx vitest run test/sdk/types.test.ts, or start paycore
+ * (npm start) and run \`npm run generate -w @paycore/sdk\`
  * (PAYCORE_OPENAPI_URL to use another server). test/sdk/types.test.ts fails when this is stale.
  */
 `;

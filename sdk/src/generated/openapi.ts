@@ -1,6 +1,7 @@
 /**
  * Generated from paycore's GET /openapi.json by openapi-typescript — do not edit.
- * Regenerate: start paycore (npm start), then `npm run generate -w @paycore/sdk`
+ * Regenerate: PAYCORE_UPDATE_SDK_TYPES=1 npx vitest run test/sdk/types.test.ts, or start paycore
+ * (npm start) and run `npm run generate -w @paycore/sdk`
  * (PAYCORE_OPENAPI_URL to use another server). test/sdk/types.test.ts fails when this is stale.
  */
 export interface paths {
@@ -1325,7 +1326,7 @@ export interface paths {
                                 attempt_no: number;
                                 started_at: string;
                                 /** @enum {string} */
-                                result: "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned";
+                                result: "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned" | "refused";
                                 http_status: number | null;
                                 error: string | null;
                                 duration_ms: number | null;
@@ -1360,7 +1361,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "idempotency_conflict" | "duplicate_out_trade_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "limit_exceeded" | "risk_rejected" | "rate_limited" | "internal" | "channel_unavailable" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "limit_exceeded" | "risk_rejected" | "rate_limited" | "internal" | "channel_unavailable" | "service_unavailable";
                 message: string;
                 request_id: string;
                 field?: string;
