@@ -1,4 +1,5 @@
 import type { ChannelTables } from "../channels/rows.ts";
+import type { RiskTables } from "../risk/rows.ts";
 
 /**
  * Database rows. Each capability declares its tables here (rows are their own types, separate
@@ -163,7 +164,7 @@ export interface NotifyDeliveryRow {
   updated_at: Date;
 }
 
-export type NotifyAttemptResult = "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned";
+export type NotifyAttemptResult = "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned" | "refused";
 
 export interface NotifyAttemptRow {
   delivery_id: string;
@@ -183,7 +184,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & ReconciliationTables;
+export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables & ReconciliationTables;
 
 // ---- agreement payments (migration 0400) ----
 

@@ -18,7 +18,7 @@ export async function raiseAlert(
   log.error({ alert: `reconciliation.${alert.kind}`, channel_id: alert.channel_id, settlement_date: alert.settlement_date }, alert.message);
   await db
     .insertInto("reconciliation_alerts")
-    .values({ alert_id: newId("ral", at.getTime()), ...alert, message: alert.message.slice(0, 500), occurrences: 1, created_at: at, updated_at: at })
+    .values({ alert_id: newId("rca", at.getTime()), ...alert, message: alert.message.slice(0, 500), occurrences: 1, created_at: at, updated_at: at })
     .onConflict((oc) =>
       oc.columns(["channel_id", "settlement_date", "kind"]).doUpdateSet({
         message: alert.message.slice(0, 500),

@@ -72,7 +72,7 @@ export async function queryAndApply(deps: PaymentDeps, exception: Reconciliation
     if (p.status !== "processing") return p.status;
     const q = await callChannel(deps, exception.channel_id, (a) => a.query({ txn_id: p.txn_id }));
     if (q.status === "not_found") return p.status;
-    return (await applyPaymentOutcome(deps, p.payment_id, q, "query")).status;
+    return (await applyPaymentOutcome(deps, p, q, "query")).status;
   }
   if (exception.refund_id) {
     const r = await db.selectFrom("refunds").selectAll().where("refund_id", "=", exception.refund_id).executeTakeFirstOrThrow();

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { feeFen } from "../kernel/money.ts";
 import { NETWORK_FEES } from "./engine.ts";
 import { CapacityError } from "./limits.ts";
+import type { StateTable } from "./persistence.ts";
 import type { NetworkId } from "./model.ts";
 
 /**
@@ -58,12 +59,26 @@ export interface StatementEntry {
 
 export class StatementFaults {
   private state: StatementFaultsState = { counter: 0, faults: [] };
+  private store: StateTable<StatementFaultsState> | null = null;
+
+  /** Kept in the sandbox's persistent state (journalled on every change), restored on start. */
+  static persisted(store: StateTable<StatementFaultsState>): StatementFaults {
+    const saved = store.get("state");
+    const out = saved ? StatementFaults.fromJSON(saved) : new StatementFaults();
+    out.store = store;
+    return out;
+  }
+
+  private save(): void {
+    this.store?.set("state", this.toJSON());
+  }
 
   add(input: Pick<StatementFault, "channel" | "date" | "kind" | "count">): StatementFault {
     if (this.state.faults.length >= STATEMENT_FAULT_LIMITS.faults_max) throw new CapacityError("statement faults");
     this.state.counter += 1;
     const fault: StatementFault = { ...input, fault_id: `sft_${this.state.counter}`, remaining: input.count };
     this.state.faults.push(fault);
+    this.save();
     return fault;
   }
 
@@ -73,6 +88,7 @@ export class StatementFaults {
 
   clear(): void {
     this.state.faults = [];
+    this.save();
   }
 
   toJSON(): StatementFaultsState {
@@ -90,6 +106,7 @@ export class StatementFaults {
     const fault = this.state.faults.find((f) => f.channel === channel && f.date === date && f.kind === kind && f.remaining > 0);
     if (!fault) return false;
     fault.remaining -= 1;
+    this.save();
     return true;
   }
 
