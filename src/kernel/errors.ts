@@ -20,9 +20,11 @@ export const ERROR_STATUS = {
   amount_exceeds_refundable: 422,
   limit_exceeded: 422,
   risk_rejected: 422,
+  insufficient_balance: 422,
   rate_limited: 429,
   internal: 500,
   channel_unavailable: 503,
+  rail_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
