@@ -27,7 +27,15 @@ const ConfigSchema = z.object({
   PAYCORE_KEY_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
   PAYCORE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   PAYCORE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
-  PAYCORE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PAYCORE_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .max(200)
+    .refine((v) => {
+      const u = new URL(v);
+      return !u.username && !u.password && !u.search && !u.hash;
+    }, "must be a plain http(s) base URL: no credentials, query or fragment")
+    .transform((v) => v.replace(/\/+$/, ""))
+    .optional(),
 });
 
 export interface Config {
@@ -48,6 +56,18 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+const LOOPBACK_HOST_RE = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** What is wrong with a public URL for production, or null (API.md "Running it"). */
+export function publicUrlWarning(public_url: string | null): string | null {
+  if (!public_url) return "PAYCORE_PUBLIC_URL is not set: campaigns are refused (their SMS links need paycore's public address)";
+  const url = new URL(public_url);
+  if (url.protocol === "http:" && !LOOPBACK_HOST_RE.test(url.hostname)) {
+    return "PAYCORE_PUBLIC_URL is plain http on a host other than this machine: links sent to cardholders should be https";
+  }
+  return null;
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));

@@ -6,6 +6,7 @@ import { allRoutes, buildServer, sweepExpired } from "./api/index.ts";
 import type { PaymentDeps } from "./payments/deps.ts";
 import type { RouteDef } from "./api/route.ts";
 import type { Config } from "./config.ts";
+import { createMetrics } from "./metrics/index.ts";
 
 export const VERSION = "0.1.0";
 
@@ -38,10 +39,11 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */
 export async function startServer(
   deps: PaymentDeps,
-  options: { host: string; port: number; public_url?: string | undefined; routes?: RouteDef[] },
+  options: { host: string; port: number; routes?: RouteDef[] },
 ): Promise<RunningServer> {
   const ctx = deps.ctx;
-  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, ...(options.public_url ? { public_url: options.public_url } : {}) });
+  const metrics = createMetrics(deps);
+  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, metrics });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
@@ -56,6 +58,7 @@ export async function startServer(
     close: async () => {
       clearInterval(sweeper);
       await app.close();
+      metrics.close();
     },
   };
 }

@@ -6,17 +6,21 @@ import { newId } from "../kernel/ids.ts";
 import { authenticateOperator, type OperatorRole } from "../operators/index.ts";
 import { randomBytes } from "node:crypto";
 import { errorBody, errorResponse } from "./errors.ts";
+import { isDatabaseUnavailable } from "../db/availability.ts";
 import { toJson } from "./json.ts";
 import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
+import type { Metrics } from "../metrics/index.ts";
+import { metricsRoute } from "./routes/metrics.ts";
 
 export interface ServerOptions {
   routes: readonly RouteDef[];
+  /** When given: GET /metrics, and every answer is timed into it. */
+  metrics?: Metrics;
   version: string;
-  public_url?: string;
 }
 
 /** The HTTP edge: one Fastify instance carrying the Open API, the admin API, docs and health. */
@@ -42,12 +46,20 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
       if (!limiter.take(merchant_id, Date.now())) throw new PaycoreError("rate_limited", "too many requests for this merchant ID; slow down");
     },
   };
-  for (const route of options.routes) mountRoute(app, ctx, hooks, route);
-  const openapi = buildOpenApi(options.routes, { version: options.version, ...(options.public_url ? { server_url: options.public_url } : {}) });
-  const openapi_json = JSON.stringify(openapi);
-  const docs_html = renderDocsPage(openapi);
-  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(openapi_json));
-  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(docs_html));
+  const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
+  if (options.metrics) installRequestMetrics(app, options.metrics);
+  for (const route of routes) mountRoute(app, ctx, hooks, route);
+  // Built on first use: the demo learns its public URL (its own address) only once it listens.
+  let docs: { json: string; html: string } | null = null;
+  const builtDocs = () => {
+    if (docs) return docs;
+    const public_url = ctx.settings.public_url;
+    const openapi = buildOpenApi(routes, { version: options.version, ...(public_url ? { server_url: public_url } : {}) });
+    docs = { json: JSON.stringify(openapi), html: renderDocsPage(openapi) };
+    return docs;
+  };
+  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(builtDocs().json));
+  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(builtDocs().html));
   return app;
 }
 
@@ -96,6 +108,12 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;
       status = 400;
       body = errorBody("invalid_request", message, request.id, "body");
+    } else if (isDatabaseUnavailable(err)) {
+      // An operating condition, not a bug: the caller retries; committed work is finished by the sweeper.
+      ctx.log.warn({ request_id: request.id, err: err.message }, "database unavailable");
+      status = 503;
+      body = errorBody("service_unavailable", "the database is unavailable; retry later", request.id);
+      void reply.header("retry-after", "5");
     } else {
       ctx.log.error({ request_id: request.id, err: { message: err.message, stack: err.stack } }, "unhandled error");
       status = 500;
@@ -119,6 +137,13 @@ function installResponseSigning(app: FastifyInstance): void {
     reply.header("Paycore-Nonce", nonce);
     reply.header("Paycore-Signature", hmacSha256Base64(merchant.secret, responseStringToSign(timestamp, nonce, body)));
     return body;
+  });
+}
+
+/** Times every answer under its route pattern (bounded labels: never the raw path). */
+function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
   });
 }
 

@@ -24,13 +24,17 @@ settings come from the environment: see README.md ("Running it").`;
 export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: DatabaseHandle; master_key_source: string }> {
   const log = createLogger(config.log_level);
   const { key, source } = loadMasterKey(config);
-  const handle = await connect({ database_url: config.database_url, data_dir: config.data_dir });
+  const handle = await connect({
+    database_url: config.database_url,
+    data_dir: config.data_dir,
+    on_pool_error: (err) => log.warn({ err: err.message }, "database connection lost; it is replaced on the next query"),
+  });
   const ctx: Ctx = {
     db: handle.db,
     clock: systemClock,
     box: new SecretBox(key),
     log,
-    settings: { ...DEFAULT_SETTINGS, key_grace_ms: config.key_grace_ms, rate_limit_per_minute: config.rate_limit_per_minute, body_limit_bytes: config.body_limit_bytes },
+    settings: { ...DEFAULT_SETTINGS, key_grace_ms: config.key_grace_ms, rate_limit_per_minute: config.rate_limit_per_minute, body_limit_bytes: config.body_limit_bytes, public_url: config.public_url ?? null },
   };
   return { ctx, handle, master_key_source: source };
 }

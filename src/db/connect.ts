@@ -30,7 +30,32 @@ export interface ConnectOptions {
   /** An already running PGlite to share (tests). */
   pglite?: PGlite;
   pool_size_max?: number;
+  /** Told about errors of idle pooled connections (a restarting server); without it they are dropped. */
+  on_pool_error?: (err: Error) => void;
 }
+
+/** Connections of a database's pool, for metrics: in use, idle, and callers waiting for one. */
+export interface PoolStats {
+  engine: Engine;
+  size_max: number;
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+const pool_stats = new WeakMap<object, () => PoolStats>();
+
+/** The pool behind a Kysely instance made by `connect` (PGlite: one connection, no pool to see). */
+export function poolStats(db: Kysely<Database>): PoolStats | null {
+  return pool_stats.get(db)?.() ?? null;
+}
+
+/**
+ * Bounds on waiting for PostgreSQL. A request never waits longer than `connect_timeout_ms` for a
+ * connection while the server is down (it answers 503 instead), and a session left idle inside a
+ * transaction (a crashed caller) is ended by the server.
+ */
+export const POOL_LIMITS = { connect_timeout_ms: 5_000, idle_timeout_ms: 30_000, idle_in_transaction_timeout_ms: 60_000 } as const;
 
 export async function openPGlite(data_dir: string): Promise<PGlite> {
   const parsers = { [INT8_OID]: parseInt8 };
@@ -47,14 +72,29 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID ? parseInt8 : oid === NUMERIC_OID ? (v: string) => v : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     };
+    const server_options = [`-c idle_in_transaction_session_timeout=${POOL_LIMITS.idle_in_transaction_timeout_ms}`];
+    if (schema !== "public") server_options.push(`-c search_path="${schema}",public`);
     const pool = new pg.Pool({
       connectionString: options.database_url,
       max: options.pool_size_max ?? 10,
       types,
-      ...(schema !== "public" ? { options: `-c search_path="${schema}",public` } : {}),
+      connectionTimeoutMillis: POOL_LIMITS.connect_timeout_ms,
+      idleTimeoutMillis: POOL_LIMITS.idle_timeout_ms,
+      keepAlive: true,
+      options: server_options.join(" "),
     });
+    // An idle connection that the server closes (restart, failover) emits 'error' on the pool;
+    // unhandled, that event would end the process. The pool drops the connection and makes a new
+    // one on the next query.
+    pool.on("error", (err) => options.on_pool_error?.(err));
+    // A connection checked out between two statements (inside a transaction) that the server
+    // ends emits 'error' on the client itself, where the pool does not listen. The next
+    // statement on it fails with a connection error (503 at the edge) and the pool replaces it.
+    pool.on("connect", (client) => client.on("error", (err) => options.on_pool_error?.(err)));
     if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const size_max = options.pool_size_max ?? 10;
+    pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
     return { db, engine: "postgres", schema, close: () => db.destroy() };
   }
   const owned = !options.pglite;

@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   internal: 500,
   channel_unavailable: 503,
   rail_unavailable: 503,
+  /** The database (or another part paycore needs) is down: retry later. */
+  service_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -53,6 +53,8 @@ export async function startTestApp(
     channel_timeout_ms?: number;
     /** The sandbox rails' timings (short batches and returns in tests). */
     rails?: RailOptions;
+    /** PAYCORE_PUBLIC_URL; by default the server's own address (as the demo), null for none. */
+    public_url?: string | null;
   } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase(options.label ?? "app");
@@ -86,6 +88,7 @@ export async function startTestApp(
   };
   const routes = [...allRoutes(deps), ...(options.extra_routes?.(ctx) ?? [])];
   const server = await startServer(deps, { host: "127.0.0.1", port: 0, routes });
+  ctx.settings.public_url = options.public_url === undefined ? server.url : options.public_url;
   if (sandbox) {
     await sandbox.send("PUT", "/sandbox/v1/config", { paycore_callback_url: `${server.url}/callbacks/channels` });
     await deps.channels.views();

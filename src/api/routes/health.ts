@@ -16,7 +16,7 @@ export function healthRoutes(ctx: Ctx): RouteDef[] {
         try {
           await sql`SELECT 1`.execute(ctx.db);
         } catch {
-          throw new PaycoreError("channel_unavailable", "database unreachable");
+          throw new PaycoreError("service_unavailable", "not ready: the database does not answer");
         }
         return { body: { status: "ok", database: "ok" } };
       },
