@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { parseAllowList } from "./kernel/net-guard.ts";
 
 /**
- * All settings come from the environment (API.md "Running it"), validated at start:
+ * All settings come from the environment (docs/api-conventions.md "Running it"), validated at start:
  * a bad value stops paycore with one clear line naming the variable.
  */
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -36,6 +37,20 @@ const ConfigSchema = z.object({
     }, "must be a plain http(s) base URL: no credentials, query or fragment")
     .transform((v) => v.replace(/\/+$/, ""))
     .optional(),
+  PAYCORE_WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .max(4096)
+    .transform((v, c) => {
+      const entries = v.split(",").map((e) => e.trim()).filter(Boolean);
+      try {
+        parseAllowList(entries);
+      } catch (err) {
+        c.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+      return entries;
+    })
+    .optional(),
 });
 
 export interface Config {
@@ -53,13 +68,15 @@ export interface Config {
   rate_limit_per_minute: number;
   body_limit_bytes: number;
   public_url: string | undefined;
+  /** Unset (undefined) lets the demo allow this machine; see `settleDemoDefaults`. */
+  webhook_allow_hosts: string[] | undefined;
 }
 
 export class ConfigError extends Error {}
 
 const LOOPBACK_HOST_RE = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
-/** What is wrong with a public URL for production, or null (API.md "Running it"). */
+/** What is wrong with a public URL for production, or null (docs/api-conventions.md "Running it"). */
 export function publicUrlWarning(public_url: string | null): string | null {
   if (!public_url) return "PAYCORE_PUBLIC_URL is not set: campaigns are refused (their SMS links need paycore's public address)";
   const url = new URL(public_url);
@@ -93,5 +110,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rate_limit_per_minute: c.PAYCORE_RATE_LIMIT_PER_MINUTE,
     body_limit_bytes: c.PAYCORE_BODY_LIMIT_BYTES,
     public_url: c.PAYCORE_PUBLIC_URL,
+    webhook_allow_hosts: c.PAYCORE_WEBHOOK_ALLOW_HOSTS,
   };
 }

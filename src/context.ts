@@ -23,6 +23,11 @@ export interface Settings {
    * Never taken from a request's Host. Null: links cannot be made (campaigns are refused).
    */
   public_url: string | null;
+  /**
+   * `PAYCORE_WEBHOOK_ALLOW_HOSTS`: the only internal destinations (host names, IPs, CIDR ranges)
+   * notifications may go to. Empty: loopback, private and link-local targets are refused.
+   */
+  webhook_allow_hosts: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -30,4 +35,5 @@ export const DEFAULT_SETTINGS: Settings = {
   rate_limit_per_minute: 600,
   body_limit_bytes: 64 * 1024,
   public_url: null,
+  webhook_allow_hosts: [],
 };

@@ -71,7 +71,8 @@ export async function startTestApp(
     clock: options.clock ?? new ManualClock(),
     box: new SecretBox(randomBytes(32)),
     log: createLogger("info", sink),
-    settings: { ...DEFAULT_SETTINGS, ...options.settings },
+    // Tests run their webhook receivers on this machine: allowed explicitly, as an operator would.
+    settings: { ...DEFAULT_SETTINGS, webhook_allow_hosts: ["127.0.0.1"], ...options.settings },
   };
   const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
   const data_dir = mkdtempSync(join(tmpdir(), "paycore-app-"));

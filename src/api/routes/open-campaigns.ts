@@ -5,7 +5,7 @@ import { merchantRoute, type RouteDef } from "../route.ts";
 import { listOf } from "./common.ts";
 
 /**
- * Batch signing campaigns (API.md): a merchant invites users by SMS to the hosted signing page.
+ * Batch signing campaigns (docs/campaigns.md): a merchant invites users by SMS to the hosted signing page.
  * Nothing here signs anything: agreements come only from the cardholder on `/sign/{token}`.
  */
 export function openCampaignRoutes(deps: PaymentDeps, settings: CampaignSettings = campaignSettingsFromEnv()): RouteDef[] {
