@@ -6,7 +6,7 @@ import { fenToWire } from "../kernel/money.ts";
 import { RAILS } from "../kernel/cnaps/hours.ts";
 import { PAYOUT_LIMITS } from "./limits.ts";
 
-/** Wire schemas of payouts and deposits (API.md "Balances, settlement, payouts"). */
+/** Wire schemas of payouts and deposits (docs/payouts.md). */
 
 const outNo = z.string().regex(/^[A-Za-z0-9_\-.:]{1,64}$/, "1..64 of letters, digits, _ - . :");
 export const CnapsCode = z

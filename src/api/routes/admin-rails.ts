@@ -51,7 +51,7 @@ function railCostKind(pd: PayoutDeps): ProposalKind<CostChange> {
   };
 }
 
-/** Operator API for payout rails and payouts (API.md "Operator (admin) API"). */
+/** Operator API for payout rails and payouts (docs/payouts.md "API"). */
 export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[] {
   proposals.register(railCostKind(pd));
   return [

@@ -3,7 +3,7 @@ import { createPayout, getPayout, handleRailPush, listDeposits, listPayouts, Pay
 import { merchantRoute, publicRoute, type RouteDef } from "../route.ts";
 import { listOf } from "./common.ts";
 
-/** Business payouts and deposits of the calling merchant ID (API.md "Balances, settlement, payouts"). */
+/** Business payouts and deposits of the calling merchant ID (docs/payouts.md). */
 export function openPayoutRoutes(pd: PayoutDeps): RouteDef[] {
   const db = pd.ctx.db;
   return [

@@ -4,7 +4,7 @@
 CREATE TABLE payout_rails (
   rail           text PRIMARY KEY CHECK (rail IN ('hvps', 'beps', 'ibps', 'bank_direct')),
   enabled        boolean NOT NULL,
-  -- Fen per item; NULL = no cap (HVPS). DOMAIN.md defaults, operator-configurable.
+  -- Fen per item; NULL = no cap (HVPS). defaults from docs/payouts.md, operator-configurable.
   per_item_max   bigint CHECK (per_item_max IS NULL OR per_item_max > 0),
   -- What one credit costs the institution, in fen: the router prefers the cheapest open rail.
   cost_per_item  bigint NOT NULL CHECK (cost_per_item >= 0),
