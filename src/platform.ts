@@ -6,6 +6,7 @@ import { allRoutes, buildServer, sweepExpired } from "./api/index.ts";
 import type { PaymentDeps } from "./payments/deps.ts";
 import type { RouteDef } from "./api/route.ts";
 import type { Config } from "./config.ts";
+import { createMetrics } from "./metrics/index.ts";
 
 export const VERSION = "0.1.0";
 
@@ -41,7 +42,8 @@ export async function startServer(
   options: { host: string; port: number; public_url?: string | undefined; routes?: RouteDef[] },
 ): Promise<RunningServer> {
   const ctx = deps.ctx;
-  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, ...(options.public_url ? { public_url: options.public_url } : {}) });
+  const metrics = createMetrics(deps);
+  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, metrics, ...(options.public_url ? { public_url: options.public_url } : {}) });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
@@ -56,6 +58,7 @@ export async function startServer(
     close: async () => {
       clearInterval(sweeper);
       await app.close();
+      metrics.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import { findOrAddCard, openElements, openSealedElements, sameElements, sealElem
 import { canonicalJson } from "../kernel/canonical-json.ts";
 import { emitAgreementSigned } from "../payments/effects.ts";
 import type { FailureReason } from "../channels/types.ts";
+import { screenSigning } from "../risk/index.ts";
 
 const TYPICAL_AMOUNT_FEN = 10_000n;
 
@@ -61,6 +62,7 @@ export async function startSigning(deps: PaymentDeps, merchant: MerchantRow, inp
   if (existing) return repeatAnswer(deps, existing, request_hash, checked.warnings);
 
   const card = await findOrAddCard(deps.ctx.db, deps.ctx.box, checked, now);
+  await screenSigning(deps.ctx, { merchant_id: merchant.merchant_id, card, phone: checked.elements.phone, out_request_no: input.out_request_no });
   // Reuse needs a card agreement paycore can pay with now (directly or by sign sync) and the
   // same elements the bank verified; otherwise the bank signs again (a channel switch re-sign).
   const held = await activeCardAgreements(deps.ctx.db, card.card_id);

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { AgreementRow, CardAgreementRow, Database, MerchantRow } from "../db/index.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { newId } from "../kernel/ids.ts";
 import { callChannel, type PaymentDeps } from "../payments/deps.ts";
 import { emitAgreementUnbound } from "../payments/effects.ts";
@@ -12,9 +13,8 @@ import { getAgreementWithCard } from "./store.ts";
 export async function unbindByMerchant(deps: PaymentDeps, merchant: MerchantRow, agreement_id: string): Promise<AgreementRow> {
   const { agreement } = await getAgreementWithCard(deps.ctx.db, merchant.merchant_id, agreement_id);
   if (agreement.status === "unbound") return agreement;
-  const now = deps.ctx.clock.now();
   const { row, orphaned } = await deps.ctx.db.transaction().execute(async (trx) => {
-    const row = await endAgreement(trx, agreement, "unbound by the merchant", now);
+    const row = await endAgreement(trx, deps.ctx.clock, agreement.agreement_id, "unbound by the merchant");
     const others = await trx.selectFrom("agreements").select("agreement_id").where("card_id", "=", agreement.card_id).where("status", "=", "active").executeTakeFirst();
     const orphaned = others ? [] : await trx.selectFrom("card_agreements").selectAll().where("card_id", "=", agreement.card_id).where("status", "=", "active").execute();
     return { row, orphaned };
@@ -23,15 +23,21 @@ export async function unbindByMerchant(deps: PaymentDeps, merchant: MerchantRow,
   return row;
 }
 
-async function endAgreement(trx: Kysely<Database>, a: AgreementRow, reason: string, now: Date): Promise<AgreementRow> {
+/**
+ * Ends an agreement. The row lock comes first and the time after it: a payment intent recorded
+ * before the unbind (it holds the row's share lock until it commits, migration 0610) then always
+ * has `created_at` before `unbound_at`, and one recorded after is refused.
+ */
+async function endAgreement(trx: Kysely<Database>, clock: Clock, agreement_id: string, reason: string): Promise<AgreementRow> {
+  const current = await trx.selectFrom("agreements").selectAll().where("agreement_id", "=", agreement_id).forUpdate().executeTakeFirstOrThrow();
+  if (current.status !== "active") return current;
+  const now = clock.now();
   const row = await trx
     .updateTable("agreements")
     .set({ status: "unbound", unbound_at: now, unbound_reason: reason })
-    .where("agreement_id", "=", a.agreement_id)
-    .where("status", "=", "active")
+    .where("agreement_id", "=", agreement_id)
     .returningAll()
-    .executeTakeFirst();
-  if (!row) return trx.selectFrom("agreements").selectAll().where("agreement_id", "=", a.agreement_id).executeTakeFirstOrThrow();
+    .executeTakeFirstOrThrow();
   await emitAgreementUnbound(trx, row, now);
   return row;
 }
@@ -57,8 +63,8 @@ export async function unbindByNetwork(deps: PaymentDeps, channel_id: string, net
     const cag = await trx.selectFrom("card_agreements").selectAll().where("channel_id", "=", channel_id).where("network_agreement_no", "=", network_agreement_no).where("status", "=", "active").forUpdate().executeTakeFirst();
     if (!cag) return { ended: 0 };
     await trx.updateTable("card_agreements").set({ status: "unbound", unbound_at: now, unbound_reason: "cancelled by the cardholder at the bank (network notice)" }).where("card_agreement_id", "=", cag.card_agreement_id).execute();
-    const agreements = await trx.selectFrom("agreements").selectAll().where("card_id", "=", cag.card_id).where("status", "=", "active").execute();
-    for (const a of agreements) await endAgreement(trx, a, `cancelled at the bank (${channel_id} notice)`, now);
+    const agreements = await trx.selectFrom("agreements").select("agreement_id").where("card_id", "=", cag.card_id).where("status", "=", "active").orderBy("agreement_id").execute();
+    for (const a of agreements) await endAgreement(trx, deps.ctx.clock, a.agreement_id, `cancelled at the bank (${channel_id} notice)`);
     return { ended: agreements.length };
   });
 }

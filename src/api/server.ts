@@ -14,9 +14,13 @@ import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
+import type { Metrics } from "../metrics/index.ts";
+import { metricsRoute } from "./routes/metrics.ts";
 
 export interface ServerOptions {
   routes: readonly RouteDef[];
+  /** When given: GET /metrics, and every answer is timed into it. */
+  metrics?: Metrics;
   version: string;
   public_url?: string;
 }
@@ -46,8 +50,10 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
       if (!limiter.take(merchant_id, Date.now())) throw new PaycoreError("rate_limited", "too many requests for this merchant ID; slow down");
     },
   };
-  for (const route of options.routes) mountRoute(app, ctx, hooks, route);
-  const openapi = buildOpenApi(options.routes, { version: options.version, ...(options.public_url ? { server_url: options.public_url } : {}) });
+  const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
+  if (options.metrics) installRequestMetrics(app, options.metrics);
+  for (const route of routes) mountRoute(app, ctx, hooks, route);
+  const openapi = buildOpenApi(routes, { version: options.version, ...(options.public_url ? { server_url: options.public_url } : {}) });
   const openapi_json = JSON.stringify(openapi);
   const docs_html = renderDocsPage(openapi);
   app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(openapi_json));
@@ -129,6 +135,13 @@ function installResponseSigning(app: FastifyInstance): void {
     reply.header("Paycore-Nonce", nonce);
     reply.header("Paycore-Signature", hmacSha256Base64(merchant.secret, responseStringToSign(timestamp, nonce, body)));
     return body;
+  });
+}
+
+/** Times every answer under its route pattern (bounded labels: never the raw path). */
+function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
   });
 }
 

@@ -34,6 +34,22 @@ export interface ConnectOptions {
   on_pool_error?: (err: Error) => void;
 }
 
+/** Connections of a database's pool, for metrics: in use, idle, and callers waiting for one. */
+export interface PoolStats {
+  engine: Engine;
+  size_max: number;
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+const pool_stats = new WeakMap<object, () => PoolStats>();
+
+/** The pool behind a Kysely instance made by `connect` (PGlite: one connection, no pool to see). */
+export function poolStats(db: Kysely<Database>): PoolStats | null {
+  return pool_stats.get(db)?.() ?? null;
+}
+
 /**
  * Bounds on waiting for PostgreSQL. A request never waits longer than `connect_timeout_ms` for a
  * connection while the server is down (it answers 503 instead), and a session left idle inside a
@@ -77,6 +93,8 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     pool.on("connect", (client) => client.on("error", (err) => options.on_pool_error?.(err)));
     if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const size_max = options.pool_size_max ?? 10;
+    pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
     return { db, engine: "postgres", schema, close: () => db.destroy() };
   }
   const owned = !options.pglite;

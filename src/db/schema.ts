@@ -1,4 +1,5 @@
 import type { ChannelTables } from "../channels/rows.ts";
+import type { RiskTables } from "../risk/rows.ts";
 
 /**
  * Database rows. Each capability declares its tables here (rows are their own types, separate
@@ -183,7 +184,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables;
+export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables;
 
 // ---- agreement payments (migration 0400) ----
 

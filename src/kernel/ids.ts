@@ -6,6 +6,8 @@ export const ID_PREFIXES = [
   "ent", "mch", "key", "sgr", "agr", "pay", "ref", "po", "cmp", "evt", "req", "stl",
   "op", "aud", "pa", "cag", "jnl", "acc", "dlv", "spo", "crd", "ntx", "inv",
   "prp",
+  // risk: rules, blocklist entries, decisions, signing counters, alerts, monitor runs
+  "rsk", "blk", "rdc", "rsg", "ral", "rmr",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -7,6 +7,7 @@ import type { Fen } from "../kernel/money.ts";
 import { ACCOUNT_KINDS, accountCode, type AccountRef, type Side } from "./accounts.ts";
 import { isIsoDate } from "./business-day.ts";
 import { LEDGER_LIMITS } from "./limits.ts";
+import { publishPosting } from "../kernel/observe.ts";
 
 export interface LineSpec {
   account: AccountRef;
@@ -100,7 +101,9 @@ export async function postEntry(trx: Kysely<Database>, spec: EntrySpec): Promise
     if (!sameLines(entry.lines, stored)) throw new InvariantError(`event ${entry.event_key} was already posted with other lines`);
     return { entry_id: existing.entry_id, event_key: entry.event_key, replayed: true };
   }
-  return writeEntry(trx, entry);
+  const posted = await writeEntry(trx, entry);
+  publishPosting({ event_type: entry.event_type });
+  return posted;
 }
 
 async function writeEntry(trx: Kysely<Database>, entry: BuiltEntry): Promise<PostedEntry> {

@@ -1,5 +1,6 @@
 import type { Ctx } from "../context.ts";
 import { assert } from "../kernel/assert.ts";
+import { publishDelivery } from "../kernel/observe.ts";
 import { postNotification, type AttemptOutcome } from "./http.ts";
 import { NOTIFY_LIMITS } from "./limits.ts";
 import { notificationBody, notificationHeaders, newestUsableKey } from "./signing.ts";
@@ -108,6 +109,7 @@ async function deliver(ctx: Ctx, d: ClaimedDelivery, timeout_ms: number): Promis
   try {
     const { outcome, duration_ms } = await attempt(ctx, d, timeout_ms);
     const next = await finishAttempt(ctx, d, outcome, duration_ms);
+    publishDelivery({ result: outcome.result });
     logAttempt(ctx, d, outcome, duration_ms, next);
   } catch (err) {
     ctx.log.error({ event_id: d.event_id, delivery_id: d.delivery_id, err: (err as Error).message }, "notifier: recording an attempt failed; the lease will expire and it is retried");

@@ -3,6 +3,7 @@ import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
 import { computePaymentFee } from "../ledger/index.ts";
 import { channelCostFen, type ChannelView } from "../routing/index.ts";
+import { publishOutcome } from "../kernel/observe.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
@@ -39,7 +40,8 @@ export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string,
   const result = money(answer);
   // Read before the transaction: inside it, only `trx` may touch the database.
   const views = result.status === "succeeded" ? await deps.channels.views() : [];
-  return deps.ctx.db.transaction().execute(async (trx) => {
+  let made_final = false;
+  const row = await deps.ctx.db.transaction().execute(async (trx) => {
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).forUpdate().executeTakeFirstOrThrow();
     if (p.status !== "processing") {
       if ((result.status === "succeeded" && p.status === "failed") || (result.status === "failed" && p.status === "succeeded")) {
@@ -49,9 +51,11 @@ export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string,
     }
     switch (result.status) {
       case "succeeded":
+        made_final = true;
         return succeedPayment(trx, p, result, views, now);
       case "failed": {
         assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "failed");
+        made_final = true;
         const failed = { status: "failed" as const, network_state: "final" as const, failure_code: result.reason, failure_message: result.message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
         const row = await trx.updateTable("payments").set(failed).where("payment_id", "=", payment_id).returningAll().executeTakeFirstOrThrow();
         await emitPaymentFailed(trx, row, now);
@@ -61,6 +65,14 @@ export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string,
         return trx.updateTable("payments").set(pendingSchedule(p, source, now)).where("payment_id", "=", payment_id).returningAll().executeTakeFirstOrThrow();
     }
   });
+  if (made_final) announceFinal("payment", row, now);
+  return row;
+}
+
+/** Announced after the commit, by the one call that made the row final (metrics count it once). */
+function announceFinal(kind: "payment" | "refund", row: PaymentRow | RefundRow, now: Date): void {
+  if (row.status === "processing") return;
+  publishOutcome({ kind, channel_id: row.channel_id, status: row.status, created_at: row.created_at, final_at: now });
 }
 
 async function succeedPayment(trx: Kysely<Database>, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, views: ChannelView[], now: Date): Promise<PaymentRow> {
@@ -96,13 +108,15 @@ function pendingSchedule(p: Pick<PaymentRow, "query_attempts">, source: "pay" | 
 export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, answer: Answer, source: "refund" | "query" | "notify"): Promise<RefundRow> {
   const now = deps.ctx.clock.now();
   const result = money(answer);
-  return deps.ctx.db.transaction().execute(async (trx) => {
+  let made_final = false;
+  const row = await deps.ctx.db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom("refunds").selectAll().where("refund_id", "=", refund_id).forUpdate().executeTakeFirstOrThrow();
     if (r.status !== "processing") return r;
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", r.payment_id).forUpdate().executeTakeFirstOrThrow();
     switch (result.status) {
       case "succeeded": {
         assertTransition(REFUND_TRANSITIONS, "refund", r.status, "succeeded");
+        made_final = true;
         const fee_returned = await emitRefundSucceeded(trx, r, p, now);
         await trx.updateTable("payments").set({ refunded_amount: p.refunded_amount + r.amount, updated_at: now }).where("payment_id", "=", p.payment_id).execute();
         return trx
@@ -114,6 +128,7 @@ export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, a
       }
       case "failed": {
         assertTransition(REFUND_TRANSITIONS, "refund", r.status, "failed");
+        made_final = true;
         const row = await trx
           .updateTable("refunds")
           .set({ status: "failed", network_state: "final", failure_code: result.reason, failure_message: result.message.slice(0, 200), next_query_at: null, updated_at: now })
@@ -127,4 +142,6 @@ export async function applyRefundOutcome(deps: PaymentDeps, refund_id: string, a
         return trx.updateTable("refunds").set(pendingSchedule(r, source === "refund" ? "pay" : source, now)).where("refund_id", "=", refund_id).returningAll().executeTakeFirstOrThrow();
     }
   });
+  if (made_final) announceFinal("refund", row, now);
+  return row;
 }

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import { activeCardAgreements, getAgreementWithCard, recordCardAgreement } from "../agreements/store.ts";
 import { openElements } from "../agreements/vault.ts";
 import type { CardRow, Database, MerchantRow, PaymentRow } from "../db/index.ts";
+import { SQLSTATE, sqlState } from "../db/errors.ts";
 import { bankByCode } from "../kernel/banks.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -13,6 +14,7 @@ import { checkDailyLimits } from "./limits.ts";
 import { applyPaymentOutcome, INTENT_GRACE_MS } from "./outcomes.ts";
 import type { PaymentCreateInput } from "./wire.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
+import { screenPayment } from "../risk/index.ts";
 
 export interface PaymentAnswer {
   status: 200 | 201;
@@ -37,8 +39,9 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
   if (input.sub_merchant_id) await checkSubMerchant(db, merchant, input.sub_merchant_id);
   const amount = fen(input.amount);
   await checkDailyLimits(db, merchant, card.card_id, amount, deps.ctx.clock.now());
-  const route = await resolveRoute(deps, card, amount);
-  const payment = await recordIntent(deps, merchant, input, request_hash, card, route);
+  const route = await resolveRoute(deps, card, amount).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
+  // Risk rules and blocklists decide here, once; the intent is recorded under their scope locks.
+  const payment = await screenPayment(deps.ctx, { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no }, (db) => recordIntent({ ...deps, ctx: { ...deps.ctx, db } }, merchant, input, request_hash, card, route));
   if (!payment) {
     // A concurrent request with the same out_trade_no won the insert: answer its payment.
     const other = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirstOrThrow();
@@ -52,6 +55,16 @@ async function checkSubMerchant(db: Kysely<Database>, merchant: MerchantRow, sub
   const sub = await db.selectFrom("merchants").select(["parent_merchant_id", "status"]).where("merchant_id", "=", sub_merchant_id).executeTakeFirst();
   if (!sub || sub.parent_merchant_id !== merchant.merchant_id) throw invalidRequest("sub_merchant_id", "not a sub-merchant of this merchant ID");
   if (sub.status !== "active") throw new PaycoreError("merchant_suspended", "the sub-merchant is suspended");
+}
+
+/**
+ * An unbind that commits while the payment is being routed also rescinds the card's network
+ * agreements: routing then finds none. The truth the merchant needs is that the agreement ended.
+ */
+async function refusedForUnbind(db: Kysely<Database>, agreement_id: string, err: unknown): Promise<never> {
+  const now = await db.selectFrom("agreements").select("status").where("agreement_id", "=", agreement_id).executeTakeFirst();
+  if (now && now.status !== "active") throw new PaycoreError("agreement_inactive", `agreement ${agreement_id} is ${now.status}`);
+  throw err;
 }
 
 type UsableRoute = { channel_id: string; card_agreement_id: string; reason: string };
@@ -127,12 +140,18 @@ async function recordIntent(deps: PaymentDeps, merchant: MerchantRow, input: Pay
     succeeded_at: null,
     failed_at: null,
   };
+  // The insert re-checks the agreement under its row lock (migration 0610): an unbind that
+  // committed since the check above refuses it here, so nothing is sent after an unbind.
   const inserted = await deps.ctx.db
     .insertInto("payments")
     .values(row)
     .onConflict((oc) => oc.columns(["merchant_id", "out_trade_no"]).doNothing())
     .returningAll()
-    .executeTakeFirst();
+    .executeTakeFirst()
+    .catch((err: unknown) => {
+      if (sqlState(err) === SQLSTATE.agreement_inactive) throw new PaycoreError("agreement_inactive", `agreement ${input.agreement_id} was unbound`);
+      throw err;
+    });
   return inserted ?? null;
 }
 

@@ -14,6 +14,7 @@ import { openCampaignRoutes } from "./open-campaigns.ts";
 import { hostedSigningRoutes } from "./hosted-signing.ts";
 import { openSettlementRoutes } from "./open-settlement.ts";
 import { adminLedgerRoutes } from "./admin-ledger.ts";
+import { adminRiskRoutes } from "./admin-risk.ts";
 import { SandboxBankTransfers } from "../../settlement/index.ts";
 import { Proposals } from "../../proposals/index.ts";
 import { adminProposalRoutes } from "./admin-proposals.ts";
@@ -35,6 +36,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
     ...adminProposalRoutes(proposals),
     ...adminPaymentRoutes(deps),
+    ...adminRiskRoutes(ctx),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
     ...callbackRoutes(deps),

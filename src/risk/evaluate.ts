@@ -1,0 +1,115 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../db/index.ts";
+import { formatYuan } from "../kernel/money.ts";
+import { paymentUsage, signingUsage, type ScopeKeys, type Usage } from "./counters.ts";
+import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
+
+/** One rule that fired, with the figures that made it fire: what operators read. */
+export interface FiredRule {
+  rule_id: string;
+  name: string;
+  kind: RiskRuleRow["kind"] | "blocklist";
+  scope: RuleScope | "card_number" | "id_number" | "phone";
+  action: RiskRuleRow["action"];
+  mode: RiskRuleRow["mode"];
+  window_seconds: number | null;
+  max_count: number | null;
+  max_amount: string | null;
+  /** Including the payment or signing being decided. */
+  observed_count: number | null;
+  observed_amount: string | null;
+  explanation: string;
+}
+
+export interface Attempt {
+  subject: RuleSubject;
+  keys: ScopeKeys;
+  /** The payment's amount (fen); 0 for a signing. */
+  amount: bigint;
+  now: Date;
+  /** When paycore first saw the card (its first signing): first-payment caps count from here. */
+  card_since: Date;
+}
+
+/** Each rule's window start for this attempt (first-payment caps: since the card was signed). */
+function windowStart(rule: RiskRuleRow, a: Attempt): Date {
+  return rule.kind === "first_payment" ? a.card_since : new Date(a.now.getTime() - rule.window_seconds * 1000);
+}
+
+/**
+ * Counts what each rule's scope has done in its window (one statement per scope, whatever the
+ * number of rules and windows) and lists the rules this attempt would break.
+ */
+export async function evaluateRules(db: Kysely<Database>, rules: readonly RiskRuleRow[], a: Attempt): Promise<FiredRule[]> {
+  const byScope = new Map<RuleScope, RiskRuleRow[]>();
+  for (const rule of rules) {
+    // A first-payment cap no longer applies once the card is older than its window.
+    if (rule.kind === "first_payment" && a.now.getTime() - a.card_since.getTime() >= rule.window_seconds * 1000) continue;
+    byScope.set(rule.scope, [...(byScope.get(rule.scope) ?? []), rule]);
+  }
+  const fired: FiredRule[] = [];
+  for (const [scope, scoped] of byScope) {
+    const since = scoped.map((r) => windowStart(r, a));
+    const usage = a.subject === "payment" ? await paymentUsage(db, scope, a.keys, since) : await signingUsage(db, scope, a.keys, since);
+    scoped.forEach((rule, i) => {
+      const hit = judge(rule, usage[i]!, a);
+      if (hit) fired.push(hit);
+    });
+  }
+  return fired;
+}
+
+const SCOPE_WORDS: Record<RuleScope, string> = { card: "this card", id_holder: "this ID holder's cards", merchant: "this merchant ID", phone: "this phone" };
+
+function judge(rule: RiskRuleRow, used: Usage, a: Attempt): FiredRule | null {
+  const count = used.count + 1n;
+  const amount = used.amount + a.amount;
+  const over_count = rule.max_count !== null && count > BigInt(rule.max_count);
+  const over_amount = rule.max_amount !== null && amount > rule.max_amount;
+  if (!over_count && !over_amount) return null;
+  const noun = a.subject === "payment" ? "payments" : "signings";
+  const span = rule.kind === "first_payment" ? "since the card was signed" : `in ${rule.window_seconds} s`;
+  const explanation = over_count
+    ? `${SCOPE_WORDS[rule.scope]}: ${count} ${noun} ${span} with this one, over the limit of ${rule.max_count}`
+    : `${SCOPE_WORDS[rule.scope]}: ${formatYuan(amount)} yuan ${span} with this payment, over the limit of ${formatYuan(rule.max_amount!)} yuan`;
+  return {
+    rule_id: rule.rule_id,
+    name: rule.name,
+    kind: rule.kind,
+    scope: rule.scope,
+    action: rule.action,
+    mode: rule.mode,
+    window_seconds: rule.window_seconds,
+    max_count: rule.max_count,
+    max_amount: rule.max_amount === null ? null : rule.max_amount.toString(),
+    observed_count: Number(count),
+    observed_amount: a.subject === "payment" ? amount.toString() : null,
+    explanation,
+  };
+}
+
+/** Enforced rules decide; shadow rules are only recorded. A reject beats a review. */
+export function outcomeOf(fired: readonly FiredRule[]): DecisionOutcome {
+  const enforced = fired.filter((f) => f.mode === "enforce");
+  if (enforced.some((f) => f.action === "reject")) return "reject";
+  if (enforced.some((f) => f.action === "review")) return "review";
+  return "allow";
+}
+
+/** The scopes whose counts must not move between the check and the record: enforced reject rules'. */
+export function lockKeys(rules: readonly RiskRuleRow[], keys: ScopeKeys, subject: RuleSubject): string[] {
+  return rules
+    .filter((r) => r.mode === "enforce" && r.action === "reject")
+    .map((r) => {
+      switch (r.scope) {
+        case "card":
+          return `${subject}:card:${keys.card_id}`;
+        case "id_holder":
+          return `${subject}:id:${keys.id_fingerprint}`;
+        case "merchant":
+          return `${subject}:merchant:${keys.merchant_id}`;
+        case "phone":
+          return `${subject}:phone:${keys.phone_fingerprint ?? ""}`;
+      }
+    });
+}

@@ -1,0 +1,20 @@
+/** Named maxima of the risk module. */
+export const RISK_LIMITS = {
+  /** The longest sliding window a rule may count over (31 days). */
+  window_seconds_max: 31 * 86_400,
+  /** Enabled rules of one subject that may apply to one payment: bounds the work per payment. */
+  rules_per_payment_max: 50,
+  /** Rules in total (enabled or not). */
+  rules_max: 500,
+  max_count_max: 1_000_000,
+  rule_name_chars_max: 128,
+  reason_chars_max: 500,
+  /** Merchant IDs the monitor scores per run. */
+  monitor_merchants_max: 10_000,
+  /** Payments the monitor reads per merchant ID per window (beyond this it samples the newest). */
+  monitor_payments_per_merchant_max: 50_000,
+  /** Below this many payments in the window a merchant ID is not scored (too little to judge). */
+  monitor_min_payments: 20,
+  /** The hourly monitor run. */
+  monitor_interval_ms: 3_600_000,
+} as const;
