@@ -5,8 +5,7 @@
  *
  * Recovery is a circuit breaker's: while a network is unhealthy, routing may send it calls again
  * once `PROBE_INTERVAL_MS` passed without a failure (half-open), and the first call that gets
- * through — a probe, or
- * the sweeper's status query — closes the circuit by forgetting the errors. Without that, a
+ * through — a probe, or the sweeper's status query — closes the circuit by forgetting the errors. Without that, a
  * network that was away for a minute would be avoided for the whole window after it came back,
  * and with every network unhealthy no call would ever tell paycore so.
  */
