@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { parseAllowList } from "./kernel/net-guard.ts";
 
 /**
- * All settings come from the environment (API.md "Running it"), validated at start:
+ * All settings come from the environment (docs/api-conventions.md "Running it"), validated at start:
  * a bad value stops paycore with one clear line naming the variable.
  */
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -27,7 +28,29 @@ const ConfigSchema = z.object({
   PAYCORE_KEY_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
   PAYCORE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   PAYCORE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
-  PAYCORE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PAYCORE_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .max(200)
+    .refine((v) => {
+      const u = new URL(v);
+      return !u.username && !u.password && !u.search && !u.hash;
+    }, "must be a plain http(s) base URL: no credentials, query or fragment")
+    .transform((v) => v.replace(/\/+$/, ""))
+    .optional(),
+  PAYCORE_WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .max(4096)
+    .transform((v, c) => {
+      const entries = v.split(",").map((e) => e.trim()).filter(Boolean);
+      try {
+        parseAllowList(entries);
+      } catch (err) {
+        c.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+      return entries;
+    })
+    .optional(),
 });
 
 export interface Config {
@@ -45,9 +68,23 @@ export interface Config {
   rate_limit_per_minute: number;
   body_limit_bytes: number;
   public_url: string | undefined;
+  /** Unset (undefined) lets the demo allow this machine; see `settleDemoDefaults`. */
+  webhook_allow_hosts: string[] | undefined;
 }
 
 export class ConfigError extends Error {}
+
+const LOOPBACK_HOST_RE = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** What is wrong with a public URL for production, or null (docs/api-conventions.md "Running it"). */
+export function publicUrlWarning(public_url: string | null): string | null {
+  if (!public_url) return "PAYCORE_PUBLIC_URL is not set: campaigns are refused (their SMS links need paycore's public address)";
+  const url = new URL(public_url);
+  if (url.protocol === "http:" && !LOOPBACK_HOST_RE.test(url.hostname)) {
+    return "PAYCORE_PUBLIC_URL is plain http on a host other than this machine: links sent to cardholders should be https";
+  }
+  return null;
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -73,5 +110,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rate_limit_per_minute: c.PAYCORE_RATE_LIMIT_PER_MINUTE,
     body_limit_bytes: c.PAYCORE_BODY_LIMIT_BYTES,
     public_url: c.PAYCORE_PUBLIC_URL,
+    webhook_allow_hosts: c.PAYCORE_WEBHOOK_ALLOW_HOSTS,
   };
 }

@@ -39,11 +39,11 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */
 export async function startServer(
   deps: PaymentDeps,
-  options: { host: string; port: number; public_url?: string | undefined; routes?: RouteDef[] },
+  options: { host: string; port: number; routes?: RouteDef[] },
 ): Promise<RunningServer> {
   const ctx = deps.ctx;
   const metrics = createMetrics(deps);
-  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, metrics, ...(options.public_url ? { public_url: options.public_url } : {}) });
+  const app = buildServer(ctx, { routes: options.routes ?? allRoutes(deps), version: VERSION, metrics });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;

@@ -17,7 +17,7 @@ import { screenSigning } from "../risk/index.ts";
 
 const TYPICAL_AMOUNT_FEN = 10_000n;
 
-/** Signing rules with their named limits (DOMAIN.md: an SMS code lives minutes, resend once a minute). */
+/** Signing rules with their named limits (docs/domain.md: an SMS code lives minutes, resend once a minute). */
 export const SIGNING_LIMITS = {
   platform_otp_ttl_ms: 5 * 60_000,
   platform_otp_attempts_max: 5,

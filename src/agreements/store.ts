@@ -57,6 +57,20 @@ export async function recordCardAgreement(
   return row;
 }
 
+/**
+ * The network no longer knows a card agreement paycore holds (it answered "no such agreement" or
+ * "agreement ended" to a debit): retire it, so routing stops using it and a new signing of the
+ * card makes a fresh one. The merchant's agreement stays; it pays again once the card is re-signed.
+ */
+export async function retireCardAgreement(trx: Kysely<Database>, card_agreement_id: string, reason: string, now: Date): Promise<void> {
+  await trx
+    .updateTable("card_agreements")
+    .set({ status: "unbound", unbound_at: now, unbound_reason: reason.slice(0, 200) })
+    .where("card_agreement_id", "=", card_agreement_id)
+    .where("status", "=", "active")
+    .execute();
+}
+
 export async function getAgreementWithCard(db: Kysely<Database>, merchant_id: string, agreement_id: string): Promise<{ agreement: AgreementRow; card: CardRow }> {
   const agreement = await db.selectFrom("agreements").selectAll().where("agreement_id", "=", agreement_id).where("merchant_id", "=", merchant_id).executeTakeFirst();
   if (!agreement) throw notFound("agreement");

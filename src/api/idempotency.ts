@@ -10,7 +10,7 @@ export interface StoredResponse {
 }
 
 /**
- * `Idempotency-Key` for any merchant POST (API.md): the first request with a key runs and its
+ * `Idempotency-Key` for any merchant POST (docs/api-conventions.md): the first request with a key runs and its
  * answer is stored; a repeat with the same body gets that answer again (status and body); a
  * repeat with another body is `idempotency_conflict`. Two concurrent requests with one key:
  * the database's primary key lets one run; the other waits for its answer. A 5xx answer is not

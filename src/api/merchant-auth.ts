@@ -7,7 +7,7 @@ import { LIMITS } from "../kernel/limits.ts";
 import { assertActive, effectiveStatus, usableKeySecret } from "../merchants/index.ts";
 
 /**
- * The Open API's request signature (API.md "Merchant Open API authentication"):
+ * The Open API's request signature (docs/merchant-api.md):
  * `Authorization: PAYCORE-HMAC-SHA256 mch_id="…",key_id="…",timestamp="…",nonce="…",signature="…"`
  * over METHOD \n PATH_WITH_QUERY \n timestamp \n nonce \n BODY \n.
  */

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { Ctx } from "../context.ts";
-import { PaycoreError } from "../kernel/errors.ts";
+import { PaycoreError, type ErrorCode } from "../kernel/errors.ts";
 import type { Operator, OperatorRole } from "../operators/index.ts";
 import { errorResponse, zodToPaycoreError } from "./errors.ts";
 import { runIdempotent, type StoredResponse } from "./idempotency.ts";
 import { toJson } from "./json.ts";
 import type { MerchantPrincipal } from "./merchant-auth.ts";
+import type { StatementCounts } from "../db/index.ts";
 
 /**
  * Routes are declared once with their Zod schemas: the same declaration validates requests and
@@ -48,6 +49,10 @@ interface Common<B, Q, P> {
   success_status?: 200 | 201;
   /** Answer content type other than JSON, for the docs. */
   produces?: string;
+  /** The OpenAPI operationId, when the one derived from method and path (src/api/openapi.ts) does not read well. */
+  operation_id?: string;
+  /** Domain error codes this operation can answer, beyond those every operation of its kind can (openapi.ts). */
+  errors?: readonly ErrorCode[];
 }
 
 export type RouteDef =
@@ -80,9 +85,28 @@ export function publicRoute<B = undefined, Q = undefined, P = undefined>(
 
 function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string): T {
   if (!schema) return undefined as T;
-  const parsed = schema.safeParse(value ?? (root === "body" ? undefined : {}));
-  if (!parsed.success) throw zodToPaycoreError(parsed.error, root === "body" ? "" : root);
+  const parsed = schema.safeParse(value ?? {});
+  if (!parsed.success) throw zodToPaycoreError(parsed.error, root);
   return parsed.data;
+}
+
+/** The body: a JSON object sent as `application/json`; anything else is told what is wrong with it as a whole. */
+function parseBody<T>(schema: z.ZodType<T> | undefined, request: FastifyRequest): T {
+  if (!schema) return undefined as T;
+  const value = request.body;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new PaycoreError("invalid_request", bodyShapeProblem(request, value), "body");
+  throw zodToPaycoreError(parsed.error, "");
+}
+
+function bodyShapeProblem(request: FastifyRequest, value: unknown): string {
+  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") {
+    return `body: send a JSON object with Content-Type: application/json (${type ? `got ${type}` : "no Content-Type was sent"})`;
+  }
+  if (value === undefined) return "body: required: a JSON object";
+  return `body: must be a JSON object, not ${Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`}`;
 }
 
 function serialize(reply: Reply, success_status: number): StoredResponse & { content_type: string; headers?: Record<string, string> } {
@@ -95,7 +119,7 @@ function serialize(reply: Reply, success_status: number): StoredResponse & { con
 async function execute(def: RouteDef, request: FastifyRequest, extra: Record<string, unknown>): Promise<StoredResponse & { content_type: string; headers?: Record<string, string> }> {
   try {
     const input = {
-      body: parsePart(def.body, request.body, "body"),
+      body: parseBody(def.body, request),
       query: parsePart(def.query, request.query, "query"),
       params: parsePart(def.params, request.params, "path"),
       request_id: request.id,
@@ -156,5 +180,7 @@ declare module "fastify" {
     paycore_merchant?: MerchantPrincipal;
     paycore_operator?: Operator;
     paycore_error_code?: string;
+    /** SQL statements and commits this request caused (logged with it; src/db/stats.ts). */
+    paycore_counts?: StatementCounts;
   }
 }

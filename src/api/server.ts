@@ -13,6 +13,7 @@ import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
 import { metricsRoute } from "./routes/metrics.ts";
@@ -22,7 +23,6 @@ export interface ServerOptions {
   /** When given: GET /metrics, and every answer is timed into it. */
   metrics?: Metrics;
   version: string;
-  public_url?: string;
 }
 
 /** The HTTP edge: one Fastify instance carrying the Open API, the admin API, docs and health. */
@@ -53,11 +53,17 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
   if (options.metrics) installRequestMetrics(app, options.metrics);
   for (const route of routes) mountRoute(app, ctx, hooks, route);
-  const openapi = buildOpenApi(routes, { version: options.version, ...(options.public_url ? { server_url: options.public_url } : {}) });
-  const openapi_json = JSON.stringify(openapi);
-  const docs_html = renderDocsPage(openapi);
-  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(openapi_json));
-  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(docs_html));
+  // Built on first use: the demo learns its public URL (its own address) only once it listens.
+  let docs: { json: string; html: string } | null = null;
+  const builtDocs = () => {
+    if (docs) return docs;
+    const public_url = ctx.settings.public_url;
+    const openapi = buildOpenApi(routes, { version: options.version, ...(public_url ? { server_url: public_url } : {}) });
+    docs = { json: JSON.stringify(openapi), html: renderDocsPage(openapi) };
+    return docs;
+  };
+  app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(builtDocs().json));
+  app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(builtDocs().html));
   return app;
 }
 
@@ -91,8 +97,29 @@ function installBodyParsing(app: FastifyInstance): void {
   });
 }
 
+/** Every route the app serves, to tell "no such path" (404) from "not with this method" (405 + Allow). */
+function routeTable(app: FastifyInstance): (path: string) => string[] {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook("onRoute", (route) => {
+    const source = route.url.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z0-9_]+/g, "[^/]+").replace(/\*/g, ".*");
+    routes.push({ pattern: new RegExp(`^${source}$`), methods: [route.method].flat() });
+  });
+  return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
+}
+
 function installErrors(app: FastifyInstance, ctx: Ctx): void {
+  const methodsFor = routeTable(app);
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0]!;
+    const allowed = methodsFor(path);
+    if (allowed.length > 0) {
+      request.paycore_error_code = "method_not_allowed";
+      return reply
+        .code(405)
+        .header("allow", allowed.join(", "))
+        .type("application/json; charset=utf-8")
+        .send(toJson(errorBody("method_not_allowed", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, request.id)));
+    }
     request.paycore_error_code = "not_found";
     return reply.code(404).type("application/json; charset=utf-8").send(toJson(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`, request.id)));
   });
@@ -122,7 +149,7 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
   });
 }
 
-/** Merchant answers are signed (API.md): Paycore-Timestamp, Paycore-Nonce, Paycore-Signature. */
+/** Merchant answers are signed (docs/merchant-api.md): Paycore-Timestamp, Paycore-Nonce, Paycore-Signature. */
 function installResponseSigning(app: FastifyInstance): void {
   app.addHook("onSend", async (request, reply, payload) => {
     reply.header("Paycore-Request-Id", request.id);
@@ -152,6 +179,12 @@ function loggedPath(url: string): string {
 
 /** One log line per request; the logger masks card numbers, IDs, phones and secrets. */
 function installLogging(app: FastifyInstance, ctx: Ctx): void {
+  // Round trips per request, for the performance budget (docs/performance.md): counted at the driver.
+  app.addHook("onRequest", (request, _reply, done) => {
+    const counts = { statements: 0, commits: 0 };
+    request.paycore_counts = counts;
+    runCounted(counts, done);
+  });
   app.addHook("onResponse", async (request, reply) => {
     ctx.log.info(
       {
@@ -163,6 +196,7 @@ function installLogging(app: FastifyInstance, ctx: Ctx): void {
         ...(request.paycore_merchant ? { mch_id: request.paycore_merchant.merchant_id } : {}),
         ...(request.paycore_operator ? { operator_id: request.paycore_operator.operator_id } : {}),
         ...(request.paycore_error_code ? { error_code: request.paycore_error_code } : {}),
+        ...(request.paycore_counts ? { sql: request.paycore_counts.statements, commits: request.paycore_counts.commits } : {}),
       },
       "request",
     );

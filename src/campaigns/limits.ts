@@ -1,4 +1,4 @@
-/** Batch signing campaigns: every bound has a name (STYLE.md "a limit on everything"). */
+/** Batch signing campaigns: every bound has a name (a limit on everything). */
 export const CAMPAIGN_LIMITS = {
   /** Invitations in one campaign (the request body limit may bind first: ~600 at 64 KiB). */
   invitations_per_campaign_max: 1_000,

@@ -2,17 +2,14 @@ import { z } from "zod";
 import { CAMPAIGN_LIMITS } from "./limits.ts";
 
 /**
- * Where invitation links point and how long they live. `public_url` is paycore's public address
- * (`PAYCORE_PUBLIC_URL`); without it the link uses the host the merchant's request came to, which
- * suits development and tests but lets a caller choose the host: set it in production.
+ * How long invitation links live. Where they point is `ctx.settings.public_url`
+ * (`PAYCORE_PUBLIC_URL`), never the host a merchant's request came to.
  */
 export interface CampaignSettings {
-  public_url: string | undefined;
   link_ttl_hours_default: number;
 }
 
 const EnvSchema = z.object({
-  PAYCORE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).max(CAMPAIGN_LIMITS.public_base_url_chars_max).optional(),
   PAYCORE_CAMPAIGN_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(CAMPAIGN_LIMITS.link_ttl_hours_max).default(CAMPAIGN_LIMITS.link_ttl_hours_default),
 });
 
@@ -23,5 +20,5 @@ export function campaignSettingsFromEnv(env: Record<string, string | undefined> 
     const issue = parsed.error.issues[0]!;
     throw new Error(`invalid configuration: ${String(issue.path[0] ?? "campaigns")}: ${issue.message}`);
   }
-  return { public_url: parsed.data.PAYCORE_PUBLIC_URL?.replace(/\/+$/, ""), link_ttl_hours_default: parsed.data.PAYCORE_CAMPAIGN_LINK_TTL_HOURS };
+  return { link_ttl_hours_default: parsed.data.PAYCORE_CAMPAIGN_LINK_TTL_HOURS };
 }

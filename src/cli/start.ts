@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Config } from "../config.ts";
+import { publicUrlWarning, type Config } from "../config.ts";
 import { migrate } from "../db/index.ts";
 import { seedDemo, type DemoMerchant } from "../demo.ts";
 import { startNotifier } from "../notify/index.ts";
@@ -27,11 +27,12 @@ export async function runStart(config: Config): Promise<number> {
   // Keys are exchanged with the networks through files in the data directory.
   const data_dir = config.data_dir === "memory" ? mkdtempSync(join(tmpdir(), "paycore-")) : resolve(config.data_dir);
   let sandbox: RunningSandbox | null = null;
-  if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir });
+  if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir, keep_state: config.data_dir !== "memory" });
   const sandbox_url = config.sandbox_url ?? sandbox!.url;
   const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url };
-  const server = await startServer(deps, { host: config.host, port: config.port, public_url: config.public_url });
-  await tellSandboxOurCallbacks(sandbox_url, `${config.public_url ?? server.url}/callbacks/channels`, ctx.log);
+  const server = await startServer(deps, { host: config.host, port: config.port });
+  settleDemoDefaults(ctx, config, server.url);
+  await tellSandboxOurCallbacks(sandbox_url, `${ctx.settings.public_url ?? server.url}/callbacks/channels`, ctx.log);
   await deps.channels.views(); // creates paycore's channel keys before the first network call
   const sweeper = startSweeper(deps);
   const notifier = startNotifier(ctx);
@@ -52,6 +53,22 @@ export async function runStart(config: Config): Promise<number> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   return 0;
+}
+
+export const DEMO_WEBHOOK_ALLOW_HOSTS: readonly string[] = ["localhost", "127.0.0.0/8", "::1"];
+
+/**
+ * Links handed out (campaign SMS) are built on PAYCORE_PUBLIC_URL, never on a request's Host. The
+ * demo (PAYCORE_SEED_DEMO, the default) uses its own address; otherwise campaigns are refused
+ * until it is set. A plain-http public URL on a host other than this machine is warned about.
+ */
+function settleDemoDefaults(ctx: PaymentDeps["ctx"], config: Config, server_url: string): void {
+  if (!ctx.settings.public_url && config.seed_demo) ctx.settings.public_url = server_url;
+  // The demo lets notifications reach a receiver on this machine (nothing else internal), unless
+  // PAYCORE_WEBHOOK_ALLOW_HOSTS says otherwise. Outside the demo only that setting allows any.
+  if (config.webhook_allow_hosts === undefined && config.seed_demo) ctx.settings.webhook_allow_hosts = DEMO_WEBHOOK_ALLOW_HOSTS;
+  const warning = publicUrlWarning(ctx.settings.public_url);
+  if (warning) ctx.log.warn({ public_url: ctx.settings.public_url }, warning);
 }
 
 async function tellSandboxOurCallbacks(sandbox_url: string, callback_url: string, log: PaymentDeps["ctx"]["log"]): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
- * A minimal paycore Open API client: signs requests as API.md says and verifies the signed
+ * A minimal paycore Open API client: signs requests as docs/merchant-api.md says and verifies the signed
  * answer. Also the reference for merchants writing their own (docs/merchant-api.md).
  */
 export interface Credentials {

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import type { Database } from "./schema.ts";
+import { countingDialect, type StatementCounts } from "./stats.ts";
 
 export type Engine = "pglite" | "postgres";
 
@@ -11,6 +12,8 @@ export interface DatabaseHandle {
   db: Kysely<Database>;
   engine: Engine;
   schema: string;
+  /** Statements and commits sent through this handle since it opened (src/db/stats.ts). */
+  counts: StatementCounts;
   close(): Promise<void>;
 }
 
@@ -92,19 +95,22 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     // statement on it fails with a connection error (503 at the edge) and the pool replaces it.
     pool.on("connect", (client) => client.on("error", (err) => options.on_pool_error?.(err)));
     if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const counts = { statements: 0, commits: 0 };
+    const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), counts) });
     const size_max = options.pool_size_max ?? 10;
     pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
-    return { db, engine: "postgres", schema, close: () => db.destroy() };
+    return { db, engine: "postgres", schema, counts, close: () => db.destroy() };
   }
   const owned = !options.pglite;
   const pglite = options.pglite ?? (await openPGlite(options.data_dir ?? "memory"));
   if (schema !== "public") await pglite.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite, schema }) });
+  const counts = { statements: 0, commits: 0 };
+  const db = new Kysely<Database>({ dialect: countingDialect(new PGliteDialect({ pglite, schema }), counts) });
   return {
     db,
     engine: "pglite",
     schema,
+    counts,
     close: async () => {
       await db.destroy();
       if (owned) await pglite.close();

@@ -1,4 +1,5 @@
 export { connect, openPGlite, poolStats, type ConnectOptions, type DatabaseHandle, type Engine, type PoolStats } from "./connect.ts";
 export { migrate, loadMigrations } from "./migrate.ts";
 export type * from "./schema.ts";
+export { countStatements, runCounted, type StatementCounts } from "./stats.ts";
 export { SQLSTATE, isUniqueViolation, sqlState } from "./errors.ts";

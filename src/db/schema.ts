@@ -164,7 +164,7 @@ export interface NotifyDeliveryRow {
   updated_at: Date;
 }
 
-export type NotifyAttemptResult = "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned";
+export type NotifyAttemptResult = "in_flight" | "acknowledged" | "http_error" | "timeout" | "network_error" | "no_key" | "abandoned" | "refused";
 
 export interface NotifyAttemptRow {
   delivery_id: string;

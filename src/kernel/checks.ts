@@ -1,5 +1,5 @@
 /**
- * Check characters and shapes of Chinese identifiers (DOMAIN.md "Data checks").
+ * Check characters and shapes of Chinese identifiers (docs/domain.md "Facts paycore builds on").
  * Pure functions; each returns whether the value is valid.
  */
 

@@ -1,5 +1,7 @@
 /**
- * The error codes of the public contract (API.md "Conventions") and their HTTP statuses.
+ * The error codes of the public contract (docs/api-conventions.md) and their HTTP statuses.
+ * Codes are never renamed or dropped; a new, narrower code may join a family (its message and
+ * the docs name the family), as `duplicate_out_refund_no` did `duplicate_out_trade_no`.
  * Inside paycore, code throws `PaycoreError` with one of these codes; the API edge maps it.
  */
 export const ERROR_STATUS = {
@@ -10,14 +12,19 @@ export const ERROR_STATUS = {
   forbidden: 403,
   merchant_suspended: 403,
   not_found: 404,
+  method_not_allowed: 405,
   idempotency_conflict: 409,
   duplicate_out_trade_no: 409,
+  /** Of the `duplicate_out_trade_no` family: the natural key of a refund. */
+  duplicate_out_refund_no: 409,
   otp_invalid: 422,
   otp_expired: 422,
   otp_attempts_exceeded: 422,
   agreement_inactive: 422,
   resign_required: 422,
   amount_exceeds_refundable: 422,
+  /** The payment is not `succeeded` (still processing, or failed): there is nothing to refund. */
+  payment_not_refundable: 422,
   limit_exceeded: 422,
   risk_rejected: 422,
   rate_limited: 429,

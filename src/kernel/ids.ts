@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { assert } from "./assert.ts";
 
-/** Prefixes of the public ids (API.md "Conventions") and of internal ones. */
+/** Prefixes of the public ids (docs/api-conventions.md) and of internal ones. */
 export const ID_PREFIXES = [
   "ent", "mch", "key", "sgr", "agr", "pay", "ref", "po", "cmp", "evt", "req", "stl",
   "op", "aud", "pa", "cag", "jnl", "acc", "dlv", "spo", "crd", "ntx", "inv",

@@ -6,6 +6,9 @@ export type Fen = bigint;
 /** The largest amount the wire accepts in one field: 10^15 fen = 10 trillion yuan, exact in a JS number. */
 export const AMOUNT_FEN_MAX = 1_000_000_000_000_000n;
 
+/** Whole-yuan digits of the largest amount: a wire field that writes yuan with two decimals needs this many. */
+export const AMOUNT_YUAN_DIGITS_MAX = String(AMOUNT_FEN_MAX / 100n).length;
+
 export function fen(value: bigint | number | string): Fen {
   if (typeof value === "bigint") return value;
   if (typeof value === "number") {

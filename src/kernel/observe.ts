@@ -21,7 +21,7 @@ export interface PostingFact {
 }
 
 export interface DeliveryFact {
-  /** acknowledged | http_error | timeout | network_error | no_key */
+  /** acknowledged | http_error | timeout | network_error | no_key | refused */
   result: string;
 }
 

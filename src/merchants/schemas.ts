@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { isBankAccountNumber, isCnapsCode, isValidUscc } from "../kernel/checks.ts";
 import { LIMITS } from "../kernel/limits.ts";
-import { AMOUNT_FEN_MAX } from "../kernel/money.ts";
+import { fenWire } from "../kernel/money-wire.ts";
 
 /** Wire schemas of the admin merchant API: they validate input and generate the OpenAPI document. */
 
 const name = z.string().trim().min(1).max(LIMITS.name_chars_max);
-export const FenWire = z.number().int().min(0).max(Number(AMOUNT_FEN_MAX));
-const positiveFen = z.number().int().min(1).max(Number(AMOUNT_FEN_MAX));
+export const FenWire = fenWire(0);
+const positiveFen = fenWire(1);
 export const HttpUrl = z.url({ protocol: /^https?$/ }).max(LIMITS.url_chars_max);
 
 export const EntityCreate = z.strictObject({

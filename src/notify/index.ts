@@ -1,4 +1,4 @@
-/** Notifications: the transactional outbox and the webhook delivery worker (API.md "Notifications"). */
+/** Notifications: the transactional outbox and the webhook delivery worker (docs/notifications.md). */
 export { enqueueEvent, eventDataJson, EVENT_TYPES, type EventInput, type EventType } from "./outbox.ts";
 export { startNotifier, type Notifier, type NotifierOptions } from "./notifier.ts";
 export { NOTIFY_LIMITS, RETRY_SCHEDULE_MS, retryDelayMs } from "./limits.ts";
@@ -15,3 +15,4 @@ export {
   type EventQuery,
   type EventStatus,
 } from "./events.ts";
+export { checkNotifyUrl } from "./destination.ts";

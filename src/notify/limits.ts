@@ -7,7 +7,7 @@ const HOUR_MS = 60 * MINUTE_MS;
 /**
  * Waits before each retry: the n-th entry is the wait after the n-th failed attempt. The first
  * attempt goes out at once, so a delivery makes `RETRY_SCHEDULE_MS.length + 1` attempts over
- * about 30 hours before it is `failed` (API.md: "for at least 24 hours").
+ * about 30 hours before it is `failed` (docs/notifications.md: "for at least 24 hours").
  */
 export const RETRY_SCHEDULE_MS: readonly number[] = [
   15 * SECOND_MS,

@@ -1,5 +1,6 @@
 import type { Ctx } from "../context.ts";
 import { assert } from "../kernel/assert.ts";
+import { allowListOf } from "../kernel/net-guard.ts";
 import { publishDelivery } from "../kernel/observe.ts";
 import { postNotification, type AttemptOutcome } from "./http.ts";
 import { NOTIFY_LIMITS } from "./limits.ts";
@@ -121,7 +122,7 @@ async function attempt(ctx: Ctx, d: ClaimedDelivery, timeout_ms: number): Promis
   const key = await newestUsableKey(ctx, d.merchant_id, now);
   if (!key) return { outcome: { result: "no_key", http_status: null, error: "the merchant ID has no usable API key to sign with" }, duration_ms: 0 };
   const body = notificationBody(d.event);
-  return postNotification(d.url, body, notificationHeaders(key, d.event, body, now), timeout_ms);
+  return postNotification(d.url, body, notificationHeaders(key, d.event, body, now), timeout_ms, allowListOf(ctx.settings.webhook_allow_hosts));
 }
 
 /** One line per attempt: ids, outcome, duration. Never the URL's query, the body, or a header. */

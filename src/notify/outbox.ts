@@ -9,7 +9,7 @@ import { NOTIFY_LIMITS } from "./limits.ts";
 
 export type EventType = NotifyEventType;
 
-/** API.md "Notifications": the only event types there are. */
+/** docs/notifications.md: the only event types there are. */
 export const EVENT_TYPES = [
   "payment.succeeded",
   "payment.failed",

@@ -5,7 +5,7 @@ import { hmacSha256Base64 } from "../kernel/crypto/index.ts";
 import { listKeys, usableKeySecret } from "../merchants/index.ts";
 import type { EventType } from "./outbox.ts";
 
-/** The JSON a merchant receives (API.md "Notifications"). */
+/** The JSON a merchant receives (docs/notifications.md). */
 export interface NotificationWire {
   id: string;
   type: EventType;
@@ -19,7 +19,7 @@ export function notificationBody(event: { event_id: string; type: EventType; cre
 }
 
 /**
- * The layout paycore signs its answers with (API.md "Merchant Open API authentication",
+ * The layout paycore signs its answers with (docs/merchant-api.md,
  * `responseStringToSign` at the API edge): a merchant verifies a notification exactly like an
  * answer. Kept here, not imported, because the API edge depends on this module and not back;
  * a test checks both agree.

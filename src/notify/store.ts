@@ -142,6 +142,9 @@ function nextStep(outcome: AttemptOutcome, attempt_no: number, now: Date): Exclu
   switch (outcome.result) {
     case "acknowledged":
       return { state: "delivered" };
+    // An internal destination stays internal: trying again would only knock on it again.
+    case "refused":
+      return { state: "failed" };
     case "http_error":
     case "timeout":
     case "network_error":

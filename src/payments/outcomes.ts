@@ -1,12 +1,18 @@
 import type { Kysely } from "kysely";
 import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
+import { retireCardAgreement } from "../agreements/store.ts";
 import { computePaymentFee } from "../ledger/index.ts";
-import { channelCostFen, type ChannelView } from "../routing/index.ts";
+import { channelCostFen } from "../routing/index.ts";
 import { publishOutcome } from "../kernel/observe.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
+
+/** A debit refused for these reasons means the network holds no live agreement for the card. */
+const DEAD_AGREEMENT_REASONS: ReadonlySet<string> = new Set(["agreement_not_found", "agreement_inactive"]);
+/** The failure code of a payment refused that way; the merchant is answered with this error code. */
+export const RESIGN_REQUIRED = "resign_required";
 
 /** How long a recorded intent waits before the sweeper asks the network about it. */
 export const INTENT_GRACE_MS = 10_000;
@@ -32,41 +38,38 @@ function networkTxnId(result: Answer): string | null {
 }
 
 /**
- * Records what the network said about a payment. Final outcomes happen once: the row is locked
- * and only a `processing` payment changes; a second report of the same outcome changes nothing.
+ * Records what the network said about a payment. A final outcome is applied once, by one
+ * conditional statement (`… WHERE status = 'processing' RETURNING …`) that opens the transaction
+ * carrying the ledger entry and the merchant's event. A second report of the outcome (the network's
+ * notification racing its synchronous answer, or a duplicate) finds the payment final in a plain
+ * read, or the row being applied right now: it then neither waits nor writes (docs/scaling.md).
+ *
+ * `known` is the payment as the caller last read it; its amount, merchant and channel never change,
+ * so the fee can be computed before the transaction.
  */
-export async function applyPaymentOutcome(deps: PaymentDeps, payment_id: string, answer: Answer, source: "pay" | "query" | "notify"): Promise<PaymentRow> {
+export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, answer: Answer, source: "pay" | "query" | "notify"): Promise<PaymentRow> {
   const now = deps.ctx.clock.now();
   const result = money(answer);
-  // Read before the transaction: inside it, only `trx` may touch the database.
-  const views = result.status === "succeeded" ? await deps.channels.views() : [];
-  let made_final = false;
-  const row = await deps.ctx.db.transaction().execute(async (trx) => {
-    const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).forUpdate().executeTakeFirstOrThrow();
-    if (p.status !== "processing") {
-      if ((result.status === "succeeded" && p.status === "failed") || (result.status === "failed" && p.status === "succeeded")) {
-        deps.ctx.log.error({ payment_id, recorded: p.status, network: result.status, source }, "network outcome contradicts the recorded final state: reconciliation must look");
-      }
-      return p;
-    }
-    switch (result.status) {
-      case "succeeded":
-        made_final = true;
-        return succeedPayment(trx, p, result, views, now);
-      case "failed": {
-        assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "failed");
-        made_final = true;
-        const failed = { status: "failed" as const, network_state: "final" as const, failure_code: result.reason, failure_message: result.message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
-        const row = await trx.updateTable("payments").set(failed).where("payment_id", "=", payment_id).returningAll().executeTakeFirstOrThrow();
-        await emitPaymentFailed(trx, row, now);
-        return row;
-      }
-      case "pending":
-        return trx.updateTable("payments").set(pendingSchedule(p, source, now)).where("payment_id", "=", payment_id).returningAll().executeTakeFirstOrThrow();
-    }
-  });
-  if (made_final) announceFinal("payment", row, now);
-  return row;
+  if (known.status !== "processing") return alreadyFinal(deps, known, result, source);
+  if (result.status === "pending") {
+    const row = await deps.ctx.db
+      .updateTable("payments")
+      .set(pendingSchedule(known, source, now))
+      .where("payment_id", "=", known.payment_id)
+      .where("status", "=", "processing")
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
+  }
+  const transition = result.status === "succeeded" ? await successValues(deps, known, result, now) : failureValues(known, result, now);
+  // The notification gives way to whoever holds the row; the synchronous answer and the sweeper's
+  // query wait for it, so that what they return is the recorded final state.
+  const applied = await applyFinal(deps, known.payment_id, transition, now, source === "notify" ? "skip_locked" : "wait");
+  if (applied) {
+    announceFinal("payment", applied, now);
+    return applied;
+  }
+  return alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
 }
 
 /** Announced after the commit, by the one call that made the row final (metrics count it once). */
@@ -75,21 +78,59 @@ function announceFinal(kind: "payment" | "refund", row: PaymentRow | RefundRow, 
   publishOutcome({ kind, channel_id: row.channel_id, status: row.status, created_at: row.created_at, final_at: now });
 }
 
-async function succeedPayment(trx: Kysely<Database>, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, views: ChannelView[], now: Date): Promise<PaymentRow> {
+async function readPayment(db: Kysely<Database>, payment_id: string): Promise<PaymentRow> {
+  return db.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).executeTakeFirstOrThrow();
+}
+
+function alreadyFinal(deps: PaymentDeps, p: PaymentRow, result: Answer, source: string): PaymentRow {
+  if ((result.status === "succeeded" && p.status === "failed") || (result.status === "failed" && p.status === "succeeded")) {
+    deps.ctx.log.error({ payment_id: p.payment_id, recorded: p.status, network: result.status, source }, "network outcome contradicts the recorded final state: reconciliation must look");
+  }
+  return p;
+}
+
+type FinalValues = Partial<PaymentRow> & { status: "succeeded" | "failed" };
+
+async function successValues(deps: PaymentDeps, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, now: Date): Promise<FinalValues> {
   assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "succeeded");
-  const fee = await computePaymentFee(trx, p.sub_merchant_id ?? p.merchant_id, p.amount);
+  const fee = await computePaymentFee(deps.ctx.db, p.sub_merchant_id ?? p.merchant_id, p.amount);
   const stated_cost = "fee_fen" in result ? result.fee_fen : null;
-  const view = views.find((c) => c.channel_id === p.channel_id);
+  const view = stated_cost === null ? (await deps.channels.views()).find((c) => c.channel_id === p.channel_id) : undefined;
   const estimated = view ? channelCostFen(view, p.amount) : 0n;
   const network_cost = stated_cost ?? (estimated > p.amount ? p.amount : estimated);
-  const row = await trx
-    .updateTable("payments")
-    .set({ status: "succeeded", network_state: "final", fee: fee.fee, network_cost, network_txn_id: networkTxnId(result), succeeded_at: now, next_query_at: null, updated_at: now })
-    .where("payment_id", "=", p.payment_id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  await emitPaymentSucceeded(trx, row, now);
-  return row;
+  return { status: "succeeded", network_state: "final", fee: fee.fee, network_cost, network_txn_id: networkTxnId(result), succeeded_at: now, next_query_at: null, updated_at: now };
+}
+
+function failureValues(p: PaymentRow, result: Extract<Answer, { status: "failed" }>, now: Date): FinalValues {
+  assertTransition(PAYMENT_TRANSITIONS, "payment", "processing", "failed");
+  // The network no longer knows the agreement: the card agreement is retired with this failure (applyFinal).
+  const dead = DEAD_AGREEMENT_REASONS.has(result.reason) && p.card_agreement_id !== null;
+  const failure = dead
+    ? { failure_code: RESIGN_REQUIRED, failure_message: `${p.channel_id} no longer knows this agreement (${result.reason}): the cardholder must sign the card again` }
+    : { failure_code: result.reason, failure_message: result.message };
+  return { status: "failed", network_state: "final", ...failure, failure_message: failure.failure_message.slice(0, 200), failed_at: now, next_query_at: null, updated_at: now };
+}
+
+/**
+ * The transition itself: one UPDATE guarded by `status = 'processing'`. With `skip_locked` a row
+ * another transaction holds is left alone instead of waited for. Null when nothing changed.
+ */
+async function applyFinal(deps: PaymentDeps, payment_id: string, values: FinalValues, now: Date, mode: "wait" | "skip_locked"): Promise<PaymentRow | null> {
+  return deps.ctx.db.transaction().execute(async (trx) => {
+    let update = trx.updateTable("payments").set(values).where("status", "=", "processing");
+    update =
+      mode === "wait"
+        ? update.where("payment_id", "=", payment_id)
+        : update.where("payment_id", "=", (eb) => eb.selectFrom("payments").select("payment_id").where("payment_id", "=", payment_id).forNoKeyUpdate().skipLocked());
+    const row = await update.returningAll().executeTakeFirst();
+    if (!row) return null;
+    if (row.status === "succeeded") await emitPaymentSucceeded(trx, row, now);
+    else await emitPaymentFailed(trx, row, now);
+    if (row.failure_code === RESIGN_REQUIRED && row.card_agreement_id) {
+      await retireCardAgreement(trx, row.card_agreement_id, row.failure_message ?? "the network no longer knows this agreement", now);
+    }
+    return row;
+  });
 }
 
 function pendingSchedule(p: Pick<PaymentRow, "query_attempts">, source: "pay" | "query" | "notify", now: Date) {

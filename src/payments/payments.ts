@@ -11,7 +11,7 @@ import { fen } from "../kernel/money.ts";
 import { routePayment, type PaymentRoute } from "../routing/index.ts";
 import { callChannel, type PaymentDeps } from "./deps.ts";
 import { checkDailyLimits } from "./limits.ts";
-import { applyPaymentOutcome, INTENT_GRACE_MS } from "./outcomes.ts";
+import { applyPaymentOutcome, INTENT_GRACE_MS, RESIGN_REQUIRED } from "./outcomes.ts";
 import type { PaymentCreateInput } from "./wire.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
 import { screenPayment } from "../risk/index.ts";
@@ -32,7 +32,7 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
   const existing = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirst();
   if (existing) {
     if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
-    return { status: 200, payment: existing };
+    return { status: 200, payment: refuseDeadAgreement(existing) };
   }
   const { agreement, card } = await getAgreementWithCard(db, merchant.merchant_id, input.agreement_id);
   if (agreement.status !== "active") throw new PaycoreError("agreement_inactive", `agreement ${agreement.agreement_id} is ${agreement.status}`);
@@ -48,7 +48,15 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
     if (other.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
     return { status: 200, payment: other };
   }
-  return { status: 201, payment: await sendPayment(deps, payment) };
+  return { status: 201, payment: refuseDeadAgreement(await sendPayment(deps, payment)) };
+}
+
+/** A debit the network refused for want of a live agreement is answered as `resign_required`, every time. */
+function refuseDeadAgreement(payment: PaymentRow): PaymentRow {
+  if (payment.status === "failed" && payment.failure_code === RESIGN_REQUIRED) {
+    throw new PaycoreError("resign_required", `${payment.failure_message ?? "the network no longer knows this agreement"} (payment ${payment.payment_id} failed, nothing was debited)`);
+  }
+  return payment;
 }
 
 async function checkSubMerchant(db: Kysely<Database>, merchant: MerchantRow, sub_merchant_id: string): Promise<void> {
@@ -161,7 +169,7 @@ export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source
   const result = await callChannel(deps, payment.channel_id!, (a) =>
     a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: cag.network_agreement_no, amount_fen: payment.amount, description: payment.description }),
   );
-  return applyPaymentOutcome(deps, payment.payment_id, result, source);
+  return applyPaymentOutcome(deps, payment, result, source);
 }
 
 export async function getPayment(db: Kysely<Database>, merchant_id: string, payment_id: string): Promise<PaymentRow> {

@@ -19,7 +19,7 @@ export async function createRefund(deps: PaymentDeps, merchant: MerchantRow, pay
   const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ payment_id, amount: input.amount, reason: input.reason ?? null }));
   const existing = await db.selectFrom("refunds").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_refund_no", "=", input.out_refund_no).executeTakeFirst();
   if (existing) {
-    if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_refund_no was already used with other parameters");
+    if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_refund_no", "out_refund_no was already used with other parameters");
     return { status: 200, refund: existing };
   }
   await getPayment(db, merchant.merchant_id, payment_id);
@@ -35,10 +35,10 @@ async function reserve(deps: PaymentDeps, merchant: MerchantRow, payment_id: str
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).forUpdate().executeTakeFirstOrThrow();
     const again = await trx.selectFrom("refunds").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_refund_no", "=", input.out_refund_no).executeTakeFirst();
     if (again) {
-      if (again.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_refund_no was already used with other parameters");
+      if (again.request_hash !== request_hash) throw new PaycoreError("duplicate_out_refund_no", "out_refund_no was already used with other parameters");
       return { row: again, created: false };
     }
-    if (p.status !== "succeeded") throw new PaycoreError("amount_exceeds_refundable", `the payment is ${p.status}: nothing can be refunded`);
+    if (p.status !== "succeeded") throw new PaycoreError("payment_not_refundable", `the payment is ${p.status}: only a succeeded payment can be refunded`);
     const reserved = await reservedAmount(trx, payment_id);
     if (reserved + amount > p.amount) {
       throw new PaycoreError("amount_exceeds_refundable", `at most ${formatYuan(p.amount - reserved)} yuan (${p.amount - reserved} fen) can still be refunded`);

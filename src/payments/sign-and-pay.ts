@@ -8,7 +8,7 @@ import { PaymentCreate, type SignAndPayInput } from "./wire.ts";
 
 /**
  * `POST /v1/sign-and-pay`: signs if needed, then pays. A card this merchant ID may already use
- * answers `already_signed` with the agreement and charges nothing (DOMAIN.md point 4): the
+ * answers `already_signed` with the agreement and charges nothing (docs/domain.md point 4): the
  * merchant then pays with the agreement.
  */
 export async function startSignAndPay(deps: PaymentDeps, merchant: MerchantRow, input: SignAndPayInput): Promise<SignStartAnswer> {

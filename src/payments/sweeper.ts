@@ -76,7 +76,7 @@ async function sweepPayment(deps: PaymentDeps, p: PaymentRow): Promise<void> {
     await sendPayment(deps, p, "query");
     return;
   }
-  await applyPaymentOutcome(deps, p.payment_id, q, "query");
+  await applyPaymentOutcome(deps, p, q, "query");
 }
 
 async function sweepRefund(deps: PaymentDeps, r: RefundRow): Promise<void> {

@@ -2,13 +2,14 @@ import { z } from "zod";
 import { CardWire } from "../agreements/card-input.ts";
 import type { AgreementRow, CardRow, PaymentRow, RefundRow } from "../db/index.ts";
 import { LIMITS } from "../kernel/limits.ts";
-import { AMOUNT_FEN_MAX, fenToWire } from "../kernel/money.ts";
+import { fenToWire } from "../kernel/money.ts";
+import { fenWire } from "../kernel/money-wire.ts";
 
-/** Wire schemas of the agreement-payment Open API (API.md): validation and OpenAPI from one source. */
+/** Wire schemas of the agreement-payment Open API (docs/merchant-api.md, docs/api-conventions.md): validation and OpenAPI from one source. */
 
 const outNo = z.string().regex(/^[A-Za-z0-9_\-.:]{1,64}$/, "1..64 of letters, digits, _ - . :");
 const userRef = z.string().min(1).max(LIMITS.user_ref_chars_max);
-const amount = z.number().int().min(1).max(Number(AMOUNT_FEN_MAX));
+const amount = fenWire(1);
 const httpUrl = z.url({ protocol: /^https?$/ }).max(LIMITS.url_chars_max);
 const metadata = z
   .record(z.string().max(40), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]))

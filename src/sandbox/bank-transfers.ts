@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { AMOUNT_FEN_MAX } from "../kernel/money.ts";
+import type { SandboxState } from "./persistence.ts";
+import { fenWire } from "../kernel/money-wire.ts";
 
 /**
  * The sandbox bank's plain credit transfers: where paycore's settlement payouts land until the
@@ -16,7 +17,7 @@ const LIST_PAGE_MAX = 1_000;
 
 const TransferRequest = z.strictObject({
   transfer_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  amount: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)),
+  amount: fenWire(1),
   currency: z.literal("CNY").default("CNY"),
   payee: z.strictObject({
     account_name: z.string().min(1).max(128),
@@ -54,8 +55,8 @@ function wire(t: Transfer) {
   };
 }
 
-export function registerBankTransferRoutes(app: FastifyInstance, now: () => Date): void {
-  const transfers = new Map<string, Transfer>();
+export function registerBankTransferRoutes(app: FastifyInstance, now: () => Date, state: SandboxState): void {
+  const transfers = state.table<Transfer>("bank.transfers");
 
   app.post("/sandbox/v1/transfers", async (request, reply) => {
     const parsed = TransferRequest.safeParse(request.body);
@@ -78,7 +79,10 @@ export function registerBankTransferRoutes(app: FastifyInstance, now: () => Date
   app.get<{ Params: { transfer_id: string } }>("/sandbox/v1/transfers/:transfer_id", async (request, reply) => {
     const transfer = transfers.get(request.params.transfer_id);
     if (!transfer) return reply.code(404).send({ error: { code: "not_found", message: "no such transfer" } });
-    if (transfer.status === "processing") transfer.status = "succeeded";
+    if (transfer.status === "processing") {
+      transfer.status = "succeeded";
+      transfers.set(transfer.request.transfer_id, transfer);
+    }
     return wire(transfer);
   });
 

@@ -4,11 +4,14 @@ import type { Engine } from "./engine.ts";
 import type { Faults } from "./faults.ts";
 import type { NetworkKeys, PeerKeys } from "./keys.ts";
 import type { Notifier } from "./notifier.ts";
+import type { SandboxState } from "./persistence.ts";
 import type { SeenMessages } from "./replay.ts";
 
 /** Everything a network's wire handler needs. */
 export interface SandboxContext {
   engine: Engine;
+  /** Where sandbox modules keep what must survive a restart (src/sandbox/persistence.ts). */
+  state: SandboxState;
   faults: Faults;
   keys: NetworkKeys;
   peers: PeerKeys;

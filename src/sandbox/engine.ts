@@ -5,6 +5,7 @@ import { beijingCompact, beijingParts, settlementDate } from "./calendar.ts";
 import { bankByCode, buildCatalogue } from "./catalogue.ts";
 import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
 import { UNIFIED_NETWORKS, type Card, type DeclineReason, type EngineResult, type NetworkId } from "./model.ts";
+import { SandboxState, type StateTable } from "./persistence.ts";
 import { Rng } from "./rng.ts";
 import { SmsInbox } from "./sms.ts";
 
@@ -57,6 +58,12 @@ export interface Agreement {
   origin: "signed" | "synced";
   created_at: Date;
   unbound_at: Date | null;
+}
+
+interface EngineCounters {
+  otp_rng: number;
+  id_rng: number;
+  serial: number;
 }
 
 export type TxnKind = "sign_apply" | "sign_resend" | "sign_sync" | "pay" | "refund" | "unbind";
@@ -117,29 +124,44 @@ export function fingerprint(parts: readonly (string | bigint | null)[]): string 
 
 /**
  * The banks and networks, network-agnostic: cards, sign requests and OTPs, agreements, debits and
- * refunds. Wire formats live in `wire/`; this class answers in `EngineResult`s. In memory only.
+ * refunds. Wire formats live in `wire/`; this class answers in `EngineResult`s. Its world lives in
+ * `SandboxState` tables (kept in the data directory): every change is stored before the answer.
  */
 export class Engine {
-  readonly cards = new Map<string, Card>();
-  readonly sms = new SmsInbox();
-  private readonly sign_requests = new Map<string, SignRequest>();
-  private readonly agreements = new Map<string, Agreement>();
-  private readonly records = new Map<string, TxnRecord>();
+  readonly cards: StateTable<Card>;
+  readonly sms: SmsInbox;
+  private readonly sign_requests: StateTable<SignRequest>;
+  private readonly agreements: StateTable<Agreement>;
+  private readonly records: StateTable<TxnRecord>;
+  /** An index over `records`, rebuilt at load. */
   private readonly by_network_txn_id = new Map<string, TxnRecord>();
-  private readonly spent_fen = new Map<string, bigint>();
-  private readonly otp_rng: Rng;
-  private readonly id_rng: Rng;
+  private readonly spent_fen: StateTable<bigint>;
+  private readonly counters: StateTable<EngineCounters>;
+  private otp_rng: Rng;
+  private id_rng: Rng;
   private serial = 0;
-  /** Counts records ever created: a caller tells a first execution from an idempotent repeat. */
+  /** Counts records created by this process: a caller tells a first execution from an idempotent repeat. */
   created_count = 0;
 
   constructor(
     readonly seed: number,
     readonly clock: Clock,
+    state: SandboxState = SandboxState.inMemory(),
   ) {
-    for (const card of buildCatalogue(seed)) this.cards.set(card.card_number, card);
-    this.otp_rng = Rng.derive(seed, "otp");
-    this.id_rng = Rng.derive(seed, "ids");
+    this.cards = state.table<Card>("engine.cards");
+    this.sms = new SmsInbox(state.table("engine.sms"));
+    this.sign_requests = state.table<SignRequest>("engine.sign_requests");
+    this.agreements = state.table<Agreement>("engine.agreements");
+    this.records = state.table<TxnRecord>("engine.records");
+    this.spent_fen = state.table<bigint>("engine.spent_fen");
+    this.counters = state.table<EngineCounters>("engine.counters");
+    // A world already on disk wins over the seed's catalogue: its cards have balances and history.
+    if (this.cards.size === 0) for (const card of buildCatalogue(seed)) this.cards.set(card.card_number, card);
+    for (const record of this.records.values()) this.indexRecord(record);
+    const saved = this.counters.get("engine");
+    this.otp_rng = saved ? new Rng(saved.otp_rng) : Rng.derive(seed, "otp");
+    this.id_rng = saved ? new Rng(saved.id_rng) : Rng.derive(seed, "ids");
+    this.serial = saved?.serial ?? 0;
   }
 
   addCard(card: Card): void {
@@ -175,6 +197,7 @@ export class Engine {
       if (request.resend_count >= SANDBOX_LIMITS.otp_resends_max) return declined("otp_resend_limit");
       request.resend_count += 1;
       this.sendOtp(request);
+      this.sign_requests.set(this.key(network, sign_txn_id), request);
       return ok(this.value({ card_number: request.card_number }));
     });
   }
@@ -189,14 +212,15 @@ export class Engine {
     if (this.now() > request.expires_at) return declined("otp_expired");
     if (otp !== request.otp) {
       request.wrong_attempts += 1;
-      if (request.wrong_attempts < SANDBOX_LIMITS.otp_wrong_attempts_max) return declined("otp_invalid");
-      request.state = "locked";
-      return declined("otp_attempts_exceeded");
+      if (request.wrong_attempts >= SANDBOX_LIMITS.otp_wrong_attempts_max) request.state = "locked";
+      this.sign_requests.set(this.key(network, sign_txn_id), request);
+      return declined(request.state === "locked" ? "otp_attempts_exceeded" : "otp_invalid");
     }
     const card = this.cards.get(request.card_number);
     if (!card || card.status !== "normal") return declined(card ? (card.status === "frozen" ? "card_frozen" : "card_lost") : "card_not_found");
     request.state = "signed";
     request.agreement_no = this.agreementFor(network, request.pi_id, request.card_number, "signed").agreement_no;
+    this.sign_requests.set(this.key(network, sign_txn_id), request);
     return ok(this.signedValue(request));
   }
 
@@ -225,6 +249,7 @@ export class Engine {
       if (agreement.status === "active") {
         agreement.status = "unbound";
         agreement.unbound_at = this.now();
+        this.agreements.set(agreement.agreement_no, agreement);
       }
       return ok(this.value({ agreement_no, card_number: agreement.card_number }));
     });
@@ -237,6 +262,7 @@ export class Engine {
       if (agreement.network !== network || agreement.card_number !== card_number || agreement.status !== "active") continue;
       agreement.status = "unbound";
       agreement.unbound_at = this.now();
+      this.agreements.set(agreement.agreement_no, agreement);
       ended.push({ ...agreement });
     }
     return ended;
@@ -260,6 +286,7 @@ export class Engine {
       const problem = this.debitProblem(card, request.amount_fen);
       if (problem) return declined(problem);
       card.balance_fen -= request.amount_fen;
+      this.cards.set(card.card_number, card);
       const day_key = this.dayKey(card.card_number);
       this.spent_fen.set(day_key, (this.spent_fen.get(day_key) ?? 0n) + request.amount_fen);
       const fees = NETWORK_FEES[request.network];
@@ -283,7 +310,9 @@ export class Engine {
       const card = paid.card_number ? this.cards.get(paid.card_number) : undefined;
       if (!card) return declined("card_not_found");
       paid.refunded_fen += request.amount_fen;
+      this.records.set(this.key(original.network, original.txn_id), original);
       card.balance_fen += request.amount_fen; // only ever back to the original card
+      this.cards.set(card.card_number, card);
       return ok(this.moneyValue(request.network, {
         agreement_no: paid.agreement_no, card_number: card.card_number, amount_fen: request.amount_fen, fee_fen: 0n,
         order_id: request.order_id, original_txn_id: original.txn_id,
@@ -322,8 +351,17 @@ export class Engine {
     const record: TxnRecord = { network, txn_id, kind, fingerprint: print, result, created_at: this.now() };
     this.records.set(key, record);
     this.created_count += 1;
-    if (result.outcome === "ok" && result.value.network_txn_id !== "") this.by_network_txn_id.set(this.key(network, result.value.network_txn_id), record);
+    this.indexRecord(record);
     return result;
+  }
+
+  private indexRecord(record: TxnRecord): void {
+    if (record.result.outcome === "ok" && record.result.value.network_txn_id !== "") this.by_network_txn_id.set(this.key(record.network, record.result.value.network_txn_id), record);
+  }
+
+  /** The random streams and the serial continue across restarts: ids and OTPs never repeat. */
+  private saveCounters(): void {
+    this.counters.set("engine", { otp_rng: this.otp_rng.position, id_rng: this.id_rng.position, serial: this.serial });
   }
 
   private checkElements(card: Card | undefined, elements: CardElements): DeclineReason | null {
@@ -363,6 +401,7 @@ export class Engine {
     const card = this.cards.get(request.card_number);
     const bank = card ? bankByCode(card.bank_code) : undefined;
     request.otp = this.otp_rng.digits(SANDBOX_LIMITS.otp_digits);
+    this.saveCounters();
     request.otp_sent_at = this.now();
     request.expires_at = new Date(this.now().getTime() + SANDBOX_LIMITS.otp_ttl_ms);
     const minutes = SANDBOX_LIMITS.otp_ttl_ms / 60_000;
@@ -396,7 +435,11 @@ export class Engine {
 
   /** Each network numbers agreements its own way. */
   private agreementNumber(network: NetworkId): string {
-    const alnum = (count: number) => Array.from({ length: count }, () => this.id_rng.pick([...ALNUM])).join("");
+    const alnum = (count: number) => {
+      const drawn = Array.from({ length: count }, () => this.id_rng.pick([...ALNUM])).join("");
+      this.saveCounters();
+      return drawn;
+    };
     switch (network) {
       case "netsunion":
         return `SN${beijingParts(this.now()).date.replace(/-/g, "")}${alnum(12)}`;
@@ -409,6 +452,7 @@ export class Engine {
 
   private networkTxnId(network: NetworkId): string {
     this.serial += 1;
+    this.saveCounters();
     const stamp = beijingCompact(this.now());
     return network === "netsunion" ? `N${stamp.slice(0, 8)}${String(this.serial).padStart(12, "0")}` : `${stamp.slice(2)}${String(this.serial).padStart(9, "0")}`;
   }

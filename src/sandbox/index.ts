@@ -11,6 +11,7 @@ import { PeerKeys, loadOrCreateNetworkKeys } from "./keys.ts";
 import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import { Notifier, type NotificationEncoder } from "./notifier.ts";
+import { SandboxState } from "./persistence.ts";
 import { SeenMessages } from "./replay.ts";
 import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.ts";
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
@@ -35,6 +36,8 @@ export interface SandboxOptions {
   /** Base URL; notifications go to `<paycore_callback_url>/<channel_id>`. */
   paycore_callback_url?: string;
   log?: Logger;
+  /** Keep the sandbox's world in `<data_dir>/sandbox/state` (default); false keeps nothing. */
+  keep_state?: boolean;
   rails?: RailOptions;
 }
 
@@ -65,8 +68,8 @@ const GATEWAY_PATHS = {
 
 /**
  * Starts the sandbox networks: NetsUnion and UnionPay gateways, the banks behind them, the SMS
- * gateway, and the control endpoints of API.md "Sandbox". State is in memory and deterministic
- * from the seed; only keys are kept on disk.
+ * gateway, and the control endpoints (docs/sandbox.md). The world starts deterministic from the
+ * seed and is kept in the data directory (src/sandbox/persistence.ts) unless `keep_state` is false.
  */
 export async function startSandbox(options: SandboxOptions): Promise<RunningSandbox> {
   const clock = options.clock ?? systemClock;
@@ -74,9 +77,10 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const log = options.log ?? createLogger(process.env.SANDBOX_LOG_LEVEL ?? "warn");
   const keys = loadOrCreateNetworkKeys(options.data_dir, clock.now());
   const encoders = {} as Record<NetworkId, NotificationEncoder>;
+  const state = options.keep_state === false ? SandboxState.inMemory() : SandboxState.open(options.data_dir, log);
   const ctx: SandboxContext = {
-    engine: new Engine(seed, clock), faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
-    notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log), clock, log,
+    engine: new Engine(seed, clock, state), state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
+    notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log, state.table<number>("notifier.counters")), clock, log,
   };
   encoders.netsunion = (event, now) => encodeNetsUnionNotification(ctx, event, now);
   encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);
@@ -90,7 +94,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerSmsRoutes(app, ctx);
   registerFaultRoutes(app, ctx, { seed });
   registerNetworkControlRoutes(app, ctx);
-  registerBankTransferRoutes(app, () => clock.now());
+  registerBankTransferRoutes(app, () => clock.now(), state);
   const stopRails = registerRailRoutes(app, ctx, new RailsWorld(emptyRailsState(), railsConfig(options.rails), clock), options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
@@ -100,7 +104,13 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     return reply.code(status).send({ error: { code: status === 500 ? "internal" : "invalid_request", message: status === 500 ? "internal error" : error.message } });
   });
 
-  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_SANDBOX_PORT });
+  try {
+    await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_SANDBOX_PORT });
+  } catch (err) {
+    stopRails();
+    state.close();
+    throw err;
+  }
   const address = app.server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
@@ -111,6 +121,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       for (const timer of held) clearTimeout(timer);
       held.clear();
       await app.close();
+      state.close();
     },
   };
 }

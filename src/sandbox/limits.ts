@@ -25,6 +25,8 @@ export const SANDBOX_LIMITS = {
   xml_depth_max: 8,
   xml_elements_max: 200,
   statement_records_max: 100_000,
+  /** The state journal is folded into a snapshot past this size (src/sandbox/persistence.ts). */
+  state_journal_bytes_max: 16 * 1024 * 1024,
 } as const;
 
 export class CapacityError extends Error {

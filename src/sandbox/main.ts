@@ -20,6 +20,7 @@ const sandbox = await startSandbox({
   data_dir,
   seed,
   log,
+  keep_state: configured_dir !== "memory",
   ...(process.env.PAYCORE_CALLBACK_URL ? { paycore_callback_url: process.env.PAYCORE_CALLBACK_URL } : {}),
 });
 log.info({ url: sandbox.url, data_dir }, "sandbox listening; SMS inbox at /sandbox/inbox");

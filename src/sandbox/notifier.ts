@@ -3,6 +3,7 @@ import type { Logger } from "../kernel/log.ts";
 import type { Agreement, TxnRecord } from "./engine.ts";
 import { SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
+import type { StateTable } from "./persistence.ts";
 
 /** Something a network tells paycore on its own initiative. */
 export type NotifyEvent =
@@ -41,12 +42,16 @@ export class Notifier {
     private readonly encoders: Record<NetworkId, NotificationEncoder>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Keeps the id counter across restarts: paycore deduplicates on notification ids. */
+    private readonly counters: StateTable<number> | null = null,
   ) {
     this.callback_url = callback_url;
+    this.counter = counters?.get("notification_id") ?? 0;
   }
 
   nextId(network: NetworkId): string {
     this.counter += 1;
+    this.counters?.set("notification_id", this.counter);
     return `NTF${network === "netsunion" ? "N" : "U"}${String(this.counter).padStart(12, "0")}`;
   }
 

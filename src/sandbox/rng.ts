@@ -13,6 +13,11 @@ export class Rng {
     this.state = seed >>> 0;
   }
 
+  /** Where the stream is: `new Rng(position)` continues it (the sandbox keeps it across restarts). */
+  get position(): number {
+    return this.state;
+  }
+
   static derive(seed: number, label: string): Rng {
     const digest = createHash("sha256").update(`${seed}/${label}`).digest();
     return new Rng(digest.readUInt32BE(0));

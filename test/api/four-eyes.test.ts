@@ -4,7 +4,7 @@ import { createOperator } from "../../src/operators/index.ts";
 import { TEST_ACCOUNT, createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
 
 /**
- * Four eyes (issue 8.4, API.md "Four eyes"): a change that moves money's destination or releases
+ * Four eyes (issue 8.4, docs/security.md): a change that moves money's destination or releases
  * money answers 202 with a proposal and takes effect only when another operator approves it.
  */
 describe("four eyes: settlement accounts, holds, channel costs and payout overrides need a second operator", () => {

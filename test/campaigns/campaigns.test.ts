@@ -17,8 +17,8 @@ type Campaign = Json & { campaign_id: string; counts: Record<string, number>; sm
 describe("campaign pieces", () => {
   it("escapes HTML and reads its settings from the environment", () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-    expect(campaignSettingsFromEnv({})).toEqual({ public_url: undefined, link_ttl_hours_default: 168 });
-    expect(campaignSettingsFromEnv({ PAYCORE_PUBLIC_URL: "https://pay.example.com/", PAYCORE_CAMPAIGN_LINK_TTL_HOURS: "48" })).toEqual({ public_url: "https://pay.example.com", link_ttl_hours_default: 48 });
+    expect(campaignSettingsFromEnv({})).toEqual({ link_ttl_hours_default: 168 });
+    expect(campaignSettingsFromEnv({ PAYCORE_CAMPAIGN_LINK_TTL_HOURS: "48" })).toEqual({ link_ttl_hours_default: 48 });
     expect(() => campaignSettingsFromEnv({ PAYCORE_CAMPAIGN_LINK_TTL_HOURS: "0" })).toThrow(/PAYCORE_CAMPAIGN_LINK_TTL_HOURS/);
   });
 });

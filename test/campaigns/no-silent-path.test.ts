@@ -12,7 +12,7 @@ import { cardBody, catalogue, pickCard, signCard, smsFor, type SandboxCard } fro
 import { invitationLink, invitee } from "./helpers.ts";
 
 /**
- * DOMAIN.md point 5, "no silent migration": no API, CLI or admin path turns stored card data into
+ * docs/domain.md point 5, "no silent migration": no API, CLI or admin path turns stored card data into
  * agreements without the cardholder's own code or own entry on the hosted page. Proved three ways:
  * (1) the source: one function writes agreements, and only the signing and confirming modules call
  * it; (2) the import graph: only the cardholder-facing routes can reach those modules — no CLI,
@@ -61,10 +61,10 @@ const AGREEMENT_MAKERS: Record<string, string> = {
   "POST /v1/agreements/confirm": "the bank's or paycore's code, which only the reserved phone receives",
   "POST /v1/sign-and-pay/confirm": "the bank's or paycore's code",
   "POST /sign/{token}": "the cardholder's own four elements on the hosted page, then their code (or a card they already signed on the platform)",
-  // DOMAIN.md point 3 (reuse across merchants): a card the cardholder already signed with their
+  // docs/domain.md point 3 (reuse across merchants): a card the cardholder already signed with their
   // bank's code, presented again with all four elements, at a merchant ID that does not require
   // its own confirmation. Merchants that do, get paycore's code sent to the cardholder instead.
-  "POST /v1/agreements": "reuse of a card its holder signed on the platform (DOMAIN.md 3), else nothing before the code",
+  "POST /v1/agreements": "reuse of a card its holder signed on the platform (docs/domain.md point 3), else nothing before the code",
   "POST /v1/sign-and-pay": "as POST /v1/agreements",
 };
 

@@ -38,6 +38,9 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
     expect(balance.signature_valid).toBe(true);
     const merchants = await fetch(`${url}/admin/v1/merchants`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await merchants.json()) as { data: unknown[] }).data).toHaveLength(3);
+    // The demo's links use its own address (PAYCORE_PUBLIC_URL unset): the OpenAPI server says so.
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { servers?: { url: string }[] };
+    expect(doc.servers?.[0]?.url).toBe(url);
     expect(await first.stop()).toBe(0);
 
     const second = await startCli(env());
@@ -47,6 +50,12 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
     const again = await fetch(`${url2}/admin/v1/merchants`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await again.json()) as { data: unknown[] }).data).toHaveLength(3);
     expect(await second.stop()).toBe(0);
+  });
+
+  it("outside the demo, warns at start about a plain-http public URL off this machine", { timeout: 90_000 }, async () => {
+    const plain = await startCli({ ...env(), PAYCORE_SEED_DEMO: "false", PAYCORE_PUBLIC_URL: "http://pay.example.com" });
+    expect(plain.output()).toMatch(/PAYCORE_PUBLIC_URL is plain http/);
+    expect(await plain.stop()).toBe(0);
   });
 
   it("migrate applies nothing twice; operator create prints a token", async () => {

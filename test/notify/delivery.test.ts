@@ -53,7 +53,7 @@ describe("notifications: the outbox and signed delivery", () => {
     expect(await notifier.runOnce()).toBe(0);
   });
 
-  it("signs with the layout of signed answers (API.md), one function each side", () => {
+  it("signs with the layout of signed answers (docs/merchant-api.md), one function each side", () => {
     expect(notificationStringToSign("1700000000", "n0nce", '{"a":1}')).toBe(responseStringToSign("1700000000", "n0nce", '{"a":1}'));
   });
 

@@ -47,7 +47,8 @@ describe("refunds, unbinding, limits and notifications end to end", () => {
     expect(again.status).toBe(200);
     expect(again.body.refund_id).toBe(r1.body.refund_id);
     const clash = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-1", amount: 3_001, reason: "partial" });
-    expect(clash.body.error?.code).toBe("duplicate_out_trade_no");
+    expect(clash.status).toBe(409);
+    expect(clash.body.error?.code).toBe("duplicate_out_refund_no");
     const r2 = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-2", amount: 7_000 });
     expect(r2.body.status).toBe("succeeded");
     const over = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-3", amount: 1 });
@@ -73,13 +74,27 @@ describe("refunds, unbinding, limits and notifications end to end", () => {
     expect(after.body.refunded_amount).toBe(900);
   });
 
-  it("refuses to refund a payment that did not succeed", async () => {
+  it("refuses to refund a payment that did not succeed (failed, or still processing): payment_not_refundable", async () => {
     const poor = cards.find((c) => c.status === "normal" && c.card_type === "debit" && c.balance < 10_000)!;
     const agr = await signCard(app, A, poor, "rf-sign-poor");
     const p = (await pay(A, agr, poor.balance + 1)).body;
     expect(p.status).toBe("failed");
     const r = await A.post<Json>(`/v1/payments/${p.payment_id}/refunds`, { out_refund_no: "rf-failed", amount: 1 });
-    expect(r.body.error?.code).toBe("amount_exceeds_refundable");
+    expect(r.status).toBe(422);
+    expect(r.body.error?.code).toBe("payment_not_refundable");
+
+    // The outcome stays unknown: the network answers neither the debit nor a query, and its notice is held back.
+    const callback = (await app.sandbox!.get<{ paycore_callback_url: string }>("/sandbox/v1/config")).body.paycore_callback_url;
+    await app.sandbox!.send("PUT", "/sandbox/v1/config", { paycore_callback_url: null });
+    await app.sandbox!.send("POST", "/sandbox/v1/faults", { channel: "*", operation: "pay", kind: "unknown" });
+    await app.sandbox!.send("POST", "/sandbox/v1/faults", { channel: "*", operation: "query", kind: "unknown" });
+    const open = (await pay(A, agr, 1)).body;
+    expect(open.status).toBe("processing");
+    const early = await A.post<Json>(`/v1/payments/${open.payment_id}/refunds`, { out_refund_no: "rf-processing", amount: 1 });
+    await app.sandbox!.send("DELETE", "/sandbox/v1/faults");
+    await app.sandbox!.send("PUT", "/sandbox/v1/config", { paycore_callback_url: callback });
+    expect(early.body.error?.code, JSON.stringify(early.body)).toBe("payment_not_refundable");
+    expect(early.body.error?.message).toMatch(/processing/);
   });
 
   it("a merchant's unbind ends its agreement only; the card stays usable at the other merchant", async () => {

@@ -7,7 +7,7 @@ import { cardBody, catalogue, lastOtp, pickCard, signCard, smsFor, type SandboxC
 type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 
 /**
- * The chat's story (DOMAIN.md "What the chat asks", points 3 and 4), end to end through the live
+ * The chat's story (docs/domain.md, points 3 and 4), end to end through the live
  * sandbox over HTTP: sign once at B, pay at C with no new SMS, D (high risk) needs its own code,
  * sign-and-pay on a signed card charges nothing, and a channel switch syncs a unified bank's card
  * but asks a non-unified bank's card to sign again.

@@ -49,6 +49,8 @@ export async function startTestApp(
     /** Start a sandbox (sharing the clock when it is a ManualClock) and wire the channels to it. */
     sandbox?: boolean;
     channel_timeout_ms?: number;
+    /** PAYCORE_PUBLIC_URL; by default the server's own address (as the demo), null for none. */
+    public_url?: string | null;
   } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase(options.label ?? "app");
@@ -65,7 +67,8 @@ export async function startTestApp(
     clock: options.clock ?? new ManualClock(),
     box: new SecretBox(randomBytes(32)),
     log: createLogger("info", sink),
-    settings: { ...DEFAULT_SETTINGS, ...options.settings },
+    // Tests run their webhook receivers on this machine: allowed explicitly, as an operator would.
+    settings: { ...DEFAULT_SETTINGS, webhook_allow_hosts: ["127.0.0.1"], ...options.settings },
   };
   const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
   const data_dir = mkdtempSync(join(tmpdir(), "paycore-app-"));
@@ -81,6 +84,7 @@ export async function startTestApp(
   };
   const routes = [...allRoutes(deps), ...(options.extra_routes?.(ctx) ?? [])];
   const server = await startServer(deps, { host: "127.0.0.1", port: 0, routes });
+  ctx.settings.public_url = options.public_url === undefined ? server.url : options.public_url;
   if (sandbox) {
     await sandbox.send("PUT", "/sandbox/v1/config", { paycore_callback_url: `${server.url}/callbacks/channels` });
     await deps.channels.views();

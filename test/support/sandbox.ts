@@ -24,11 +24,14 @@ export interface TestSandbox {
 }
 
 /** A sandbox on 127.0.0.1:0 with its own data directory and a manual clock; close it in afterAll. */
-export async function startTestSandbox(options: { seed?: number; clock?: ManualClock; data_dir?: string; rails?: RailOptions } = {}): Promise<TestSandbox> {
+export async function startTestSandbox(options: { seed?: number; clock?: ManualClock; data_dir?: string; rails?: RailOptions; keep_state?: boolean } = {}): Promise<TestSandbox> {
   const owned_dir = options.data_dir === undefined;
   const data_dir = options.data_dir ?? mkdtempSync(join(tmpdir(), "paycore-sandbox-"));
   const clock = options.clock ?? new ManualClock(SUITE_START);
-  const sandbox = await startSandbox({ port: 0, data_dir, seed: options.seed ?? 1, clock, log: createLogger("silent"), ...(options.rails ? { rails: options.rails } : {}) });
+  const sandbox = await startSandbox({
+    port: 0, data_dir, seed: options.seed ?? 1, clock, log: createLogger("silent"),
+    ...(options.rails ? { rails: options.rails } : {}), ...(options.keep_state === false ? { keep_state: false } : {}),
+  });
   const json = async <T>(response: Response) => {
     const text = await response.text();
     return { status: response.status, body: (text.startsWith("{") ? JSON.parse(text) : text) as T };

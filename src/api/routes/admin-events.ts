@@ -11,7 +11,7 @@ const EventIdParam = z.strictObject({ event_id: z.string().min(1).max(64) });
 const AttemptOut = z.object({
   attempt_no: z.number().int(),
   started_at: z.string(),
-  result: z.enum(["in_flight", "acknowledged", "http_error", "timeout", "network_error", "no_key", "abandoned"]),
+  result: z.enum(["in_flight", "acknowledged", "http_error", "timeout", "network_error", "no_key", "abandoned", "refused"]),
   http_status: z.number().int().nullable(),
   error: z.string().nullable(),
   duration_ms: z.number().int().nullable(),

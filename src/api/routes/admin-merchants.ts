@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checkNotifyUrl } from "../../notify/index.ts";
 import type { Ctx } from "../../context.ts";
 import {
   createEntity,
@@ -58,6 +59,7 @@ export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] 
       response: S.MerchantCreated,
       success_status: 201,
       handler: async (i) => {
+        checkNotifyUrl(ctx.settings, i.body.notify_url, "notify_url");
         const { merchant, api_key } = await createMerchant(ctx, i.body, actor(i));
         return { status: 201, body: { ...merchantToWire(merchant), api_key } };
       },
@@ -96,6 +98,7 @@ export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] 
       body: S.MerchantPatch,
       response: S.MerchantOut,
       handler: async (i) => {
+        checkNotifyUrl(ctx.settings, i.body.notify_url, "notify_url");
         if (merchantPatchNeedsFourEyes(i.body)) {
           const proposal = await proposals.propose({ operator: i.operator, request_id: i.request_id }, SETTLEMENT_CHANGE_KIND, { merchant_id: i.params.merchant_id, patch: i.body });
           return { status: 202, body: proposal };

@@ -21,7 +21,7 @@ export const ProposalOut = z.object({
 const ProposalId = z.strictObject({ proposal_id: z.string().min(1).max(64) });
 const Decision = z.strictObject({ note: z.string().trim().min(1).max(PROPOSAL_LIMITS.note_chars_max).optional() }).optional();
 
-/** Four eyes: the pending changes, and approving or rejecting them (API.md "Four eyes"). */
+/** Four eyes: the pending changes, and approving or rejecting them (docs/security.md). */
 export function adminProposalRoutes(proposals: Proposals): RouteDef[] {
   const actor = (i: { operator: { operator_id: string; name: string; role: "admin" | "operator" | "auditor" }; request_id: string }) => ({ operator: i.operator, request_id: i.request_id });
   return [

@@ -42,8 +42,8 @@ async function handleNotification(deps: PaymentDeps, channel_id: string, n: Chan
     }
     case "txn_result": {
       if (n.txn_kind === "pay") {
-        const p = await deps.ctx.db.selectFrom("payments").select("payment_id").where("txn_id", "=", n.txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
-        if (p) await applyPaymentOutcome(deps, p.payment_id, n.outcome, "notify");
+        const p = await deps.ctx.db.selectFrom("payments").selectAll().where("txn_id", "=", n.txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
+        if (p) await applyPaymentOutcome(deps, p, n.outcome, "notify");
       } else {
         const r = await deps.ctx.db.selectFrom("refunds").select("refund_id").where("txn_id", "=", n.txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
         if (r) await applyRefundOutcome(deps, r.refund_id, n.outcome, "notify");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checkNotifyUrl } from "../../notify/index.ts";
 import { confirmSigning, resendOtp } from "../../agreements/confirm.ts";
 import { startSigning, type SignStartAnswer } from "../../agreements/signing.ts";
 import { getAgreementWithCard, listAgreements } from "../../agreements/store.ts";
@@ -109,7 +110,10 @@ export function openAgreementRoutes(deps: PaymentDeps): RouteDef[] {
       body: W.SignAndPay,
       response: W.SignStartOut,
       success_status: 201,
-      handler: async (i) => signAnswer(await startSignAndPay(deps, i.merchant.merchant, i.body)),
+      handler: async (i) => {
+        checkNotifyUrl(deps.ctx.settings, i.body.notify_url, "notify_url");
+        return signAnswer(await startSignAndPay(deps, i.merchant.merchant, i.body));
+      },
     }),
     merchantRoute({
       method: "POST",

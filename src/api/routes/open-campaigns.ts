@@ -1,4 +1,3 @@
-import type { FastifyRequest } from "fastify";
 import { campaignProgress, campaignSettingsFromEnv, campaignWire as W, createCampaign, listInvitations, CAMPAIGN_LIMITS, type CampaignSettings } from "../../campaigns/index.ts";
 import { PaycoreError } from "../../kernel/errors.ts";
 import type { PaymentDeps } from "../../payments/deps.ts";
@@ -6,7 +5,7 @@ import { merchantRoute, type RouteDef } from "../route.ts";
 import { listOf } from "./common.ts";
 
 /**
- * Batch signing campaigns (API.md): a merchant invites users by SMS to the hosted signing page.
+ * Batch signing campaigns (docs/campaigns.md): a merchant invites users by SMS to the hosted signing page.
  * Nothing here signs anything: agreements come only from the cardholder on `/sign/{token}`.
  */
 export function openCampaignRoutes(deps: PaymentDeps, settings: CampaignSettings = campaignSettingsFromEnv()): RouteDef[] {
@@ -24,7 +23,7 @@ export function openCampaignRoutes(deps: PaymentDeps, settings: CampaignSettings
       response: W.CampaignOut,
       success_status: 201,
       handler: async (i) => {
-        const created = await createCampaign(deps, i.merchant.merchant, i.body, { public_base_url: publicBaseUrl(settings, i.request), link_ttl_hours_default: settings.link_ttl_hours_default });
+        const created = await createCampaign(deps, i.merchant.merchant, i.body, { public_base_url: publicBaseUrl(deps.ctx.settings.public_url), link_ttl_hours_default: settings.link_ttl_hours_default });
         const p = await campaignProgress(deps, i.merchant.merchant_id, created.campaign.campaign_id);
         return { status: created.status, body: W.campaignToWire(p.campaign, p.counts, p.sms) };
       },
@@ -57,12 +56,10 @@ export function openCampaignRoutes(deps: PaymentDeps, settings: CampaignSettings
   ];
 }
 
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
-/** The configured public URL, else the host this request came to (see CampaignSettings). */
-function publicBaseUrl(settings: CampaignSettings, request: FastifyRequest): string {
-  if (settings.public_url) return settings.public_url;
-  const host = request.host;
-  if (!HOST_RE.test(host) || host.length > CAMPAIGN_LIMITS.public_base_url_chars_max) throw new PaycoreError("invalid_request", "Host: not a host name paycore can put in a link", "Host");
-  return `${request.protocol}://${host}`;
+/** Links go to the configured public URL only: a forged Host must never reach a cardholder's SMS. */
+function publicBaseUrl(public_url: string | null): string {
+  if (!public_url) {
+    throw new PaycoreError("service_unavailable", "campaigns are off: the operator has not set PAYCORE_PUBLIC_URL, the base of the links sent to cardholders");
+  }
+  return public_url;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checkNotifyUrl } from "../../notify/index.ts";
 import type { PaymentDeps } from "../../payments/deps.ts";
 import { createPayment, getPayment, listPayments } from "../../payments/payments.ts";
 import { createRefund, getRefund } from "../../payments/refunds.ts";
@@ -20,6 +21,7 @@ export function openPaymentRoutes(deps: PaymentDeps): RouteDef[] {
       response: W.PaymentOut,
       success_status: 201,
       handler: async (i) => {
+        checkNotifyUrl(deps.ctx.settings, i.body.notify_url, "notify_url");
         const r = await createPayment(deps, i.merchant.merchant, i.body);
         return { status: r.status, body: W.paymentToWire(r.payment) };
       },

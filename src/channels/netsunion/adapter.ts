@@ -1,4 +1,6 @@
 import type { Clock } from "../../kernel/clock.ts";
+import { assert } from "../../kernel/assert.ts";
+import { AMOUNT_FEN_MAX, AMOUNT_YUAN_DIGITS_MAX } from "../../kernel/money.ts";
 import { sm2Encrypt, sm2Sign, sm2Verify } from "../../kernel/crypto/sm2.ts";
 import { newSm4Key, sm4CbcEncrypt } from "../../kernel/crypto/sm4.ts";
 import { postText, type Transport } from "../http.ts";
@@ -40,12 +42,17 @@ export interface NetsUnionConfig {
 /** A verified business answer, flattened from `BizInf`; or the reason there is none. */
 type Answer = { kind: "biz"; biz: Record<string, string> } | { kind: "none"; outcome: Exclude<Outcome<never>, { status: "succeeded" }> };
 
+// Room for every amount paycore accepts (AMOUNT_FEN_MAX): a narrower field made the largest
+// amount unsendable, and the refused message left the payment `processing` until queries gave up.
+const NETSUNION_AMOUNT = new RegExp(`^CNY(\\d{1,${AMOUNT_YUAN_DIGITS_MAX}})\\.(\\d{2})$`);
+
 export function parseNetsUnionAmount(value: string | undefined): bigint | null {
-  const m = /^CNY(\d{1,13})\.(\d{2})$/.exec(value ?? "");
+  const m = NETSUNION_AMOUNT.exec(value ?? "");
   return m ? BigInt(m[1]!) * 100n + BigInt(m[2]!) : null;
 }
 
 function formatAmount(fen: bigint): string {
+  assert(fen >= 1n && fen <= AMOUNT_FEN_MAX, "amount must be between 1 fen and the wire maximum");
   return `CNY${fen / 100n}.${(fen % 100n).toString().padStart(2, "0")}`;
 }
 

@@ -1,4 +1,4 @@
--- Batch signing campaigns (DOMAIN.md point 5, "no silent migration"): a merchant invites its users
+-- Batch signing campaigns (docs/domain.md point 5, "no silent migration"): a merchant invites its users
 -- by SMS to a hosted page where each cardholder enters the four elements and the bank's code.
 -- Nothing here holds card data: an invitation knows a user reference, a name and a phone (sealed).
 

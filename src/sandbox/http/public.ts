@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { escapeXml } from "../wire/xml.ts";
-import { fenToWire, AMOUNT_FEN_MAX } from "../../kernel/money.ts";
+import { fenToWire } from "../../kernel/money.ts";
 import { BANKS, bankByCode, generateCreditElements, luhnCheckDigit, makeCardNumber, residentIdCheckChar, DEFAULT_CREDIT_DAILY_LIMIT_FEN, DEFAULT_DEBIT_DAILY_LIMIT_FEN } from "../catalogue.ts";
 import type { SandboxContext } from "../context.ts";
 import { FAULT_KINDS } from "../faults.ts";
@@ -9,6 +9,7 @@ import { NETWORK_IDS, OPERATIONS, type Card } from "../model.ts";
 import { Rng } from "../rng.ts";
 import { SmsInbox } from "../sms.ts";
 import { statementFile } from "../statements.ts";
+import { fenWire } from "../../kernel/money-wire.ts";
 
 /** Mutable settings of a running sandbox. */
 export interface SandboxSettings {
@@ -45,7 +46,7 @@ function realDate(yyyymmdd: string): boolean {
 }
 
 const phone = z.string().regex(/^1[3-9]\d{9}$/, "an 11-digit mainland mobile number");
-const fen = z.number().int().min(0).max(Number(AMOUNT_FEN_MAX));
+const fen = fenWire(0);
 const NewCardSchema = z.object({
   card_number: z.string().regex(/^62\d{14,17}$/, "16-19 digits starting with 62").refine((n) => luhnCheckDigit(n.slice(0, -1)) === n.slice(-1), "fails the Luhn check").optional(),
   holder_name: z.string().min(1).max(64),

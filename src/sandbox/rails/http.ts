@@ -28,7 +28,7 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, reply: FastifyReply): T 
 
 /**
  * HTTP face of the rails: the signed message gateway paycore talks to (`POST /cnaps/gateway`),
- * the control endpoints of API.md "Sandbox" (rails, payees, deposits), and a ticker that settles
+ * the control endpoints of docs/sandbox.md (rails, payees, deposits), and a ticker that settles
  * BEPS batches, sends returns and pushes messages to paycore at `<callback_url>/cnaps`.
  */
 export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, world: RailsWorld, tick_ms: number): () => void {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { formatYuan } from "../../kernel/money.ts";
+import { AMOUNT_YUAN_DIGITS_MAX, formatYuan } from "../../kernel/money.ts";
 import { maskPhone } from "../../kernel/mask.ts";
 import { sm2Decrypt, sm2Sign, sm2Verify } from "../../kernel/crypto/sm2.ts";
 import { sm4CbcDecrypt } from "../../kernel/crypto/sm4.ts";
@@ -48,7 +48,7 @@ const CATEGORY_OF_KIND: Record<TxnRecord["kind"], string> = {
 };
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "1-32 letters, digits, _ or -");
-const amount = z.string().regex(/^CNY\d{1,13}\.\d{2}$/, "CNY amount with two decimals");
+const amount = z.string().regex(new RegExp(`^CNY\\d{1,${AMOUNT_YUAN_DIGITS_MAX}}\\.\\d{2}$`), "CNY amount with two decimals");
 const HeaderSchema = z.object({
   SndDt: z.string(), MsgTp: z.string(), IssrId: z.string().min(1).max(32), Drctn: z.literal("11"),
   SignSN: z.string().min(1).max(40), MsgId: z.string().regex(/^[A-Za-z0-9]{8,64}$/),

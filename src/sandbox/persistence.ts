@@ -1,0 +1,197 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { acquireDirLock, DirectoryLockedError, type DirLock } from "../kernel/dir-lock.ts";
+import type { Logger } from "../kernel/log.ts";
+import { SANDBOX_LIMITS } from "./limits.ts";
+
+/**
+ * The sandbox's world on disk, so a restarted sandbox still knows its cards, agreements, balances
+ * and transactions — real networks keep their agreements.
+ *
+ * State is a set of named tables of JSON-serialisable values (bigint and Date allowed). Every
+ * `set`/`delete` appends one line to a journal before the caller answers anyone; when the journal
+ * passes `state_journal_bytes_max`, all tables are written to a snapshot (temp file, fsync,
+ * rename) and the journal is emptied. Loading reads the snapshot, then replays the journal; each
+ * line carries a whole value, so replaying a line twice is harmless and a line torn by a crash
+ * is the only thing dropped. Files live in `<data_dir>/sandbox/state/`, locked to one process.
+ *
+ * A sandbox module keeps its state in `state.table(name)` and calls `set` again after changing a
+ * value in place. `memory` (no directory) keeps the same tables without writing anything.
+ */
+export interface StateTable<V> {
+  get(key: string): V | undefined;
+  has(key: string): boolean;
+  /** Stores (and journals) the value; call again after mutating a stored value. */
+  set(key: string, value: V): void;
+  delete(key: string): void;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<V>;
+  entries(): IterableIterator<[string, V]>;
+  readonly size: number;
+}
+
+const SNAPSHOT = "snapshot.json";
+const JOURNAL = "journal.ndjson";
+const LOCK = "sandbox.lock";
+const FORMAT_VERSION = 1;
+
+type Line = { t: string; k: string; v?: unknown; d?: 1 };
+
+/** JSON with bigint and Date kept as such: `{"$bigint":"12"}`, `{"$date":"…"}`. */
+function encode(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+    const raw = this[key];
+    if (raw instanceof Date) return { $date: raw.toISOString() };
+    if (typeof v === "bigint") return { $bigint: v.toString() };
+    return v;
+  });
+}
+
+function decode(text: string): unknown {
+  return JSON.parse(text, (_key, v: unknown) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (keys.length === 1 && typeof o.$bigint === "string") return BigInt(o.$bigint);
+      if (keys.length === 1 && typeof o.$date === "string") return new Date(o.$date);
+    }
+    return v;
+  });
+}
+
+export class SandboxState {
+  private readonly tables = new Map<string, Map<string, unknown>>();
+  private fd: number | null = null;
+  private journal_bytes = 0;
+  private lock: DirLock | null = null;
+
+  private constructor(
+    private readonly dir: string | null,
+    private readonly log: Logger | null,
+  ) {}
+
+  /** Nothing kept: for `PAYCORE_DATA_DIR=memory`. */
+  static inMemory(): SandboxState {
+    return new SandboxState(null, null);
+  }
+
+  /** Opens (creating) `<data_dir>/sandbox/state`, locks it, and loads what it holds. */
+  static open(data_dir: string, log: Logger): SandboxState {
+    const dir = join(data_dir, "sandbox", "state");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const state = new SandboxState(dir, log);
+    try {
+      state.lock = acquireDirLock(dir, LOCK);
+    } catch (err) {
+      if (err instanceof DirectoryLockedError) throw new Error(`another sandbox (pid ${err.holder.pid}) already runs on ${data_dir}; stop it or use another PAYCORE_DATA_DIR`);
+      throw err;
+    }
+    state.load();
+    state.fd = openSync(join(dir, JOURNAL), "a", 0o600);
+    return state;
+  }
+
+  get persistent(): boolean {
+    return this.dir !== null;
+  }
+
+  table<V>(name: string): StateTable<V> {
+    let map = this.tables.get(name) as Map<string, V> | undefined;
+    if (!map) {
+      map = new Map<string, V>();
+      this.tables.set(name, map);
+    }
+    const rows = map;
+    const write = (line: Line) => this.append(line);
+    return {
+      get: (key) => rows.get(key),
+      has: (key) => rows.has(key),
+      set: (key, value) => {
+        rows.set(key, value);
+        write({ t: name, k: key, v: value });
+      },
+      delete: (key) => {
+        if (rows.delete(key)) write({ t: name, k: key, d: 1 });
+      },
+      keys: () => rows.keys(),
+      values: () => rows.values(),
+      entries: () => rows.entries(),
+      get size() {
+        return rows.size;
+      },
+    };
+  }
+
+  /** Writes a snapshot now and empties the journal (also done on close, so a restart loads fast). */
+  compact(): void {
+    if (!this.dir || this.fd === null) return;
+    const tables: Record<string, [string, unknown][]> = {};
+    for (const [name, rows] of this.tables) tables[name] = [...rows.entries()];
+    const temp = join(this.dir, `${SNAPSHOT}.tmp`);
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      writeSync(fd, encode({ version: FORMAT_VERSION, tables }));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, join(this.dir, SNAPSHOT));
+    // A crash here replays the old journal over the new snapshot: whole values, same result.
+    truncateSync(join(this.dir, JOURNAL), 0);
+    this.journal_bytes = 0;
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    this.compact();
+    closeSync(this.fd);
+    this.fd = null;
+    this.lock?.release();
+    this.lock = null;
+  }
+
+  private append(line: Line): void {
+    if (this.fd === null) return;
+    const text = encode(line) + "\n";
+    this.journal_bytes += writeSync(this.fd, text);
+    if (this.journal_bytes > SANDBOX_LIMITS.state_journal_bytes_max) this.compact();
+  }
+
+  private load(): void {
+    const dir = this.dir!;
+    const snapshot_path = join(dir, SNAPSHOT);
+    if (existsSync(snapshot_path)) {
+      const snapshot = decode(readFileSync(snapshot_path, "utf8")) as { version: number; tables: Record<string, [string, unknown][]> };
+      if (snapshot.version !== FORMAT_VERSION) throw new Error(`${snapshot_path}: state format ${snapshot.version}, this sandbox reads ${FORMAT_VERSION}`);
+      for (const [name, rows] of Object.entries(snapshot.tables)) this.tables.set(name, new Map(rows));
+    }
+    const journal_path = join(dir, JOURNAL);
+    if (!existsSync(journal_path)) return;
+    const lines = readFileSync(journal_path, "utf8").split("\n");
+    let applied = 0;
+    for (const [index, text] of lines.entries()) {
+      if (text === "") continue;
+      let line: Line;
+      try {
+        line = decode(text) as Line;
+      } catch (err) {
+        // Only the last line can be torn (a crash mid-append); anything else is damage.
+        if (index < lines.length - 2) throw new Error(`${journal_path}: line ${index + 1} is damaged: ${(err as Error).message}`);
+        this.log?.warn({ line: index + 1 }, "sandbox state: dropped a journal line torn by a crash");
+        continue;
+      }
+      let rows = this.tables.get(line.t);
+      if (!rows) this.tables.set(line.t, (rows = new Map()));
+      if (line.d) rows.delete(line.k);
+      else rows.set(line.k, line.v);
+      applied += 1;
+    }
+    this.journal_bytes = statSync(journal_path).size;
+    this.log?.info({ tables: this.tables.size, journal_lines: applied }, "sandbox state loaded");
+    // Start the new run from a clean snapshot: a torn tail is gone and the journal is empty.
+    this.fd = openSync(journal_path, "a", 0o600);
+    this.compact();
+    closeSync(this.fd);
+    this.fd = null;
+  }
+}

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PaycoreClient } from "../../src/client/index.ts";
+import { cliStorage, startCli, type RunningCli } from "../support/cli.ts";
+import { cardBody, type SandboxCard } from "../payments/helpers.ts";
+
+type Json = Record<string, unknown>;
+
+function field(banner: string, re: RegExp): string {
+  const m = re.exec(banner);
+  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
+  return m[1]!;
+}
+
+/**
+ * The README's walk across restarts with the embedded sandbox: sign, pay, stop (once by
+ * SIGKILL, once cleanly), start, pay again on the same agreement and refund the earlier payment.
+ * Real networks keep their agreements; so does the sandbox, in the data directory.
+ */
+describe("the sandbox's world survives a restart of paycore start", () => {
+  let storage: Awaited<ReturnType<typeof cliStorage>>;
+  let paycore: (RunningCli & { banner: string }) | null = null;
+  let client: PaycoreClient;
+  let sandbox_url = "";
+  const env = () => ({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" });
+
+  async function boot(): Promise<void> {
+    paycore = await startCli(env());
+    const url = field(paycore.banner, /API\s+(http:\/\/\S+)/);
+    sandbox_url = field(paycore.banner, /Sandbox\s+(http:\/\/\S+)/);
+    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(paycore.banner)!;
+    client = new PaycoreClient(url, { mch_id: m[1]!, key_id: m[2]!, secret: m[3]! });
+  }
+  const cards = async () => ((await (await fetch(`${sandbox_url}/sandbox/v1/cards`)).json()) as { data: SandboxCard[] }).data;
+  const pay = (out_trade_no: string, agreement_id: string, amount: number) =>
+    client.post<Json>("/v1/payments", { out_trade_no, agreement_id, amount, currency: "CNY", description: "walk" });
+
+  beforeAll(async () => {
+    storage = await cliStorage();
+  });
+  afterAll(async () => {
+    await paycore?.stop("SIGKILL");
+    await storage?.cleanup();
+  });
+
+  it("pays and refunds on an agreement signed before a crash and before a clean restart", async () => {
+    await boot();
+    const card = (await cards()).find((c) => c.card_type === "debit" && c.status === "normal" && c.balance >= 100_000)!;
+    const start = await client.post<Json>("/v1/agreements", { out_request_no: "walk-sign", user_ref: "walker", card: cardBody(card) });
+    expect(start.status).toBe(201);
+    const sms = (await (await fetch(`${sandbox_url}/sandbox/v1/sms?phone=${card.phone}`)).json()) as { data: { otp: string }[] };
+    const confirm = await client.post<Json>("/v1/agreements/confirm", { sign_request_id: start.body.sign_request_id, otp: sms.data.at(-1)!.otp });
+    expect(confirm.status).toBe(201);
+    const agreement_id = confirm.body.agreement_id as string;
+    const first = await pay("walk-1", agreement_id, 1_234);
+    expect(first.body.status).toBe("succeeded");
+    const balance_after_first = (await cards()).find((c) => c.card_number === card.card_number)!.balance;
+
+    // A crash: nothing gets a chance to save; the journal already holds every change.
+    expect(await paycore!.stop("SIGKILL")).toBe(null);
+    await boot();
+    expect((await cards()).find((c) => c.card_number === card.card_number)!.balance).toBe(balance_after_first);
+    const second = await pay("walk-2", agreement_id, 2_000);
+    expect(second.body).toMatchObject({ status: "succeeded" });
+    const refund = await client.post<Json>(`/v1/payments/${first.body.payment_id as string}/refunds`, { out_refund_no: "walk-r1", amount: 1_234, reason: "walk" });
+    expect(refund.status).toBe(201);
+    expect(refund.body.status).toBe("succeeded");
+
+    // A clean stop and start: the same, and signing again finds the same live agreement.
+    expect(await paycore!.stop()).toBe(0);
+    await boot();
+    const third = await pay("walk-3", agreement_id, 300);
+    expect(third.body.status).toBe("succeeded");
+    const refund2 = await client.post<Json>(`/v1/payments/${second.body.payment_id as string}/refunds`, { out_refund_no: "walk-r2", amount: 2_000, reason: "walk" });
+    expect(refund2.body.status).toBe("succeeded");
+    expect((await cards()).find((c) => c.card_number === card.card_number)!.balance).toBe(balance_after_first + 1_234 - 300);
+    expect(await paycore!.stop()).toBe(0);
+    paycore = null;
+  }, 180_000);
+});

@@ -1,0 +1,99 @@
+import { appendFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/kernel/log.ts";
+import { SANDBOX_LIMITS } from "../../src/sandbox/limits.ts";
+import { SandboxState } from "../../src/sandbox/persistence.ts";
+import { addCard, latestOtp, startTestSandbox } from "../support/sandbox.ts";
+
+const log = createLogger("silent");
+const dirs: string[] = [];
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "paycore-state-"));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("sandbox state store", () => {
+  it("keeps tables of plain values, bigint and Date included, across close and open", () => {
+    const dir = freshDir();
+    const first = SandboxState.open(dir, log);
+    const rails = first.table<{ cost_fen: bigint; at: Date; name: string }>("payouts.rails");
+    rails.set("hvps", { cost_fen: 2_000n, at: new Date("2026-05-02T03:00:00Z"), name: "大额" });
+    rails.set("beps", { cost_fen: 50n, at: new Date("2026-05-02T03:00:00Z"), name: "小额" });
+    rails.delete("beps");
+    first.close();
+
+    const second = SandboxState.open(dir, log);
+    const again = second.table<{ cost_fen: bigint; at: Date; name: string }>("payouts.rails");
+    expect([...again.entries()]).toEqual([["hvps", { cost_fen: 2_000n, at: new Date("2026-05-02T03:00:00Z"), name: "大额" }]]);
+    second.close();
+  });
+
+  it("after a crash, replays the journal and drops only a torn last line", () => {
+    const dir = freshDir();
+    const first = SandboxState.open(dir, log);
+    const t = first.table<number>("counters");
+    t.set("a", 1);
+    t.set("a", 2);
+    t.set("b", 3);
+    // No close(): the process "dies" here, mid-way through appending a line.
+    appendFileSync(join(dir, "sandbox", "state", "journal.ndjson"), '{"t":"counters","k":"c","v":');
+    (first as unknown as { lock: { release(): void } }).lock.release();
+
+    const second = SandboxState.open(dir, log);
+    expect(Object.fromEntries(second.table<number>("counters").entries())).toEqual({ a: 2, b: 3 });
+    second.close();
+  });
+
+  it("refuses a second holder of the same state, and memory writes nothing", () => {
+    const dir = freshDir();
+    const held = SandboxState.open(dir, log);
+    expect(() => SandboxState.open(dir, log)).toThrow(/another sandbox \(pid \d+\) already runs on/);
+    held.close();
+    SandboxState.open(dir, log).close();
+
+    const memory = SandboxState.inMemory();
+    memory.table<number>("x").set("k", 1);
+    expect(memory.table<number>("x").get("k")).toBe(1);
+    memory.close();
+    expect(memory.persistent).toBe(false);
+  });
+
+  it("folds the journal into a snapshot past its size limit, so it stays bounded", () => {
+    const dir = freshDir();
+    const state = SandboxState.open(dir, log);
+    const t = state.table<string>("big");
+    const value = "x".repeat(64 * 1024);
+    const writes = Math.ceil(SANDBOX_LIMITS.state_journal_bytes_max / value.length) + 5;
+    for (let i = 0; i < writes; i++) t.set(String(i % 10), value);
+    expect(statSync(join(dir, "sandbox", "state", "journal.ndjson")).size).toBeLessThanOrEqual(SANDBOX_LIMITS.state_journal_bytes_max + value.length + 100);
+    state.close();
+    const reopened = SandboxState.open(dir, log);
+    expect(reopened.table<string>("big").size).toBe(10);
+    reopened.close();
+  });
+});
+
+describe("sandbox restart on the same data directory", () => {
+  it("keeps added cards, balances, agreements, the SMS inbox and the statement", async () => {
+    const data_dir = freshDir();
+    const first = await startTestSandbox({ data_dir });
+    const card = await addCard(first, { balance: 50_000 });
+    await first.send("POST", "/sandbox/v1/sms", { phone: card.phone, text: "【测试】验证码 123456" });
+    const otp = await latestOtp(first, card.phone);
+    await first.close();
+
+    const second = await startTestSandbox({ data_dir, clock: first.clock });
+    const cards = (await second.get<{ data: { card_number: string; balance: number }[] }>("/sandbox/v1/cards")).body.data;
+    expect(cards.find((c) => c.card_number === card.card_number)?.balance).toBe(50_000);
+    expect(await latestOtp(second, card.phone)).toBe(otp);
+    // A second sandbox on the same directory stops with one clear line.
+    await expect(startTestSandbox({ data_dir })).rejects.toThrow(/another sandbox \(pid \d+\) already runs on/);
+    await second.close();
+  });
+});
