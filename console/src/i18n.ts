@@ -11,6 +11,7 @@ const zh = {
   suspend: "冻结", activate: "恢复", rotate_key: "轮换密钥", new_secret: "新密钥（只显示一次）", settlement_account: "结算账户变更", account_name: "户名", account_number: "账号", bank_code: "行号", propose: "提交审批",
   proposed: "已提交，等待另一位操作员审批", approve: "批准", reject: "驳回", none: "暂无", enabled: "启用", disabled: "停用", enable: "启用", disable: "停用", healthy: "健康",
   run_settlement: "执行结算", date: "日期", running: "执行中…", done: "完成", action: "操作", operator: "操作员", target: "对象", time: "时间", rules: "规则", alerts: "告警", kind: "类型",
+  payouts: "付款", rails: "清算通道", next_open: "下次开放", per_item_max: "单笔上限",
   entity: "主体", sub_merchants: "子商户", failed_to: "失败", state_history: "状态历史", refund_done: "退款已提交",
 };
 const en: typeof zh = {
@@ -22,6 +23,7 @@ const en: typeof zh = {
   suspend: "Suspend", activate: "Activate", rotate_key: "Rotate key", new_secret: "New secret (shown once)", settlement_account: "Change settlement account", account_name: "Account name", account_number: "Account number", bank_code: "Bank code", propose: "Propose",
   proposed: "Proposed: waits for another operator's approval", approve: "Approve", reject: "Reject", none: "Nothing here", enabled: "Enabled", disabled: "Disabled", enable: "Enable", disable: "Disable", healthy: "Healthy",
   run_settlement: "Run settlement", date: "Date", running: "Running…", done: "Done", action: "Action", operator: "Operator", target: "Target", time: "Time", rules: "Rules", alerts: "Alerts", kind: "Kind",
+  payouts: "Payouts", rails: "Rails", next_open: "Next open", per_item_max: "Per-item cap",
   entity: "Entity", sub_merchants: "Sub-merchants", failed_to: "Failed", state_history: "State history", refund_done: "Refund submitted",
 };
 

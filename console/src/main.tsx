@@ -2,13 +2,13 @@ import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api, session } from "./api.ts";
 import { LangContext, useT, type Lang } from "./i18n.ts";
-import { Audit, Channels, Proposals, Risk, Settlement } from "./pages/ops.tsx";
+import { Audit, Channels, Payouts, Proposals, Risk, Settlement } from "./pages/ops.tsx";
 import { Merchants } from "./pages/merchants.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { Payments } from "./pages/payments.tsx";
 import "./style.css";
 
-const PAGES = ["overview", "merchants", "payments", "settlement", "channels", "proposals", "risk", "audit"] as const;
+const PAGES = ["overview", "merchants", "payments", "payouts", "settlement", "channels", "proposals", "risk", "audit"] as const;
 type PageName = (typeof PAGES)[number];
 
 function SignIn({ onDone }: { onDone: () => void }) {
@@ -79,6 +79,7 @@ function PageView({ page }: { page: PageName }) {
     case "overview": return <Overview />;
     case "merchants": return <Merchants />;
     case "payments": return <Payments />;
+    case "payouts": return <Payouts />;
     case "settlement": return <Settlement />;
     case "channels": return <Channels />;
     case "proposals": return <Proposals />;

@@ -142,11 +142,12 @@ describe("operations console in Chromium", () => {
   });
 
   it("shows the other pages, and nothing was fetched from outside paycore", async () => {
-    const shown: Record<string, string> = { settlement: "#settlements", channels: "#channels tbody tr", risk: "#risk-rules", audit: "#audit tbody tr", overview: "#overview-chart canvas" };
+    const shown: Record<string, string> = { payouts: "#rails tbody tr", settlement: "#settlements", channels: "#channels tbody tr", risk: "#risk-rules", audit: "#audit tbody tr", overview: "#overview-chart canvas" };
     for (const [name, selector] of Object.entries(shown)) {
       await page.click(`#nav-${name}`);
       await page.waitForSelector(selector, { state: "attached" });
       if (name === "channels") expect(await page.textContent("#channels")).toContain("netsunion");
+      if (name === "payouts") expect(await page.textContent("#rails")).toContain("hvps");
       if (name === "audit") expect(await page.textContent("#audit")).toContain("merchant");
       await shot(name);
     }

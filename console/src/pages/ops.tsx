@@ -146,3 +146,39 @@ export function Audit() {
     </section>
   );
 }
+
+export function Payouts() {
+  const t = useT();
+  const rails = useCursorList<Row>("/admin/v1/rails", {});
+  const list = useCursorList<Row>("/admin/v1/payouts", {});
+  return (
+    <section>
+      <h3>{t("rails")}</h3>
+      <Err error={rails.error} />
+      <table id="rails">
+        <thead><tr><th>rail</th><th>{t("status")}</th><th>{t("next_open")}</th><th className="num">{t("per_item_max")}</th><th className="num">{t("fees")}</th><th>{t("enabled")}</th><th>{t("healthy")}</th></tr></thead>
+        <tbody>
+          {rails.rows.map((r) => (
+            <tr key={text(r.rail)}>
+              <td>{text(r.rail)}</td><td>{text(r.state)}</td><td>{when(r.next_open_at as string | null)}</td><td className="num">{yuan(r.per_item_max as number | null)}</td>
+              <td className="num">{yuan(r.cost_per_item as number)}</td><td>{text(r.enabled)}</td><td>{text(r.healthy)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>{t("payouts")}</h3>
+      <Err error={list.error} />
+      <table id="payouts">
+        <thead><tr><th>ID</th><th>{t("merchant")}</th><th className="num">{t("amount")}</th><th>{t("status")}</th><th>rail</th><th>{t("route_reason")}</th><th>{t("created")}</th></tr></thead>
+        <tbody>
+          {list.rows.map((p) => (
+            <tr key={text(p.payout_id)}>
+              <td>{text(p.payout_id)}</td><td>{text(p.merchant_id)}</td><td className="num">{yuan(p.amount as number)}</td><td>{text(p.status)}</td><td>{text(p.rail)}</td><td>{text(p.route_reason)}</td><td>{when(p.created_at as string)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <More more={list.more} loading={list.loading} />
+    </section>
+  );
+}
