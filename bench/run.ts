@@ -1,6 +1,7 @@
 /** `npm run bench [-- payments|ledger|sm2]`: benchmarks, each printing a table. Never part of `npm test`. */
 import { spawnSync } from "node:child_process";
 import { benchPayments } from "./payments.ts";
+import { benchRisk } from "./risk.ts";
 import { benchSm2 } from "./sm2.ts";
 
 /** bench/ledger.ts prints its own table (engine from DATABASE_URL; PGlite otherwise). */
@@ -14,6 +15,7 @@ const benches: [string, () => Promise<Record<string, string | number>[]>][] = [
   ["payments", benchPayments],
   ["ledger", benchLedger],
   ["sm2", benchSm2],
+  ["risk", benchRisk],
 ];
 const only = process.argv[2];
 for (const [name, run] of benches) {
