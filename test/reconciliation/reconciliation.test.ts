@@ -46,7 +46,7 @@ describe("reconciliation of a network day", () => {
   }
 
   async function receivable(): Promise<bigint> {
-    const row = await app.ctx.db.selectFrom("ledger_accounts").select(["debits", "credits"]).where("account_code", "=", `network_receivable:${channel}`).executeTakeFirst();
+    const row = await app.ctx.db.selectFrom("ledger_balances").select(["debits", "credits"]).where("account_code", "=", `network_receivable:${channel}`).executeTakeFirst();
     return row ? row.debits - row.credits : 0n;
   }
 
