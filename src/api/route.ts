@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { Ctx } from "../context.ts";
-import { PaycoreError } from "../kernel/errors.ts";
+import { PaycoreError, type ErrorCode } from "../kernel/errors.ts";
 import type { Operator, OperatorRole } from "../operators/index.ts";
 import { errorResponse, zodToPaycoreError } from "./errors.ts";
 import { runIdempotent, type StoredResponse } from "./idempotency.ts";
@@ -49,6 +49,10 @@ interface Common<B, Q, P> {
   success_status?: 200 | 201;
   /** Answer content type other than JSON, for the docs. */
   produces?: string;
+  /** The OpenAPI operationId, when the one derived from method and path (src/api/openapi.ts) does not read well. */
+  operation_id?: string;
+  /** Domain error codes this operation can answer, beyond those every operation of its kind can (openapi.ts). */
+  errors?: readonly ErrorCode[];
 }
 
 export type RouteDef =
