@@ -10,6 +10,7 @@ import { HttpSmsGateway } from "../agreements/sms.ts";
 import { createChannelRegistry } from "../payments/channel-registry.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
 import { startSweeper } from "../payments/sweeper.ts";
+import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
 import { startServer } from "../platform.ts";
 import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
 import { openContext } from "./main.ts";
@@ -29,7 +30,8 @@ export async function runStart(config: Config): Promise<number> {
   let sandbox: RunningSandbox | null = null;
   if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir, keep_state: config.data_dir !== "memory" });
   const sandbox_url = config.sandbox_url ?? sandbox!.url;
-  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url };
+  const payouts = createPayoutDeps(ctx, new HttpRailGateway(sandbox_url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT }));
+  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url, payouts };
   const server = await startServer(deps, { host: config.host, port: config.port });
   settleDemoDefaults(ctx, config, server.url);
   await tellSandboxOurCallbacks(sandbox_url, `${ctx.settings.public_url ?? server.url}/callbacks/channels`, ctx.log);
