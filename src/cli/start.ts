@@ -10,6 +10,7 @@ import { HttpSmsGateway } from "../agreements/sms.ts";
 import { createChannelRegistry } from "../payments/channel-registry.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
 import { startSweeper } from "../payments/sweeper.ts";
+import { startMonitorSchedule } from "../risk/index.ts";
 import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
 import { startServer } from "../platform.ts";
 import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
@@ -38,6 +39,7 @@ export async function runStart(config: Config): Promise<number> {
   await deps.channels.views(); // creates paycore's channel keys before the first network call
   const sweeper = startSweeper(deps);
   const notifier = startNotifier(ctx);
+  const risk_monitor = startMonitorSchedule(ctx);
   printBanner({ config, url: server.url, sandbox_url, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
 
   let stopping = false;
@@ -48,6 +50,7 @@ export async function runStart(config: Config): Promise<number> {
     await server.close();
     await sweeper.stop();
     await notifier.stop();
+    await risk_monitor.stop();
     await sandbox?.close();
     await handle.close();
     process.exit(0);
