@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { AgreementRow, CardRow, Database, SignRequestRow } from "../db/index.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { maskPhone } from "../kernel/mask.ts";
@@ -60,7 +61,18 @@ export async function startSigning(deps: PaymentDeps, merchant: MerchantRow, inp
   const request_hash = requestFingerprint(deps, { purpose: input.purpose, user_ref: input.user_ref, card: card_fields, payment: input.payment_request ?? null });
   const existing = await findByOutRequestNo(deps.ctx.db, merchant.merchant_id, input.out_request_no);
   if (existing) return repeatAnswer(deps, existing, request_hash, checked.warnings);
+  return startNew(deps, merchant, input, request_hash, checked).catch(async (err: unknown) => {
+    // A concurrent request with the same out_request_no recorded its sign request first (the
+    // unique key): this one is a repeat of it, answered as such and never a 500.
+    if (!isUniqueViolation(err, "sign_requests_merchant_id_out_request_no_key")) throw err;
+    const other = await findByOutRequestNo(deps.ctx.db, merchant.merchant_id, input.out_request_no);
+    if (!other) throw err;
+    return repeatAnswer(deps, other, request_hash, checked.warnings);
+  });
+}
 
+async function startNew(deps: PaymentDeps, merchant: MerchantRow, input: StartSigningInput, request_hash: string, checked: CheckedCard): Promise<SignStartAnswer> {
+  const now = deps.ctx.clock.now();
   const card = await findOrAddCard(deps.ctx.db, deps.ctx.box, checked, now);
   await screenSigning(deps.ctx, { merchant_id: merchant.merchant_id, card, phone: checked.elements.phone, out_request_no: input.out_request_no });
   // Reuse needs a card agreement paycore can pay with now (directly or by sign sync) and the

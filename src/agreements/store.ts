@@ -27,8 +27,15 @@ export async function createMerchantAgreement(
     unbound_at: null,
     unbound_reason: null,
   };
-  await trx.insertInto("agreements").values(row).execute();
-  return row;
+  // A concurrent signing of the same card at the same merchant ID may have won the partial unique
+  // index since the check: both then hold the one agreement.
+  const inserted = await trx
+    .insertInto("agreements")
+    .values(row)
+    .onConflict((oc) => oc.columns(["merchant_id", "card_id"]).where("status", "=", "active").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return inserted ?? trx.selectFrom("agreements").selectAll().where("merchant_id", "=", a.merchant_id).where("card_id", "=", a.card_id).where("status", "=", "active").executeTakeFirstOrThrow();
 }
 
 /** The card's agreement with a network: one active per card per network; a repeat finds it. */
@@ -53,8 +60,15 @@ export async function recordCardAgreement(
     unbound_at: null,
     unbound_reason: null,
   };
-  await trx.insertInto("card_agreements").values(row).execute();
-  return row;
+  // Two payments syncing the card to the same network at once: the first insert wins the partial
+  // unique index and the other uses that agreement (the network knows the card under both numbers).
+  const inserted = await trx
+    .insertInto("card_agreements")
+    .values(row)
+    .onConflict((oc) => oc.columns(["card_id", "channel_id"]).where("status", "=", "active").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return inserted ?? trx.selectFrom("card_agreements").selectAll().where("card_id", "=", a.card_id).where("channel_id", "=", a.channel_id).where("status", "=", "active").executeTakeFirstOrThrow();
 }
 
 /**

@@ -7,6 +7,7 @@ import { authenticateOperator, type OperatorRole } from "../operators/index.ts";
 import { randomBytes } from "node:crypto";
 import { errorBody, errorResponse } from "./errors.ts";
 import { isDatabaseUnavailable } from "../db/availability.ts";
+import { onClientError, onFrameworkError } from "./framework-errors.ts";
 import { toJson } from "./json.ts";
 import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
@@ -33,6 +34,8 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 128 },
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
   });
   const limiter = new RateLimiter(ctx.settings.rate_limit_per_minute);
   installBodyParsing(app);

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { EntityRow } from "../db/index.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import { luhnCheckDigit } from "../kernel/checks.ts";
 import { PaycoreError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -18,16 +19,20 @@ function paymentAccountNo(seq: bigint): string {
   return body + luhnCheckDigit(body);
 }
 
-export async function createEntity(ctx: Ctx, input: EntityCreateInput, actor: Actor): Promise<{ entity: EntityRow; created: boolean }> {
-  const existing = await ctx.db.selectFrom("entities").selectAll().where("uscc", "=", input.uscc).executeTakeFirst();
-  if (existing) {
-    if (existing.legal_name !== input.legal_name) {
-      throw new PaycoreError("invalid_request", `uscc: an entity with this code exists under another legal name (${existing.entity_id})`, "uscc");
-    }
-    return { entity: existing, created: false };
+/** The entity already registered under this USCC answers a repeat with the same legal name. */
+function repeatOf(existing: EntityRow, input: EntityCreateInput): { entity: EntityRow; created: false } {
+  if (existing.legal_name !== input.legal_name) {
+    throw new PaycoreError("invalid_request", `uscc: an entity with this code exists under another legal name (${existing.entity_id})`, "uscc");
   }
+  return { entity: existing, created: false };
+}
+
+export async function createEntity(ctx: Ctx, input: EntityCreateInput, actor: Actor): Promise<{ entity: EntityRow; created: boolean }> {
+  const byUscc = () => ctx.db.selectFrom("entities").selectAll().where("uscc", "=", input.uscc).executeTakeFirst();
+  const existing = await byUscc();
+  if (existing) return repeatOf(existing, input);
   const now = ctx.clock.now();
-  const entity = await ctx.db.transaction().execute(async (trx) => {
+  return ctx.db.transaction().execute(async (trx) => {
     const seq = await sql<{ v: bigint }>`SELECT nextval('payment_account_seq') AS v`.execute(trx);
     const row: EntityRow = {
       entity_id: newId("ent", now.getTime()),
@@ -39,9 +44,13 @@ export async function createEntity(ctx: Ctx, input: EntityCreateInput, actor: Ac
     };
     await trx.insertInto("entities").values(row).execute();
     await recordAudit(trx, { ...actor, action: "entity.create", target_type: "entity", target_id: row.entity_id, before: null, after: row }, now);
-    return row;
+    return { entity: row, created: true };
+  }).catch(async (err: unknown) => {
+    // A concurrent registration of the same USCC won the unique key: this one is its repeat.
+    const other = isUniqueViolation(err, "entities_uscc_key") ? await byUscc() : undefined;
+    if (!other) throw err;
+    return repeatOf(other, input);
   });
-  return { entity, created: true };
 }
 
 export async function getEntity(ctx: Pick<Ctx, "db">, entity_id: string): Promise<EntityRow> {

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Database, MerchantRow, RefundRow } from "../db/index.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
 import { PaycoreError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -17,13 +18,17 @@ import type { RefundCreateInput } from "./wire.ts";
 export async function createRefund(deps: PaymentDeps, merchant: MerchantRow, payment_id: string, input: RefundCreateInput): Promise<{ status: 200 | 201; refund: RefundRow }> {
   const db = deps.ctx.db;
   const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ payment_id, amount: input.amount, reason: input.reason ?? null }));
-  const existing = await db.selectFrom("refunds").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_refund_no", "=", input.out_refund_no).executeTakeFirst();
-  if (existing) {
-    if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_refund_no", "out_refund_no was already used with other parameters");
-    return { status: 200, refund: existing };
-  }
+  const existing = await findByOutRefundNo(db, merchant.merchant_id, input.out_refund_no);
+  if (existing) return { status: 200, refund: sameRequest(existing, request_hash) };
   await getPayment(db, merchant.merchant_id, payment_id);
-  const refund = await reserve(deps, merchant, payment_id, input, request_hash);
+  const refund = await reserve(deps, merchant, payment_id, input, request_hash).catch(async (err: unknown) => {
+    // A concurrent refund with the same out_refund_no on another payment (another row lock) won
+    // the unique key: answer as for any repeat, never a 500.
+    if (!isUniqueViolation(err, "refunds_merchant_id_out_refund_no_key")) throw err;
+    const other = await findByOutRefundNo(db, merchant.merchant_id, input.out_refund_no);
+    if (!other) throw err;
+    return { row: sameRequest(other, request_hash), created: false };
+  });
   if (!refund.created) return { status: 200, refund: refund.row };
   return { status: 201, refund: await sendRefund(deps, refund.row) };
 }
@@ -33,11 +38,8 @@ async function reserve(deps: PaymentDeps, merchant: MerchantRow, payment_id: str
   const amount = fen(input.amount);
   return deps.ctx.db.transaction().execute(async (trx) => {
     const p = await trx.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).forUpdate().executeTakeFirstOrThrow();
-    const again = await trx.selectFrom("refunds").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_refund_no", "=", input.out_refund_no).executeTakeFirst();
-    if (again) {
-      if (again.request_hash !== request_hash) throw new PaycoreError("duplicate_out_refund_no", "out_refund_no was already used with other parameters");
-      return { row: again, created: false };
-    }
+    const again = await findByOutRefundNo(trx, merchant.merchant_id, input.out_refund_no);
+    if (again) return { row: sameRequest(again, request_hash), created: false };
     if (p.status !== "succeeded") throw new PaycoreError("payment_not_refundable", `the payment is ${p.status}: only a succeeded payment can be refunded`);
     const reserved = await reservedAmount(trx, payment_id);
     if (reserved + amount > p.amount) {
@@ -69,6 +71,16 @@ async function reserve(deps: PaymentDeps, merchant: MerchantRow, payment_id: str
     await trx.insertInto("refunds").values(row).execute();
     return { row, created: true };
   });
+}
+
+function findByOutRefundNo(db: Kysely<Database>, merchant_id: string, out_refund_no: string): Promise<RefundRow | undefined> {
+  return db.selectFrom("refunds").selectAll().where("merchant_id", "=", merchant_id).where("out_refund_no", "=", out_refund_no).executeTakeFirst();
+}
+
+/** A repeat of the same out_refund_no is the same refund only with the same payment, amount and reason. */
+function sameRequest(existing: RefundRow, request_hash: string): RefundRow {
+  if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_refund_no", "out_refund_no was already used with other parameters");
+  return existing;
 }
 
 /** What refunds that succeeded or may still succeed hold of the payment. */

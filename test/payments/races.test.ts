@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
-import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
-import { catalogue, pickCard, signCard, type SandboxCard } from "./helpers.ts";
+import { createTestMerchant, startTestApp, testUscc, type TestApp } from "../support/app.ts";
+import { cardBody, catalogue, pickCard, signCard, type SandboxCard } from "./helpers.ts";
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 
@@ -106,5 +106,59 @@ describe("an unbind in the middle of payments", () => {
     expect(payments).toEqual([]);
     const after = (await catalogue(app)).find((c) => c.card_number === card.card_number)!;
     expect(after.balance).toBe(card.balance);
+  });
+
+  it("two concurrent refunds with one out_refund_no on two payments: one refund, the other 409 duplicate_out_refund_no", async () => {
+    const agr = await signCard(app, A, freshCard(false), "race-sign-refunds");
+    for (let round = 0; round < 4; round++) {
+      const [p1, p2] = await Promise.all([pay(agr, 1_000), pay(agr, 1_000)]);
+      expect([p1.body.status, p2.body.status]).toEqual(["succeeded", "succeeded"]);
+      const out_refund_no = `race-refund-${round}`;
+      const answers = await Promise.all([p1, p2].map((p) => A.post<Json>(`/v1/payments/${p.body.payment_id}/refunds`, { out_refund_no, amount: 300 })));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+      expect(answers.find((a) => a.status === 409)!.body.error?.code).toBe("duplicate_out_refund_no");
+      const refunds = await app.ctx.db.selectFrom("refunds").select(["payment_id"]).where("out_refund_no", "=", out_refund_no).execute();
+      expect(refunds).toHaveLength(1);
+    }
+  });
+
+  it("two concurrent payments that both sync the card to the other network use the one agreement", async () => {
+    const card = freshCard(true);
+    const agr = await signCard(app, A, card, "race-sign-sync");
+    const first = await pay(agr, 100);
+    const signing_channel = first.body.channel as string;
+    expect((await app.admin("PATCH", `/admin/v1/channels/${signing_channel}`, { enabled: false })).status).toBe(200);
+    // The sync takes a while at the network, so both payments are inside it at once.
+    await app.sandbox!.send("POST", "/sandbox/v1/faults", { channel: "*", operation: "sync", kind: "latency", rate: 1, latency_ms: 200, seed: 7 });
+    try {
+      const answers = await Promise.all([pay(agr, 200), pay(agr, 300), pay(agr, 400)]);
+      for (const a of answers) {
+        expect(a.status, JSON.stringify(a.body)).toBe(201);
+        expect(a.body).toMatchObject({ status: "succeeded" });
+        expect(a.body.channel).not.toBe(signing_channel);
+      }
+      const ids = answers.map((a) => a.body.payment_id as string);
+      const rows = await app.ctx.db.selectFrom("payments").select(["card_id", "card_agreement_id"]).where("payment_id", "in", ids).execute();
+      expect(rows).toHaveLength(3);
+      const active = await app.ctx.db.selectFrom("card_agreements").select("card_agreement_id").where("card_id", "=", rows[0]!.card_id).where("channel_id", "!=", signing_channel).where("status", "=", "active").execute();
+      expect(active).toHaveLength(1);
+      expect(new Set(rows.map((r) => r.card_agreement_id))).toEqual(new Set([active[0]!.card_agreement_id]));
+    } finally {
+      await app.sandbox!.send("DELETE", "/sandbox/v1/faults");
+      await app.admin("PATCH", `/admin/v1/channels/${signing_channel}`, { enabled: true });
+    }
+  });
+
+  it("two concurrent sign starts with one out_request_no are one sign request; two registrations of one USCC are one entity", async () => {
+    const card = freshCard(false);
+    const body = { out_request_no: "race-sign-twice", user_ref: "u-race", card: cardBody(card) };
+    const starts = await Promise.all([A.post<Json>("/v1/agreements", body), A.post<Json>("/v1/agreements", body)]);
+    for (const s of starts) expect(s.status, JSON.stringify(s.body)).toBeLessThan(300);
+    expect(starts[0]!.body.sign_request_id).toBe(starts[1]!.body.sign_request_id);
+
+    const entity = { legal_name: "Race Entity Co., Ltd.", uscc: testUscc() };
+    const made = await Promise.all([app.admin("POST", "/admin/v1/entities", entity), app.admin("POST", "/admin/v1/entities", entity)]);
+    expect(made.map((m) => m.status).sort()).toEqual([200, 201]);
+    expect(made[0]!.body.entity_id).toBe(made[1]!.body.entity_id);
   });
 });
