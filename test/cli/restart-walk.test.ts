@@ -72,7 +72,8 @@ describe("the sandbox's world survives a restart of paycore start", () => {
     expect(example.status, example.stderr).toBe(0);
     expect(example.stdout).toContain(`using paycore at http://127.0.0.1:${ports.PORT} (PORT=${ports.PORT}), sandbox at http://127.0.0.1:${ports.SANDBOX_PORT} (SANDBOX_PORT=${ports.SANDBOX_PORT})`);
     expect(example.stdout).toMatch(/pay: pay_\S+ succeeded/);
-    const card = (await cards()).find((c) => c.card_type === "debit" && c.status === "normal" && c.balance >= 100_000)!;
+    // Not the example's card (it takes the first such one): this walk signs its own.
+    const card = (await cards()).filter((c) => c.card_type === "debit" && c.status === "normal" && c.balance >= 100_000)[1]!;
     const start = await client.post<Json>("/v1/agreements", { out_request_no: "walk-sign", user_ref: "walker", card: cardBody(card) });
     expect(start.status).toBe(201);
     const sms = (await (await fetch(`${sandbox_url}/sandbox/v1/sms?phone=${card.phone}`)).json()) as { data: { otp: string }[] };
