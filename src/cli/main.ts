@@ -11,6 +11,7 @@ import { DirectoryLockedError } from "../kernel/dir-lock.ts";
 import { busyLine, runningServer } from "./server-link.ts";
 import { runStart } from "./start.ts";
 import { ledgerCommand, settleCommand } from "./settle.ts";
+import { riskCommand } from "./risk.ts";
 
 const USAGE = `usage: paycore <command>
 
@@ -20,6 +21,7 @@ commands:
   operator create --name N --role R   create an operator (admin | operator | auditor); prints its token once
   settle --date YYYY-MM-DD            settle what has matured by that day's cut-off and pay it out (--no-payouts: instruct only)
   ledger check                        recompute the books from the journal and compare
+  risk monitor                        score every merchant ID for gambling and fraud patterns now, with progress
 
 \`paycore <command> --help\` explains one command. Settings come from the environment: see
 docs/api-conventions.md ("Running it"). While \`paycore start\` runs on the embedded database,
@@ -102,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
       return settleCommand(config, rest);
     case "ledger":
       return ledgerCommand(config, rest);
+    case "risk":
+      return riskCommand(config, rest);
     default:
       console.error(`paycore: unknown command '${command}'\n\n${USAGE}`);
       return 2;

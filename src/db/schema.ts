@@ -134,7 +134,9 @@ export type NotifyEventType =
   | "agreement.signed"
   | "agreement.unbound"
   | "payout.succeeded"
-  | "payout.failed";
+  | "payout.failed"
+  | "payout.returned"
+  | "deposit.credited";
 
 export interface NotifyEventRow {
   event_id: string;
@@ -184,7 +186,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables;
+export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables & PayoutTables;
 
 // ---- agreement payments (migration 0400) ----
 
@@ -335,7 +337,10 @@ export type LedgerAccountKind =
   | "fee_income"
   | "settlement_in_transit"
   | "merchant_pending"
-  | "merchant_available";
+  | "merchant_available"
+  | "payouts_in_transit"
+  | "rail_settlement"
+  | "deposits_unapplied";
 
 export interface LedgerAccountRow {
   account_code: string;
@@ -355,7 +360,14 @@ export type JournalEventType =
   | "settlement_matured"
   | "payout_instructed"
   | "payout_succeeded"
-  | "payout_failed";
+  | "payout_failed"
+  | "payout_reserved"
+  | "payout_settled"
+  | "payout_released"
+  | "payout_returned"
+  | "deposit_credited"
+  | "deposit_received"
+  | "deposit_returned";
 
 export interface JournalEntryRow {
   entry_id: string;
@@ -528,4 +540,80 @@ export interface CampaignInvitationRow {
 export interface CampaignTables {
   agreement_campaigns: AgreementCampaignRow;
   campaign_invitations: CampaignInvitationRow;
+}
+
+export type PayoutRailId = "hvps" | "beps" | "ibps" | "bank_direct";
+
+export interface PayoutRailRow {
+  rail: PayoutRailId;
+  enabled: boolean;
+  per_item_max: bigint | null;
+  cost_per_item: bigint;
+  updated_at: Date;
+}
+
+export interface PayoutBatchRow {
+  batch_id: string;
+  merchant_id: string;
+  out_batch_no: string;
+  request_hash: string;
+  line_count: number;
+  results: unknown;
+  created_at: Date;
+}
+
+export type PayoutStatus = "queued" | "processing" | "succeeded" | "failed" | "returned";
+
+export interface PayoutRow {
+  payout_id: string;
+  merchant_id: string;
+  out_payout_no: string;
+  request_hash: string;
+  batch_id: string | null;
+  amount: bigint;
+  fee: bigint;
+  currency: "CNY";
+  payee_account_name: string;
+  payee_account_number_enc: string;
+  payee_account_last4: string;
+  payee_bank_code: string;
+  purpose: string;
+  urgency: "normal" | "urgent";
+  status: PayoutStatus;
+  rail: PayoutRailId | null;
+  route_reason: string;
+  msg_id: string | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  attempt_count: number;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  succeeded_at: Date | null;
+  returned_at: Date | null;
+}
+
+export interface DepositRow {
+  deposit_id: string;
+  entry_ref: string;
+  merchant_id: string | null;
+  amount: bigint;
+  payer_account_name: string;
+  payer_account_number_enc: string;
+  payer_account_last4: string;
+  payer_bank_code: string;
+  status: "credited" | "returning" | "returned";
+  failure_code: string | null;
+  return_msg_id: string | null;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  returned_at: Date | null;
+}
+
+export interface PayoutTables {
+  payout_rails: PayoutRailRow;
+  payout_batches: PayoutBatchRow;
+  payouts: PayoutRow;
+  deposits: DepositRow;
 }

@@ -24,6 +24,9 @@ export const ACCOUNT_KINDS: Record<LedgerAccountKind, KindSpec> = {
   settlement_in_transit: { type: "liability", owner: null, name_zh: "结算在途" },
   merchant_pending: { type: "liability", owner: "merchant", name_zh: "商户待结算" },
   merchant_available: { type: "liability", owner: "merchant", name_zh: "商户可结算" },
+  payouts_in_transit: { type: "liability", owner: null, name_zh: "付款在途" },
+  rail_settlement: { type: "liability", owner: "channel", name_zh: "支付系统清算往来" },
+  deposits_unapplied: { type: "liability", owner: null, name_zh: "待处理入金" },
 };
 
 /** Assets and expenses grow on the debit side; liabilities and income on the credit side. */
@@ -55,6 +58,9 @@ export const SETTLEMENT_IN_TRANSIT = accountRef("settlement_in_transit");
 export const merchantPending = (merchant_id: string) => accountRef("merchant_pending", merchant_id);
 export const merchantAvailable = (merchant_id: string) => accountRef("merchant_available", merchant_id);
 export const networkReceivable = (channel_id: string) => accountRef("network_receivable", channel_id);
+export const PAYOUTS_IN_TRANSIT = accountRef("payouts_in_transit");
+export const DEPOSITS_UNAPPLIED = accountRef("deposits_unapplied");
+export const railSettlement = (rail: string) => accountRef("rail_settlement", rail);
 export const networkCost = (channel_id: string) => accountRef("network_cost", channel_id);
 
 /** An account's balance on its normal side (a liability's balance is credits − debits). */

@@ -6,6 +6,9 @@ export {
   ACCOUNT_KINDS,
   FEE_INCOME,
   RESERVE_FUNDS,
+  PAYOUTS_IN_TRANSIT,
+  DEPOSITS_UNAPPLIED,
+  railSettlement,
   SETTLEMENT_IN_TRANSIT,
   accountCode,
   balanceOf,
@@ -74,3 +77,15 @@ export {
   postSettlementMatured,
   type PayoutMember,
 } from "./settlement-postings.ts";
+export {
+  postDepositCredited,
+  postDepositReceived,
+  postDepositReturned,
+  postPayoutReleased,
+  postPayoutReserved,
+  postPayoutReturned,
+  postPayoutSettled,
+  reserveAvailable,
+  type DepositPosting,
+  type PayoutPosting,
+} from "./payout-postings.ts";

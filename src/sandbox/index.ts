@@ -17,7 +17,7 @@ import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.t
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
 import { RailCalendar } from "../kernel/cnaps/hours.ts";
 import { registerRailRoutes } from "./rails/http.ts";
-import { RailsWorld, emptyRailsState, type RailsConfig } from "./rails/world.ts";
+import { RailsWorld, emptyRailsState, type RailsConfig, type RailsState } from "./rails/world.ts";
 
 export { EXCHANGE_FILES } from "./keys.ts";
 export { NETWORK_IDS, type NetworkId } from "./model.ts";
@@ -95,7 +95,10 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerFaultRoutes(app, ctx, { seed });
   registerNetworkControlRoutes(app, ctx);
   registerBankTransferRoutes(app, () => clock.now(), state);
-  const stopRails = registerRailRoutes(app, ctx, new RailsWorld(emptyRailsState(), railsConfig(options.rails), clock), options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms);
+  // The rails' world is one plain-data value, journalled whole after each change.
+  const rails_table = state.table<RailsState>("rails.world");
+  const rails = new RailsWorld(rails_table.get("state") ?? emptyRailsState(), railsConfig(options.rails), clock);
+  const stopRails = registerRailRoutes(app, ctx, rails, options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms, () => rails_table.set("state", rails.state));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
     if (error instanceof CapacityError) return reply.code(503).send({ error: { code: "capacity", message: error.message } });
