@@ -17,6 +17,7 @@ import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
 import { metricsRoute } from "./routes/metrics.ts";
+import { installConsole } from "./console.ts";
 
 export interface ServerOptions {
   routes: readonly RouteDef[];
@@ -63,6 +64,7 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     return docs;
   };
   app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(builtDocs().json));
+  installConsole(app);
   app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(builtDocs().html));
   return app;
 }

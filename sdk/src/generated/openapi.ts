@@ -302,6 +302,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List payouts, newest first */
+        get: operations["listPayouts"];
+        put?: never;
+        /** Pay a business account over HVPS/BEPS/IBPS/bank-direct; amount + fee are reserved from available. queued = waiting for a rail to open (route_reason says which and when) */
+        post: operations["createPayout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payouts/{payout_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a payout */
+        get: operations["getPayout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deposits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deposits into the reserve account for this merchant ID: credited when the payer is the entity itself (票款一致), otherwise returned */
+        get: operations["listDeposits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/{event_id}": {
         parameters: {
             query?: never;
@@ -326,7 +378,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "limit_exceeded" | "risk_rejected" | "rate_limited" | "internal" | "channel_unavailable" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "limit_exceeded" | "risk_rejected" | "insufficient_balance" | "rate_limited" | "internal" | "channel_unavailable" | "rail_unavailable" | "service_unavailable";
                 message: string;
                 request_id: string;
                 field?: string;
@@ -3247,6 +3299,635 @@ export interface operations {
             };
         };
     };
+    listPayouts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                out_payout_no?: string;
+                status?: "queued" | "processing" | "succeeded" | "failed" | "returned";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            payout_id: string;
+                            out_payout_no: string;
+                            amount: number;
+                            fee: number;
+                            /** @constant */
+                            currency: "CNY";
+                            payee: {
+                                account_name: string;
+                                account_number_last4: string;
+                                bank_code: string;
+                            };
+                            purpose: string;
+                            /** @enum {string} */
+                            urgency: "normal" | "urgent";
+                            /** @enum {string} */
+                            status: "queued" | "processing" | "succeeded" | "failed" | "returned";
+                            rail: ("hvps" | "beps" | "ibps" | "bank_direct") | null;
+                            /** @description Why this rail, or why it waits, in words */
+                            route_reason: string;
+                            failure_code: string | null;
+                            batch_id: string | null;
+                            created_at: string;
+                            succeeded_at: string | null;
+                            returned_at: string | null;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description invalid_signature, replayed_request */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_signature" | "replayed_request";
+                        };
+                    };
+                };
+            };
+            /** @description merchant_suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "merchant_suspended";
+                        };
+                    };
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "internal";
+                        };
+                    };
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "service_unavailable";
+                        };
+                    };
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createPayout: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    out_payout_no: string;
+                    amount: number;
+                    /**
+                     * @default CNY
+                     * @constant
+                     */
+                    currency?: "CNY";
+                    payee: {
+                        account_name: string;
+                        account_number: string;
+                        bank_code: string;
+                    };
+                    purpose: string;
+                    /**
+                     * @default normal
+                     * @enum {string}
+                     */
+                    urgency?: "normal" | "urgent";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        payout_id: string;
+                        out_payout_no: string;
+                        amount: number;
+                        fee: number;
+                        /** @constant */
+                        currency: "CNY";
+                        payee: {
+                            account_name: string;
+                            account_number_last4: string;
+                            bank_code: string;
+                        };
+                        purpose: string;
+                        /** @enum {string} */
+                        urgency: "normal" | "urgent";
+                        /** @enum {string} */
+                        status: "queued" | "processing" | "succeeded" | "failed" | "returned";
+                        rail: ("hvps" | "beps" | "ibps" | "bank_direct") | null;
+                        /** @description Why this rail, or why it waits, in words */
+                        route_reason: string;
+                        failure_code: string | null;
+                        batch_id: string | null;
+                        created_at: string;
+                        succeeded_at: string | null;
+                        returned_at: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description invalid_signature, replayed_request */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_signature" | "replayed_request";
+                        };
+                    };
+                };
+            };
+            /** @description merchant_suspended, forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "merchant_suspended" | "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description idempotency_conflict, duplicate_out_trade_no */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "idempotency_conflict" | "duplicate_out_trade_no";
+                        };
+                    };
+                };
+            };
+            /** @description insufficient_balance */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "insufficient_balance";
+                        };
+                    };
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "internal";
+                        };
+                    };
+                };
+            };
+            /** @description service_unavailable, rail_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "service_unavailable" | "rail_unavailable";
+                        };
+                    };
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPayout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        payout_id: string;
+                        out_payout_no: string;
+                        amount: number;
+                        fee: number;
+                        /** @constant */
+                        currency: "CNY";
+                        payee: {
+                            account_name: string;
+                            account_number_last4: string;
+                            bank_code: string;
+                        };
+                        purpose: string;
+                        /** @enum {string} */
+                        urgency: "normal" | "urgent";
+                        /** @enum {string} */
+                        status: "queued" | "processing" | "succeeded" | "failed" | "returned";
+                        rail: ("hvps" | "beps" | "ibps" | "bank_direct") | null;
+                        /** @description Why this rail, or why it waits, in words */
+                        route_reason: string;
+                        failure_code: string | null;
+                        batch_id: string | null;
+                        created_at: string;
+                        succeeded_at: string | null;
+                        returned_at: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description invalid_signature, replayed_request */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_signature" | "replayed_request";
+                        };
+                    };
+                };
+            };
+            /** @description merchant_suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "merchant_suspended";
+                        };
+                    };
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "internal";
+                        };
+                    };
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "service_unavailable";
+                        };
+                    };
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDeposits: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "credited" | "returning" | "returned";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            deposit_id: string;
+                            amount: number;
+                            /** @constant */
+                            currency: "CNY";
+                            payer: {
+                                account_name: string;
+                                account_number_last4: string;
+                                bank_code: string;
+                            };
+                            /**
+                             * @description returning: being sent back to the payer
+                             * @enum {string}
+                             */
+                            status: "credited" | "returning" | "returned";
+                            failure_code: string | null;
+                            created_at: string;
+                            returned_at: string | null;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description invalid_signature, replayed_request */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_signature" | "replayed_request";
+                        };
+                    };
+                };
+            };
+            /** @description merchant_suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "merchant_suspended";
+                        };
+                    };
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "internal";
+                        };
+                    };
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "service_unavailable";
+                        };
+                    };
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getEvent: {
         parameters: {
             query?: never;
@@ -3267,7 +3948,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        type: "payment.succeeded" | "payment.failed" | "refund.succeeded" | "refund.failed" | "agreement.signed" | "agreement.unbound" | "payout.succeeded" | "payout.failed";
+                        type: "payment.succeeded" | "payment.failed" | "refund.succeeded" | "refund.failed" | "agreement.signed" | "agreement.unbound" | "payout.succeeded" | "payout.failed" | "payout.returned" | "deposit.credited";
                         created_at: string;
                         data: {
                             [key: string]: unknown;
