@@ -186,7 +186,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables & PayoutTables;
+export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables & PayoutTables & ReconciliationTables;
 
 // ---- agreement payments (migration 0400) ----
 
@@ -338,6 +338,8 @@ export type LedgerAccountKind =
   | "settlement_in_transit"
   | "merchant_pending"
   | "merchant_available"
+  | "reconciliation_loss"
+  | "reconciliation_suspense"
   | "payouts_in_transit"
   | "rail_settlement"
   | "deposits_unapplied";
@@ -361,6 +363,7 @@ export type JournalEventType =
   | "payout_instructed"
   | "payout_succeeded"
   | "payout_failed"
+  | "reconciliation_adjusted"
   | "payout_reserved"
   | "payout_settled"
   | "payout_released"
@@ -540,6 +543,114 @@ export interface CampaignInvitationRow {
 export interface CampaignTables {
   agreement_campaigns: AgreementCampaignRow;
   campaign_invitations: CampaignInvitationRow;
+}
+
+// --- Reconciliation (migration 0900) ---
+
+export type ReconciliationResult = "matched" | "network_only" | "platform_only" | "amount_mismatch" | "status_mismatch" | "fee_mismatch";
+export type ExceptionKind = Exclude<ReconciliationResult, "matched">;
+export type ExceptionStatus = "buffered" | "open" | "resolved";
+export type ExceptionResolution = "accept_network" | "refund" | "write_off" | "requery" | "auto_query" | "matched_late";
+
+export interface ReconciliationRow {
+  reconciliation_id: string;
+  channel_id: string;
+  settlement_date: string;
+  status: "running" | "done";
+  file_sha256: string | null;
+  line_count: number;
+  file_net: bigint;
+  run_count: number;
+  settled_amount: bigint | null;
+  settled_at: Date | null;
+  started_at: Date;
+  finished_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ReconciliationResultRow {
+  reconciliation_id: string;
+  result: ReconciliationResult | "buffered";
+  item_count: bigint;
+  network_amount: bigint;
+  platform_amount: bigint;
+}
+
+export interface ReconciliationLineRow {
+  reconciliation_id: string;
+  line_no: number;
+  kind: "pay" | "refund";
+  network_txn_id: string;
+  txn_id: string;
+  order_id: string;
+  amount: bigint;
+  fee: bigint;
+  settle_amount: bigint;
+}
+
+export interface ReconciliationExceptionRow {
+  exception_id: string;
+  reconciliation_id: string;
+  channel_id: string;
+  settlement_date: string;
+  kind: ExceptionKind;
+  match_key: string;
+  status: ExceptionStatus;
+  payment_id: string | null;
+  refund_id: string | null;
+  payout_id: string | null;
+  network_txn_id: string | null;
+  txn_id: string | null;
+  record_kind: "pay" | "refund";
+  platform_amount: bigint | null;
+  network_amount: bigint | null;
+  platform_fee: bigint | null;
+  network_fee: bigint | null;
+  network_settle: bigint | null;
+  platform_status: string | null;
+  due_date: string | null;
+  resolution: ExceptionResolution | null;
+  resolution_note: string | null;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  pending_action: string | null;
+  action_txn_id: string | null;
+  proposal_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ReconciliationAlertRow {
+  alert_id: string;
+  channel_id: string;
+  settlement_date: string;
+  kind: "file_late" | "file_missing" | "file_refused" | "settlement_mismatch";
+  message: string;
+  occurrences: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ReconciliationSettingsRow {
+  channel_id: string;
+  enabled: boolean;
+  cutoff_minutes: number;
+  file_ready_minutes: number;
+  file_late_minutes: number;
+  near_cutoff_minutes: number;
+  buffer_business_days: number;
+  write_off_four_eyes_min: bigint;
+  updated_at: Date;
+}
+
+export interface ReconciliationTables {
+  reconciliations: ReconciliationRow;
+  reconciliation_results: ReconciliationResultRow;
+  reconciliation_lines: ReconciliationLineRow;
+  reconciliation_exceptions: ReconciliationExceptionRow;
+  reconciliation_alerts: ReconciliationAlertRow;
+  reconciliation_settings: ReconciliationSettingsRow;
 }
 
 export type PayoutRailId = "hvps" | "beps" | "ibps" | "bank_direct";

@@ -8,6 +8,8 @@ export const ID_PREFIXES = [
   "prp", "dep", "pob",
   // risk: rules, blocklist entries, decisions, signing counters, alerts, monitor runs
   "rsk", "blk", "rdc", "rsg", "ral", "rmr",
+  // reconciliation: runs, exceptions, alerts
+  "rec", "rex", "rca",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

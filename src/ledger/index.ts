@@ -17,6 +17,8 @@ export {
   networkCost,
   networkReceivable,
   normalSide,
+  reconciliationLoss,
+  reconciliationSuspense,
   type AccountRef,
   type AccountType,
   type Side,
@@ -70,6 +72,7 @@ export {
   type MerchantBalance,
   type TrialBalance,
 } from "./queries.ts";
+export { postReconciliationAdjustment, type ReconciliationAdjustment } from "./reconciliation-postings.ts";
 export {
   postPayoutFailed,
   postPayoutInstructed,

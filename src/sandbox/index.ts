@@ -13,6 +13,7 @@ import type { NetworkId } from "./model.ts";
 import { Notifier, type NotificationEncoder } from "./notifier.ts";
 import { SandboxState } from "./persistence.ts";
 import { SeenMessages } from "./replay.ts";
+import { StatementFaults, type StatementFaultsState } from "./statement-faults.ts";
 import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.ts";
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
 import { RailCalendar } from "../kernel/cnaps/hours.ts";
@@ -81,6 +82,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const ctx: SandboxContext = {
     engine: new Engine(seed, clock, state), state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
     notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log, state.table<number>("notifier.counters")), clock, log,
+    statement_faults: StatementFaults.persisted(state.table<StatementFaultsState>("reconciliation.statement_faults")),
   };
   encoders.netsunion = (event, now) => encodeNetsUnionNotification(ctx, event, now);
   encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);

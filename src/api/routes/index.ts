@@ -18,6 +18,7 @@ import { adminRiskRoutes } from "./admin-risk.ts";
 import { SandboxBankTransfers } from "../../settlement/index.ts";
 import { Proposals } from "../../proposals/index.ts";
 import { adminProposalRoutes } from "./admin-proposals.ts";
+import { adminReconciliationRoutes } from "./admin-reconciliation.ts";
 import { adminRailRoutes } from "./admin-rails.ts";
 import { openPayoutRoutes, railCallbackRoutes } from "./open-payouts.ts";
 import { createPayoutDeps } from "../../payouts/index.ts";
@@ -39,6 +40,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...adminMerchantRoutes(ctx, proposals),
     ...adminChannelRoutes(deps, proposals),
     ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
+    ...adminReconciliationRoutes(deps, proposals),
     ...adminProposalRoutes(proposals),
     ...adminRailRoutes(payouts, proposals),
     ...adminPaymentRoutes(deps),
