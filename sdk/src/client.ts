@@ -59,8 +59,8 @@ function pathWithQuery(path: string, query: RequestOptions["query"]): string {
 }
 
 /**
- * The paycore merchant Open API client. Every request is signed (API.md "Merchant Open API
- * authentication"), every signed answer is verified before it is trusted, POSTs carry an
+ * The paycore merchant Open API client. Every request is signed (docs/merchant-api.md, "The
+ * signature"), every signed answer is verified before it is trusted, POSTs carry an
  * Idempotency-Key, and a try that got no answer or a 5xx is retried with backoff — never a 4xx.
  */
 export class PaycoreClient {

@@ -1,7 +1,7 @@
 import { verifyAnswerSignature } from "./signing.ts";
 import { PaycoreSignatureError } from "./errors.ts";
 
-/** A notification as paycore POSTs it (API.md "Notifications"). */
+/** A notification as paycore POSTs it (docs/notifications.md). */
 export interface WebhookEvent<T = Record<string, unknown>> {
   id: string;
   type: string;

@@ -7,6 +7,7 @@ import { authenticateOperator, type OperatorRole } from "../operators/index.ts";
 import { randomBytes } from "node:crypto";
 import { errorBody, errorResponse } from "./errors.ts";
 import { isDatabaseUnavailable } from "../db/availability.ts";
+import { onClientError, onFrameworkError } from "./framework-errors.ts";
 import { toJson } from "./json.ts";
 import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
@@ -16,6 +17,7 @@ import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
 import { metricsRoute } from "./routes/metrics.ts";
+import { installConsole } from "./console.ts";
 
 export interface ServerOptions {
   routes: readonly RouteDef[];
@@ -33,6 +35,8 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 128 },
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
   });
   const limiter = new RateLimiter(ctx.settings.rate_limit_per_minute);
   installBodyParsing(app);
@@ -60,6 +64,7 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     return docs;
   };
   app.get("/openapi.json", async (_req, reply) => reply.type("application/json; charset=utf-8").send(builtDocs().json));
+  installConsole(app);
   app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(builtDocs().html));
   return app;
 }

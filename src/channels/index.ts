@@ -5,3 +5,4 @@ export { ensurePaycoreChannelKeys, NetworkKeys, KEY_FILES, type PaycoreChannelKe
 export type { FetchLike } from "./http.ts";
 export type { ChannelTables, ChannelRow } from "./rows.ts";
 export { CHANNEL_LIMITS } from "./support.ts";
+export { parseStatementText, statementParser, StatementFormatError, type StatementParser } from "./statement.ts";

@@ -1,3 +1,5 @@
+import type { AgreementChannelId, StatementRecord } from "./types.ts";
+
 /** Fixed-width statement lines: columns of known widths separated by one space. */
 export function sliceColumns(line: string, widths: readonly number[]): string[] | null {
   const expected = widths.reduce((sum, w) => sum + w, 0) + widths.length - 1;
@@ -13,4 +15,107 @@ export function sliceColumns(line: string, widths: readonly number[]): string[] 
 
 export function parseFen(text: string): bigint | null {
   return /^-?\d{1,18}$/.test(text) ? BigInt(text) : null;
+}
+
+
+const NETSUNION_WIDTHS = [1, 4, 21, 32, 32, 26, 15, 15, 16, 8, 14, 19] as const;
+const UNIONPAY_WIDTHS = [3, 11, 11, 6, 10, 19, 12, 4, 8, 15, 21, 32, 12, 13, 32, 15] as const;
+
+/**
+ * A statement file read line by line (flat memory, whatever the file's size): `line` answers the
+ * record a line holds, null for a header, and throws `StatementFormatError` on a line that is off;
+ * `finish` checks what the file said about itself (NetsUnion's header: line count and net).
+ */
+export interface StatementParser {
+  line(text: string): StatementRecord | null;
+  finish(): void;
+}
+
+export class StatementFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StatementFormatError";
+  }
+}
+
+function fen(text: string, what: string, line_no: number): bigint {
+  const value = parseFen(text);
+  if (value === null) throw new StatementFormatError(`line ${line_no}: ${what} is not an amount in fen`);
+  return value;
+}
+
+function netsUnionParser(): StatementParser {
+  let line_no = 0;
+  let header: { count: number; net: bigint } | null = null;
+  let count = 0;
+  let net = 0n;
+  return {
+    line(text) {
+      line_no += 1;
+      if (line_no === 1) {
+        const m = /^H (\d{8}) (\d{8}) +(-?\d+)$/.exec(text);
+        if (!m) throw new StatementFormatError("line 1: not a NetsUnion statement header");
+        header = { count: Number(m[2]), net: BigInt(m[3]!) };
+        return null;
+      }
+      const c = sliceColumns(text, NETSUNION_WIDTHS);
+      if (!c || c[0] !== "D" || (c[1] !== "0110" && c[1] !== "0121")) throw new StatementFormatError(`line ${line_no}: not a NetsUnion detail line`);
+      const record: StatementRecord = {
+        kind: c[1] === "0110" ? "pay" : "refund", network_txn_id: c[2]!, txn_id: c[3]!, order_id: c[4]!, amount_fen: fen(c[6]!, "amount", line_no),
+        fee_fen: fen(c[7]!, "fee", line_no), settlement_amount_fen: fen(c[8]!, "settlement amount", line_no), card_masked: c[11]!,
+      };
+      count += 1;
+      net += record.settlement_amount_fen;
+      return record;
+    },
+    finish() {
+      if (!header) throw new StatementFormatError("empty file: no NetsUnion header");
+      if (header.count !== count || header.net !== net) throw new StatementFormatError(`header says ${header.count} lines netting ${header.net}, the file has ${count} netting ${net}`);
+    },
+  };
+}
+
+function unionPayParser(): StatementParser {
+  let line_no = 0;
+  return {
+    line(text) {
+      line_no += 1;
+      const c = sliceColumns(text, UNIONPAY_WIDTHS);
+      if (!c || (c[0] !== "S22" && c[0] !== "S30")) throw new StatementFormatError(`line ${line_no}: not a UnionPay statement line`);
+      return {
+        kind: c[0] === "S22" ? "pay" : "refund", network_txn_id: c[10]!, txn_id: c[14]!, order_id: c[11]!, amount_fen: fen(c[6]!, "amount", line_no),
+        fee_fen: fen(c[12]!, "fee", line_no), settlement_amount_fen: fen(c[13]!, "settlement amount", line_no), card_masked: c[5]!,
+      };
+    },
+    finish() {},
+  };
+}
+
+/** The parser of a network's statement layout (docs/sandbox.md). */
+export function statementParser(channel_id: AgreementChannelId): StatementParser {
+  switch (channel_id) {
+    case "netsunion":
+      return netsUnionParser();
+    case "unionpay_nocard":
+    case "unionpay_quickpay":
+      return unionPayParser();
+  }
+}
+
+/** Parses a whole file held in memory (an adapter's verified answer); null when it is off. */
+export function parseStatementText(channel_id: AgreementChannelId, raw: string): StatementRecord[] | null {
+  const parser = statementParser(channel_id);
+  const records: StatementRecord[] = [];
+  try {
+    for (const text of raw.split("\n")) {
+      if (text === "") continue;
+      const record = parser.line(text);
+      if (record) records.push(record);
+    }
+    parser.finish();
+  } catch (error) {
+    if (error instanceof StatementFormatError) return null;
+    throw error;
+  }
+  return records;
 }

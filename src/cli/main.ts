@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, type Ctx } from "../context.ts";
 import { loadMasterKey } from "../platform.ts";
 import { runStart } from "./start.ts";
 import { ledgerCommand, settleCommand } from "./settle.ts";
+import { riskCommand } from "./risk.ts";
 
 const USAGE = `usage: paycore <command>
 
@@ -18,6 +19,7 @@ commands:
   operator create --name N --role R   create an operator (admin | operator | auditor); prints its token once
   settle --date YYYY-MM-DD            settle what has matured by that day's cut-off and pay it out (--no-payouts: instruct only)
   ledger check                        recompute the books from the journal and compare
+  risk monitor                        score every merchant ID for gambling and fraud patterns now, with progress
 
 settings come from the environment: see README.md ("Running it").`;
 
@@ -62,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       return settleCommand(config, rest);
     case "ledger":
       return ledgerCommand(config, rest);
+    case "risk":
+      return riskCommand(config, rest);
     default:
       console.error(`paycore: unknown command '${command}'\n\n${USAGE}`);
       return 2;

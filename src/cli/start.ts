@@ -10,6 +10,8 @@ import { HttpSmsGateway } from "../agreements/sms.ts";
 import { createChannelRegistry } from "../payments/channel-registry.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
 import { startSweeper } from "../payments/sweeper.ts";
+import { startMonitorSchedule } from "../risk/index.ts";
+import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
 import { startServer } from "../platform.ts";
 import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
 import { openContext } from "./main.ts";
@@ -29,13 +31,15 @@ export async function runStart(config: Config): Promise<number> {
   let sandbox: RunningSandbox | null = null;
   if (!config.sandbox_url) sandbox = await startSandbox({ host: config.host, port: config.sandbox_port, data_dir, keep_state: config.data_dir !== "memory" });
   const sandbox_url = config.sandbox_url ?? sandbox!.url;
-  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url };
+  const payouts = createPayoutDeps(ctx, new HttpRailGateway(sandbox_url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT }));
+  const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url, payouts };
   const server = await startServer(deps, { host: config.host, port: config.port });
   settleDemoDefaults(ctx, config, server.url);
   await tellSandboxOurCallbacks(sandbox_url, `${ctx.settings.public_url ?? server.url}/callbacks/channels`, ctx.log);
   await deps.channels.views(); // creates paycore's channel keys before the first network call
   const sweeper = startSweeper(deps);
   const notifier = startNotifier(ctx);
+  const risk_monitor = startMonitorSchedule(ctx);
   printBanner({ config, url: server.url, sandbox_url, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
 
   let stopping = false;
@@ -46,6 +50,7 @@ export async function runStart(config: Config): Promise<number> {
     await server.close();
     await sweeper.stop();
     await notifier.stop();
+    await risk_monitor.stop();
     await sandbox?.close();
     await handle.close();
     process.exit(0);

@@ -134,7 +134,9 @@ export type NotifyEventType =
   | "agreement.signed"
   | "agreement.unbound"
   | "payout.succeeded"
-  | "payout.failed";
+  | "payout.failed"
+  | "payout.returned"
+  | "deposit.credited";
 
 export interface NotifyEventRow {
   event_id: string;
@@ -184,7 +186,7 @@ export interface NotifyTables {
 }
 
 // Each capability adds its own `…Tables` interface to this intersection.
-export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables;
+export type Database = FoundationTables & ProposalTables & PaymentTables & LedgerTables & SettlementTables & NotifyTables & ChannelTables & CampaignTables & RiskTables & PayoutTables & ReconciliationTables;
 
 // ---- agreement payments (migration 0400) ----
 
@@ -335,7 +337,12 @@ export type LedgerAccountKind =
   | "fee_income"
   | "settlement_in_transit"
   | "merchant_pending"
-  | "merchant_available";
+  | "merchant_available"
+  | "reconciliation_loss"
+  | "reconciliation_suspense"
+  | "payouts_in_transit"
+  | "rail_settlement"
+  | "deposits_unapplied";
 
 export interface LedgerAccountRow {
   account_code: string;
@@ -355,7 +362,15 @@ export type JournalEventType =
   | "settlement_matured"
   | "payout_instructed"
   | "payout_succeeded"
-  | "payout_failed";
+  | "payout_failed"
+  | "reconciliation_adjusted"
+  | "payout_reserved"
+  | "payout_settled"
+  | "payout_released"
+  | "payout_returned"
+  | "deposit_credited"
+  | "deposit_received"
+  | "deposit_returned";
 
 export interface JournalEntryRow {
   entry_id: string;
@@ -528,4 +543,188 @@ export interface CampaignInvitationRow {
 export interface CampaignTables {
   agreement_campaigns: AgreementCampaignRow;
   campaign_invitations: CampaignInvitationRow;
+}
+
+// --- Reconciliation (migration 0900) ---
+
+export type ReconciliationResult = "matched" | "network_only" | "platform_only" | "amount_mismatch" | "status_mismatch" | "fee_mismatch";
+export type ExceptionKind = Exclude<ReconciliationResult, "matched">;
+export type ExceptionStatus = "buffered" | "open" | "resolved";
+export type ExceptionResolution = "accept_network" | "refund" | "write_off" | "requery" | "auto_query" | "matched_late";
+
+export interface ReconciliationRow {
+  reconciliation_id: string;
+  channel_id: string;
+  settlement_date: string;
+  status: "running" | "done";
+  file_sha256: string | null;
+  line_count: number;
+  file_net: bigint;
+  run_count: number;
+  settled_amount: bigint | null;
+  settled_at: Date | null;
+  started_at: Date;
+  finished_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ReconciliationResultRow {
+  reconciliation_id: string;
+  result: ReconciliationResult | "buffered";
+  item_count: bigint;
+  network_amount: bigint;
+  platform_amount: bigint;
+}
+
+export interface ReconciliationLineRow {
+  reconciliation_id: string;
+  line_no: number;
+  kind: "pay" | "refund";
+  network_txn_id: string;
+  txn_id: string;
+  order_id: string;
+  amount: bigint;
+  fee: bigint;
+  settle_amount: bigint;
+}
+
+export interface ReconciliationExceptionRow {
+  exception_id: string;
+  reconciliation_id: string;
+  channel_id: string;
+  settlement_date: string;
+  kind: ExceptionKind;
+  match_key: string;
+  status: ExceptionStatus;
+  payment_id: string | null;
+  refund_id: string | null;
+  payout_id: string | null;
+  network_txn_id: string | null;
+  txn_id: string | null;
+  record_kind: "pay" | "refund";
+  platform_amount: bigint | null;
+  network_amount: bigint | null;
+  platform_fee: bigint | null;
+  network_fee: bigint | null;
+  network_settle: bigint | null;
+  platform_status: string | null;
+  due_date: string | null;
+  resolution: ExceptionResolution | null;
+  resolution_note: string | null;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  pending_action: string | null;
+  action_txn_id: string | null;
+  proposal_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ReconciliationAlertRow {
+  alert_id: string;
+  channel_id: string;
+  settlement_date: string;
+  kind: "file_late" | "file_missing" | "file_refused" | "settlement_mismatch";
+  message: string;
+  occurrences: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ReconciliationSettingsRow {
+  channel_id: string;
+  enabled: boolean;
+  cutoff_minutes: number;
+  file_ready_minutes: number;
+  file_late_minutes: number;
+  near_cutoff_minutes: number;
+  buffer_business_days: number;
+  write_off_four_eyes_min: bigint;
+  updated_at: Date;
+}
+
+export interface ReconciliationTables {
+  reconciliations: ReconciliationRow;
+  reconciliation_results: ReconciliationResultRow;
+  reconciliation_lines: ReconciliationLineRow;
+  reconciliation_exceptions: ReconciliationExceptionRow;
+  reconciliation_alerts: ReconciliationAlertRow;
+  reconciliation_settings: ReconciliationSettingsRow;
+}
+
+export type PayoutRailId = "hvps" | "beps" | "ibps" | "bank_direct";
+
+export interface PayoutRailRow {
+  rail: PayoutRailId;
+  enabled: boolean;
+  per_item_max: bigint | null;
+  cost_per_item: bigint;
+  updated_at: Date;
+}
+
+export interface PayoutBatchRow {
+  batch_id: string;
+  merchant_id: string;
+  out_batch_no: string;
+  request_hash: string;
+  line_count: number;
+  results: unknown;
+  created_at: Date;
+}
+
+export type PayoutStatus = "queued" | "processing" | "succeeded" | "failed" | "returned";
+
+export interface PayoutRow {
+  payout_id: string;
+  merchant_id: string;
+  out_payout_no: string;
+  request_hash: string;
+  batch_id: string | null;
+  amount: bigint;
+  fee: bigint;
+  currency: "CNY";
+  payee_account_name: string;
+  payee_account_number_enc: string;
+  payee_account_last4: string;
+  payee_bank_code: string;
+  purpose: string;
+  urgency: "normal" | "urgent";
+  status: PayoutStatus;
+  rail: PayoutRailId | null;
+  route_reason: string;
+  msg_id: string | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  attempt_count: number;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  succeeded_at: Date | null;
+  returned_at: Date | null;
+}
+
+export interface DepositRow {
+  deposit_id: string;
+  entry_ref: string;
+  merchant_id: string | null;
+  amount: bigint;
+  payer_account_name: string;
+  payer_account_number_enc: string;
+  payer_account_last4: string;
+  payer_bank_code: string;
+  status: "credited" | "returning" | "returned";
+  failure_code: string | null;
+  return_msg_id: string | null;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  returned_at: Date | null;
+}
+
+export interface PayoutTables {
+  payout_rails: PayoutRailRow;
+  payout_batches: PayoutBatchRow;
+  payouts: PayoutRow;
+  deposits: DepositRow;
 }

@@ -50,3 +50,12 @@ export function lookupBin(card_number: string): BinMatch | null {
 export function bankByCode(bank_code: string): BankInfo | undefined {
   return BANKS.find((b) => b.bank_code === bank_code);
 }
+
+/**
+ * The bank of a CNAPS bank-branch code (联行号): 12 digits whose first three name a bank in the
+ * directory. paycore's directory is at bank level (the branch digits are not checked).
+ */
+export function bankByCnaps(cnaps_code: string): BankInfo | undefined {
+  if (!/^\d{12}$/.test(cnaps_code)) return undefined;
+  return BANKS.find((b) => b.cnaps_prefix === cnaps_code.slice(0, 3));
+}

@@ -27,9 +27,11 @@ export const ERROR_STATUS = {
   payment_not_refundable: 422,
   limit_exceeded: 422,
   risk_rejected: 422,
+  insufficient_balance: 422,
   rate_limited: 429,
   internal: 500,
   channel_unavailable: 503,
+  rail_unavailable: 503,
   /** The database (or another part paycore needs) is down: retry later. */
   service_unavailable: 503,
 } as const;

@@ -5,9 +5,11 @@ import { assert } from "./assert.ts";
 export const ID_PREFIXES = [
   "ent", "mch", "key", "sgr", "agr", "pay", "ref", "po", "cmp", "evt", "req", "stl",
   "op", "aud", "pa", "cag", "jnl", "acc", "dlv", "spo", "crd", "ntx", "inv",
-  "prp",
+  "prp", "dep", "pob",
   // risk: rules, blocklist entries, decisions, signing counters, alerts, monitor runs
   "rsk", "blk", "rdc", "rsg", "ral", "rmr",
+  // reconciliation: runs, exceptions, alerts
+  "rec", "rex", "rca",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

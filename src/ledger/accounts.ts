@@ -24,6 +24,13 @@ export const ACCOUNT_KINDS: Record<LedgerAccountKind, KindSpec> = {
   settlement_in_transit: { type: "liability", owner: null, name_zh: "结算在途" },
   merchant_pending: { type: "liability", owner: "merchant", name_zh: "商户待结算" },
   merchant_available: { type: "liability", owner: "merchant", name_zh: "商户可结算" },
+  /** Reconciliation differences the PI bears (write-offs), per channel. */
+  reconciliation_loss: { type: "expense", owner: "channel", name_zh: "差错损失" },
+  /** Money a network pays the PI that is not (yet) anybody's: network-only records, surpluses. */
+  reconciliation_suspense: { type: "liability", owner: "channel", name_zh: "待处理长款" },
+  payouts_in_transit: { type: "liability", owner: null, name_zh: "付款在途" },
+  rail_settlement: { type: "liability", owner: "channel", name_zh: "支付系统清算往来" },
+  deposits_unapplied: { type: "liability", owner: null, name_zh: "待处理入金" },
 };
 
 /** Assets and expenses grow on the debit side; liabilities and income on the credit side. */
@@ -55,7 +62,12 @@ export const SETTLEMENT_IN_TRANSIT = accountRef("settlement_in_transit");
 export const merchantPending = (merchant_id: string) => accountRef("merchant_pending", merchant_id);
 export const merchantAvailable = (merchant_id: string) => accountRef("merchant_available", merchant_id);
 export const networkReceivable = (channel_id: string) => accountRef("network_receivable", channel_id);
+export const PAYOUTS_IN_TRANSIT = accountRef("payouts_in_transit");
+export const DEPOSITS_UNAPPLIED = accountRef("deposits_unapplied");
+export const railSettlement = (rail: string) => accountRef("rail_settlement", rail);
 export const networkCost = (channel_id: string) => accountRef("network_cost", channel_id);
+export const reconciliationLoss = (channel_id: string) => accountRef("reconciliation_loss", channel_id);
+export const reconciliationSuspense = (channel_id: string) => accountRef("reconciliation_suspense", channel_id);
 
 /** An account's balance on its normal side (a liability's balance is credits − debits). */
 export function balanceOf(row: Pick<LedgerAccountRow, "account_type" | "debits" | "credits">): Fen {

@@ -6,6 +6,9 @@ export {
   ACCOUNT_KINDS,
   FEE_INCOME,
   RESERVE_FUNDS,
+  PAYOUTS_IN_TRANSIT,
+  DEPOSITS_UNAPPLIED,
+  railSettlement,
   SETTLEMENT_IN_TRANSIT,
   accountCode,
   balanceOf,
@@ -14,6 +17,8 @@ export {
   networkCost,
   networkReceivable,
   normalSide,
+  reconciliationLoss,
+  reconciliationSuspense,
   type AccountRef,
   type AccountType,
   type Side,
@@ -67,6 +72,7 @@ export {
   type MerchantBalance,
   type TrialBalance,
 } from "./queries.ts";
+export { postReconciliationAdjustment, type ReconciliationAdjustment } from "./reconciliation-postings.ts";
 export {
   postPayoutFailed,
   postPayoutInstructed,
@@ -74,3 +80,15 @@ export {
   postSettlementMatured,
   type PayoutMember,
 } from "./settlement-postings.ts";
+export {
+  postDepositCredited,
+  postDepositReceived,
+  postDepositReturned,
+  postPayoutReleased,
+  postPayoutReserved,
+  postPayoutReturned,
+  postPayoutSettled,
+  reserveAvailable,
+  type DepositPosting,
+  type PayoutPosting,
+} from "./payout-postings.ts";

@@ -19,6 +19,8 @@ export const EVENT_TYPES = [
   "agreement.unbound",
   "payout.succeeded",
   "payout.failed",
+  "payout.returned",
+  "deposit.credited",
 ] as const satisfies readonly EventType[];
 
 export interface EventInput {

@@ -52,7 +52,7 @@ export function createChannelRegistry(ctx: Ctx, options: RegistryOptions): Chann
         .map((c) => ({
           channel_id: c.channel_id,
           enabled: c.enabled,
-          healthy: health.stats(c.channel_id).healthy,
+          healthy: health.usable(c.channel_id),
           unified_network: c.unified_network,
           legacy: c.legacy,
           cost_bps: c.cost_bps,

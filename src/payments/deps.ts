@@ -3,6 +3,7 @@ import type { ChannelAdapter, Outcome } from "../channels/types.ts";
 import type { Ctx } from "../context.ts";
 import type { ChannelView } from "../routing/index.ts";
 import type { ChannelHealth } from "./channel-health.ts";
+import type { PayoutDeps } from "../payouts/deps.ts";
 
 /** The networks paycore can use: their adapters, their configuration and health for routing. */
 export interface ChannelRegistry {
@@ -17,6 +18,8 @@ export interface PaymentDeps {
   sms: SmsGateway;
   /** The sandbox playing the networks and the bank (settlement transfers), when there is one. */
   sandbox_url: string | null;
+  /** Business payouts over the CNAPS rails (absent: payouts are recorded but nothing is sent). */
+  payouts?: PayoutDeps;
 }
 
 /**

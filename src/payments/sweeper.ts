@@ -5,6 +5,7 @@ import { applyPaymentOutcome, applyRefundOutcome } from "./outcomes.ts";
 import { sendPayment } from "./payments.ts";
 import { sendRefund } from "./refunds.ts";
 import { retryDueInvitationSms } from "../campaigns/invitation-sms.ts";
+import { sweepPayouts } from "../payouts/sweeper.ts";
 
 /**
  * Brings every `processing` payment and refund to a final state by asking the network, on the
@@ -51,6 +52,7 @@ async function sweepOnce(deps: PaymentDeps): Promise<number> {
   const refunds = await claimDue(deps, "refunds");
   for (const r of refunds) await sweepRefund(deps, r as RefundRow).catch((err: Error) => deps.ctx.log.warn({ refund_id: r.refund_id, err: err.message }, "refund sweep failed"));
   await expireSignRequests(deps);
+  if (deps.payouts) await sweepPayouts(deps.payouts).catch((err: Error) => deps.ctx.log.warn({ err: err.message }, "payout sweep failed"));
   await retryDueInvitationSms(deps).catch((err: Error) => deps.ctx.log.warn({ err: err.message }, "campaign SMS retry failed"));
   return payments.length + refunds.length;
 }

@@ -8,3 +8,19 @@ export * from "./blocklist.ts";
 export * from "./decisions.ts";
 export { RISK_LIMITS } from "./limits.ts";
 export type * from "./rows.ts";
+export {
+  MONITOR_ACTOR,
+  MerchantAction,
+  MerchantScoreOut,
+  SettingsPatch,
+  actOnMerchant,
+  getMerchantScore,
+  getMonitorSettings,
+  listMerchantScores,
+  patchMonitorSettings,
+  runMonitor,
+  scoreToWire,
+  type MonitorProgress,
+} from "./monitor/run.ts";
+export { startMonitorSchedule } from "./monitor/schedule.ts";
+export { SIGNALS, CATEGORY_TICKET_FEN, scoreMerchant, type MerchantFeatures, type Signal } from "./monitor/signals.ts";

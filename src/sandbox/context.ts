@@ -6,6 +6,7 @@ import type { NetworkKeys, PeerKeys } from "./keys.ts";
 import type { Notifier } from "./notifier.ts";
 import type { SandboxState } from "./persistence.ts";
 import type { SeenMessages } from "./replay.ts";
+import type { StatementFaults } from "./statement-faults.ts";
 
 /** Everything a network's wire handler needs. */
 export interface SandboxContext {
@@ -17,6 +18,7 @@ export interface SandboxContext {
   peers: PeerKeys;
   seen: SeenMessages;
   notifier: Notifier;
+  statement_faults: StatementFaults;
   clock: Clock;
   log: Logger;
 }

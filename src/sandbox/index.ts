@@ -13,11 +13,12 @@ import type { NetworkId } from "./model.ts";
 import { Notifier, type NotificationEncoder } from "./notifier.ts";
 import { SandboxState } from "./persistence.ts";
 import { SeenMessages } from "./replay.ts";
+import { StatementFaults, type StatementFaultsState } from "./statement-faults.ts";
 import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.ts";
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
 import { RailCalendar } from "../kernel/cnaps/hours.ts";
 import { registerRailRoutes } from "./rails/http.ts";
-import { RailsWorld, emptyRailsState, type RailsConfig } from "./rails/world.ts";
+import { RailsWorld, emptyRailsState, type RailsConfig, type RailsState } from "./rails/world.ts";
 
 export { EXCHANGE_FILES } from "./keys.ts";
 export { NETWORK_IDS, type NetworkId } from "./model.ts";
@@ -81,6 +82,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const ctx: SandboxContext = {
     engine: new Engine(seed, clock, state), state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
     notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log, state.table<number>("notifier.counters")), clock, log,
+    statement_faults: StatementFaults.persisted(state.table<StatementFaultsState>("reconciliation.statement_faults")),
   };
   encoders.netsunion = (event, now) => encodeNetsUnionNotification(ctx, event, now);
   encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);
@@ -95,7 +97,10 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerFaultRoutes(app, ctx, { seed });
   registerNetworkControlRoutes(app, ctx);
   registerBankTransferRoutes(app, () => clock.now(), state);
-  const stopRails = registerRailRoutes(app, ctx, new RailsWorld(emptyRailsState(), railsConfig(options.rails), clock), options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms);
+  // The rails' world is one plain-data value, journalled whole after each change.
+  const rails_table = state.table<RailsState>("rails.world");
+  const rails = new RailsWorld(rails_table.get("state") ?? emptyRailsState(), railsConfig(options.rails), clock);
+  const stopRails = registerRailRoutes(app, ctx, rails, options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms, () => rails_table.set("state", rails.state));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
     if (error instanceof CapacityError) return reply.code(503).send({ error: { code: "capacity", message: error.message } });

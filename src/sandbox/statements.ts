@@ -1,8 +1,10 @@
 import { assert } from "../kernel/assert.ts";
 import { maskCard } from "../kernel/mask.ts";
 import { beijingCompact } from "./calendar.ts";
+import type { WireAnswer } from "./context.ts";
 import type { Engine, TxnRecord } from "./engine.ts";
 import type { NetworkId } from "./model.ts";
+import type { StatementEntry, StatementFaults } from "./statement-faults.ts";
 
 /**
  * Statement files: one per network per settlement day, fixed-width text, one line per successful
@@ -43,33 +45,64 @@ export function formatLine(columns: readonly Column[], values: Record<string, st
     .join(" ");
 }
 
-function lineValues(record: TxnRecord, pi_id: string): Record<string, string> {
+/** A transaction record as a statement entry, before faults. */
+function entryOf(record: TxnRecord): StatementEntry {
   assert(record.result.outcome === "ok", "statement lines are successful transactions only");
   const v = record.result.value;
-  const amount = v.amount_fen ?? 0n;
-  const fee = v.fee_fen ?? 0n;
-  const refund = record.kind === "refund";
-  const stamp = beijingCompact(record.created_at);
   return {
-    txn_code: refund ? "S30" : "S22", acquirer: pi_id.slice(0, 11), forwarder: "00010000", trace_no: v.trace_no ?? "",
-    txn_time: stamp.slice(4), card: v.card_number ? maskCard(v.card_number) : "", amount: amount.toString(), mcc: "5999",
-    terminal: "00000000", merchant_id: pi_id.slice(0, 15), network_txn_id: v.network_txn_id, order_id: v.order_id ?? "",
-    fee: fee.toString(), settle_amount: (refund ? -amount : amount - fee).toString(), txn_id: record.txn_id, sub_merchant_id: "",
-    record_type: "D", category: refund ? "0121" : "0110", agreement_no: v.agreement_no ?? "", settle_date: (v.settlement_date ?? "").replace(/-/g, ""),
+    kind: record.kind === "refund" ? "refund" : "pay", network_txn_id: v.network_txn_id, txn_id: record.txn_id, order_id: v.order_id ?? "",
+    amount_fen: v.amount_fen ?? 0n, fee_fen: v.fee_fen ?? 0n, at: record.created_at, source: "network",
+    agreement_no: v.agreement_no ?? "", card_number: v.card_number, trace_no: v.trace_no ?? "",
   };
 }
 
+/** What the network pays the PI for a line (negative for a refund): the amount less its fee. */
+export function entrySettlementFen(e: Pick<StatementEntry, "kind" | "amount_fen" | "fee_fen">): bigint {
+  return e.kind === "refund" ? -e.amount_fen : e.amount_fen - e.fee_fen;
+}
+
+function lineValues(e: StatementEntry, pi_id: string, date: string): Record<string, string> {
+  const refund = e.kind === "refund";
+  const stamp = beijingCompact(e.at);
+  return {
+    txn_code: refund ? "S30" : "S22", acquirer: pi_id.slice(0, 11), forwarder: "00010000", trace_no: e.trace_no,
+    txn_time: stamp.slice(4), card: e.card_number ? maskCard(e.card_number) : "", amount: e.amount_fen.toString(), mcc: "5999",
+    terminal: "00000000", merchant_id: pi_id.slice(0, 15), network_txn_id: e.network_txn_id, order_id: e.order_id,
+    fee: e.fee_fen.toString(), settle_amount: entrySettlementFen(e).toString(), txn_id: e.txn_id, sub_merchant_id: "",
+    record_type: "D", category: refund ? "0121" : "0110", agreement_no: e.agreement_no, settle_date: date.replace(/-/g, ""),
+  };
+}
+
+/** That day's entries as the network's file shows them (statement faults applied). */
+export function statementEntries(engine: Engine, faults: StatementFaults | null, network: NetworkId, date: string): StatementEntry[] {
+  const entries = engine.statement(network, date).map(entryOf);
+  return faults ? faults.apply(network, date, entries) : entries;
+}
+
+/** What the network settles with the PI for that day: the net of its file. */
+export function statementNetFen(entries: readonly StatementEntry[]): bigint {
+  return entries.reduce((sum, e) => sum + entrySettlementFen(e), 0n);
+}
+
 /** The statement text for one network and settlement day (`YYYY-MM-DD`). */
-export function statementFile(engine: Engine, network: NetworkId, date: string, pi_id: string): string {
-  const records = engine.statement(network, date);
+export function statementFile(engine: Engine, network: NetworkId, date: string, pi_id: string, faults: StatementFaults | null = null): string {
+  const entries = statementEntries(engine, faults, network, date);
   const columns = network === "netsunion" ? NETSUNION_COLUMNS : UNIONPAY_COLUMNS;
-  const lines = records.map((record) => formatLine(columns, { ...lineValues(record, pi_id), txn_time: network === "netsunion" ? beijingCompact(record.created_at) : beijingCompact(record.created_at).slice(4) }));
+  const lines = entries.map((e) => formatLine(columns, { ...lineValues(e, pi_id, date), txn_time: network === "netsunion" ? beijingCompact(e.at) : beijingCompact(e.at).slice(4) }));
   if (network !== "netsunion") return lines.map((line) => `${line}\n`).join("");
-  let net = 0n;
-  for (const record of records) if (record.result.outcome === "ok") {
-    const amount = record.result.value.amount_fen ?? 0n;
-    net += record.kind === "refund" ? -amount : amount - (record.result.value.fee_fen ?? 0n);
-  }
-  const header = `H ${date.replace(/-/g, "")} ${String(records.length).padStart(8, "0")} ${net.toString().padStart(16, " ")}`;
+  const header = `H ${date.replace(/-/g, "")} ${String(entries.length).padStart(8, "0")} ${statementNetFen(entries).toString().padStart(16, " ")}`;
   return [header, ...lines].map((line) => `${line}\n`).join("");
+}
+
+/**
+ * A `bad_signature` statement fault: the signed answer is altered after signing (one character
+ * inserted after `marker`), as a file changed in transit would be. It still parses; it no longer
+ * verifies.
+ */
+export function spoilSignature(answer: WireAnswer, marker: string): WireAnswer {
+  if (answer.kind !== "answer") return answer;
+  const at = answer.body.indexOf(marker);
+  assert(at >= 0, `signed answer lacks ${marker}`);
+  const cut = at + marker.length;
+  return { ...answer, body: `${answer.body.slice(0, cut)}X${answer.body.slice(cut)}` };
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensurePaycoreChannelKeys } from "../../src/channels/index.ts";
 import { sm2Sign } from "../../src/kernel/crypto/sm2.ts";
@@ -106,5 +109,29 @@ describe("sandbox rails", () => {
     expect((await sandbox.send("POST", "/sandbox/v1/payees", { account_number: "12", account_name: "x", bank_code: "1", behaviour: "accept" })).status).toBe(400);
     const rails = await sandbox.get<{ data: { rail: string; per_item_max: number | null }[] }>("/sandbox/v1/rails");
     expect(rails.body.data.map((r) => [r.rail, r.per_item_max])).toEqual([["hvps", null], ["beps", 5_000_000], ["ibps", 5_000_000], ["bank_direct", null]]);
+  });
+});
+
+describe("sandbox rails across a restart", () => {
+  it("keeps payees, transfers and deposits in the data directory", async () => {
+    const data_dir = mkdtempSync(join(tmpdir(), "paycore-rails-"));
+    const first = await startTestSandbox({ data_dir, rails: { tick_ms: 50 } });
+    const gateway = new HttpRailGateway(first.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+    await first.send("POST", "/sandbox/v1/payees", { account_number: "6222000011113333", account_name: "拒收公司", bank_code: "105100000017", behaviour: "reject" });
+    const c = { msg_id: "MSGRESTART000001", end_to_end_id: "po_restart0001", rail: "ibps" as const, amount: 500n, creditor: { name: "某公司", account: "6222000011114444", agent: "105100000017" }, purpose: "goods" };
+    expect((await gateway.send(c, first.clock.now())).status).toBe("succeeded");
+    await first.close();
+    const again = await startTestSandbox({ data_dir, rails: { tick_ms: 50 } });
+    try {
+      const regateway = new HttpRailGateway(again.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+      expect((await regateway.query(c.msg_id, again.clock.now())).status).toBe("succeeded");
+      expect((await regateway.send(c, again.clock.now())).status).toBe("succeeded"); // same message id: still one credit
+      expect((await again.get<{ data: unknown[] }>("/sandbox/v1/rails/credits?account_number=6222000011114444")).body.data).toHaveLength(1);
+      const rejected = { ...c, msg_id: "MSGRESTART000002", creditor: { name: "拒收公司", account: "6222000011113333", agent: "105100000017" } };
+      expect(await regateway.send(rejected, again.clock.now())).toEqual({ status: "rejected", code: "AC04" });
+    } finally {
+      await again.close();
+      rmSync(data_dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,6 +19,8 @@ import type { PaymentDeps } from "../../src/payments/deps.ts";
 import { createChannelRegistry } from "../../src/payments/channel-registry.ts";
 import { HttpSmsGateway } from "../../src/agreements/sms.ts";
 import { startSweeper } from "../../src/payments/sweeper.ts";
+import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../../src/payouts/index.ts";
+import type { RailOptions } from "../../src/sandbox/index.ts";
 
 /**
  * A real paycore server for a suite: its own schema on the run's database engine, listening on
@@ -49,6 +51,8 @@ export async function startTestApp(
     /** Start a sandbox (sharing the clock when it is a ManualClock) and wire the channels to it. */
     sandbox?: boolean;
     channel_timeout_ms?: number;
+    /** The sandbox rails' timings (short batches and returns in tests). */
+    rails?: RailOptions;
     /** PAYCORE_PUBLIC_URL; by default the server's own address (as the demo), null for none. */
     public_url?: string | null;
   } = {},
@@ -73,7 +77,7 @@ export async function startTestApp(
   const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
   const data_dir = mkdtempSync(join(tmpdir(), "paycore-app-"));
   const sandbox = options.sandbox
-    ? await startTestSandbox({ data_dir, ...(ctx.clock instanceof ManualClock ? { clock: ctx.clock } : {}) })
+    ? await startTestSandbox({ data_dir, ...(ctx.clock instanceof ManualClock ? { clock: ctx.clock } : {}), rails: { beps_batch_interval_ms: 300, return_delay_ms: 300, forward_delay_ms: 200, tick_ms: 50, ...options.rails } })
     : null;
   const sandbox_url = sandbox?.url ?? null;
   const deps: PaymentDeps = {
@@ -81,6 +85,7 @@ export async function startTestApp(
     channels: createChannelRegistry(ctx, { data_dir, sandbox_url, ...(options.channel_timeout_ms ? { timeout_ms: options.channel_timeout_ms } : {}) }),
     sms: new HttpSmsGateway(sandbox_url ?? "http://127.0.0.1:9"),
     sandbox_url,
+    payouts: createPayoutDeps(ctx, sandbox_url ? new HttpRailGateway(sandbox_url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT }) : null),
   };
   const routes = [...allRoutes(deps), ...(options.extra_routes?.(ctx) ?? [])];
   const server = await startServer(deps, { host: "127.0.0.1", port: 0, routes });

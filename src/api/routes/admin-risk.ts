@@ -21,6 +21,16 @@ import {
   patchRule,
   removeBlocklistEntry,
   ruleToWire,
+  MerchantAction,
+  MerchantScoreOut,
+  SettingsPatch,
+  actOnMerchant,
+  getMerchantScore,
+  getMonitorSettings,
+  listMerchantScores,
+  patchMonitorSettings,
+  runMonitor,
+  scoreToWire,
 } from "../../risk/index.ts";
 import { adminRoute, type RouteDef } from "../route.ts";
 import { IdParam, PageQuery, listOf } from "./common.ts";
@@ -31,7 +41,81 @@ const actor = (i: Actor) => ({ operator_id: i.operator.operator_id, request_id: 
 
 /** Risk rules, blocklists, decisions and alerts. */
 export function adminRiskRoutes(ctx: Ctx): RouteDef[] {
-  return [...ruleRoutes(ctx), ...blocklistRoutes(ctx), ...decisionRoutes(ctx)];
+  return [...ruleRoutes(ctx), ...blocklistRoutes(ctx), ...decisionRoutes(ctx), ...monitorRoutes(ctx)];
+}
+
+const RunOut = z.object({
+  run_id: z.string(),
+  status: z.enum(["running", "done", "failed"]),
+  merchants: z.number().int(),
+  flagged: z.number().int(),
+  held: z.number().int(),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+const SettingsOut = z.object({ flag_threshold: z.number().int(), auto_hold_threshold: z.number().int().nullable(), window_days: z.number().int() });
+const settingsToWire = (s: { flag_threshold: number; auto_hold_threshold: number | null; window_days: number }) => ({ flag_threshold: s.flag_threshold, auto_hold_threshold: s.auto_hold_threshold, window_days: s.window_days });
+
+function monitorRoutes(ctx: Ctx): RouteDef[] {
+  return [
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/risk/monitor/run",
+      summary: "Score every merchant ID on its recent traffic now (the schedule does it hourly)",
+      tags: TAGS,
+      response: RunOut,
+      handler: async (i) => {
+        const run = (await runMonitor(ctx, { triggered_by: i.operator.operator_id }))!;
+        return { body: { run_id: run.run_id, status: run.status, merchants: run.merchants, flagged: run.flagged, held: run.held, started_at: run.started_at.toISOString(), finished_at: run.finished_at?.toISOString() ?? null } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/risk/merchants",
+      summary: "Merchant IDs' latest monitoring scores (0–100) with each signal's contribution; flagged=true for those above the threshold",
+      tags: TAGS,
+      query: z.strictObject({ ...PageQuery, flagged: z.enum(["true", "false"]).optional() }),
+      response: listOf(MerchantScoreOut),
+      handler: async (i) => ({ body: await listMerchantScores(ctx.db, { ...i.query, flagged: i.query.flagged === undefined ? undefined : i.query.flagged === "true" }) }),
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/risk/merchants/:merchant_id",
+      summary: "One merchant ID's latest monitoring score and signals",
+      tags: TAGS,
+      params: IdParam("merchant_id"),
+      response: MerchantScoreOut,
+      handler: async (i) => ({ body: scoreToWire(await getMerchantScore(ctx.db, (i.params as { merchant_id: string }).merchant_id)) }),
+    }),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/risk/merchants/:merchant_id/actions",
+      summary: "Act on a merchant ID: alert, settlement_hold (release needs a second operator) or suspend; audited",
+      tags: TAGS,
+      params: IdParam("merchant_id"),
+      body: MerchantAction,
+      response: z.object({ action: z.string(), merchant_id: z.string(), alert_id: z.string().nullable() }),
+      handler: async (i) => ({ body: await actOnMerchant(ctx, (i.params as { merchant_id: string }).merchant_id, i.body, actor(i)) }),
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/risk/settings",
+      summary: "Monitoring settings: flag threshold, automatic hold threshold (null = off), window in days",
+      tags: TAGS,
+      response: SettingsOut,
+      handler: async () => ({ body: settingsToWire(await getMonitorSettings(ctx.db)) }),
+    }),
+    adminRoute({
+      method: "PATCH",
+      url: "/admin/v1/risk/settings",
+      summary: "Change the monitoring settings; audited",
+      tags: TAGS,
+      roles: ["admin"],
+      body: SettingsPatch,
+      response: SettingsOut,
+      handler: async (i) => ({ body: settingsToWire(await patchMonitorSettings(ctx, i.body, actor(i))) }),
+    }),
+  ];
 }
 
 function ruleRoutes(ctx: Ctx): RouteDef[] {

@@ -18,12 +18,17 @@ import { adminRiskRoutes } from "./admin-risk.ts";
 import { SandboxBankTransfers } from "../../settlement/index.ts";
 import { Proposals } from "../../proposals/index.ts";
 import { adminProposalRoutes } from "./admin-proposals.ts";
+import { adminReconciliationRoutes } from "./admin-reconciliation.ts";
+import { adminRailRoutes } from "./admin-rails.ts";
+import { openPayoutRoutes, railCallbackRoutes } from "./open-payouts.ts";
+import { createPayoutDeps } from "../../payouts/index.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
   const ctx = deps.ctx;
   // Four eyes: route modules register the kinds of change they propose; approval runs them.
   const proposals = new Proposals(ctx);
+  const payouts = deps.payouts ?? createPayoutDeps(ctx, null);
   return [
     ...openAgreementRoutes(deps),
     ...openPaymentRoutes(deps),
@@ -31,14 +36,18 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openCampaignRoutes(deps),
     ...hostedSigningRoutes(deps),
     ...openSettlementRoutes(ctx),
+    ...openPayoutRoutes(payouts),
     ...adminMerchantRoutes(ctx, proposals),
     ...adminChannelRoutes(deps, proposals),
     ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
+    ...adminReconciliationRoutes(deps, proposals),
     ...adminProposalRoutes(proposals),
+    ...adminRailRoutes(payouts, proposals),
     ...adminPaymentRoutes(deps),
     ...adminRiskRoutes(ctx),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
+    ...railCallbackRoutes(payouts),
     ...callbackRoutes(deps),
     ...healthRoutes(ctx),
   ];

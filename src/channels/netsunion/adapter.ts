@@ -5,9 +5,9 @@ import { sm2Encrypt, sm2Sign, sm2Verify } from "../../kernel/crypto/sm2.ts";
 import { newSm4Key, sm4CbcEncrypt } from "../../kernel/crypto/sm4.ts";
 import { postText, type Transport } from "../http.ts";
 import type { NetworkKeys, Sm2Own } from "../keys.ts";
-import { parseFen, sliceColumns } from "../statement.ts";
+import { parseStatementText } from "../statement.ts";
 import {
-  ReplayGuard, assertAmount, assertTxnId, beijingIsoLocal, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex,
+  CHANNEL_LIMITS, ReplayGuard, assertAmount, assertTxnId, beijingIsoLocal, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex,
 } from "../support.ts";
 import type {
   CardElements, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationParse, Outcome, PayRequest,
@@ -24,7 +24,6 @@ const MESSAGE_TYPES = {
 } as const;
 const NOTIFY_RESULT = "epcc.501.001.01";
 const NOTIFY_UNBIND = "epcc.503.001.01";
-const STATEMENT_WIDTHS = [1, 4, 21, 32, 32, 26, 15, 15, 16, 8, 14, 19] as const;
 
 export const NETSUNION_CAPABILITIES: ChannelCapabilities = {
   sign: true, sign_sync: true, unified_registry: true, legacy: false, credit_cards: true, refund: true,
@@ -145,7 +144,7 @@ export class NetsUnionAdapter implements ChannelAdapter {
   }
 
   async fetchStatement(request: StatementRequest): Promise<StatementResult> {
-    const answer = await this.call(MESSAGE_TYPES.statement, { TrxId: `S${randomHex(12)}`, SttlmDt: request.settlement_date }, null);
+    const answer = await this.call(MESSAGE_TYPES.statement, { TrxId: `S${randomHex(12)}`, SttlmDt: request.settlement_date }, null, CHANNEL_LIMITS.statement_bytes_max);
     const result = this.outcome(answer, (biz) => ({ raw: Buffer.from(biz.FileCntt ?? "", "base64").toString("utf8") }));
     if (result.status !== "succeeded") return result;
     const records = parseNetsUnionStatement(result.raw);
@@ -228,7 +227,7 @@ export class NetsUnionAdapter implements ChannelAdapter {
   }
 
   /** Builds, signs and sends one request; verifies the answer and binds it to the request. */
-  private async call(message_type: string, fields: Record<string, string>, card: CardElements | null): Promise<Answer> {
+  private async call(message_type: string, fields: Record<string, string>, card: CardElements | null, bytes_max: number = CHANNEL_LIMITS.response_bytes_max): Promise<Answer> {
     const network = this.config.network_keys.netsunion();
     if (!network) return { kind: "none", outcome: failed("message_rejected", "", "NetsUnion public key not available: nothing was sent") };
     const msg_id = randomHex(16);
@@ -245,7 +244,7 @@ export class NetsUnionAdapter implements ChannelAdapter {
     }
     const xml = buildDocument(NAMESPACE, { MsgHeader: header, MsgBody: body });
     const raw = `${xml}{S:${sm2Sign(xml, this.config.own_key.private_key_hex).toString("base64")}}`;
-    const posted = await postText(this.transport, this.config.endpoint_url, "application/xml; charset=utf-8", raw);
+    const posted = await postText(this.transport, this.config.endpoint_url, "application/xml; charset=utf-8", raw, bytes_max);
     if (posted.kind === "timeout") return { kind: "none", outcome: pending("timeout", "no answer in time") };
     if (posted.kind === "transport_error") return { kind: "none", outcome: pending("transport_error", posted.message) };
     return this.readAnswer(posted.body, msg_id, network);
@@ -278,18 +277,5 @@ export class NetsUnionAdapter implements ChannelAdapter {
 
 /** The NetsUnion statement layout (docs/sandbox.md); null when any line or the header is off. */
 export function parseNetsUnionStatement(raw: string): StatementRecord[] | null {
-  const lines = raw.split("\n").filter((line) => line !== "");
-  const header = /^H (\d{8}) (\d{8}) +(-?\d+)$/.exec(lines[0] ?? "");
-  if (!header) return null;
-  const records: StatementRecord[] = [];
-  let net = 0n;
-  for (const line of lines.slice(1)) {
-    const c = sliceColumns(line, STATEMENT_WIDTHS);
-    if (!c || c[0] !== "D" || (c[1] !== "0110" && c[1] !== "0121")) return null;
-    const [amount, fee, settle] = [parseFen(c[6]!), parseFen(c[7]!), parseFen(c[8]!)];
-    if (amount === null || fee === null || settle === null) return null;
-    net += settle;
-    records.push({ kind: c[1] === "0110" ? "pay" : "refund", network_txn_id: c[2]!, txn_id: c[3]!, order_id: c[4]!, amount_fen: amount, fee_fen: fee, settlement_amount_fen: settle, card_masked: c[11]! });
-  }
-  return Number(header[2]) === records.length && BigInt(header[3]!) === net ? records : null;
+  return parseStatementText("netsunion", raw);
 }

@@ -1,8 +1,8 @@
 import type { Clock } from "../../kernel/clock.ts";
 import { postText, type Transport } from "../http.ts";
 import type { NetworkKeys, RsaOwn, UnionPayPublic } from "../keys.ts";
-import { parseFen, sliceColumns } from "../statement.ts";
-import { ReplayGuard, assertAmount, assertTxnId, beijingCompact, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex } from "../support.ts";
+import { parseFen, parseStatementText } from "../statement.ts";
+import { CHANNEL_LIMITS, ReplayGuard, assertAmount, assertTxnId, beijingCompact, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex } from "../support.ts";
 import type {
   AgreementChannelId, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationParse, Outcome, PayRequest,
   QueryRequest, QueryResult, RefundRequest, ResendOtpRequest, ResendOtpResult, SignApplyRequest, SignApplyResult, SignConfirmRequest,
@@ -12,7 +12,6 @@ import { QUERIED_KINDS, TXN_TYPES, UNIONPAY_NOT_FOUND, UNIONPAY_PROCESSING, UNIO
 import { encryptCard, isoDate, readForm, signForm, smsCustomerInfo, verifyForm } from "./wire.ts";
 
 const PATHS = { back: "/gateway/api/backTransReq.do", query: "/gateway/api/queryTrans.do", file: "/gateway/api/fileTransReq.do" } as const;
-const STATEMENT_WIDTHS = [3, 11, 11, 6, 10, 19, 12, 4, 8, 15, 21, 32, 12, 13, 32, 15] as const;
 
 /** One UnionPay product: new no-card and legacy quick pay share the wire, not the registry. */
 export interface UnionPayProduct {
@@ -185,7 +184,8 @@ export class UnionPayAdapter implements ChannelAdapter {
       txnTime: beijingCompact(this.clock.now()), nonce, ...extra(network),
     };
     const path = kind === "query" ? PATHS.query : kind === "statement" ? PATHS.file : PATHS.back;
-    const posted = await postText(this.transport, `${this.config.endpoint_url}${path}`, "application/x-www-form-urlencoded; charset=utf-8", signForm(fields, this.config.own_key.private_key_pem));
+    const bytes_max = kind === "statement" ? CHANNEL_LIMITS.statement_bytes_max : CHANNEL_LIMITS.response_bytes_max;
+    const posted = await postText(this.transport, `${this.config.endpoint_url}${path}`, "application/x-www-form-urlencoded; charset=utf-8", signForm(fields, this.config.own_key.private_key_pem), bytes_max);
     if (posted.kind === "timeout") return { kind: "none", outcome: pending("timeout", "no answer in time") };
     if (posted.kind === "transport_error") return { kind: "none", outcome: pending("transport_error", posted.message) };
     return this.readAnswer(posted.body, order_id, nonce, network);
@@ -206,13 +206,5 @@ export class UnionPayAdapter implements ChannelAdapter {
 
 /** The UnionPay statement layout (docs/sandbox.md); null when any line is off. */
 export function parseUnionPayStatement(raw: string): StatementRecord[] | null {
-  const records: StatementRecord[] = [];
-  for (const line of raw.split("\n").filter((l) => l !== "")) {
-    const c = sliceColumns(line, STATEMENT_WIDTHS);
-    if (!c || (c[0] !== "S22" && c[0] !== "S30")) return null;
-    const [amount, fee, settle] = [parseFen(c[6]!), parseFen(c[12]!), parseFen(c[13]!)];
-    if (amount === null || fee === null || settle === null) return null;
-    records.push({ kind: c[0] === "S22" ? "pay" : "refund", network_txn_id: c[10]!, txn_id: c[14]!, order_id: c[11]!, amount_fen: amount, fee_fen: fee, settlement_amount_fen: settle, card_masked: c[5]! });
-  }
-  return records;
+  return parseStatementText("unionpay_nocard", raw);
 }

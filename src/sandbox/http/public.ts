@@ -8,7 +8,9 @@ import { FAULT_KINDS } from "../faults.ts";
 import { NETWORK_IDS, OPERATIONS, type Card } from "../model.ts";
 import { Rng } from "../rng.ts";
 import { SmsInbox } from "../sms.ts";
-import { statementFile } from "../statements.ts";
+import { settlementDate } from "../calendar.ts";
+import { STATEMENT_FAULT_KINDS, STATEMENT_FAULT_LIMITS } from "../statement-faults.ts";
+import { statementEntries, statementFile, statementNetFen } from "../statements.ts";
 import { fenWire } from "../../kernel/money-wire.ts";
 
 /** Mutable settings of a running sandbox. */
@@ -154,8 +156,9 @@ export function registerNetworkControlRoutes(app: FastifyInstance, ctx: SandboxC
   app.get("/sandbox/v1/statements", async (request, reply) => {
     const query = parse(z.object({ channel: z.enum(NETWORK_IDS), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), institution_id: z.string().max(32).default("") }), request.query, reply);
     if (!query) return reply;
-    return reply.type("text/plain; charset=utf-8").send(statementFile(ctx.engine, query.channel, query.date, query.institution_id));
+    return reply.type("text/plain; charset=utf-8").send(statementFile(ctx.engine, query.channel, query.date, query.institution_id, ctx.statement_faults));
   });
+  registerStatementFaultRoutes(app, ctx);
   app.get("/sandbox/v1/config", async () => ({ paycore_callback_url: ctx.notifier.callback_url }));
   app.put("/sandbox/v1/config", async (request, reply) => {
     const body = parse(z.object({ paycore_callback_url: z.url({ protocol: /^https?$/ }).max(2048).nullable() }).strict(), request.body, reply);
@@ -168,4 +171,34 @@ export function registerNetworkControlRoutes(app: FastifyInstance, ctx: SandboxC
     netsunion: { key_id: ctx.keys.netsunion.key_id, public_key_hex: ctx.keys.netsunion.public_key_hex },
     unionpay: { cert_id: ctx.keys.unionpay.cert_id, certificate_pem: ctx.keys.unionpay.certificate_pem },
   }));
+}
+
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => realDate(d.replace(/-/g, "")), "a real date YYYY-MM-DD");
+
+/**
+ * Statement faults (reconciliation tests) and the networks' settlement transfers: once a day is
+ * closed, each network pays the PI's reserve account the net of that day's file.
+ */
+function registerStatementFaultRoutes(app: FastifyInstance, ctx: SandboxContext): void {
+  app.post("/sandbox/v1/statement-faults", async (request, reply) => {
+    const schema = z.strictObject({ channel: z.enum(NETWORK_IDS), date: IsoDate, kind: z.enum(STATEMENT_FAULT_KINDS), count: z.number().int().min(1).max(STATEMENT_FAULT_LIMITS.count_max).default(1) });
+    const body = parse(schema, request.body, reply);
+    if (!body) return reply;
+    return reply.code(201).send(ctx.statement_faults.add(body));
+  });
+  app.get("/sandbox/v1/statement-faults", async () => ({ data: ctx.statement_faults.list() }));
+  app.delete("/sandbox/v1/statement-faults", async () => {
+    ctx.statement_faults.clear();
+    return { data: [] };
+  });
+  app.get("/sandbox/v1/network-settlements", async (request, reply) => {
+    const query = parse(z.object({ channel: z.enum(NETWORK_IDS), date: IsoDate }), request.query, reply);
+    if (!query) return reply;
+    const closed = settlementDate(ctx.clock.now()) > query.date;
+    const entries = statementEntries(ctx.engine, ctx.statement_faults, query.channel, query.date);
+    return {
+      channel: query.channel, date: query.date, transfer_id: `nst_${query.channel}_${query.date.replace(/-/g, "")}`,
+      status: closed ? "settled" : "pending", amount: fenToWire(statementNetFen(entries)), line_count: entries.length,
+    };
+  });
 }

@@ -31,7 +31,7 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, reply: FastifyReply): T 
  * the control endpoints of docs/sandbox.md (rails, payees, deposits), and a ticker that settles
  * BEPS batches, sends returns and pushes messages to paycore at `<callback_url>/cnaps`.
  */
-export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, world: RailsWorld, tick_ms: number): () => void {
+export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, world: RailsWorld, tick_ms: number, save: () => void): () => void {
   const sign = (m: CnapsMessage) => signMessage(m, ctx.keys.netsunion.private_key_hex);
   const enqueue = (m: CnapsMessage) => {
     if (world.state.outbox.length >= RAIL_LIMITS.outbox_max) return ctx.log.warn({ msg_id: m.msg_id }, "rail message dropped: outbox full");
@@ -46,6 +46,7 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     const m = opened.message;
     if (m.type === "pacs.008") {
       world.receive(m);
+      save(); // kept before the answer leaves: a settled credit survives a restart
       return reply.type(XML).send(sign(world.statusReport(world.state.transfers[m.msg_id]!)));
     }
     if (m.type === "pacs.028") {
@@ -55,6 +56,7 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     }
     if (m.type === "pacs.004") {
       const answer = world.returnDeposit(m.original_msg_id, m.amount);
+      save();
       const report: StatusReport = { type: "pacs.002", msg_id: world.nextId("R"), created_at: ctx.clock.now(), original_msg_id: m.msg_id, end_to_end_id: m.end_to_end_id, status: answer.status, reason: answer.reason, settled_at: answer.status === "ACSC" ? ctx.clock.now() : null };
       return reply.type(XML).send(sign(report));
     }
@@ -69,12 +71,14 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     if (!body) return reply;
     world.force(rail, body.status);
     if (body.per_item_max !== undefined) world.state.caps[rail] = body.per_item_max === null ? null : String(body.per_item_max);
+    save();
     return world.railViews().find((v) => v.rail === rail);
   });
   app.post("/sandbox/v1/payees", async (request, reply) => {
     const body = parse(PayeeBody, request.body, reply);
     if (!body) return reply;
     world.setPayee(body.bank_code, body.account_number, body.account_name, body.behaviour);
+    save();
     return reply.code(201).send(body);
   });
   app.get<{ Querystring: { account_number?: string } }>("/sandbox/v1/rails/credits", async (request, reply) => {
@@ -88,19 +92,35 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     const payer = { name: body.payer.account_name, account: body.payer.account_number, agent: body.payer.bank_code };
     const { record, notice } = world.deposit(body.merchant_id, BigInt(body.amount), payer);
     enqueue(notice);
+    save();
     return reply.code(201).send({ deposit_id: record.deposit_id, status: record.status, received_at: record.received_at });
   });
   app.get("/sandbox/v1/deposits", async () => ({ data: Object.values(world.state.deposits).map((d) => ({ ...d, amount: Number(d.amount) })) }));
 
   let pushing = false;
+  let stopped = false;
+  const persist = () => {
+    if (!stopped) save(); // a push that finishes after close has nowhere to be kept
+  };
   const timer = setInterval(() => {
     if (pushing) return;
     pushing = true;
-    for (const m of world.tick(Date.now())) enqueue(m);
-    void push(ctx, world, sign).finally(() => (pushing = false));
+    const produced = world.tick(Date.now());
+    for (const m of produced) enqueue(m);
+    if (produced.length > 0) persist();
+    if (world.state.outbox.length === 0) {
+      pushing = false;
+      return;
+    }
+    void push(ctx, world, sign)
+      .then(persist)
+      .finally(() => (pushing = false));
   }, tick_ms);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 /** Delivers queued messages in order, each until paycore answers 2xx (bounded attempts, growing waits). */

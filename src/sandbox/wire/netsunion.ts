@@ -12,7 +12,7 @@ import { CapacityError } from "../limits.ts";
 import type { EngineResult, Operation } from "../model.ts";
 import type { NotifyEvent } from "../notifier.ts";
 import { isFresh } from "../replay.ts";
-import { statementFile } from "../statements.ts";
+import { spoilSignature, statementFile } from "../statements.ts";
 import { NETSUNION_BIZ_CODES, NETSUNION_SYSTEM } from "./codes.ts";
 import { readXml, textOf, groupOf, writeXml, type XmlElement } from "./xml.ts";
 
@@ -155,7 +155,9 @@ export async function handleNetsUnion(ctx: SandboxContext, raw: string): Promise
   }
   if (plan.timeout) return { kind: "no_answer" };
   if (plan.unknown && checked.kind !== "statement") outcome = { status: "02", code: "PB000002", desc: "处理中", fields: { TrxId: textOf(checked.body, "TrxId") ?? "" } };
-  return respond(ctx, checked.header, { code: NETSUNION_SYSTEM.ok, desc: "成功" }, outcome);
+  const answer = respond(ctx, checked.header, { code: NETSUNION_SYSTEM.ok, desc: "成功" }, outcome);
+  const spoil = checked.kind === "statement" && ctx.statement_faults.consume("netsunion", textOf(checked.body, "SttlmDt") ?? "", "bad_signature");
+  return spoil ? spoilSignature(answer, "<BizRtnDesc>") : answer;
 }
 
 class BadBody extends Error {}
@@ -216,7 +218,8 @@ function dispatch(ctx: SandboxContext, kind: MessageKind, body: XmlElement, key:
     case "statement": {
       const b = parseBody(kind, body);
       if (forced) return toBiz({ outcome: "declined", reason: forced.reason, raw_code: forced.raw_code }, () => ({}));
-      const file = statementFile(engine, "netsunion", b.SttlmDt, b.InstgId);
+      if (ctx.statement_faults.consume("netsunion", b.SttlmDt, "late")) return { status: "02", code: "PB000002", desc: "对账文件未生成", fields: { TrxId: b.TrxId } };
+      const file = statementFile(engine, "netsunion", b.SttlmDt, b.InstgId, ctx.statement_faults);
       return { status: "00", code: "PB000000", desc: "成功", fields: { TrxId: b.TrxId, SttlmDt: b.SttlmDt, FileCntt: Buffer.from(file, "utf8").toString("base64") } };
     }
   }

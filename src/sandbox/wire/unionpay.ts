@@ -10,7 +10,7 @@ import { CapacityError } from "../limits.ts";
 import type { EngineResult, NetworkId, Operation } from "../model.ts";
 import type { NotifyEvent } from "../notifier.ts";
 import { isFresh } from "../replay.ts";
-import { statementFile } from "../statements.ts";
+import { spoilSignature, statementFile } from "../statements.ts";
 import { UNIONPAY_RESP_CODES, UNIONPAY_SYSTEM } from "./codes.ts";
 
 /**
@@ -144,7 +144,10 @@ export async function handleUnionPay(ctx: SandboxContext, raw: string): Promise<
   }
   if (plan.timeout) return { kind: "no_answer" };
   if (plan.unknown && checked.kind !== "statement") answer = { code: UNIONPAY_SYSTEM.processing, msg: "交易已受理", fields: {} };
-  return respond(ctx, checked.fields, answer, 200);
+  const wire = respond(ctx, checked.fields, answer, 200);
+  const day = checked.fields.settleDate ?? "";
+  const spoil = checked.kind === "statement" && ctx.statement_faults.consume(checked.network, `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`, "bad_signature");
+  return spoil ? spoilSignature(wire, "respMsg=") : wire;
 }
 
 function parseBody<K extends MessageKind>(kind: K, fields: Record<string, string>): z.infer<(typeof BODY_SCHEMAS)[K]> {
@@ -206,7 +209,9 @@ function dispatch(ctx: SandboxContext, checked: Extract<Checked, { ok: true }>, 
     case "statement": {
       const day = parseBody("statement", fields).settleDate;
       if (forced) return toAnswer({ outcome: "declined", reason: forced.reason, raw_code: forced.raw_code }, () => ({}));
-      const file = statementFile(engine, network, `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`, common.merId);
+      const date = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`;
+      if (ctx.statement_faults.consume(network, date, "late")) return { code: UNIONPAY_SYSTEM.processing, msg: "对账文件未生成", fields: {} };
+      const file = statementFile(engine, network, date, common.merId, ctx.statement_faults);
       return { code: UNIONPAY_SYSTEM.ok, msg: "成功", fields: { settleDate: day, fileContent: Buffer.from(file, "utf8").toString("base64") } };
     }
   }

@@ -1,0 +1,158 @@
+/**
+ * What the risk rules add to a payment, with 20 rules (card, ID holder and merchant ID scopes;
+ * velocity, amount and first-payment caps; enforce with scope locks, review and shadow) over a
+ * history of 20,000 payments:
+ *
+ * - hook: `screenPayment` around the intent insert against the insert alone, interleaved, so the
+ *   difference is the rules' own cost (rules and blocklist queries, one counting statement per
+ *   scope, the scope locks' transaction, the stored decision);
+ * - end to end: POST /v1/payments through the sandbox network with no rules, then with the 20.
+ *
+ *   npm run bench risk                                   # embedded PGlite
+ *   DATABASE_URL=postgres://…/test npm run bench risk    # PostgreSQL
+ */
+import type { Kysely } from "kysely";
+import type { CardRow, Database, PaymentRow } from "../src/db/index.ts";
+import { newId } from "../src/kernel/ids.ts";
+import { screenPayment } from "../src/risk/index.ts";
+import { catalogue, pickCard, signCard } from "../test/payments/helpers.ts";
+import { createTestMerchant, startTestApp, type TestApp } from "../test/support/app.ts";
+
+const HISTORY_PAYMENTS = 20_000;
+const CARDS = 400;
+const HOLDERS = 200;
+const SAMPLES = 1_000;
+const E2E_PAYMENTS = 200;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Twenty rules that all apply and none reject (the normal path: everything counted, nothing fires). */
+export const TWENTY_RULES: Record<string, unknown>[] = [
+  ...[600, 3_600, 86_400, 7 * 86_400].map((w) => ({ kind: "velocity", scope: "card", max_count: 100_000, window_seconds: w, action: "reject" })),
+  ...[3_600, 86_400, 30 * 86_400].map((w) => ({ kind: "amount", scope: "card", max_amount: 1e12, window_seconds: w, action: "reject" })),
+  { kind: "first_payment", scope: "card", max_amount: 1e12, window_seconds: 86_400, action: "reject" },
+  ...[3_600, 86_400, 7 * 86_400].map((w) => ({ kind: "velocity", scope: "id_holder", max_count: 100_000, window_seconds: w, action: "reject" })),
+  ...[86_400, 30 * 86_400].map((w) => ({ kind: "amount", scope: "id_holder", max_amount: 1e12, window_seconds: w, action: "review" })),
+  ...[60, 3_600].map((w) => ({ kind: "velocity", scope: "merchant", max_count: 1_000_000, window_seconds: w, action: "review" })),
+  { kind: "amount", scope: "merchant", max_amount: 1e12, window_seconds: 86_400, action: "review" },
+  { kind: "velocity", scope: "card", max_count: 1, window_seconds: 60, action: "reject", mode: "shadow" },
+  { kind: "amount", scope: "id_holder", max_amount: 100, window_seconds: 86_400, action: "reject", mode: "shadow" },
+  { kind: "velocity", scope: "merchant", max_count: 5, window_seconds: 86_400, action: "review", mode: "shadow" },
+  { kind: "amount", scope: "merchant", max_amount: 1e12, window_seconds: 7 * 86_400, action: "review" },
+];
+
+async function seedHistory(app: TestApp, merchant_ids: string[]): Promise<{ cards: CardRow[]; agreements: Map<string, string> }> {
+  const db = app.ctx.db;
+  const now = app.ctx.clock.now();
+  const cards: CardRow[] = [];
+  for (let i = 0; i < CARDS; i++) {
+    const card_id = newId("crd", now.getTime());
+    const seal = (field: string, v: string) => app.ctx.box.seal(v, `card:${card_id}:${field}`);
+    cards.push({
+      card_id, card_fingerprint: app.ctx.box.fingerprint("card_number", `bench-card-${i}`), card_number_enc: seal("card_number", `62220200000${String(i).padStart(5, "0")}`),
+      bin: "622202", last4: String(i).padStart(4, "0"), bank_code: "ICBC", bank_name: "ICBC", card_type: "debit", holder_name_enc: seal("holder_name", "bench"),
+      id_number_enc: seal("id_number", `bench-id-${i % HOLDERS}`), id_fingerprint: app.ctx.box.fingerprint("id_number", `bench-id-${i % HOLDERS}`),
+      phone_enc: seal("phone", `1390000${String(i).padStart(4, "0")}`), created_at: new Date(now.getTime() - 40 * 86_400_000), updated_at: now,
+    });
+  }
+  await db.insertInto("cards").values(cards).execute();
+  const agreements = new Map<string, string>();
+  const rows = merchant_ids.flatMap((merchant_id) => cards.map((c) => {
+    const agreement_id = newId("agr", now.getTime());
+    agreements.set(`${merchant_id}:${c.card_id}`, agreement_id);
+    return { agreement_id, merchant_id, user_ref: "bench", card_id: c.card_id, sign_request_id: null, status: "active" as const, created_at: c.created_at, unbound_at: null, unbound_reason: null };
+  }));
+  for (let i = 0; i < rows.length; i += 1_000) await db.insertInto("agreements").values(rows.slice(i, i + 1_000)).execute();
+  const history: PaymentRow[] = [];
+  for (let i = 0; i < HISTORY_PAYMENTS; i++) {
+    const card = cards[i % CARDS]!;
+    const merchant_id = merchant_ids[i % merchant_ids.length]!;
+    history.push(paymentRow(merchant_id, agreements.get(`${merchant_id}:${card.card_id}`)!, card.card_id, new Date(now.getTime() - Math.floor((i / HISTORY_PAYMENTS) * 30 * 86_400_000)), i % 10 === 0 ? "failed" : "succeeded"));
+  }
+  for (let i = 0; i < history.length; i += 1_000) await db.insertInto("payments").values(history.slice(i, i + 1_000)).execute();
+  return { cards, agreements };
+}
+
+function paymentRow(merchant_id: string, agreement_id: string, card_id: string, at: Date, status: PaymentRow["status"]): PaymentRow {
+  return {
+    payment_id: newId("pay", at.getTime()), merchant_id, sub_merchant_id: null, out_trade_no: newId("req", at.getTime()), request_hash: "bench", agreement_id, card_id,
+    channel_id: "netsunion", card_agreement_id: null, route_reason: "bench", txn_id: newId("ntx", at.getTime()), network_txn_id: null, amount: 12_345n, currency: "CNY",
+    fee: null, network_cost: null, status, network_state: "final", failure_code: null, failure_message: null, description: "bench", metadata: null, notify_url: null,
+    refunded_amount: 0n, query_attempts: 0, next_query_at: null, alert: false, created_at: at, updated_at: at, succeeded_at: null, failed_at: null,
+  };
+}
+
+async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<string, string | number>> {
+  const { cards, agreements } = await seedHistory(app, merchant_ids);
+  for (const rule of TWENTY_RULES) {
+    const res = await app.admin("POST", "/admin/v1/risk/rules", rule);
+    if (res.status !== 201) throw new Error(`rule: ${JSON.stringify(res.body)}`);
+  }
+  const insert = async (db: Kysely<Database>, row: PaymentRow) => (await db.insertInto("payments").values(row).returningAll().executeTakeFirst()) ?? null;
+  const bare: number[] = [];
+  const screened: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const card = cards[(i * 7) % CARDS]!;
+    const merchant_id = merchant_ids[i % merchant_ids.length]!;
+    const row = () => paymentRow(merchant_id, agreements.get(`${merchant_id}:${card.card_id}`)!, card.card_id, app.ctx.clock.now(), "processing");
+    let t0 = performance.now();
+    await insert(app.ctx.db, row());
+    bare.push(performance.now() - t0);
+    t0 = performance.now();
+    await screenPayment(app.ctx, { merchant_id, card, amount: 12_345n, out_trade_no: `bench-${i}` }, (db) => insert(db, row()));
+    screened.push(performance.now() - t0);
+  }
+  bare.sort((a, b) => a - b);
+  screened.sort((a, b) => a - b);
+  return {
+    bench: "risk hook, 20 rules",
+    engine: process.env.DATABASE_URL ? "postgres" : "pglite",
+    samples: SAMPLES,
+    "insert alone p50/p99 ms": `${percentile(bare, 50).toFixed(2)} / ${percentile(bare, 99).toFixed(2)}`,
+    "hook + insert p50/p99 ms": `${percentile(screened, 50).toFixed(2)} / ${percentile(screened, 99).toFixed(2)}`,
+    "added p50/p99 ms": `${(percentile(screened, 50) - percentile(bare, 50)).toFixed(2)} / ${(percentile(screened, 99) - percentile(bare, 99)).toFixed(2)}`,
+  };
+}
+
+async function benchEndToEnd(): Promise<Record<string, string | number>[]> {
+  const app = await startTestApp({ label: "bench_risk_e2e", sandbox: true });
+  try {
+    const m = await createTestMerchant(app);
+    const client = app.merchantClient(m.creds);
+    const agreement_id = await signCard(app, client, pickCard(await catalogue(app), { unified: true }), "bench-risk-sign");
+    let n = 0;
+    const run = async (label: string) => {
+      const latencies: number[] = [];
+      for (let i = 0; i < E2E_PAYMENTS; i++) {
+        n += 1;
+        const t0 = performance.now();
+        const res = await client.post<{ status: string }>("/v1/payments", { out_trade_no: `bench-risk-${n}`, agreement_id, amount: 100, currency: "CNY", description: "bench" });
+        if (res.body.status !== "succeeded") throw new Error(`payment ${n}: ${res.text}`);
+        latencies.push(performance.now() - t0);
+      }
+      latencies.sort((a, b) => a - b);
+      return { bench: `POST /v1/payments, ${label}`, engine: process.env.DATABASE_URL ? "postgres" : "pglite", payments: E2E_PAYMENTS, "p50 ms": percentile(latencies, 50).toFixed(1), "p99 ms": percentile(latencies, 99).toFixed(1) };
+    };
+    const without = await run("no rules");
+    for (const rule of TWENTY_RULES) await app.admin("POST", "/admin/v1/risk/rules", rule);
+    const with_rules = await run("20 rules");
+    return [without, with_rules];
+  } finally {
+    await app.close();
+  }
+}
+
+export async function benchRisk(): Promise<Record<string, string | number>[]> {
+  const app = await startTestApp({ label: "bench_risk" });
+  let hook: Record<string, string | number>;
+  try {
+    const merchant_ids: string[] = [];
+    for (let i = 0; i < 5; i++) merchant_ids.push((await createTestMerchant(app)).creds.mch_id);
+    hook = await benchHook(app, merchant_ids);
+  } finally {
+    await app.close();
+  }
+  return [hook, ...(await benchEndToEnd())];
+}

@@ -1,0 +1,36 @@
+import { createContext, useContext } from "react";
+
+export type Lang = "zh" | "en";
+
+const zh = {
+  title: "paycore 运营控制台", signin: "登录", token: "操作员令牌", signout: "退出", lang: "English",
+  overview: "概览", merchants: "商户", payments: "支付与退款", settlement: "结算", channels: "通道", proposals: "待审批", risk: "风控", audit: "审计日志",
+  period: "时间段", last24h: "最近24小时", last7d: "最近7天", count: "笔数", volume: "金额", success_rate: "成功率", fees: "手续费", refunds: "退款",
+  search: "查询", out_trade_no: "商户订单号", status: "状态", amount: "金额", channel: "通道", created: "创建时间", merchant: "商户号", next: "下一页", loading: "加载中…",
+  detail: "详情", refund: "退款", refund_amount: "退款金额（元）", reason: "原因", refunded: "已退款", route_reason: "路由原因", balance: "商户余额", pending: "待结算", available: "可用",
+  suspend: "冻结", activate: "恢复", rotate_key: "轮换密钥", new_secret: "新密钥（只显示一次）", settlement_account: "结算账户变更", account_name: "户名", account_number: "账号", bank_code: "行号", propose: "提交审批",
+  proposed: "已提交，等待另一位操作员审批", approve: "批准", reject: "驳回", none: "暂无", enabled: "启用", disabled: "停用", enable: "启用", disable: "停用", healthy: "健康",
+  run_settlement: "执行结算", date: "日期", running: "执行中…", done: "完成", action: "操作", operator: "操作员", target: "对象", time: "时间", rules: "规则", alerts: "告警", kind: "类型",
+  payouts: "付款", rails: "清算通道", next_open: "下次开放", per_item_max: "单笔上限",
+  entity: "主体", sub_merchants: "子商户", failed_to: "失败", state_history: "状态历史", refund_done: "退款已提交",
+};
+const en: typeof zh = {
+  title: "paycore operations console", signin: "Sign in", token: "Operator token", signout: "Sign out", lang: "中文",
+  overview: "Overview", merchants: "Merchants", payments: "Payments & refunds", settlement: "Settlement", channels: "Channels", proposals: "Proposals", risk: "Risk", audit: "Audit log",
+  period: "Period", last24h: "Last 24 hours", last7d: "Last 7 days", count: "Count", volume: "Volume", success_rate: "Success rate", fees: "Fees", refunds: "Refunds",
+  search: "Search", out_trade_no: "out_trade_no", status: "Status", amount: "Amount", channel: "Channel", created: "Created", merchant: "Merchant ID", next: "Next page", loading: "Loading…",
+  detail: "Detail", refund: "Refund", refund_amount: "Refund amount (yuan)", reason: "Reason", refunded: "Refunded", route_reason: "Route reason", balance: "Merchant balance", pending: "Pending", available: "Available",
+  suspend: "Suspend", activate: "Activate", rotate_key: "Rotate key", new_secret: "New secret (shown once)", settlement_account: "Change settlement account", account_name: "Account name", account_number: "Account number", bank_code: "Bank code", propose: "Propose",
+  proposed: "Proposed: waits for another operator's approval", approve: "Approve", reject: "Reject", none: "Nothing here", enabled: "Enabled", disabled: "Disabled", enable: "Enable", disable: "Disable", healthy: "Healthy",
+  run_settlement: "Run settlement", date: "Date", running: "Running…", done: "Done", action: "Action", operator: "Operator", target: "Target", time: "Time", rules: "Rules", alerts: "Alerts", kind: "Kind",
+  payouts: "Payouts", rails: "Rails", next_open: "Next open", per_item_max: "Per-item cap",
+  entity: "Entity", sub_merchants: "Sub-merchants", failed_to: "Failed", state_history: "State history", refund_done: "Refund submitted",
+};
+
+export type Key = keyof typeof zh;
+export const DICTS: Record<Lang, typeof zh> = { zh, en };
+export const LangContext = createContext<Lang>("zh");
+export function useT(): (k: Key) => string {
+  const lang = useContext(LangContext);
+  return (k) => DICTS[lang][k];
+}

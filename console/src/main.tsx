@@ -1,0 +1,91 @@
+import { StrictMode, useState } from "react";
+import { createRoot } from "react-dom/client";
+import { api, session } from "./api.ts";
+import { LangContext, useT, type Lang } from "./i18n.ts";
+import { Audit, Channels, Payouts, Proposals, Risk, Settlement } from "./pages/ops.tsx";
+import { Merchants } from "./pages/merchants.tsx";
+import { Overview } from "./pages/overview.tsx";
+import { Payments } from "./pages/payments.tsx";
+import "./style.css";
+
+const PAGES = ["overview", "merchants", "payments", "payouts", "settlement", "channels", "proposals", "risk", "audit"] as const;
+type PageName = (typeof PAGES)[number];
+
+function SignIn({ onDone }: { onDone: () => void }) {
+  const t = useT();
+  const [token, setToken] = useState("");
+  const [error, setError] = useState("");
+  const submit = async () => {
+    session.set(token.trim());
+    try {
+      await api("GET", "/admin/v1/audit-log?limit=1");
+      onDone();
+    } catch (err) {
+      session.clear();
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <form className="signin" onSubmit={(e) => (e.preventDefault(), void submit())}>
+      <h1>{t("title")}</h1>
+      <label>
+        {t("token")} <input id="token" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />
+      </label>
+      <button id="signin" type="submit">{t("signin")}</button>
+      {error && <p className="error">{error}</p>}
+    </form>
+  );
+}
+
+function App() {
+  const [lang, setLang] = useState<Lang>((localStorage.getItem("paycore.console.lang") as Lang) ?? "zh");
+  const [signed, setSigned] = useState(Boolean(session.token()));
+  const [page, setPage] = useState<PageName>("overview");
+  const switchLang = () => {
+    const next = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("paycore.console.lang", next);
+    document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
+    setLang(next);
+  };
+  return (
+    <LangContext.Provider value={lang}>
+      <Shell lang={lang} signed={signed} page={page} setPage={setPage} switchLang={switchLang} signOut={() => (session.clear(), setSigned(false))} onSignedIn={() => setSigned(true)} />
+    </LangContext.Provider>
+  );
+}
+
+function Shell(p: { lang: Lang; signed: boolean; page: PageName; setPage: (x: PageName) => void; switchLang: () => void; signOut: () => void; onSignedIn: () => void }) {
+  const t = useT();
+  return (
+    <div className="app">
+      <header>
+        <strong>paycore</strong>
+        {p.signed && PAGES.map((name) => (
+          <button key={name} id={`nav-${name}`} className={name === p.page ? "active" : ""} onClick={() => p.setPage(name)}>
+            {t(name)}
+          </button>
+        ))}
+        <span className="spacer" />
+        <button id="lang" onClick={p.switchLang}>{t("lang")}</button>
+        {p.signed && <button id="signout" onClick={p.signOut}>{t("signout")}</button>}
+      </header>
+      <main>{p.signed ? <PageView page={p.page} /> : <SignIn onDone={p.onSignedIn} />}</main>
+    </div>
+  );
+}
+
+function PageView({ page }: { page: PageName }) {
+  switch (page) {
+    case "overview": return <Overview />;
+    case "merchants": return <Merchants />;
+    case "payments": return <Payments />;
+    case "payouts": return <Payouts />;
+    case "settlement": return <Settlement />;
+    case "channels": return <Channels />;
+    case "proposals": return <Proposals />;
+    case "risk": return <Risk />;
+    case "audit": return <Audit />;
+  }
+}
+
+createRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);

@@ -1,0 +1,96 @@
+import type { Kysely } from "kysely";
+import { z } from "zod";
+import type { Database } from "../../db/index.ts";
+import { RAILS, type Rail } from "../../kernel/cnaps/hours.ts";
+import { fenToWire } from "../../kernel/money.ts";
+import { recordAudit } from "../../operators/index.ts";
+import { listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
+import type { ProposalKind, Proposals } from "../../proposals/index.ts";
+import { adminRoute, type RouteDef } from "../route.ts";
+import { listOf } from "./common.ts";
+
+const RailOut = z.object({
+  rail: z.enum(RAILS),
+  state: z.enum(["open", "closed"]).describe("Now, by the calendar and `enabled`"),
+  next_open_at: z.string().nullable(),
+  per_item_max: z.number().int().nullable().describe("Fen; null = no cap"),
+  cost_per_item: z.number().int().describe("Fen per credit; the router prefers the cheapest open rail"),
+  enabled: z.boolean(),
+  healthy: z.boolean(),
+});
+const railToWire = (v: RailView) => ({ ...v, next_open_at: v.next_open_at?.toISOString() ?? null, per_item_max: v.per_item_max === null ? null : fenToWire(v.per_item_max), cost_per_item: fenToWire(v.cost_per_item) });
+const fenField = z.number().int().min(1).max(Number(PAYOUT_LIMITS.amount_fen_max));
+const Patch = z.strictObject({ enabled: z.boolean().optional(), per_item_max: fenField.nullable().optional(), cost_per_item: z.number().int().min(0).max(10_000_000).optional() });
+type PatchInput = z.infer<typeof Patch>;
+type CostChange = { rail: Rail; cost_per_item: number };
+export const RAIL_COST_KIND = "rail.cost";
+
+const toPatch = (p: PatchInput): RailPatch => ({
+  ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
+  ...(p.per_item_max !== undefined ? { per_item_max: p.per_item_max === null ? null : BigInt(p.per_item_max) } : {}),
+  ...(p.cost_per_item !== undefined ? { cost_per_item: BigInt(p.cost_per_item) } : {}),
+});
+
+async function applyRailPatch(pd: PayoutDeps, trx: Kysely<Database>, rail: Rail, patch: RailPatch, actor: { operator_id: string; request_id: string }) {
+  const { before, after } = await updateRail(trx, rail, patch, pd.ctx.clock.now());
+  const wire = (r: typeof before) => ({ enabled: r.enabled, per_item_max: r.per_item_max === null ? null : fenToWire(r.per_item_max), cost_per_item: fenToWire(r.cost_per_item) });
+  await recordAudit(trx, { ...actor, action: "rail.update", target_type: "rail", target_id: rail, before: wire(before), after: wire(after) }, pd.ctx.clock.now());
+}
+
+/** A rail's cost decides where money goes: changing it is four-eyes. */
+function railCostKind(pd: PayoutDeps): ProposalKind<CostChange> {
+  return {
+    kind: RAIL_COST_KIND,
+    payload: z.strictObject({ rail: z.enum(RAILS), cost_per_item: z.number().int().min(0).max(10_000_000) }) as z.ZodType<CostChange>,
+    target: (p) => ({ target_type: "rail", target_id: p.rail }),
+    describe: (p) => p,
+    apply: async (trx, p, actor) => {
+      await applyRailPatch(pd, trx, p.rail, { cost_per_item: BigInt(p.cost_per_item) }, actor);
+      return p;
+    },
+  };
+}
+
+/** Operator API for payout rails and payouts (docs/payouts.md "API"). */
+export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[] {
+  proposals.register(railCostKind(pd));
+  return [
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/rails",
+      summary: "Payout rails: open or closed now, next opening, cap, cost, enabled, health",
+      tags: ["Admin: payouts"],
+      response: z.object({ data: z.array(RailOut) }),
+      handler: async () => ({ body: { data: (await railViews(pd)).map(railToWire) } }),
+    }),
+    adminRoute({
+      method: "PATCH",
+      url: "/admin/v1/rails/:rail",
+      summary: "Change a rail's cap or enabled now; a cost change answers 202 with a proposal another operator must approve",
+      tags: ["Admin: payouts"],
+      params: z.strictObject({ rail: z.enum(RAILS) }),
+      body: Patch,
+      handler: async (i) => {
+        const actor = { operator_id: i.operator.operator_id, request_id: i.request_id };
+        const { cost_per_item, ...direct } = i.body;
+        if (Object.keys(direct).length > 0) await pd.ctx.db.transaction().execute((trx) => applyRailPatch(pd, trx, i.params.rail, toPatch(direct), actor));
+        if (cost_per_item !== undefined) {
+          return { status: 202, body: await proposals.propose({ operator: i.operator, request_id: i.request_id }, RAIL_COST_KIND, { rail: i.params.rail, cost_per_item }) };
+        }
+        return { body: railToWire((await railViews(pd)).find((v) => v.rail === i.params.rail)!) };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/payouts",
+      summary: "Search payouts (every merchant ID), newest first; a queued payout's route_reason says what it waits for",
+      tags: ["Admin: payouts"],
+      query: W.AdminPayoutQuery,
+      response: listOf(W.PayoutOut.extend({ merchant_id: z.string() })),
+      handler: async (i) => {
+        const page = await listPayouts(pd.ctx.db, i.query);
+        return { body: { data: page.data.map((p) => ({ ...W.payoutToWire(p), merchant_id: p.merchant_id })), next_cursor: page.next_cursor } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,64 @@
+import { sql, type Kysely } from "kysely";
+import type { StatementRecord } from "../channels/index.ts";
+import type { Database } from "../db/index.ts";
+import { assert } from "../kernel/assert.ts";
+import { RECONCILIATION_LIMITS } from "./limits.ts";
+
+/**
+ * Loads a file's records into `reconciliation_lines` as they stream in: one INSERT per batch of
+ * `line_batch_max` lines (the batch travels as one JSON parameter, which both engines unpack with
+ * `json_to_recordset`), so memory stays flat whatever the file's size.
+ */
+export interface LoadedLines {
+  line_count: number;
+  /** What the file says the network owes for the day: the sum of its settlement amounts. */
+  file_net: bigint;
+}
+
+interface LineJson {
+  line_no: number;
+  kind: "pay" | "refund";
+  network_txn_id: string;
+  txn_id: string;
+  order_id: string;
+  amount: string;
+  fee: string;
+  settle_amount: string;
+}
+
+async function insertBatch(db: Kysely<Database>, reconciliation_id: string, batch: LineJson[]): Promise<void> {
+  await sql`
+    INSERT INTO reconciliation_lines (reconciliation_id, line_no, kind, network_txn_id, txn_id, order_id, amount, fee, settle_amount)
+    SELECT ${reconciliation_id}, x.line_no, x.kind, x.network_txn_id, x.txn_id, x.order_id, x.amount, x.fee, x.settle_amount
+    FROM json_to_recordset(${JSON.stringify(batch)}::json)
+      AS x(line_no integer, kind text, network_txn_id text, txn_id text, order_id text, amount int8, fee int8, settle_amount int8)`.execute(db);
+}
+
+export async function loadLines(
+  db: Kysely<Database>,
+  reconciliation_id: string,
+  records: Iterable<StatementRecord> | AsyncIterable<StatementRecord>,
+  progress: (lines: number) => void,
+): Promise<LoadedLines> {
+  await db.deleteFrom("reconciliation_lines").where("reconciliation_id", "=", reconciliation_id).execute();
+  let batch: LineJson[] = [];
+  let line_count = 0;
+  let file_net = 0n;
+  for await (const r of records) {
+    line_count += 1;
+    assert(line_count <= RECONCILIATION_LIMITS.file_lines_max, `statement file longer than ${RECONCILIATION_LIMITS.file_lines_max} lines`);
+    file_net += r.settlement_amount_fen;
+    batch.push({
+      line_no: line_count, kind: r.kind, network_txn_id: r.network_txn_id, txn_id: r.txn_id, order_id: r.order_id,
+      amount: r.amount_fen.toString(), fee: r.fee_fen.toString(), settle_amount: r.settlement_amount_fen.toString(),
+    });
+    if (batch.length >= RECONCILIATION_LIMITS.line_batch_max) {
+      await insertBatch(db, reconciliation_id, batch);
+      batch = [];
+      progress(line_count);
+    }
+  }
+  if (batch.length > 0) await insertBatch(db, reconciliation_id, batch);
+  progress(line_count);
+  return { line_count, file_net };
+}

@@ -1,0 +1,129 @@
+import { sql, type Kysely } from "kysely";
+import type { Database, ExceptionKind, ReconciliationResult } from "../db/index.ts";
+import { assert } from "../kernel/assert.ts";
+import { newId } from "../kernel/ids.ts";
+import { RECONCILIATION_LIMITS } from "./limits.ts";
+
+/**
+ * Matching, set-based: the file's lines are in `reconciliation_lines`; one join pairs each line
+ * with paycore's payment or refund by paycore's order id (echoed by the network), and the network
+ * transaction id must agree where paycore knows it. The result of a line is the first that holds:
+ *
+ *   an exception already recorded for this line and day → its kind (re-runs give the same result)
+ *   no paycore record, or a different network txn id     → network_only  (长款)
+ *   paycore's record is not succeeded                     → status_mismatch
+ *   amounts differ                                        → amount_mismatch
+ *   the network's fee differs from the cost paycore booked → fee_mismatch
+ *   otherwise                                             → matched
+ *
+ * Statements: one aggregate, one select of the non-matched lines (bounded), inserts of their
+ * exceptions. Nothing is locked; exceptions are unique per channel, day and line.
+ */
+const CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
+  SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee, l.settle_amount,
+    CASE WHEN l.kind = 'pay' THEN l.amount ELSE -l.amount END AS network_signed,
+    p.payment_id, f.refund_id,
+    coalesce(p.status, f.status) AS platform_status,
+    coalesce(p.amount, f.amount) AS platform_amount,
+    CASE WHEN l.kind = 'pay' THEN p.network_cost ELSE 0::int8 END AS platform_fee,
+    CASE
+      WHEN e.kind IS NOT NULL THEN e.kind
+      WHEN (p.payment_id IS NULL AND f.refund_id IS NULL)
+        OR coalesce(p.network_txn_id, f.network_txn_id, l.network_txn_id) <> l.network_txn_id THEN 'network_only'
+      WHEN coalesce(p.status, f.status) <> 'succeeded' THEN 'status_mismatch'
+      WHEN coalesce(p.amount, f.amount) <> l.amount THEN 'amount_mismatch'
+      WHEN l.kind = 'pay' AND p.network_cost IS DISTINCT FROM l.fee THEN 'fee_mismatch'
+      ELSE 'matched'
+    END AS result
+  FROM reconciliation_lines l
+  LEFT JOIN payments p ON l.kind = 'pay' AND p.payment_id = l.order_id AND p.channel_id = ${channel_id}
+  LEFT JOIN refunds f ON l.kind = 'refund' AND f.refund_id = l.order_id AND f.channel_id = ${channel_id}
+  LEFT JOIN reconciliation_exceptions e
+    ON e.channel_id = ${channel_id} AND e.settlement_date = ${date} AND e.match_key = l.network_txn_id
+  WHERE l.reconciliation_id = ${reconciliation_id}`;
+
+export interface ResultTotals {
+  result: ReconciliationResult | "buffered";
+  item_count: bigint;
+  network_amount: bigint;
+  platform_amount: bigint;
+}
+
+interface Unmatched {
+  line_no: number;
+  kind: "pay" | "refund";
+  network_txn_id: string;
+  txn_id: string;
+  order_id: string;
+  amount: bigint;
+  fee: bigint;
+  settle_amount: bigint;
+  network_signed: bigint;
+  payment_id: string | null;
+  refund_id: string | null;
+  platform_status: string | null;
+  platform_amount: bigint | null;
+  platform_fee: bigint | null;
+  result: ExceptionKind;
+}
+
+/** Per result: how many lines and their signed amounts (refunds negative). */
+export async function lineTotals(db: Kysely<Database>, run: RunKey): Promise<ResultTotals[]> {
+  const rows = await sql<{ result: ReconciliationResult; item_count: bigint; network_amount: bigint; platform_amount: bigint }>`
+    SELECT c.result, count(*)::int8 AS item_count, coalesce(sum(c.network_signed), 0)::int8 AS network_amount,
+      coalesce(sum(CASE WHEN c.kind = 'pay' THEN c.platform_amount ELSE -c.platform_amount END), 0)::int8 AS platform_amount
+    FROM (${CLASSIFIED(run.reconciliation_id, run.channel_id, run.settlement_date)}) c
+    GROUP BY c.result`.execute(db);
+  return rows.rows;
+}
+
+export interface RunKey {
+  reconciliation_id: string;
+  channel_id: string;
+  settlement_date: string;
+}
+
+/** Records an exception for every line that is not matched and has none yet. Answers how many were new. */
+export async function recordLineExceptions(db: Kysely<Database>, run: RunKey, at: Date): Promise<number> {
+  const rows = await sql<Unmatched>`
+    SELECT c.* FROM (${CLASSIFIED(run.reconciliation_id, run.channel_id, run.settlement_date)}) c
+    WHERE c.result <> 'matched'
+      AND NOT EXISTS (SELECT 1 FROM reconciliation_exceptions x
+        WHERE x.channel_id = ${run.channel_id} AND x.settlement_date = ${run.settlement_date} AND x.match_key = c.network_txn_id)
+    ORDER BY c.line_no
+    LIMIT ${RECONCILIATION_LIMITS.exceptions_per_run_max + 1}`.execute(db);
+  assert(rows.rows.length <= RECONCILIATION_LIMITS.exceptions_per_run_max, `more than ${RECONCILIATION_LIMITS.exceptions_per_run_max} exceptions in one file`);
+  let created = 0;
+  for (let i = 0; i < rows.rows.length; i += RECONCILIATION_LIMITS.line_batch_max / 10) {
+    const batch = rows.rows.slice(i, i + RECONCILIATION_LIMITS.line_batch_max / 10).map((u) => ({
+      exception_id: newId("rex", at.getTime()),
+      reconciliation_id: run.reconciliation_id,
+      channel_id: run.channel_id,
+      settlement_date: run.settlement_date,
+      kind: u.result,
+      match_key: u.network_txn_id,
+      status: "open" as const,
+      payment_id: u.result === "network_only" ? null : u.payment_id,
+      refund_id: u.result === "network_only" ? null : u.refund_id,
+      network_txn_id: u.network_txn_id,
+      txn_id: u.txn_id,
+      record_kind: u.kind,
+      network_settle: u.settle_amount,
+      platform_amount: u.result === "network_only" ? null : u.platform_amount,
+      network_amount: u.amount,
+      platform_fee: u.result === "network_only" ? null : u.platform_fee,
+      network_fee: u.fee,
+      platform_status: u.result === "network_only" ? null : u.platform_status,
+      created_at: at,
+      updated_at: at,
+    }));
+    const inserted = await db
+      .insertInto("reconciliation_exceptions")
+      .values(batch)
+      .onConflict((oc) => oc.columns(["channel_id", "settlement_date", "match_key"]).doNothing())
+      .returning("exception_id")
+      .execute();
+    created += inserted.length;
+  }
+  return created;
+}

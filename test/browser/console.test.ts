@@ -1,0 +1,156 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PaycoreClient } from "../../src/client/index.ts";
+import { CONSOLE_DIST } from "../../src/api/console.ts";
+import { createOperator } from "../../src/operators/index.ts";
+import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
+import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
+import { launchBrowser } from "../support/browser.ts";
+
+type Json = Record<string, unknown>;
+// Evaluated in the page (waitForFunction): the page's document, not Node's.
+declare const document: { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
+const ARTIFACTS = join(process.cwd(), "test-artifacts", "console");
+
+/** The console is built by `npm install` (prepare); a checkout without the build gets one here. */
+function ensureConsoleBuilt(): void {
+  if (!existsSync(join(CONSOLE_DIST, "index.html"))) execFileSync("npm", ["run", "build", "-w", "@paycore/console"], { stdio: "pipe" });
+}
+
+describe("operations console in Chromium", () => {
+  let app: TestApp;
+  let shop: PaycoreClient;
+  let merchant_id = "";
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let page: Page;
+  const outside: string[] = [];
+
+  beforeAll(async () => {
+    ensureConsoleBuilt();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    app = await startTestApp({ label: "console", sandbox: true });
+    const m = await createTestMerchant(app, { name: "Tea House" });
+    merchant_id = m.merchant.merchant_id as string;
+    shop = app.merchantClient(m.creds);
+    const agreement_id = await signCard(app, shop, pickCard(await catalogue(app), { unified: true }), "console-sign");
+    const paid = await shop.post<Json>("/v1/payments", { out_trade_no: "console-order-1", agreement_id, amount: 10_000, currency: "CNY", description: "tea" });
+    expect(paid.body.status).toBe("succeeded");
+    await shop.post<Json>("/v1/payments", { out_trade_no: "console-order-2", agreement_id, amount: 2_500, currency: "CNY", description: "more tea" });
+    browser = await launchBrowser();
+    const context = await browser.browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+    // The console must work with no network: anything not served by paycore itself is refused and recorded.
+    await context.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === new URL(app.url).origin) return route.continue();
+      outside.push(url.href);
+      return route.abort();
+    });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  async function signIn(token: string): Promise<void> {
+    await page.goto(`${app.url}/console/`);
+    await page.fill("#token", token);
+    await page.click("#signin");
+    await page.waitForSelector("#nav-payments");
+  }
+
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  it("signs in with an operator token, in Chinese, and switches to English", async () => {
+    await page.goto(`${app.url}/console/`);
+    await page.fill("#token", "not-a-real-operator-token");
+    await page.click("#signin");
+    await page.waitForSelector(".signin .error");
+    await signIn(app.admin_token);
+    expect(await page.textContent("#nav-payments")).toBe("支付与退款");
+    await page.waitForSelector("#overview-chart canvas");
+    await page.waitForFunction(() => document.querySelector("#stats strong")?.textContent === "2");
+    expect(await page.textContent("#stats")).toContain("¥125.00");
+    await shot("overview-zh");
+    await page.click("#lang");
+    expect(await page.textContent("#nav-payments")).toBe("Payments & refunds");
+  });
+
+  it("finds a payment by out_trade_no, refunds part of it, and the merchant's balance changes", async () => {
+    await page.click("#nav-payments");
+    await page.fill("#search-out-trade-no", "console-order-1");
+    await page.click("#search");
+    await page.waitForFunction(() => document.querySelectorAll(".payment-row").length === 1);
+    await page.click(".payment-row");
+    await page.waitForSelector("#balance li");
+    expect(await page.textContent("#detail-amount")).toBe("¥100.00");
+    const before = await page.textContent("#balance");
+    await page.fill("#refund-amount", "12.34");
+    await page.click("#refund");
+    await page.waitForSelector("#refund-message");
+    await page.waitForFunction(() => document.querySelector("#detail-refunded")?.textContent === "¥12.34");
+    await page.waitForFunction((b) => document.querySelector("#balance")?.textContent !== b, before);
+    await shot("payment-detail");
+    const payments = await app.admin("GET", "/admin/v1/payments?out_trade_no=console-order-1");
+    expect(payments.body.data[0].refunded_amount).toBe(1_234);
+    const audit = await app.admin("GET", "/admin/v1/audit-log?limit=5");
+    expect((audit.body.data as Json[]).some((a) => a.action === "payment.refund")).toBe(true);
+  });
+
+  it("suspends a merchant ID from the tree, and its API calls are refused", async () => {
+    await page.click("#nav-merchants");
+    const node = page.locator(`[data-merchant="${merchant_id}"]`);
+    await node.locator(".toggle-status").click();
+    await page.waitForFunction((id) => document.querySelector(`[data-merchant="${id}"] .status`)?.textContent === "suspended", merchant_id);
+    await shot("merchants");
+    const refused = await shop.get<Json>("/v1/balance");
+    expect(refused.status).toBe(403);
+    expect((refused.body.error as Json).code).toBe("merchant_suspended");
+    await node.locator(".toggle-status").click();
+    await page.waitForFunction((id) => document.querySelector(`[data-merchant="${id}"] .status`)?.textContent === "active", merchant_id);
+    expect((await shop.get<Json>("/v1/balance")).status).toBe(200);
+  });
+
+  it("proposes a settlement-account change that another operator approves", async () => {
+    const node = page.locator(`[data-merchant="${merchant_id}"]`);
+    await node.locator(".change-account").click();
+    await node.locator("input[name=account_name]").fill("Tea House Ltd.");
+    await node.locator("input[name=account_number]").fill("6222020200119876543");
+    await node.locator("input[name=bank_code]").fill("102290000012");
+    await node.locator(".account-form button[type=submit]").click();
+    await node.locator(".note").waitFor();
+    expect(await node.locator(".note").textContent()).toMatch(/another operator|另一位/);
+    expect((await app.admin("GET", `/admin/v1/merchants/${merchant_id}`)).body.settlement.account.account_number_last4).not.toBe("6543");
+
+    // The proposer cannot approve their own change.
+    await page.click("#nav-proposals");
+    await page.waitForSelector(".proposal");
+    await page.click(".proposal .approve");
+    await page.waitForSelector("section .error");
+    const { token } = await createOperator(app.ctx, { name: "checker", role: "operator" });
+    await page.click("#signout");
+    await signIn(token);
+    await page.click("#nav-proposals");
+    await page.waitForSelector(".proposal");
+    await shot("proposals");
+    await page.click(".proposal .approve");
+    await page.waitForFunction(() => document.querySelectorAll(".proposal").length === 0);
+    expect((await app.admin("GET", `/admin/v1/merchants/${merchant_id}`)).body.settlement.account.account_number_last4).toBe("6543");
+  });
+
+  it("shows the other pages, and nothing was fetched from outside paycore", async () => {
+    const shown: Record<string, string> = { payouts: "#rails tbody tr", settlement: "#settlements", channels: "#channels tbody tr", risk: "#risk-rules", audit: "#audit tbody tr", overview: "#overview-chart canvas" };
+    for (const [name, selector] of Object.entries(shown)) {
+      await page.click(`#nav-${name}`);
+      await page.waitForSelector(selector, { state: "attached" });
+      if (name === "channels") expect(await page.textContent("#channels")).toContain("netsunion");
+      if (name === "payouts") expect(await page.textContent("#rails")).toContain("hvps");
+      if (name === "audit") expect(await page.textContent("#audit")).toContain("merchant");
+      await shot(name);
+    }
+    expect(outside).toEqual([]);
+  }, 90_000);
+});
