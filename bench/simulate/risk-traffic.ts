@@ -4,7 +4,7 @@ import { residentIdCheckChar, usccCheckChar } from "../../src/kernel/checks.ts";
 
 /**
  * A traffic generator for the merchant monitor: normal merchants of several categories and
- * gambling-like ones (DOMAIN.md "Gambling red flags"), driven through paycore's Open API against
+ * gambling-like ones (docs/domain.md, gambling red flags), driven through paycore's Open API against
  * the live sandbox networks over HTTP, on a manual clock shared by paycore and the sandbox so
  * four weeks of traffic take minutes. Then the monitor runs and its flags are compared with the
  * truth: precision and recall.

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Kysely } from "kysely";
-import type { AgreementRow, CardRow, Database, SignRequestRow } from "../db/index.ts";
+import type { AgreementRow, CardAgreementRow, CardRow, Database, SignRequestRow } from "../db/index.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -49,9 +49,12 @@ export function requestFingerprint(deps: PaymentDeps, value: unknown): string {
 }
 
 /**
- * `POST /v1/agreements`: a card already signed on the platform is reused at once (`already_signed`,
- * no SMS) unless this merchant ID asks for its own confirmation (paycore's own OTP to the reserved
- * phone); otherwise the bank's OTP through the cheapest usable network.
+ * `POST /v1/agreements`: the bank-level card agreement is reused across the platform (no second
+ * bank SMS), but the merchant-level agreement needs the cardholder's consent to this merchant ID:
+ * silent (`already_signed`) within the entity that already holds the card or at an admin-trusted
+ * merchant ID, otherwise paycore's own code to the reserved phone (`otp_sent`; nothing is created
+ * until it is confirmed). A credit card whose first signing checked CVN2/expiry goes to the bank
+ * again. A card not signed yet gets the bank's code through the cheapest usable network.
  */
 export async function startSigning(deps: PaymentDeps, merchant: MerchantRow, input: StartSigningInput): Promise<SignStartAnswer> {
   const now = deps.ctx.clock.now();
@@ -81,11 +84,43 @@ async function startNew(deps: PaymentDeps, merchant: MerchantRow, input: StartSi
   const route = routePayment(await deps.channels.views(), { bank_code: card.bank_code, bank_unified: checked.bank.unified_registries, agreements: held }, TYPICAL_AMOUNT_FEN);
   const verified_before = (route.kind === "use" || route.kind === "sync") && sameElements(deps.ctx.box, card, checked.elements);
   if (verified_before) {
-    const held = await deps.ctx.db.selectFrom("agreements").selectAll().where("merchant_id", "=", merchant.merchant_id).where("card_id", "=", card.card_id).where("status", "=", "active").executeTakeFirst();
-    if (held || !merchant.require_own_confirmation) return reuse(deps, merchant, input, request_hash, card, checked, held ?? null);
+    const mine = await deps.ctx.db.selectFrom("agreements").selectAll().where("merchant_id", "=", merchant.merchant_id).where("card_id", "=", card.card_id).where("status", "=", "active").executeTakeFirst();
+    if (mine) return reuse(deps, merchant, input, request_hash, card, checked, mine);
+    // paycore never keeps CVN2 or expiry, so it cannot check them itself: the bank checks them again.
+    if (card.card_type === "credit" && bankCheckedCardSecrets(held)) return bankOtp(deps, merchant, input, request_hash, card, checked);
+    if (!merchant.require_own_confirmation && (await silentReuseAllowed(deps.ctx.db, merchant, card.card_id))) {
+      return reuse(deps, merchant, input, request_hash, card, checked, null);
+    }
     return platformOtp(deps, merchant, input, request_hash, card, checked);
   }
   return bankOtp(deps, merchant, input, request_hash, card, checked);
+}
+
+/**
+ * Whether a network checked the card's CVN2 or expiry when it was signed (bitmap name, id, card,
+ * phone, cvn2, expiry). Unknown (a synced or query-confirmed agreement) counts as checked.
+ */
+function bankCheckedCardSecrets(card_agreements: readonly CardAgreementRow[]): boolean {
+  return card_agreements.some((a) => a.verified_elements === null || a.verified_elements[4] === "1" || a.verified_elements[5] === "1");
+}
+
+/**
+ * The cardholder consented to an entity, not to the platform: reuse stays silent within the
+ * entity that holds an agreement for the card (the group's own merchant IDs), or at a merchant ID
+ * an admin marked trusted for silent reuse. Any other merchant ID needs the cardholder's code.
+ */
+async function silentReuseAllowed(db: Kysely<Database>, merchant: MerchantRow, card_id: string): Promise<boolean> {
+  if (merchant.trusted_for_silent_reuse) return true;
+  const same_entity = await db
+    .selectFrom("agreements")
+    .innerJoin("merchants", "merchants.merchant_id", "agreements.merchant_id")
+    .select("agreements.agreement_id")
+    .where("agreements.card_id", "=", card_id)
+    .where("agreements.status", "=", "active")
+    .where("merchants.entity_id", "=", merchant.entity_id)
+    .limit(1)
+    .executeTakeFirst();
+  return same_entity !== undefined;
 }
 
 async function findByOutRequestNo(db: Kysely<Database>, merchant_id: string, out_request_no: string) {

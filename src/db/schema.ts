@@ -24,6 +24,8 @@ export interface MerchantRow {
   status: "active" | "suspended";
   notify_url: string | null;
   require_own_confirmation: boolean;
+  /** Reuse of a card signed at another entity needs no code of the cardholder's (admin's call). */
+  trusted_for_silent_reuse: boolean;
   settlement_mode: "own" | "parent";
   settlement_cycle_days: number;
   settlement_account_name: string | null;

@@ -77,6 +77,7 @@ export async function createMerchant(ctx: Ctx, input: MerchantCreateInput, actor
       status: "active",
       notify_url: input.notify_url ?? null,
       require_own_confirmation: input.require_own_confirmation ?? input.risk_level === "high",
+      trusted_for_silent_reuse: false,
       ...settlementColumns(ctx, merchant_id, input.settlement, input.parent_merchant_id !== undefined),
       ...limitColumns(input.limits),
       is_demo: false,
@@ -137,6 +138,22 @@ export async function applyMerchantPatch(ctx: Ctx, trx: Kysely<Database>, mercha
   return after;
 }
 
+/**
+ * An admin's call: reuse of a card signed at another entity needs no code of the cardholder's at
+ * this merchant ID (docs/agreement-payments.md, "Consent across entities"). Audited.
+ */
+export async function setSilentReuseTrust(ctx: Ctx, merchant_id: string, trusted: boolean, reason: string, actor: Actor) {
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const before = await loadMerchant(trx, merchant_id, true);
+    await trx.updateTable("merchants").set({ trusted_for_silent_reuse: trusted, updated_at: now }).where("merchant_id", "=", merchant_id).execute();
+    const after = await loadMerchant(trx, merchant_id);
+    const audit = { ...actor, action: "merchant.silent_reuse", target_type: "merchant", target_id: merchant_id };
+    await recordAudit(trx, { ...audit, before: { trusted_for_silent_reuse: before.row.trusted_for_silent_reuse }, after: { trusted_for_silent_reuse: trusted, reason } }, now);
+    return after;
+  });
+}
+
 export interface MerchantListQuery {
   entity_id?: string | undefined;
   parent_merchant_id?: string | undefined;
@@ -195,6 +212,7 @@ export function merchantToWire(m: Merchant) {
     notify_url: r.notify_url,
     limits: { card_daily_amount: amount(r.card_daily_amount), card_daily_count: r.card_daily_count, merchant_daily_amount: amount(r.merchant_daily_amount) },
     require_own_confirmation: r.require_own_confirmation,
+    trusted_for_silent_reuse: r.trusted_for_silent_reuse,
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   };

@@ -113,6 +113,7 @@ export const MerchantOut = z.object({
     merchant_daily_amount: z.number().nullable(),
   }),
   require_own_confirmation: z.boolean(),
+  trusted_for_silent_reuse: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
 });

@@ -15,6 +15,7 @@ import {
   patchMerchant,
   SETTLEMENT_CHANGE_KIND,
   settlementChangeKind,
+  setSilentReuseTrust,
   revokeKey,
   rotateKey,
 } from "../../merchants/index.ts";
@@ -105,6 +106,19 @@ export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] 
         }
         return { body: merchantToWire(await patchMerchant(ctx, i.params.merchant_id, i.body, actor(i))) };
       },
+    }),
+    adminRoute({
+      method: "PUT",
+      url: "/admin/v1/merchants/:merchant_id/silent-reuse",
+      summary: "Trust (or stop trusting) a merchant ID for silent reuse of cards signed at other entities (admin only, audited)",
+      description:
+        "Without it, a card signed at another entity's merchant ID needs the cardholder's own code (paycore's SMS to the reserved phone) before this merchant ID gets an agreement.",
+      tags: ["Admin: merchants"],
+      roles: ADMIN_ONLY,
+      params: MerchantId,
+      body: z.strictObject({ trusted: z.boolean(), reason: z.string().trim().min(1).max(256) }),
+      response: S.MerchantOut,
+      handler: async (i) => ({ body: merchantToWire(await setSilentReuseTrust(ctx, i.params.merchant_id, i.body.trusted, i.body.reason, actor(i))) }),
     }),
     adminRoute({
       method: "POST",
