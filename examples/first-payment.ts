@@ -5,10 +5,13 @@
  * signature verified by the SDK.
  *
  *   npm start            # in one terminal; copy a demo merchant's mch_id, key_id and secret
- *   PAYCORE_URL=http://127.0.0.1:3000 SANDBOX_URL=http://127.0.0.1:3100 \
  *   MCH_ID=mch_… KEY_ID=key_… SECRET=sk_… node --import tsx examples/first-payment.ts
+ *
+ * It finds paycore and the sandbox with the server's own settings (PORT, SANDBOX_PORT, HOST,
+ * SANDBOX_URL; or PAYCORE_URL for a paycore elsewhere), so start both with the same environment.
  */
 import { PaycoreApiError, PaycoreClient } from "@paycore/sdk";
+import { loadConfig } from "../src/config.ts";
 
 const need = (name: string): string => {
   const value = process.env[name];
@@ -16,8 +19,13 @@ const need = (name: string): string => {
   return value;
 };
 
-const paycore = new PaycoreClient({ base_url: process.env.PAYCORE_URL ?? "http://127.0.0.1:3000", mch_id: need("MCH_ID"), key_id: need("KEY_ID"), secret: need("SECRET") });
-const sandbox = process.env.SANDBOX_URL ?? "http://127.0.0.1:3100";
+const config = loadConfig();
+// A server bound to every interface is reached on loopback.
+const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
+const paycore_url = process.env.PAYCORE_URL ?? `http://${host}:${config.port}`;
+const sandbox = config.sandbox_url ?? `http://${host}:${config.sandbox_port}`;
+console.log(`using paycore at ${paycore_url} (${process.env.PAYCORE_URL ? "PAYCORE_URL" : `PORT=${config.port}`}), sandbox at ${sandbox} (${config.sandbox_url ? "SANDBOX_URL" : `SANDBOX_PORT=${config.sandbox_port}`})`);
+const paycore = new PaycoreClient({ base_url: paycore_url, mch_id: need("MCH_ID"), key_id: need("KEY_ID"), secret: need("SECRET") });
 
 interface TestCard {
   card_number: string;

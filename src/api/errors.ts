@@ -13,8 +13,15 @@ export function errorResponse(err: PaycoreError, request_id: string): { status: 
   return { status: ERROR_STATUS[err.code], body: errorBody(err.code, err.message, request_id, err.field) };
 }
 
-/** The first problem of a Zod parse as one `invalid_request` naming the field. */
+const isMissing = (issue: z.core.$ZodIssue) => issue.code === "invalid_type" && / received undefined$/.test(issue.message);
+
+/**
+ * A Zod parse's problem as one `invalid_request` naming the field: every missing required field at
+ * once (so a form is fixed in one go), else the first problem.
+ */
 export function zodToPaycoreError(error: z.ZodError, root: string): PaycoreError {
+  const missing = error.issues.filter(isMissing).map((i) => [root, ...i.path.map(String)].filter(Boolean).join("."));
+  if (missing.length > 1) return new PaycoreError("invalid_request", `${missing.join(", ")}: required`, missing[0]);
   const issue = error.issues[0]!;
   let path = [root, ...issue.path.map(String)].filter(Boolean);
   let message = issue.message;

@@ -7,6 +7,8 @@ import { createLogger } from "../kernel/log.ts";
 import { createOperator, OPERATOR_ROLES, type OperatorRole } from "../operators/index.ts";
 import { DEFAULT_SETTINGS, type Ctx } from "../context.ts";
 import { loadMasterKey } from "../platform.ts";
+import { DirectoryLockedError } from "../kernel/dir-lock.ts";
+import { busyLine, runningServer } from "./server-link.ts";
 import { runStart } from "./start.ts";
 import { ledgerCommand, settleCommand } from "./settle.ts";
 import { riskCommand } from "./risk.ts";
@@ -21,7 +23,36 @@ commands:
   ledger check                        recompute the books from the journal and compare
   risk monitor                        score every merchant ID for gambling and fraud patterns now, with progress
 
-settings come from the environment: see README.md ("Running it").`;
+\`paycore <command> --help\` explains one command. Settings come from the environment: see
+docs/api-conventions.md ("Running it"). While \`paycore start\` runs on the embedded database,
+operator create, settle and ledger check ask the running server (PGlite is one process's).`;
+
+/** `paycore <command> --help`. */
+export const COMMAND_HELP: Record<string, string> = {
+  start: `usage: paycore start
+
+Migrates the database, creates the first admin (its token is printed once), seeds the demo
+merchants (PAYCORE_SEED_DEMO=false skips them), starts the sandbox networks (unless SANDBOX_URL)
+and serves the API on PORT (default 3000) and the sandbox on SANDBOX_PORT (default 3100).
+Stop it with Ctrl-C (SIGINT) or SIGTERM.`,
+  migrate: `usage: paycore migrate
+
+Applies the database migrations that are not applied yet, then exits. \`paycore start\` does it too.`,
+  operator: `usage: paycore operator create --name NAME --role admin|operator|auditor
+
+Creates an operator and prints its token once (paycore keeps only its hash). Operators call the
+admin API with Authorization: Bearer <token>. With the server running, it asks the server.`,
+  settle: `usage: paycore settle --date YYYY-MM-DD [--no-payouts]
+
+Settles what has matured by that day's cut-off and pays it out through the bank (the sandbox the
+server uses: SANDBOX_URL, else HOST:SANDBOX_PORT). --no-payouts only records the payout
+instructions. Running it again for the same date changes nothing. With the server running, it
+asks the server (which uses its own sandbox).`,
+  ledger: `usage: paycore ledger check
+
+Recomputes every balance from the journal and compares; exit 1 on a difference. With the server
+running, it asks the server.`,
+};
 
 export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: DatabaseHandle; master_key_source: string }> {
   const log = createLogger(config.log_level);
@@ -43,9 +74,18 @@ export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: D
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === "help" || command === "--help") {
+  if (!command || command === "help" || command === "--help" || command === "-h") {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    const help = COMMAND_HELP[command];
+    if (!help) {
+      console.error(`paycore: unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+    }
+    console.log(help);
+    return 0;
   }
   const config = loadConfig();
   switch (command) {
@@ -78,14 +118,25 @@ async function operatorCommand(config: Config, args: string[]): Promise<number> 
     console.error("usage: paycore operator create --name NAME --role admin|operator|auditor");
     return 2;
   }
-  const { ctx, handle } = await openContext(config);
-  await migrate(handle.db);
-  const { operator, token } = await createOperator(ctx, { name: values.name, role: values.role as OperatorRole });
+  const server = runningServer(config);
+  const { operator, token } = server
+    ? await server.call<{ operator_id: string; role: string; token: string }>("POST", "/admin/v1/operators", { name: values.name, role: values.role }).then((o) => ({ operator: o, token: o.token }))
+    : await createLocally(config, values.name, values.role as OperatorRole);
+  if (server) console.log(`(through the running server at ${server.url})`);
   console.log(`operator ${operator.operator_id} (${operator.role}) created`);
   console.log(`token: ${token}`);
   console.log("the token is shown only now; paycore keeps only its hash");
-  await handle.close();
   return 0;
+}
+
+async function createLocally(config: Config, name: string, role: OperatorRole) {
+  const { ctx, handle } = await openContext(config);
+  try {
+    await migrate(handle.db);
+    return await createOperator(ctx, { name, role });
+  } finally {
+    await handle.close();
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -96,6 +147,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) {
       console.error(`paycore: ${err.message}`);
       process.exit(78);
+    }
+    if (err instanceof DirectoryLockedError) {
+      console.error(`paycore: ${busyLine(loadConfig().data_dir, err.holder)}`);
+      process.exit(75);
     }
     console.error(`paycore: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -3,8 +3,9 @@ import type { Config } from "../config.ts";
 import { migrate } from "../db/index.ts";
 import { formatYuan } from "../kernel/money.ts";
 import { isIsoDate } from "../ledger/index.ts";
-import { SandboxBankTransfers, checkBooks, runSettlement, type RunProgress } from "../settlement/index.ts";
+import { SandboxBankTransfers, checkBooks, runSettlement, type RunProgress, type RunSummary } from "../settlement/index.ts";
 import { openContext } from "./main.ts";
+import { runningServer, type ServerLink } from "./server-link.ts";
 
 /** Prints a progress line at each tenth of the way, so a long run shows it is alive. */
 function progressPrinter(write: (line: string) => void): (p: RunProgress) => void {
@@ -20,10 +21,16 @@ function progressPrinter(write: (line: string) => void): (p: RunProgress) => voi
 /** `paycore settle --date YYYY-MM-DD [--no-payouts]`: the settlement run for one date. */
 export async function settleCommand(config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { date: { type: "string" }, "no-payouts": { type: "boolean" } } });
-  if (!values.date || !isIsoDate(values.date)) {
+  if (!values.date) {
     console.error("usage: paycore settle --date YYYY-MM-DD [--no-payouts]");
     return 2;
   }
+  if (!isIsoDate(values.date)) {
+    console.error(`paycore settle: --date ${values.date} is not a date; give it as YYYY-MM-DD (e.g. 2026-05-04)`);
+    return 2;
+  }
+  const server = runningServer(config);
+  if (server) return settleThroughServer(server, values.date, values["no-payouts"] === true);
   const { ctx, handle } = await openContext(config);
   try {
     await migrate(handle.db);
@@ -31,13 +38,31 @@ export async function settleCommand(config: Config, args: string[]): Promise<num
     const executor = values["no-payouts"] ? null : new SandboxBankTransfers(sandbox_url);
     console.log(`settlement run for ${values.date}${executor ? ` (payouts through ${sandbox_url})` : " (payout instructions only)"}`);
     const s = await runSettlement(ctx, { date: values.date, executor, on_progress: progressPrinter((line) => console.log(`  ${line}`)) });
-    console.log(`groups ${s.groups}, records ${s.records_created} (carried forward ${s.carried_forward}, held ${s.held}), not yet closed ${s.not_closed}`);
-    console.log(`payout instructions ${s.payouts_created}, ${formatYuan(s.amount_instructed)} yuan`);
-    if (s.payouts) console.log(`payouts executed ${s.payouts.attempted}: succeeded ${s.payouts.succeeded}, failed ${s.payouts.failed}, pending ${s.payouts.pending}`);
+    printSummary(s);
     return 0;
   } finally {
     await handle.close();
   }
+}
+
+type Summary = Pick<RunSummary, "groups" | "records_created" | "carried_forward" | "held" | "not_closed" | "payouts_created" | "payouts"> & { amount_instructed: bigint };
+
+function printSummary(s: Summary): void {
+  console.log(`groups ${s.groups}, records ${s.records_created} (carried forward ${s.carried_forward}, held ${s.held}), not yet closed ${s.not_closed}`);
+  console.log(`payout instructions ${s.payouts_created}, ${formatYuan(s.amount_instructed)} yuan`);
+  if (s.payouts) console.log(`payouts executed ${s.payouts.attempted}: succeeded ${s.payouts.succeeded}, failed ${s.payouts.failed}, pending ${s.payouts.pending}`);
+}
+
+/** The running server settles with its own sandbox (POST /admin/v1/settlements/run). */
+async function settleThroughServer(server: ServerLink, date: string, no_payouts: boolean): Promise<number> {
+  if (no_payouts) {
+    console.error(`paycore settle: --no-payouts needs the data directory, which the running server (pid ${server.pid}) holds; stop it, or settle with payouts through it`);
+    return 2;
+  }
+  console.log(`settlement run for ${date} through the running server at ${server.url} (payouts through its sandbox)`);
+  const s = await server.call<Omit<Summary, "amount_instructed"> & { amount_instructed: number }>("POST", "/admin/v1/settlements/run", { date });
+  printSummary({ ...s, amount_instructed: BigInt(s.amount_instructed) });
+  return 0;
 }
 
 /** `paycore ledger check`: recompute the books from the journal and compare; exit 1 on a difference. */
@@ -46,15 +71,31 @@ export async function ledgerCommand(config: Config, args: string[]): Promise<num
     console.error("usage: paycore ledger check");
     return 2;
   }
+  const server = runningServer(config);
+  if (server) {
+    console.log(`(through the running server at ${server.url})`);
+    return printCheck(await server.call<BooksCheck>("GET", "/admin/v1/ledger/check"));
+  }
   const { handle } = await openContext(config);
   try {
     await migrate(handle.db);
-    const c = await checkBooks(handle.db);
-    console.log(`accounts ${c.accounts_checked}, entries ${c.entries_checked}, trial balance debits ${c.trial_balance.debits} credits ${c.trial_balance.credits} (fen)`);
-    for (const p of c.problems) console.log(`  ${p.kind} ${p.subject}: ${p.detail}`);
-    console.log(c.ok ? "books ok" : `books NOT ok: ${c.problems.length} problem(s)`);
-    return c.ok ? 0 : 1;
+    return printCheck(await checkBooks(handle.db));
   } finally {
     await handle.close();
   }
+}
+
+interface BooksCheck {
+  ok: boolean;
+  accounts_checked: number;
+  entries_checked: number;
+  trial_balance: { debits: bigint | number; credits: bigint | number };
+  problems: { kind: string; subject: string; detail: string }[];
+}
+
+function printCheck(c: BooksCheck): number {
+  console.log(`accounts ${c.accounts_checked}, entries ${c.entries_checked}, trial balance debits ${c.trial_balance.debits} credits ${c.trial_balance.credits} (fen)`);
+  for (const p of c.problems) console.log(`  ${p.kind} ${p.subject}: ${p.detail}`);
+  console.log(c.ok ? "books ok" : `books NOT ok: ${c.problems.length} problem(s)`);
+  return c.ok ? 0 : 1;
 }

@@ -5,7 +5,7 @@ import { publicUrlWarning, type Config } from "../config.ts";
 import { migrate } from "../db/index.ts";
 import { seedDemo, type DemoMerchant } from "../demo.ts";
 import { startNotifier } from "../notify/index.ts";
-import { ensureBootstrapAdmin } from "../operators/index.ts";
+import { ensureBootstrapAdmin, rotateLocalCliToken } from "../operators/index.ts";
 import { HttpSmsGateway } from "../agreements/sms.ts";
 import { createChannelRegistry } from "../payments/channel-registry.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
@@ -34,6 +34,8 @@ export async function runStart(config: Config): Promise<number> {
   const payouts = createPayoutDeps(ctx, new HttpRailGateway(sandbox_url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT }));
   const deps: PaymentDeps = { ctx, channels: createChannelRegistry(ctx, { data_dir, sandbox_url }), sms: new HttpSmsGateway(sandbox_url), sandbox_url, payouts };
   const server = await startServer(deps, { host: config.host, port: config.port });
+  // The CLI finds the server (and a token to act with) in the data directory's lock file.
+  if (handle.lock) handle.lock.update({ url: server.url, control_token: await rotateLocalCliToken(ctx) });
   settleDemoDefaults(ctx, config, server.url);
   await tellSandboxOurCallbacks(sandbox_url, `${ctx.settings.public_url ?? server.url}/callbacks/channels`, ctx.log);
   await deps.channels.views(); // creates paycore's channel keys before the first network call

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
+import { acquireDirLock, type DirLock } from "../kernel/dir-lock.ts";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
@@ -14,8 +15,17 @@ export interface DatabaseHandle {
   schema: string;
   /** Statements and commits sent through this handle since it opened (src/db/stats.ts). */
   counts: StatementCounts;
+  /** The exclusive lock on the PGlite data directory this process holds (file-backed PGlite only). */
+  lock: DirLock | null;
   close(): Promise<void>;
 }
+
+/**
+ * PGlite is one process's database: a second process opening the same directory would work on its
+ * own copy and split the data. Whoever opens it holds `<data_dir>/paycore.lock`; the server writes
+ * where it listens into it, so the CLI can ask the server instead (src/cli/server-link.ts).
+ */
+export const DATA_DIR_LOCK = "paycore.lock";
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -99,10 +109,19 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), counts) });
     const size_max = options.pool_size_max ?? 10;
     pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
-    return { db, engine: "postgres", schema, counts, close: () => db.destroy() };
+    return { db, engine: "postgres", schema, counts, lock: null, close: () => db.destroy() };
   }
   const owned = !options.pglite;
-  const pglite = options.pglite ?? (await openPGlite(options.data_dir ?? "memory"));
+  const data_dir = options.data_dir ?? "memory";
+  // Throws DirectoryLockedError (naming the holder) when another process has the directory.
+  const lock = owned && data_dir !== "memory" ? acquireDirLock(data_dir, DATA_DIR_LOCK) : null;
+  let pglite: PGlite;
+  try {
+    pglite = options.pglite ?? (await openPGlite(data_dir));
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   if (schema !== "public") await pglite.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
   const counts = { statements: 0, commits: 0 };
   const db = new Kysely<Database>({ dialect: countingDialect(new PGliteDialect({ pglite, schema }), counts) });
@@ -111,9 +130,11 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     engine: "pglite",
     schema,
     counts,
+    lock,
     close: async () => {
       await db.destroy();
       if (owned) await pglite.close();
+      lock?.release();
     },
   };
 }

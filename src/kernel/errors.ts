@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   amount_exceeds_refundable: 422,
   /** The payment is not `succeeded` (still processing, or failed): there is nothing to refund. */
   payment_not_refundable: 422,
+  /** A day that has not come yet (Beijing time), e.g. a statement for tomorrow. */
+  date_in_future: 422,
   limit_exceeded: 422,
   risk_rejected: 422,
   insufficient_balance: 422,

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { toPage } from "../db/paging.ts";
 import type { Ctx } from "../context.ts";
 import type { EntityRow } from "../db/index.ts";
 import { isUniqueViolation } from "../db/errors.ts";
@@ -68,3 +69,28 @@ export function entityToWire(row: EntityRow) {
     created_at: row.created_at.toISOString(),
   };
 }
+
+/** `GET /admin/v1/entities`: newest first; `q` finds a USCC exactly or a part of the legal name. */
+export async function listEntities(ctx: Pick<Ctx, "db">, q: { q?: string | undefined; cursor?: string | undefined; limit: number }) {
+  let query = ctx.db.selectFrom("entities").selectAll().orderBy("entity_id", "desc").limit(q.limit + 1);
+  if (q.q) {
+    const needle = q.q.trim();
+    const like = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) => eb.or([eb("uscc", "=", needle.toUpperCase()), eb("legal_name", "ilike", like)]));
+  }
+  if (q.cursor) query = query.where("entity_id", "<", q.cursor);
+  return toPage(await query.execute(), q.limit, (r) => r.entity_id);
+}
+
+/** The entity's merchant IDs (and sub-merchant IDs), for its detail view. */
+export async function entityMerchants(ctx: Pick<Ctx, "db">, entity_id: string) {
+  return ctx.db
+    .selectFrom("merchants")
+    .select(["merchant_id", "name", "parent_merchant_id", "status"])
+    .where("entity_id", "=", entity_id)
+    .orderBy("merchant_id")
+    .limit(ENTITY_MERCHANTS_SHOWN_MAX)
+    .execute();
+}
+
+const ENTITY_MERCHANTS_SHOWN_MAX = 1_000;

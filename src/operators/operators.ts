@@ -69,3 +69,21 @@ export async function ensureBootstrapAdmin(
   const { token } = await createOperator(ctx, { name: "admin", role: "admin" });
   return { token, created: true };
 }
+
+/** The operator the `paycore` CLI acts as when it asks the running server (audit log: "paycore CLI"). */
+export const LOCAL_CLI_OPERATOR_ID = "op_local_cli";
+
+/**
+ * A fresh admin token for the CLI on this machine, made at every server start: the previous one
+ * stops working. The server hands it over only through the data directory's lock file (mode 0600),
+ * so whoever may read it could open the database files anyway.
+ */
+export async function rotateLocalCliToken(ctx: Pick<Ctx, "db" | "clock">): Promise<string> {
+  const token = randomToken("pco_");
+  await ctx.db
+    .insertInto("operators")
+    .values({ operator_id: LOCAL_CLI_OPERATOR_ID, name: "paycore CLI", role: "admin", token_hash: hashToken(token), status: "active", created_at: ctx.clock.now() })
+    .onConflict((oc) => oc.column("operator_id").doUpdateSet({ token_hash: hashToken(token), status: "active" }))
+    .execute();
+  return token;
+}

@@ -172,6 +172,21 @@ export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source
   return applyPaymentOutcome(deps, payment, result, source);
 }
 
+/**
+ * A payment as the caller may read it: its own, or one made for it as a sub-merchant (the parent
+ * owns and refunds it; the sub-merchant sees it, as its books hold it).
+ */
+export async function readPayment(db: Kysely<Database>, caller: string, payment_id: string): Promise<PaymentRow> {
+  const row = await db
+    .selectFrom("payments")
+    .selectAll()
+    .where("payment_id", "=", payment_id)
+    .where((eb) => eb.or([eb("merchant_id", "=", caller), eb("sub_merchant_id", "=", caller)]))
+    .executeTakeFirst();
+  if (!row) throw notFound("payment");
+  return row;
+}
+
 export async function getPayment(db: Kysely<Database>, merchant_id: string, payment_id: string): Promise<PaymentRow> {
   const row = await db.selectFrom("payments").selectAll().where("payment_id", "=", payment_id).where("merchant_id", "=", merchant_id).executeTakeFirst();
   if (!row) throw notFound("payment");
@@ -184,11 +199,20 @@ export interface PaymentQuery {
   created_from?: string | undefined;
   created_to?: string | undefined;
   cursor?: string | undefined;
+  /** Already checked to be the caller itself or one of its sub-merchants. */
+  sub_merchant_id?: string | undefined;
   limit: number;
 }
 
 export async function listPayments(db: Kysely<Database>, merchant_id: string, q: PaymentQuery) {
-  let query = db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant_id).orderBy("payment_id", "desc").limit(q.limit + 1);
+  // The caller's own payments and, for a sub-merchant, those its parent made for it.
+  let query = db
+    .selectFrom("payments")
+    .selectAll()
+    .where((eb) => eb.or([eb("merchant_id", "=", merchant_id), eb("sub_merchant_id", "=", merchant_id)]))
+    .orderBy("payment_id", "desc")
+    .limit(q.limit + 1);
+  if (q.sub_merchant_id) query = query.where("sub_merchant_id", "=", q.sub_merchant_id);
   if (q.out_trade_no) query = query.where("out_trade_no", "=", q.out_trade_no);
   if (q.status) query = query.where("status", "=", q.status);
   if (q.created_from) query = query.where("created_at", ">=", new Date(q.created_from));

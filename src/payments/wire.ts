@@ -39,6 +39,7 @@ export const PaymentListQuery = z.strictObject({
   status: z.enum(["processing", "succeeded", "failed"]).optional(),
   created_from: z.iso.datetime({ offset: true }).optional(),
   created_to: z.iso.datetime({ offset: true }).optional(),
+  sub_merchant_id: z.string().min(1).max(64).optional().describe("Only the payments made for this sub-merchant"),
 });
 export const AgreementListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(LIMITS.page_size_max).default(LIMITS.page_size_default),

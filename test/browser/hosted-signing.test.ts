@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
-import { launchBrowser } from "../support/browser.ts";
+import { browserAvailable, launchBrowser } from "../support/browser.ts";
 import { catalogue, lastOtp, pickCard, type SandboxCard } from "../payments/helpers.ts";
 import { invitationLink, invitee } from "../campaigns/helpers.ts";
 
@@ -12,7 +12,7 @@ type Json = Record<string, unknown>;
  * A cardholder signs from a campaign's SMS link in a real browser with JavaScript switched off:
  * the four elements, the bank's code, the success page; the merchant then holds the agreement.
  */
-describe("hosted signing page in Chromium, without JavaScript", () => {
+describe.skipIf(!browserAvailable())("hosted signing page in Chromium, without JavaScript", () => {
   const clock = new ManualClock("2026-05-04T02:00:00Z");
   let app: TestApp;
   let shop: PaycoreClient;

@@ -1,9 +1,25 @@
+import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaycoreClient } from "../../src/client/index.ts";
 import { cliStorage, startCli, type RunningCli } from "../support/cli.ts";
 import { cardBody, type SandboxCard } from "../payments/helpers.ts";
 
 type Json = Record<string, unknown>;
+const ROOT = join(import.meta.dirname, "..", "..");
+
+/** A port that is free now (non-default, as a user who moved paycore off 3000/3100 would have). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 function field(banner: string, re: RegExp): string {
   const m = re.exec(banner);
@@ -21,7 +37,8 @@ describe("the sandbox's world survives a restart of paycore start", () => {
   let paycore: (RunningCli & { banner: string }) | null = null;
   let client: PaycoreClient;
   let sandbox_url = "";
-  const env = () => ({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" });
+  let ports = { PORT: "0", SANDBOX_PORT: "0" };
+  const env = () => ({ ...storage.env, ...ports, PAYCORE_LOG_LEVEL: "warn" });
 
   async function boot(): Promise<void> {
     paycore = await startCli(env());
@@ -36,15 +53,27 @@ describe("the sandbox's world survives a restart of paycore start", () => {
 
   beforeAll(async () => {
     storage = await cliStorage();
+    ports = { PORT: String(await freePort()), SANDBOX_PORT: String(await freePort()) };
   });
   afterAll(async () => {
     await paycore?.stop("SIGKILL");
     await storage?.cleanup();
   });
 
-  it("pays and refunds on an agreement signed before a crash and before a clean restart", async () => {
+  it("pays and refunds on an agreement signed before a crash and before a clean restart, on non-default ports", async () => {
     await boot();
-    const card = (await cards()).find((c) => c.card_type === "debit" && c.status === "normal" && c.balance >= 100_000)!;
+    expect(paycore!.banner).toContain(`http://127.0.0.1:${ports.PORT}`);
+    // The README's first payment, with the server's own settings: it finds both servers and says where.
+    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(paycore!.banner)!;
+    const example = spawnSync(process.execPath, ["--import", "tsx", "examples/first-payment.ts"], {
+      cwd: ROOT, encoding: "utf8", timeout: 60_000,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ports, MCH_ID: m[1]!, KEY_ID: m[2]!, SECRET: m[3]! },
+    });
+    expect(example.status, example.stderr).toBe(0);
+    expect(example.stdout).toContain(`using paycore at http://127.0.0.1:${ports.PORT} (PORT=${ports.PORT}), sandbox at http://127.0.0.1:${ports.SANDBOX_PORT} (SANDBOX_PORT=${ports.SANDBOX_PORT})`);
+    expect(example.stdout).toMatch(/pay: pay_\S+ succeeded/);
+    // Not the example's card (it takes the first such one): this walk signs its own.
+    const card = (await cards()).filter((c) => c.card_type === "debit" && c.status === "normal" && c.balance >= 100_000)[1]!;
     const start = await client.post<Json>("/v1/agreements", { out_request_no: "walk-sign", user_ref: "walker", card: cardBody(card) });
     expect(start.status).toBe(201);
     const sms = (await (await fetch(`${sandbox_url}/sandbox/v1/sms?phone=${card.phone}`)).json()) as { data: { otp: string }[] };

@@ -22,7 +22,7 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
   });
   afterAll(async () => storage.cleanup());
 
-  it("starts, prints where to look, seeds the demo, and keeps everything across a restart", async () => {
+  it("starts, prints where to look, seeds the demo, and keeps everything across a restart", { timeout: 300_000 }, async () => {
     const first = await startCli(env());
     const url = field(first.banner, /API\s+(http:\/\/\S+)/);
     const token = field(first.banner, /Operator token (pco_\S+)/);
@@ -58,7 +58,7 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
     expect(await plain.stop()).toBe(0);
   });
 
-  it("migrate applies nothing twice; operator create prints a token", async () => {
+  it("migrate applies nothing twice; operator create prints a token", { timeout: 300_000 }, async () => {
     const migrate = await runCli(["migrate"], env());
     expect(migrate.code).toBe(0);
     expect(migrate.stdout).toContain("nothing to apply");
@@ -69,7 +69,7 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
     expect(bad.code).toBe(2);
   });
 
-  it("stops with one clear line on a bad setting", async () => {
+  it("stops with one clear line on a bad setting", { timeout: 300_000 }, async () => {
     for (const [name, value] of [["PORT", "abc"], ["DATABASE_URL", "mysql://x"], ["PAYCORE_SEED_DEMO", "maybe"], ["PAYCORE_MASTER_KEY", "short"]] as const) {
       const run = await runCli(["start"], { ...env(), [name]: value });
       expect(run.code, name).not.toBe(0);

@@ -63,6 +63,21 @@ describe("sandbox server", () => {
     expect(again.status).toBe(409);
   });
 
+  it("accepts a card in the shape the catalogue lists, checking bank_name and unified against the bank code", async () => {
+    const listed = (await sandbox.get<{ data: SandboxCard[] }>("/sandbox/v1/cards")).body.data.find((c) => c.card_type === "credit")!;
+    const { card_number: _number, ...shape } = listed;
+    const fresh = { ...shape, id_number: residentId(902), phone: "13912340902" };
+    const created = await sandbox.send<SandboxCard>("POST", "/sandbox/v1/cards", fresh);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ bank_code: listed.bank_code, bank_name: listed.bank_name, unified: listed.unified, cvn2: listed.cvn2, expiry: listed.expiry });
+    const wrong_name = await sandbox.send<{ error: { message: string } }>("POST", "/sandbox/v1/cards", { ...fresh, id_number: residentId(903), bank_name: "某某银行" });
+    expect(wrong_name.status).toBe(400);
+    expect(wrong_name.body.error.message).toBe(`bank_name: ${listed.bank_code} is ${listed.bank_name}, not 某某银行`);
+    const wrong_unified = await sandbox.send<{ error: { message: string } }>("POST", "/sandbox/v1/cards", { ...fresh, id_number: residentId(904), unified: !listed.unified });
+    expect(wrong_unified.status).toBe(400);
+    expect(wrong_unified.body.error.message).toMatch(/^unified: /);
+  });
+
   it("answers bad input with 400 and a message naming the field, never 5xx", async () => {
     const good_id = residentId(3);
     const wrong_check = good_id.slice(0, 17) + (good_id[17] === "0" ? "1" : "0");

@@ -116,6 +116,9 @@ describe("ledger and settlement API, end to end", () => {
     expect(by_parent.text).toBe(res.text);
     const by_stranger = await stranger.get<Json>(`/v1/statements?date=2026-05-02&sub_merchant_id=${store_id}`);
     expect(by_stranger.status).toBe(404);
+    const future = await store.get<Json>("/v1/statements?date=2099-01-01");
+    expect(future.status).toBe(422);
+    expect(future.body).toMatchObject({ error: { code: "date_in_future" } });
     const records = await parent.get<Json>(`/v1/settlements?sub_merchant_id=${store_id}`);
     expect((records.body.data as unknown[]).length).toBe(1);
   });

@@ -83,9 +83,9 @@ describe("paycore settle --date and paycore ledger check", () => {
     expect(check.stdout).toContain("books ok");
   });
 
-  it("refuses a bad date with its usage", async () => {
+  it("refuses a bad date saying it is not a date", async () => {
     const bad = await runCli(["settle", "--date", "tomorrow"], env());
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("usage: paycore settle --date YYYY-MM-DD");
+    expect(bad.stderr).toContain("--date tomorrow is not a date; give it as YYYY-MM-DD");
   });
 });

@@ -4,8 +4,10 @@ import type { Ctx } from "../../context.ts";
 import {
   createEntity,
   createMerchant,
+  entityMerchants,
   entityToWire,
   getEntity,
+  listEntities,
   listKeys,
   listMerchants,
   loadMerchant,
@@ -23,6 +25,9 @@ import type { Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
 import { PageQuery, listOf } from "./common.ts";
 
+const EntityDetail = S.EntityOut.extend({
+  merchants: z.array(z.object({ merchant_id: z.string(), name: z.string(), parent_merchant_id: z.string().nullable(), status: z.string() })),
+});
 const MerchantId = z.strictObject({ merchant_id: z.string().min(1).max(64) });
 
 export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] {
@@ -48,8 +53,23 @@ export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] 
       summary: "Get a merchant entity",
       tags: ["Admin: merchants"],
       params: z.strictObject({ entity_id: z.string().min(1).max(64) }),
-      response: S.EntityOut,
-      handler: async (i) => ({ body: entityToWire(await getEntity(ctx, i.params.entity_id)) }),
+      response: EntityDetail,
+      handler: async (i) => {
+        const entity = entityToWire(await getEntity(ctx, i.params.entity_id));
+        return { body: { ...entity, merchants: await entityMerchants(ctx, i.params.entity_id) } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/entities",
+      summary: "List merchant entities, newest first; q finds a USCC or part of a legal name",
+      tags: ["Admin: merchants"],
+      query: z.strictObject({ ...PageQuery, q: z.string().trim().min(1).max(128).optional() }),
+      response: listOf(S.EntityOut),
+      handler: async (i) => {
+        const page = await listEntities(ctx, i.query);
+        return { body: { data: page.data.map(entityToWire), next_cursor: page.next_cursor } };
+      },
     }),
     adminRoute({
       method: "POST",

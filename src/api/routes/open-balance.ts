@@ -3,6 +3,7 @@ import type { Ctx } from "../../context.ts";
 import { fenToWire } from "../../kernel/money.ts";
 import { merchantBalance } from "../../ledger/index.ts";
 import { merchantRoute, type RouteDef } from "../route.ts";
+import { booksOwner } from "./open-settlement.ts";
 
 export const BalanceOut = z.object({
   pending: z.number().int().describe("Fen not yet settled (negative when refunds exceed income and are carried forward)"),
@@ -16,11 +17,12 @@ export function openBalanceRoutes(ctx: Ctx): RouteDef[] {
     merchantRoute({
       method: "GET",
       url: "/v1/balance",
-      summary: "Pending and available balance of the calling merchant ID (fen)",
+      summary: "Pending and available balance of the calling merchant ID, or of one of its sub-merchants (fen)",
       tags: ["Balances and settlement"],
+      query: z.strictObject({ sub_merchant_id: z.string().min(1).max(64).optional().describe("A parent reads its sub-merchant's balance") }),
       response: BalanceOut,
       handler: async (i) => {
-        const balance = await merchantBalance(ctx.db, i.merchant.merchant_id);
+        const balance = await merchantBalance(ctx.db, await booksOwner(ctx, i.merchant.merchant_id, i.query.sub_merchant_id));
         return { body: { pending: fenToWire(balance.pending), available: fenToWire(balance.available), currency: "CNY" } };
       },
     }),

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { checkNotifyUrl } from "../../notify/index.ts";
 import type { PaymentDeps } from "../../payments/deps.ts";
-import { createPayment, getPayment, listPayments } from "../../payments/payments.ts";
+import { createPayment, listPayments, readPayment } from "../../payments/payments.ts";
+import { booksOwner } from "./open-settlement.ts";
 import { createRefund, getRefund } from "../../payments/refunds.ts";
 import * as W from "../../payments/wire.ts";
 import { merchantRoute, type RouteDef } from "../route.ts";
@@ -33,7 +34,7 @@ export function openPaymentRoutes(deps: PaymentDeps): RouteDef[] {
       tags: ["Payments"],
       params: PaymentId,
       response: W.PaymentOut,
-      handler: async (i) => ({ body: W.paymentToWire(await getPayment(db, i.merchant.merchant_id, i.params.payment_id)) }),
+      handler: async (i) => ({ body: W.paymentToWire(await readPayment(db, i.merchant.merchant_id, i.params.payment_id)) }),
     }),
     merchantRoute({
       method: "GET",
@@ -43,7 +44,8 @@ export function openPaymentRoutes(deps: PaymentDeps): RouteDef[] {
       query: W.PaymentListQuery,
       response: listOf(W.PaymentOut),
       handler: async (i) => {
-        const page = await listPayments(db, i.merchant.merchant_id, i.query);
+        const sub = i.query.sub_merchant_id ? await booksOwner(deps.ctx, i.merchant.merchant_id, i.query.sub_merchant_id) : undefined;
+        const page = await listPayments(db, i.merchant.merchant_id, { ...i.query, sub_merchant_id: sub === i.merchant.merchant_id ? undefined : sub });
         return { body: { data: page.data.map(W.paymentToWire), next_cursor: page.next_cursor } };
       },
     }),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
-import { notFound } from "../../kernel/errors.ts";
+import { PaycoreError, notFound } from "../../kernel/errors.ts";
 import { fenToWire } from "../../kernel/money.ts";
 import { isIsoDate } from "../../ledger/index.ts";
 import { listSettlements, statementCsv, type SettlementView } from "../../settlement/index.ts";
@@ -33,12 +33,17 @@ export function settlementToWire(s: SettlementView): z.infer<typeof SettlementOu
 }
 
 /** A merchant ID sees its own books; a group's merchant ID may also read its sub-merchants'. */
-async function booksOwner(ctx: Ctx, caller: string, sub_merchant_id: string | undefined): Promise<string> {
+/** Whose books a request reads: the caller's, or (for a parent) one of its sub-merchants'; else not found. */
+export async function booksOwner(ctx: Ctx, caller: string, sub_merchant_id: string | undefined): Promise<string> {
   if (!sub_merchant_id || sub_merchant_id === caller) return caller;
   const sub = await ctx.db.selectFrom("merchants").select("parent_merchant_id").where("merchant_id", "=", sub_merchant_id).executeTakeFirst();
   if (!sub || sub.parent_merchant_id !== caller) throw notFound("sub-merchant");
   return sub_merchant_id;
 }
+
+const BEIJING_OFFSET_MS = 8 * 3_600_000;
+/** Today's calendar date in Beijing (UTC+8, no daylight saving). */
+const beijingToday = (now: Date): string => new Date(now.getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 10);
 
 export function openSettlementRoutes(ctx: Ctx): RouteDef[] {
   return [
@@ -65,6 +70,8 @@ export function openSettlementRoutes(ctx: Ctx): RouteDef[] {
       query: z.strictObject({ date: IsoDate, sub_merchant_id: z.string().min(1).max(64).optional() }),
       produces: "text/csv",
       handler: async (i) => {
+        const today = beijingToday(ctx.clock.now());
+        if (i.query.date > today) throw new PaycoreError("date_in_future", `date: ${i.query.date} is after today (${today}, Beijing time): that day has no statement yet`);
         const merchant_id = await booksOwner(ctx, i.merchant.merchant_id, i.query.sub_merchant_id);
         return { body: await statementCsv(ctx.db, merchant_id, i.query.date), content_type: "text/csv; charset=utf-8" };
       },

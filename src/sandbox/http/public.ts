@@ -63,6 +63,9 @@ const NewCardSchema = z.object({
   daily_limit: fen.optional(),
   cvn2: z.string().regex(/^\d{3}$/).optional(),
   expiry: z.string().regex(/^(0[1-9]|1[0-2])\d{2}$/, "MMYY").optional(),
+  // Derived from bank_code; accepted so a card from GET can be posted back, and checked to agree.
+  bank_name: z.string().max(64).optional(),
+  unified: z.boolean().optional(),
 }).strict();
 
 const FaultSchema = z.object({
@@ -82,6 +85,8 @@ export function registerCardRoutes(app: FastifyInstance, ctx: SandboxContext, se
     const body = parse(NewCardSchema, request.body, reply);
     if (!body) return reply;
     const bank = bankByCode(body.bank_code)!;
+    if (body.bank_name !== undefined && body.bank_name !== bank.bank_name) return badRequest(reply, `bank_name: ${bank.bank_code} is ${bank.bank_name}, not ${body.bank_name}`);
+    if (body.unified !== undefined && body.unified !== bank.unified) return badRequest(reply, `unified: ${bank.bank_code}'s registries are ${bank.unified ? "" : "not "}unified`);
     const credit = body.card_type === "credit";
     const card_number = body.card_number ?? makeCardNumber(rng, credit ? bank.credit_bin : bank.debit_bin, credit ? bank.credit_length : bank.debit_length);
     if (ctx.engine.cards.has(card_number)) return reply.code(409).send({ error: { code: "conflict", message: "a card with this number exists" } });
