@@ -150,7 +150,8 @@ export type MoneyResult = Outcome<{ network_txn_id: string; amount_fen: bigint; 
 
 export type QueriedKind = "sign" | "resend" | "sync" | "unbind" | "pay" | "refund";
 export type QueryResult =
-  | Outcome<{ kind: QueriedKind; network_txn_id: string | null; agreement_no: string | null; amount_fen: bigint | null; settlement_date: string | null }>
+  // fee_fen: the network's own fee for a queried debit, as its query answer states it (null when it does not).
+  | Outcome<{ kind: QueriedKind; network_txn_id: string | null; agreement_no: string | null; amount_fen: bigint | null; fee_fen: bigint | null; settlement_date: string | null }>
   | { status: "not_found"; network_code: string };
 
 export interface StatementRecord {

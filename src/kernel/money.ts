@@ -38,6 +38,17 @@ export function feeFen(amount: Fen, rate_bps: number, minimum_fen: Fen): Fen {
   return with_minimum > amount ? amount : with_minimum;
 }
 
+/**
+ * What a network charges for one debit: `amount × rate_bps / 10000` half up (as the networks
+ * round), plus a fixed part, never above the amount. The one computation shared by paycore's
+ * estimate (routing, and booking when a network answer lacks the fee) and the sandbox's networks.
+ */
+export function networkFeeFen(amount: Fen, rate_bps: number, fixed_fen: Fen): Fen {
+  assert(fixed_fen >= 0n, "fixed network fee must not be negative");
+  const fee = feeFen(amount, rate_bps, 0n) + fixed_fen;
+  return fee > amount ? amount : fee;
+}
+
 /** `part × numerator / denominator`, half up; for proportional fee returns. */
 export function proportionFen(part: Fen, numerator: Fen, denominator: Fen): Fen {
   assert(part >= 0n && numerator >= 0n && denominator > 0n, "proportion operands must be non-negative");

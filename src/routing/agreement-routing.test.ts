@@ -1,5 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { networkFeeFen } from "../kernel/money.ts";
+import { NETWORK_FEES } from "../sandbox/engine.ts";
 import { channelCostFen, routePayment, routeSigning, type ChannelView } from "./agreement-routing.ts";
 
 const ch = (id: string, over: Partial<ChannelView> = {}): ChannelView => ({
@@ -78,6 +80,21 @@ describe("agreement routing", () => {
         },
       ),
       { numRuns: 300, seed: 4 },
+    );
+  });
+
+  it("estimates a network's cost exactly as the network rounds (half up), the sandbox's networks included", () => {
+    // 186.56 yuan: 4 bps is 7.4624 fen, 5 bps 9.328 fen, 6 bps + 10 fen 21.1936 fen.
+    expect(channelCostFen(ch(NU, { cost_bps: 4 }), 18_656n)).toBe(7n);
+    expect(channelCostFen(ch(UP, { cost_bps: 5 }), 18_656n)).toBe(9n);
+    expect(channelCostFen(ch(QP, { cost_bps: 6, cost_fixed_fen: 10n }), 18_656n)).toBe(21n);
+    expect(channelCostFen(ch(NU, { cost_bps: 4 }), 1_250n)).toBe(1n); // 0.5 fen: half up
+    fc.assert(
+      fc.property(fc.constantFrom(...(Object.keys(NETWORK_FEES) as (keyof typeof NETWORK_FEES)[])), fc.bigInt({ min: 1n, max: 10_000_000_00n }), (network, amount) => {
+        const fees = NETWORK_FEES[network];
+        expect(channelCostFen(ch(network, { cost_bps: fees.bps, cost_fixed_fen: fees.fixed_fen }), amount)).toBe(networkFeeFen(amount, fees.bps, fees.fixed_fen));
+      }),
+      { numRuns: 300, seed: 5 },
     );
   });
 });

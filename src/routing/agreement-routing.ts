@@ -1,3 +1,5 @@
+import { networkFeeFen } from "../kernel/money.ts";
+
 /**
  * Routing of agreement payments: pure functions, candidates in, a decision and its reason out.
  *
@@ -37,9 +39,12 @@ export type PaymentRoute =
 
 export type SigningRoute = { kind: "sign"; channel_id: string; reason: string } | { kind: "unavailable"; reason: string };
 
-/** What a network costs for one payment of `amount_fen`, in fen (bps rounded up: a cost estimate). */
+/**
+ * What a network costs for one payment of `amount_fen`, in fen, rounded exactly as the network
+ * rounds (half up); its own stated fee, when it states one, is what gets booked.
+ */
 export function channelCostFen(c: Pick<ChannelView, "cost_bps" | "cost_fixed_fen">, amount_fen: bigint): bigint {
-  return (amount_fen * BigInt(c.cost_bps) + 9_999n) / 10_000n + c.cost_fixed_fen;
+  return networkFeeFen(amount_fen, c.cost_bps, c.cost_fixed_fen);
 }
 
 function usable(c: ChannelView, bank_code: string): boolean {

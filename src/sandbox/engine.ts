@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "../kernel/clock.ts";
-import { AMOUNT_FEN_MAX, feeFen } from "../kernel/money.ts";
+import { AMOUNT_FEN_MAX, networkFeeFen } from "../kernel/money.ts";
 import { beijingCompact, beijingParts, settlementDate } from "./calendar.ts";
 import { bankByCode, buildCatalogue } from "./catalogue.ts";
 import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
@@ -290,10 +290,9 @@ export class Engine {
       const day_key = this.dayKey(card.card_number);
       this.spent_fen.set(day_key, (this.spent_fen.get(day_key) ?? 0n) + request.amount_fen);
       const fees = NETWORK_FEES[request.network];
-      const fee = feeFen(request.amount_fen, fees.bps, 0n) + fees.fixed_fen;
       return ok(this.moneyValue(request.network, {
         agreement_no: agreement.agreement_no, card_number: card.card_number, amount_fen: request.amount_fen,
-        fee_fen: fee > request.amount_fen ? request.amount_fen : fee, order_id: request.order_id,
+        fee_fen: networkFeeFen(request.amount_fen, fees.bps, fees.fixed_fen), order_id: request.order_id,
       }));
     });
   }

@@ -139,7 +139,7 @@ export class NetsUnionAdapter implements ChannelAdapter {
     const original = { ...biz, BizStsCd: biz.OrgnlBizStsCd ?? "", BizRtnCd: biz.OrgnlBizRtnCd ?? "", BizRtnDesc: "original" };
     return this.outcome({ kind: "biz", biz: original }, (b) => ({
       kind, network_txn_id: b.NetTrxId ?? null, agreement_no: b.SgnNo || null,
-      amount_fen: parseNetsUnionAmount(b.TrxAmt), settlement_date: b.SttlmDt ?? null,
+      amount_fen: parseNetsUnionAmount(b.TrxAmt), fee_fen: b.FeeAmt ? parseNetsUnionAmount(b.FeeAmt) : null, settlement_date: b.SttlmDt ?? null,
     }));
   }
 

@@ -105,7 +105,7 @@ export class UnionPayAdapter implements ChannelAdapter {
     const original = { ...f, respCode: f.origRespCode ?? "", respMsg: f.origRespMsg ?? "" };
     return this.outcome({ kind: "fields", fields: original }, (o) => ({
       kind, network_txn_id: o.queryId ?? null, agreement_no: o.token || null,
-      amount_fen: o.txnAmt ? parseFen(o.txnAmt) : null, settlement_date: isoDate(o.settleDate),
+      amount_fen: o.txnAmt ? parseFen(o.txnAmt) : null, fee_fen: o.txnFee ? parseFen(o.txnFee) : null, settlement_date: isoDate(o.settleDate),
     }));
   }
 
