@@ -76,6 +76,7 @@ const OPERATION_IDS: Record<string, string> = {
   "GET /admin/v1/settlement-calendar": "adminGetSettlementCalendar",
   "POST /callbacks/channels/:channel_id": "receiveChannelCallback",
   "GET /healthz": "getHealth",
+  "GET /admin/v1/reconciliations/:reconciliation_id/report.csv": "adminGetReconciliationReportCsv",
 };
 
 function singular(word: string): string {

@@ -21,7 +21,7 @@ describe("OpenAPI: operationIds and error responses", () => {
 
   it("gives every operation a unique operationId, with stable names for the money path", () => {
     const ids = operations().map(({ op }) => op.operationId);
-    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(ids.filter((id) => typeof id !== "string" || !/^[a-z][A-Za-z]+$/.test(id))).toEqual([]);
     expect(new Set(ids).size).toBe(ids.length);
     const id = (path: string, method: string) => doc.paths[path]![method]!.operationId;
     expect({

@@ -8,7 +8,7 @@ import { CONSOLE_DIST } from "../../src/api/console.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
-import { launchBrowser } from "../support/browser.ts";
+import { browserAvailable, launchBrowser } from "../support/browser.ts";
 
 type Json = Record<string, unknown>;
 // Evaluated in the page (waitForFunction): the page's document, not Node's.
@@ -20,7 +20,7 @@ function ensureConsoleBuilt(): void {
   if (!existsSync(join(CONSOLE_DIST, "index.html"))) execFileSync("npm", ["run", "build", "-w", "@paycore/console"], { stdio: "pipe" });
 }
 
-describe("operations console in Chromium", () => {
+describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
   let app: TestApp;
   let shop: PaycoreClient;
   let merchant_id = "";

@@ -20,6 +20,10 @@ export function browserAvailable(): boolean {
   if (CHROMIUM_PATH && existsSync(CHROMIUM_PATH)) return true;
   const where = process.env.PAYCORE_CHROMIUM ? `PAYCORE_CHROMIUM=${process.env.PAYCORE_CHROMIUM} does not exist` : `no Chromium at ${CANDIDATES.join(", ")}`;
   if (process.env.PAYCORE_REQUIRE_BROWSER === "1") throw new Error(`browser tests need Chromium (PAYCORE_REQUIRE_BROWSER=1): ${where}`);
+  // One line per run, however many browser suites ask (they share the one worker process).
+  const said = globalThis as { __paycore_browser_skip_said?: boolean };
+  if (said.__paycore_browser_skip_said) return false;
+  said.__paycore_browser_skip_said = true;
   console.warn(`\n!!! BROWSER TESTS SKIPPED: ${where}. To run them: apt-get install chromium (or set PAYCORE_CHROMIUM=/path/to/chromium). !!!\n`);
   return false;
 }

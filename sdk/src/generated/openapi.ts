@@ -201,7 +201,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pending and available balance of the calling merchant ID (fen) */
+        /** Pending and available balance of the calling merchant ID, or of one of its sub-merchants (fen) */
         get: operations["getBalance"];
         put?: never;
         post?: never;
@@ -378,7 +378,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "limit_exceeded" | "risk_rejected" | "insufficient_balance" | "rate_limited" | "internal" | "channel_unavailable" | "rail_unavailable" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "date_in_future" | "limit_exceeded" | "risk_rejected" | "insufficient_balance" | "rate_limited" | "internal" | "channel_unavailable" | "rail_unavailable" | "service_unavailable";
                 message: string;
                 request_id: string;
                 field?: string;
@@ -1688,6 +1688,7 @@ export interface operations {
                 status?: "processing" | "succeeded" | "failed";
                 created_from?: string;
                 created_to?: string;
+                sub_merchant_id?: string;
             };
             header?: never;
             path?: never;
@@ -2471,7 +2472,9 @@ export interface operations {
     };
     getBalance: {
         parameters: {
-            query?: never;
+            query?: {
+                sub_merchant_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2491,6 +2494,20 @@ export interface operations {
                         available: number;
                         /** @constant */
                         currency: "CNY";
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
                     };
                 };
             };
@@ -3242,6 +3259,20 @@ export interface operations {
                         error?: {
                             /** @enum {string} */
                             code?: "merchant_suspended";
+                        };
+                    };
+                };
+            };
+            /** @description date_in_future */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "date_in_future";
                         };
                     };
                 };

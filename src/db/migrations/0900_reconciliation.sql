@@ -3,15 +3,16 @@
 -- docs/reconciliation.md describes the matching rules and every posting.
 
 -- Two ledger accounts and one journal event type. The CHECK lists are extended in place (whatever
--- other migrations added stays), so this migration does not depend on which ran before it.
+-- other migrations added stays), so this migration does not depend on which ran before it. The
+-- constraint is this schema's own (conrelid): several schemas may hold one of the same name.
 DO $$
 DECLARE def text;
 BEGIN
-  SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint WHERE conname = 'ledger_accounts_kind_check';
+  SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint WHERE conname = 'ledger_accounts_kind_check' AND conrelid = 'ledger_accounts'::regclass;
   ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
   EXECUTE 'ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check '
     || replace(def, 'ARRAY[', 'ARRAY[''reconciliation_loss''::text, ''reconciliation_suspense''::text, ');
-  SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint WHERE conname = 'journal_entries_event_type_check';
+  SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint WHERE conname = 'journal_entries_event_type_check' AND conrelid = 'journal_entries'::regclass;
   ALTER TABLE journal_entries DROP CONSTRAINT journal_entries_event_type_check;
   EXECUTE 'ALTER TABLE journal_entries ADD CONSTRAINT journal_entries_event_type_check '
     || replace(def, 'ARRAY[', 'ARRAY[''reconciliation_adjusted''::text, ');
