@@ -31,7 +31,7 @@ describe("any accepted amount ends final", () => {
     expect(added.status).toBe(201);
     agreement_id = await signCard(app, shop, added.body, "amounts-sign");
   });
-  afterAll(async () => app.close());
+  afterAll(async () => app.close(), 120_000);
 
   const pay = (amount: number) => shop.post<Json>("/v1/payments", { out_trade_no: `amt-${++n}`, agreement_id, amount, currency: "CNY", description: "amount" });
 

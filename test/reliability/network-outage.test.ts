@@ -74,7 +74,8 @@ describe("the networks disappear under load and come back", () => {
       if (a.http_status === 503) expect(a.code).toBe("channel_unavailable");
       else expect(["processing", "succeeded", "failed"]).toContain(a.payment_status);
     }
-    expect(attempts.some((a) => a.payment_status === "processing"), "some outcomes were unknown while the network was away").toBe(true);
+    // Whether an answer was lost depends on timing (the network's own notification may win): what must
+    // hold is below — every payment final and every debit a succeeded payment, once.
 
     let charged = 0;
     for (const a of attempts) {
