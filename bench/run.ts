@@ -1,4 +1,4 @@
-/** `npm run bench [-- payments|ledger|sm2]`: benchmarks, each printing a table. Never part of `npm test`. */
+/** `npm run bench [-- payments|ledger|sm2|risk|recon]`: benchmarks, each printing a table. Never part of `npm test`. */
 import { spawnSync } from "node:child_process";
 import { benchPayments } from "./payments.ts";
 import { benchRisk } from "./risk.ts";
@@ -11,11 +11,19 @@ async function benchLedger(): Promise<Record<string, string | number>[]> {
   return [];
 }
 
+/** bench/recon.ts prints its own table, in a process of its own (its RSS is what is measured). */
+async function benchRecon(): Promise<Record<string, string | number>[]> {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bench/recon.ts", ...(process.env.BENCH_RECON_LINES ? [process.env.BENCH_RECON_LINES] : [])], { stdio: "inherit", env: process.env });
+  if (r.status !== 0) throw new Error("bench/recon.ts failed");
+  return [];
+}
+
 const benches: [string, () => Promise<Record<string, string | number>[]>][] = [
   ["payments", benchPayments],
   ["ledger", benchLedger],
   ["sm2", benchSm2],
   ["risk", benchRisk],
+  ["recon", benchRecon],
 ];
 const only = process.argv[2];
 for (const [name, run] of benches) {

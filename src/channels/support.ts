@@ -6,7 +6,6 @@ import type { Failed, FailureReason, Pending, PendingCause, VerifiedElements } f
 /** Limits of the adapters' side of the wire. */
 export const CHANNEL_LIMITS = {
   response_bytes_max: 64 * 1024,
-  statement_bytes_max: 16 * 1024 * 1024,
   message_window_s: 300,
   replay_ids_max: 100_000,
   timeout_ms_default: 10_000,

@@ -165,7 +165,17 @@ export interface StatementRecord {
   settlement_amount_fen: bigint;
   card_masked: string;
 }
-export type StatementResult = Outcome<{ settlement_date: string; records: StatementRecord[]; raw: string }>;
+/** A day's file, verified against the signed answer and checked line by line (src/channels/statement-download.ts). */
+export interface StatementFileStream {
+  sha256: string;
+  bytes: number;
+  line_count: number;
+  /** The records, read again line by line from the verified spool. */
+  records(): AsyncIterable<StatementRecord>;
+  /** Removes the spool; call it once done with the records. */
+  dispose(): Promise<void>;
+}
+export type StatementResult = Outcome<{ settlement_date: string; file: StatementFileStream }>;
 
 export type ChannelNotification =
   | { kind: "txn_result"; notification_id: string; txn_kind: "pay" | "refund"; txn_id: string; outcome: MoneyResult }

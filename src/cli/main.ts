@@ -12,6 +12,7 @@ import { busyLine, runningServer } from "./server-link.ts";
 import { runStart } from "./start.ts";
 import { ledgerCommand, settleCommand } from "./settle.ts";
 import { riskCommand } from "./risk.ts";
+import { reconcileCommand } from "./reconcile.ts";
 
 const USAGE = `usage: paycore <command>
 
@@ -22,10 +23,11 @@ commands:
   settle --date YYYY-MM-DD            settle what has matured by that day's cut-off and pay it out (--no-payouts: instruct only)
   ledger check                        recompute the books from the journal and compare
   risk monitor                        score every merchant ID for gambling and fraud patterns now, with progress
+  reconcile --channel C --date D      match channel C's statement file for day D against paycore's records, with progress
 
 \`paycore <command> --help\` explains one command. Settings come from the environment: see
 docs/api-conventions.md ("Running it"). While \`paycore start\` runs on the embedded database,
-operator create, settle and ledger check ask the running server (PGlite is one process's).`;
+operator create, settle, reconcile and ledger check ask the running server (PGlite is one process's).`;
 
 /** `paycore <command> --help`. */
 export const COMMAND_HELP: Record<string, string> = {
@@ -48,6 +50,13 @@ Settles what has matured by that day's cut-off and pays it out through the bank 
 server uses: SANDBOX_URL, else HOST:SANDBOX_PORT). --no-payouts only records the payout
 instructions. Running it again for the same date changes nothing. With the server running, it
 asks the server (which uses its own sandbox).`,
+  reconcile: `usage: paycore reconcile --channel netsunion|unionpay_nocard|unionpay_quickpay --date YYYY-MM-DD
+
+Fetches the channel's statement file for that network day (over the channel, signed and verified),
+loads it line by line with progress, matches it against paycore's payments and refunds, records
+the exceptions (docs/reconciliation.md) and prints the counts and amounts per result. Running it
+again gives the same result. With the server running, it asks the server. The server also runs it
+by itself once each file is due.`,
   ledger: `usage: paycore ledger check
 
 Recomputes every balance from the journal and compares; exit 1 on a difference. With the server
@@ -106,6 +115,8 @@ async function main(argv: string[]): Promise<number> {
       return ledgerCommand(config, rest);
     case "risk":
       return riskCommand(config, rest);
+    case "reconcile":
+      return reconcileCommand(config, rest);
     default:
       console.error(`paycore: unknown command '${command}'\n\n${USAGE}`);
       return 2;

@@ -29,7 +29,7 @@ export function runningServer(config: Pick<Config, "database_url" | "data_dir">)
 
 export function busyLine(data_dir: string, holder: LockInfo): string {
   return typeof holder.url === "string"
-    ? `the paycore server (pid ${holder.pid}, ${holder.url}) holds the data directory ${data_dir}; stop it first (operator create, settle and ledger check talk to it instead)`
+    ? `the paycore server (pid ${holder.pid}, ${holder.url}) holds the data directory ${data_dir}; stop it first (operator create, settle, reconcile and ledger check talk to it instead)`
     : `another paycore process (pid ${holder.pid}) holds the data directory ${data_dir}; wait for it to finish`;
 }
 

@@ -12,6 +12,7 @@ import type { PaymentDeps } from "../payments/deps.ts";
 import { startSweeper } from "../payments/sweeper.ts";
 import { startLedgerApplier } from "../ledger/index.ts";
 import { startMonitorSchedule } from "../risk/index.ts";
+import { sandboxSettlementSource, startReconciliationSchedule } from "../reconciliation/index.ts";
 import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
 import { startServer } from "../platform.ts";
 import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
@@ -44,6 +45,7 @@ export async function runStart(config: Config): Promise<number> {
   const notifier = startNotifier(ctx);
   const applier = startLedgerApplier(ctx);
   const risk_monitor = startMonitorSchedule(ctx);
+  const reconciliation = startReconciliationSchedule(deps, sandboxSettlementSource(sandbox_url));
   printBanner({ config, url: server.url, sandbox_url, admin, demo: demo?.merchants ?? [], master_key_source, engine: handle.engine });
 
   let stopping = false;
@@ -56,6 +58,7 @@ export async function runStart(config: Config): Promise<number> {
     await notifier.stop();
     await applier.stop();
     await risk_monitor.stop();
+    await reconciliation.stop();
     await sandbox?.close();
     await handle.close();
     process.exit(0);

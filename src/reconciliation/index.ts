@@ -22,4 +22,5 @@ export { DEFAULT_RECONCILIATION_SETTINGS, RECONCILED_CHANNELS, listSettings, loa
 export { sandboxSettlementSource, settleDay, type NetworkSettlementSource } from "./settle.ts";
 export { fetchStatementFile, type StatementFile } from "./source.ts";
 export { fileDueAt, fileLateAt } from "./schedule-times.ts";
+export { dueDays, runScheduledOnce, startReconciliationSchedule, type ScheduledOutcome } from "./schedule.ts";
 export { resolveException, truthDelta, writeOffProposalKind, WRITE_OFF_KIND, type ExceptionAction, type ResolveRequest } from "./resolve.ts";

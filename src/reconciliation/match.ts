@@ -10,6 +10,7 @@ import { RECONCILIATION_LIMITS } from "./limits.ts";
  * transaction id must agree where paycore knows it. The result of a line is the first that holds:
  *
  *   an exception already recorded for this line and day → its kind (re-runs give the same result)
+ *   a refund paycore sent for an exception (`refund` action) → matched (booked by the action)
  *   no paycore record, or a different network txn id     → network_only  (长款)
  *   paycore's record is not succeeded                     → status_mismatch
  *   amounts differ                                        → amount_mismatch
@@ -24,10 +25,11 @@ const CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string)
     CASE WHEN l.kind = 'pay' THEN l.amount ELSE -l.amount END AS network_signed,
     p.payment_id, f.refund_id,
     coalesce(p.status, f.status) AS platform_status,
-    coalesce(p.amount, f.amount) AS platform_amount,
+    coalesce(p.amount, f.amount, a.network_amount) AS platform_amount,
     CASE WHEN l.kind = 'pay' THEN p.network_cost ELSE 0::int8 END AS platform_fee,
     CASE
       WHEN e.kind IS NOT NULL THEN e.kind
+      WHEN a.exception_id IS NOT NULL THEN 'matched'
       WHEN (p.payment_id IS NULL AND f.refund_id IS NULL)
         OR coalesce(p.network_txn_id, f.network_txn_id, l.network_txn_id) <> l.network_txn_id THEN 'network_only'
       WHEN coalesce(p.status, f.status) <> 'succeeded' THEN 'status_mismatch'
@@ -40,6 +42,8 @@ const CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string)
   LEFT JOIN refunds f ON l.kind = 'refund' AND f.refund_id = l.order_id AND f.channel_id = ${channel_id}
   LEFT JOIN reconciliation_exceptions e
     ON e.channel_id = ${channel_id} AND e.settlement_date = ${date} AND e.match_key = l.network_txn_id
+  LEFT JOIN reconciliation_exceptions a
+    ON l.kind = 'refund' AND a.exception_id = l.order_id AND a.action_txn_id = l.txn_id AND a.channel_id = ${channel_id}
   WHERE l.reconciliation_id = ${reconciliation_id}`;
 
 export interface ResultTotals {

@@ -43,11 +43,20 @@ export interface RunOptions {
 const RUN_LEASE_MS = 15 * 60_000;
 
 export async function runReconciliation(deps: PaymentDeps, options: RunOptions): Promise<{ run: ReconciliationRow; created: boolean }> {
-  const { ctx } = deps;
   const progress = options.progress ?? (() => {});
   const settings = await checkRequest(deps, options);
   progress("fetching", 0);
   const file = options.file ?? (await fetchOrAlert(deps, settings, options.date));
+  try {
+    return await reconcileFile(deps, options, settings, file);
+  } finally {
+    await file.dispose?.();
+  }
+}
+
+async function reconcileFile(deps: PaymentDeps, options: RunOptions, settings: ReconciliationSettings, file: StatementFile): Promise<{ run: ReconciliationRow; created: boolean }> {
+  const { ctx } = deps;
+  const progress = options.progress ?? (() => {});
   const claimed = await claimRun(deps, options.channel_id, options.date);
   if (!claimed.claimed) return { run: claimed.run, created: false };
   let run = claimed.run;

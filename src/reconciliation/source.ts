@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { AgreementChannelId, StatementRecord } from "../channels/index.ts";
 import { callChannel, type PaymentDeps } from "../payments/deps.ts";
 
@@ -11,6 +10,8 @@ export interface StatementFile {
   /** SHA-256 of the verified file, or null for a stream whose digest is not known up front. */
   sha256: string | null;
   records: Iterable<StatementRecord> | AsyncIterable<StatementRecord>;
+  /** Frees what holds the file (the download's spool), once the run is done with it. */
+  dispose?: () => Promise<void>;
 }
 
 export type FetchedFile =
@@ -21,7 +22,7 @@ export async function fetchStatementFile(deps: PaymentDeps, channel_id: Agreemen
   const result = await callChannel(deps, channel_id, (adapter) => adapter.fetchStatement({ settlement_date: date }));
   switch (result.status) {
     case "succeeded":
-      return { ok: true, file: { sha256: createHash("sha256").update(result.raw, "utf8").digest("hex"), records: result.records } };
+      return { ok: true, file: { sha256: result.file.sha256, records: result.file.records(), dispose: () => result.file.dispose() } };
     case "failed":
       return { ok: false, problem: "unavailable", message: `${channel_id} refused the file request: ${result.message}` };
     case "pending":

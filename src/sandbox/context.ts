@@ -7,6 +7,7 @@ import type { Notifier } from "./notifier.ts";
 import type { SandboxState } from "./persistence.ts";
 import type { SeenMessages } from "./replay.ts";
 import type { StatementFaults } from "./statement-faults.ts";
+import type { StatementFiles } from "./statement-files.ts";
 
 /** Everything a network's wire handler needs. */
 export interface SandboxContext {
@@ -19,6 +20,7 @@ export interface SandboxContext {
   seen: SeenMessages;
   notifier: Notifier;
   statement_faults: StatementFaults;
+  statement_files: StatementFiles;
   clock: Clock;
   log: Logger;
 }

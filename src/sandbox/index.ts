@@ -18,6 +18,7 @@ import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.t
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
 import { RailCalendar } from "../kernel/cnaps/hours.ts";
 import { registerRailRoutes } from "./rails/http.ts";
+import { StatementFiles } from "./statement-files.ts";
 import { RailsWorld, emptyRailsState, type RailsConfig, type RailsState } from "./rails/world.ts";
 
 export { EXCHANGE_FILES } from "./keys.ts";
@@ -83,6 +84,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     engine: new Engine(seed, clock, state), state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
     notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log, state.table<number>("notifier.counters")), clock, log,
     statement_faults: StatementFaults.persisted(state.table<StatementFaultsState>("reconciliation.statement_faults")),
+    statement_files: new StatementFiles(),
   };
   encoders.netsunion = (event, now) => encodeNetsUnionNotification(ctx, event, now);
   encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);
@@ -153,6 +155,14 @@ function registerGateways(app: FastifyInstance, ctx: SandboxContext, held: Set<N
   };
   for (const path of GATEWAY_PATHS.netsunion) app.post(path, serve(handleNetsUnion));
   for (const path of GATEWAY_PATHS.unionpay) app.post(path, serve(handleUnionPay));
+  // Statement files named by a signed statement answer (src/sandbox/statement-files.ts).
+  const file = async (request: { params: { name: string } }, reply: FastifyReply) => {
+    const body = ctx.statement_files.get(request.params.name);
+    if (!body) return reply.code(404).type("text/plain").send("no such file");
+    return reply.type("text/plain; charset=utf-8").send(body);
+  };
+  app.get<{ Params: { name: string } }>("/netsunion/files/:name", file);
+  app.get<{ Params: { name: string } }>("/unionpay/gateway/api/files/:name", file);
 }
 
 function railsConfig(options: RailOptions = {}): RailsConfig {

@@ -16,8 +16,10 @@ import type { NetworkId } from "./model.ts";
  * - `fee`: `count` lines carry another network fee.
  * - `bad_signature`: the next `count` file downloads arrive with a signature that does not verify.
  * - `late`: the next `count` file downloads are answered "file not ready yet".
+ * - `next_day`: the day's last `count` transactions are booked on the next day's file instead
+ *   (what happens to payments near the cut-off): they open the next day's file.
  */
-export const STATEMENT_FAULT_KINDS = ["drop", "extra", "amount", "fee", "bad_signature", "late"] as const;
+export const STATEMENT_FAULT_KINDS = ["drop", "extra", "amount", "fee", "bad_signature", "late", "next_day"] as const;
 export type StatementFaultKind = (typeof STATEMENT_FAULT_KINDS)[number];
 
 export interface StatementFault {
@@ -110,6 +112,11 @@ export class StatementFaults {
     return true;
   }
 
+  /** How many of the day's last transactions the network books on the next day's file. */
+  nextDay(channel: NetworkId, date: string): number {
+    return this.state.faults.filter((f) => f.channel === channel && f.date === date && f.kind === "next_day").reduce((sum, f) => sum + f.count, 0);
+  }
+
   /** The day's entries as the network's file shows them, faults applied. */
   apply(channel: NetworkId, date: string, entries: StatementEntry[]): StatementEntry[] {
     let out = entries.map((e) => ({ ...e }));
@@ -131,6 +138,7 @@ export class StatementFaults {
           break;
         case "bad_signature":
         case "late":
+        case "next_day":
           break;
       }
     }

@@ -75,8 +75,19 @@ function lineValues(e: StatementEntry, pi_id: string, date: string): Record<stri
 
 /** That day's entries as the network's file shows them (statement faults applied). */
 export function statementEntries(engine: Engine, faults: StatementFaults | null, network: NetworkId, date: string): StatementEntry[] {
-  const entries = engine.statement(network, date).map(entryOf);
-  return faults ? faults.apply(network, date, entries) : entries;
+  let entries = engine.statement(network, date).map(entryOf);
+  if (!faults) return entries;
+  // `next_day` faults: the previous day's last lines open this file; this day's last lines go to the next.
+  const moved_out = Math.min(faults.nextDay(network, date), entries.length);
+  entries = entries.slice(0, entries.length - moved_out);
+  const previous = previousDate(date);
+  const moved_in = faults.nextDay(network, previous);
+  if (moved_in > 0) entries = [...engine.statement(network, previous).map(entryOf).slice(-moved_in), ...entries];
+  return faults.apply(network, date, entries);
+}
+
+function previousDate(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 }
 
 /** What the network settles with the PI for that day: the net of its file. */

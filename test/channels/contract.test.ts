@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   createChannelAdapters, type AgreementChannelId, type CardElements, type Channel, type ChannelAdapter, type ChannelNotification,
-  type MoneyResult, type Outcome,
+  type MoneyResult, type Outcome, type StatementFileStream, type StatementRecord,
 } from "../../src/channels/index.ts";
 import {
   addCard, eventually, latestOtp, startCallbackReceiver, startTamperingProxy, startTestSandbox,
@@ -46,6 +47,14 @@ function elements(card: SandboxCard, overrides: Partial<CardElements> = {}): Car
     holder_name: card.holder_name, id_type: "resident_id", id_number: card.id_number, card_number: card.card_number, phone: card.phone,
     ...(card.card_type === "credit" ? { cvn2: card.cvn2 ?? null, expiry: card.expiry ?? null } : {}), ...overrides,
   };
+}
+
+/** A downloaded statement's records, and its spool removed. */
+async function readAll(file: StatementFileStream): Promise<StatementRecord[]> {
+  const out: StatementRecord[] = [];
+  for await (const r of file.records()) out.push(r);
+  await file.dispose();
+  return out;
 }
 
 function expectSucceeded<T>(outcome: Outcome<T>): asserts outcome is { status: "succeeded" } & T {
@@ -432,17 +441,20 @@ describe.each(IDS)("adapter contract: %s", (channel_id) => {
 
     const statement = await adapter().fetchStatement({ settlement_date: next_day });
     expectSucceeded(statement);
-    const mine = statement.records.filter((r) => r.txn_id === after.txn_id || r.txn_id === refund_txn);
+    const records = await readAll(statement.file);
+    expect(statement.file.line_count).toBe(records.length);
+    const mine = records.filter((r) => r.txn_id === after.txn_id || r.txn_id === refund_txn);
     expect(mine).toEqual([
       { kind: "pay", network_txn_id: after_cutoff.network_txn_id, txn_id: after.txn_id, order_id: after.txn_id, amount_fen: 20_000n, fee_fen: after_cutoff.fee_fen, settlement_amount_fen: 20_000n - after_cutoff.fee_fen!, card_masked: `${card.card_number.slice(0, 6)}******${card.card_number.slice(-4)}` },
       { kind: "refund", network_txn_id: refunded.network_txn_id, txn_id: refund_txn, order_id: refund_txn, amount_fen: 5_000n, fee_fen: 0n, settlement_amount_fen: -5_000n, card_masked: `${card.card_number.slice(0, 6)}******${card.card_number.slice(-4)}` },
     ]);
-    expect(statement.records.some((r) => r.txn_id === before.txn_id)).toBe(false);
+    expect(records.some((r) => r.txn_id === before.txn_id)).toBe(false);
     const previous = await adapter().fetchStatement({ settlement_date: beijing_day });
     expectSucceeded(previous);
-    expect(previous.records.some((r) => r.txn_id === before.txn_id)).toBe(true);
+    expect((await readAll(previous.file)).some((r) => r.txn_id === before.txn_id)).toBe(true);
     const published = await sandbox.get<string>(`/sandbox/v1/statements?channel=${channel_id}&date=${next_day}&institution_id=${CHANNELS.find((c) => c.channel_id === channel_id)!.institution_id}`);
-    expect(published.body).toBe(statement.raw);
+    // The file downloaded is the one the signed answer vouched for, and the one the network publishes.
+    expect(createHash("sha256").update(published.body, "utf8").digest("hex")).toBe(statement.file.sha256);
     sandbox.clock.advance(DAY_MS);
   });
 });

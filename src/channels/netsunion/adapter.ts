@@ -5,7 +5,7 @@ import { sm2Encrypt, sm2Sign, sm2Verify } from "../../kernel/crypto/sm2.ts";
 import { newSm4Key, sm4CbcEncrypt } from "../../kernel/crypto/sm4.ts";
 import { postText, type Transport } from "../http.ts";
 import type { NetworkKeys, Sm2Own } from "../keys.ts";
-import { parseStatementText } from "../statement.ts";
+import { downloadStatement, fileRef } from "../statement-download.ts";
 import {
   CHANNEL_LIMITS, ReplayGuard, assertAmount, assertTxnId, beijingIsoLocal, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex,
 } from "../support.ts";
@@ -144,11 +144,12 @@ export class NetsUnionAdapter implements ChannelAdapter {
   }
 
   async fetchStatement(request: StatementRequest): Promise<StatementResult> {
-    const answer = await this.call(MESSAGE_TYPES.statement, { TrxId: `S${randomHex(12)}`, SttlmDt: request.settlement_date }, null, CHANNEL_LIMITS.statement_bytes_max);
-    const result = this.outcome(answer, (biz) => ({ raw: Buffer.from(biz.FileCntt ?? "", "base64").toString("utf8") }));
+    const answer = await this.call(MESSAGE_TYPES.statement, { TrxId: `S${randomHex(12)}`, SttlmDt: request.settlement_date }, null);
+    const result = this.outcome(answer, (biz) => fileRef({ name: biz.FileNm, bytes: biz.FileSz, sha256: biz.FileDgst }));
     if (result.status !== "succeeded") return result;
-    const records = parseNetsUnionStatement(result.raw);
-    return records ? { status: "succeeded", settlement_date: request.settlement_date, records, raw: result.raw } : pending("bad_response", "statement file does not parse or its header does not add up");
+    // The file sits next to the message endpoint, named by the signed answer.
+    const file = await downloadStatement("netsunion", new URL(`files/${result.name}`, this.config.endpoint_url).toString(), result);
+    return "status" in file ? file : { status: "succeeded", settlement_date: request.settlement_date, file };
   }
 
   parseNotification(input: { body: string }): NotificationParse {
@@ -273,9 +274,4 @@ export class NetsUnionAdapter implements ChannelAdapter {
     }
     return { kind: "biz", biz: flatten(group(body, "BizInf")) };
   }
-}
-
-/** The NetsUnion statement layout (docs/sandbox.md); null when any line or the header is off. */
-export function parseNetsUnionStatement(raw: string): StatementRecord[] | null {
-  return parseStatementText("netsunion", raw);
 }

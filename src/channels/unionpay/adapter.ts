@@ -1,7 +1,8 @@
 import type { Clock } from "../../kernel/clock.ts";
 import { postText, type Transport } from "../http.ts";
 import type { NetworkKeys, RsaOwn, UnionPayPublic } from "../keys.ts";
-import { parseFen, parseStatementText } from "../statement.ts";
+import { parseFen } from "../statement.ts";
+import { downloadStatement, fileRef } from "../statement-download.ts";
 import { CHANNEL_LIMITS, ReplayGuard, assertAmount, assertTxnId, beijingCompact, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex } from "../support.ts";
 import type {
   AgreementChannelId, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationParse, Outcome, PayRequest,
@@ -111,10 +112,11 @@ export class UnionPayAdapter implements ChannelAdapter {
 
   async fetchStatement(request: StatementRequest): Promise<StatementResult> {
     const answer = await this.call("statement", `S${randomHex(12)}`, () => ({ settleDate: request.settlement_date.replace(/-/g, "") }));
-    const result = this.outcome(answer, (f) => ({ raw: Buffer.from(f.fileContent ?? "", "base64").toString("utf8") }));
+    const result = this.outcome(answer, (f) => fileRef({ name: f.fileName, bytes: f.fileSize, sha256: f.fileDigest }));
     if (result.status !== "succeeded") return result;
-    const records = parseUnionPayStatement(result.raw);
-    return records ? { status: "succeeded", settlement_date: request.settlement_date, records, raw: result.raw } : pending("bad_response", "statement file does not parse");
+    // The file sits next to the message endpoint, named by the signed answer.
+    const file = await downloadStatement(this.channel_id, new URL(`files/${result.name}`, `${this.config.endpoint_url}${PATHS.file}`).toString(), result);
+    return "status" in file ? file : { status: "succeeded", settlement_date: request.settlement_date, file };
   }
 
   parseNotification(input: { body: string }): NotificationParse {
@@ -184,8 +186,7 @@ export class UnionPayAdapter implements ChannelAdapter {
       txnTime: beijingCompact(this.clock.now()), nonce, ...extra(network),
     };
     const path = kind === "query" ? PATHS.query : kind === "statement" ? PATHS.file : PATHS.back;
-    const bytes_max = kind === "statement" ? CHANNEL_LIMITS.statement_bytes_max : CHANNEL_LIMITS.response_bytes_max;
-    const posted = await postText(this.transport, `${this.config.endpoint_url}${path}`, "application/x-www-form-urlencoded; charset=utf-8", signForm(fields, this.config.own_key.private_key_pem), bytes_max);
+    const posted = await postText(this.transport, `${this.config.endpoint_url}${path}`, "application/x-www-form-urlencoded; charset=utf-8", signForm(fields, this.config.own_key.private_key_pem));
     if (posted.kind === "timeout") return { kind: "none", outcome: pending("timeout", "no answer in time") };
     if (posted.kind === "transport_error") return { kind: "none", outcome: pending("transport_error", posted.message) };
     return this.readAnswer(posted.body, order_id, nonce, network);
@@ -202,9 +203,4 @@ export class UnionPayAdapter implements ChannelAdapter {
     if (code === UNIONPAY_REPLAYED) return { kind: "none", outcome: pending("unclassified", "network says the message was a replay", code) };
     return { kind: "fields", fields: f };
   }
-}
-
-/** The UnionPay statement layout (docs/sandbox.md); null when any line is off. */
-export function parseUnionPayStatement(raw: string): StatementRecord[] | null {
-  return parseStatementText("unionpay_nocard", raw);
 }

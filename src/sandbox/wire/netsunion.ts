@@ -220,7 +220,8 @@ function dispatch(ctx: SandboxContext, kind: MessageKind, body: XmlElement, key:
       if (forced) return toBiz({ outcome: "declined", reason: forced.reason, raw_code: forced.raw_code }, () => ({}));
       if (ctx.statement_faults.consume("netsunion", b.SttlmDt, "late")) return { status: "02", code: "PB000002", desc: "对账文件未生成", fields: { TrxId: b.TrxId } };
       const file = statementFile(engine, "netsunion", b.SttlmDt, b.InstgId, ctx.statement_faults);
-      return { status: "00", code: "PB000000", desc: "成功", fields: { TrxId: b.TrxId, SttlmDt: b.SttlmDt, FileCntt: Buffer.from(file, "utf8").toString("base64") } };
+      const published = ctx.statement_files.publish("netsunion", b.SttlmDt, file);
+      return { status: "00", code: "PB000000", desc: "成功", fields: { TrxId: b.TrxId, SttlmDt: b.SttlmDt, FileNm: published.name, FileSz: String(published.bytes), FileDgst: published.sha256 } };
     }
   }
 }

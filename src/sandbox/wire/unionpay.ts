@@ -212,7 +212,8 @@ function dispatch(ctx: SandboxContext, checked: Extract<Checked, { ok: true }>, 
       const date = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`;
       if (ctx.statement_faults.consume(network, date, "late")) return { code: UNIONPAY_SYSTEM.processing, msg: "对账文件未生成", fields: {} };
       const file = statementFile(engine, network, date, common.merId, ctx.statement_faults);
-      return { code: UNIONPAY_SYSTEM.ok, msg: "成功", fields: { settleDate: day, fileContent: Buffer.from(file, "utf8").toString("base64") } };
+      const published = ctx.statement_files.publish(network, date, file);
+      return { code: UNIONPAY_SYSTEM.ok, msg: "成功", fields: { settleDate: day, fileName: published.name, fileSize: String(published.bytes), fileDigest: published.sha256 } };
     }
   }
 }
