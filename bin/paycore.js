@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `paycore` command: runs the TypeScript CLI through tsx (no build step on Node 20).
-import { register } from "tsx/esm/api";
-register();
-await import("../src/cli/main.ts");
+// The `paycore` command: runs the CLI from the JavaScript build in dist/ (built first if needed).
+import { launch } from "./launch.js";
+
+await launch("cli/main");

@@ -41,9 +41,13 @@ export interface RunningCli {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How to run the CLI: from the TypeScript sources through tsx (tests), or as `npm start` does. */
+export const FROM_SOURCES = ["--import", "tsx", CLI];
+export const AS_NPM_START = [join(ROOT, "bin", "paycore.js")];
+
 /** Starts `paycore start` and waits for its banner. */
-export async function startCli(env: Record<string, string | undefined>): Promise<RunningCli & { banner: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, "start"], { cwd: ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+export async function startCli(env: Record<string, string | undefined>, command = FROM_SOURCES): Promise<RunningCli & { banner: string }> {
+  const child = spawn(process.execPath, [...command, "start"], { cwd: ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
