@@ -115,6 +115,7 @@ async function writeFile(path: string): Promise<{ bytes: number; sha256: string;
 }
 
 async function main(): Promise<void> {
+  const rss_at_start = rssMb(); // the modules loaded (through tsx here; \`npm start\` runs compiled dist/)
   const dir = mkdtempSync(join(tmpdir(), "paycore-bench-recon-"));
   const schema = `bench_${randomBytes(4).toString("hex")}`;
   const handle = await connect({ database_url: process.env.DATABASE_URL, data_dir: process.env.DATABASE_URL ? "memory" : join(dir, "pglite"), schema });
@@ -163,7 +164,8 @@ async function main(): Promise<void> {
     rows.push(["payments / file lines", `${LINES} / ${file.lines} (${(file.bytes / 1024 / 1024).toFixed(0)} MB)`]);
     rows.push(["setup (not timed)", `${((Date.now() - setup_start) / 1000).toFixed(1)} s`]);
 
-    let peak = rssMb();
+    const rss_before = rssMb();
+    let peak = rss_before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 50);
     const phases: Partial<Record<RunPhase, number>> = {};
     const t0 = performance.now();
@@ -191,7 +193,9 @@ async function main(): Promise<void> {
     rows.push(["load lines (5,000 per INSERT)", s(phases.loading ?? t_download, phases.matching ?? t_end)]);
     rows.push(["match + exceptions + counts", s(phases.matching ?? t_end, t_end)]);
     rows.push(["total (timed)", s(t0, t_end)]);
-    rows.push(["peak RSS during the run", `${peak.toFixed(0)} MB`]);
+    rows.push(["RSS at start (modules loaded, tsx)", `${rss_at_start.toFixed(0)} MB`]);
+    rows.push(["RSS before the timed run", `${rss_before.toFixed(0)} MB`]);
+    rows.push(["peak RSS during the run", `${peak.toFixed(0)} MB (+${(peak - rss_before).toFixed(0)} MB)`]);
     rows.push(["peak RSS of the process (VmHWM)", `${hwmMb().toFixed(0)} MB`]);
     rows.push(["found", Object.entries(expected).map(([k, v]) => `${k} ${v}`).join(", ") + " (exactly as injected)"]);
   } finally {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { statementParser, StatementFormatError } from "./statement.ts";
 import { pending } from "./support.ts";
 import type { AgreementChannelId, Pending, StatementFileStream, StatementRecord } from "./types.ts";
@@ -91,7 +92,7 @@ async function spool(url: string, path: string, bytes_max: number): Promise<{ by
     },
   });
   try {
-    await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>), meter, createWriteStream(path));
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, createWriteStream(path));
   } catch (error) {
     return pending("transport_error", `statement file download: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -18,16 +18,18 @@ const LINES_STEP = 100_000;
 
 export function progressPrinter(write: (line: string) => void): (phase: RunPhase, lines: number) => void {
   let last_phase: RunPhase | null = null;
-  let last_step = -1;
+  let loaded = { seen: -1, printed: -1 };
   return (phase, lines) => {
     if (phase === "loading") {
-      const step = Math.floor(lines / LINES_STEP);
-      if (step === last_step && phase === last_phase) return;
-      last_step = step;
+      if (loaded.printed < 0 || Math.floor(lines / LINES_STEP) !== Math.floor(loaded.printed / LINES_STEP)) {
+        write(`loading the file: ${lines} lines`);
+        loaded = { seen: lines, printed: lines };
+      } else loaded.seen = lines;
       last_phase = phase;
-      write(`loading the file: ${lines} lines`);
       return;
     }
+    // The file's last count, when the step did not print it.
+    if (last_phase === "loading" && loaded.seen !== loaded.printed) write(`loading the file: ${loaded.seen} lines`);
     if (phase === last_phase) return;
     last_phase = phase;
     write(phase === "done" ? `done: ${lines} lines` : `${phase}…`);

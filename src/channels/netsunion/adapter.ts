@@ -12,7 +12,7 @@ import {
 import type {
   CardElements, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationParse, Outcome, PayRequest,
   QueryRequest, QueryResult, RefundRequest, ResendOtpRequest, ResendOtpResult, SignApplyRequest, SignApplyResult, SignConfirmRequest,
-  SignSyncRequest, SignedResult, StatementRecord, StatementRequest, StatementResult, UnbindRequest, UnbindResult,
+  SignSyncRequest, SignedResult, StatementRequest, StatementResult, UnbindRequest, UnbindResult,
 } from "../types.ts";
 import { CATEGORY_KINDS, NETSUNION_BIZ_REASONS, NETSUNION_SYSTEM_CODES, NETSUNION_SYS_OK } from "./codes.ts";
 import { buildDocument, group, parseDocument, type XmlTree } from "./xml.ts";

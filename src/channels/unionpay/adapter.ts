@@ -3,11 +3,11 @@ import { postText, type Transport } from "../http.ts";
 import type { NetworkKeys, RsaOwn, UnionPayPublic } from "../keys.ts";
 import { parseFen } from "../statement.ts";
 import { downloadStatement, fileRef } from "../statement-download.ts";
-import { CHANNEL_LIMITS, ReplayGuard, assertAmount, assertTxnId, beijingCompact, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex } from "../support.ts";
+import { ReplayGuard, assertAmount, assertTxnId, beijingCompact, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex } from "../support.ts";
 import type {
   AgreementChannelId, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationParse, Outcome, PayRequest,
   QueryRequest, QueryResult, RefundRequest, ResendOtpRequest, ResendOtpResult, SignApplyRequest, SignApplyResult, SignConfirmRequest,
-  SignSyncRequest, SignedResult, StatementRecord, StatementRequest, StatementResult, UnbindRequest, UnbindResult,
+  SignSyncRequest, SignedResult, StatementRequest, StatementResult, UnbindRequest, UnbindResult,
 } from "../types.ts";
 import { QUERIED_KINDS, TXN_TYPES, UNIONPAY_NOT_FOUND, UNIONPAY_PROCESSING, UNIONPAY_REASONS, UNIONPAY_REJECTED, UNIONPAY_REPLAYED, UNIONPAY_SUCCESS } from "./codes.ts";
 import { encryptCard, isoDate, readForm, signForm, smsCustomerInfo, verifyForm } from "./wire.ts";
