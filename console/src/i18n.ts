@@ -13,6 +13,13 @@ const zh = {
   run_settlement: "执行结算", date: "日期", running: "执行中…", done: "完成", action: "操作", operator: "操作员", target: "对象", time: "时间", rules: "规则", alerts: "告警", kind: "类型",
   payouts: "付款", rails: "清算通道", next_open: "下次开放", per_item_max: "单笔上限",
   entity: "主体", sub_merchants: "子商户", failed_to: "失败", state_history: "状态历史", refund_done: "退款已提交",
+  role_admin: "管理员", role_operator: "操作员", role_auditor: "审计员（只读）", agreements: "协议", reconciliation: "对账",
+  user_ref: "用户标识", last4: "卡号后四位", bank: "银行", card_type: "卡类型", full_card_refused: "不接受完整卡号：请输入后四位", unbound: "已解约",
+  timeline: "状态历史", network_summary: "网络报文摘要", notifications: "通知投递", redeliver: "重新投递", attempts: "尝试", deliveries: "投递",
+  runs: "对账批次", exceptions: "差错队列", accept_network: "以网络为准", write_off: "核销", requery: "重新查询", note: "备注", run_reconciliation: "执行对账",
+  flagged: "被标记商户", signals: "信号", score: "分数", cost_bps: "费率（bps）", cost_fixed: "每笔固定成本（元）", propose_cost: "提交成本变更", health: "健康状况",
+  calls: "调用", errors: "错误", progress: "进度", batches: "批量付款", jobs: "后台任务", close: "关闭", all: "全部", open: "未处理", resolved: "已处理", buffered: "缓冲",
+  journal: "记账分录", recon_result: "对账结果", result: "结果", approver_only: "需另一位有权限的操作员审批",
 };
 const en: typeof zh = {
   title: "paycore operations console", signin: "Sign in", token: "Operator token", signout: "Sign out", lang: "中文",
@@ -25,6 +32,13 @@ const en: typeof zh = {
   run_settlement: "Run settlement", date: "Date", running: "Running…", done: "Done", action: "Action", operator: "Operator", target: "Target", time: "Time", rules: "Rules", alerts: "Alerts", kind: "Kind",
   payouts: "Payouts", rails: "Rails", next_open: "Next open", per_item_max: "Per-item cap",
   entity: "Entity", sub_merchants: "Sub-merchants", failed_to: "Failed", state_history: "State history", refund_done: "Refund submitted",
+  role_admin: "admin", role_operator: "operator", role_auditor: "auditor (read-only)", agreements: "Agreements", reconciliation: "Reconciliation",
+  user_ref: "user_ref", last4: "Card last 4", bank: "Bank", card_type: "Card type", full_card_refused: "No full card numbers: type the last 4 digits", unbound: "Unbound",
+  timeline: "State history", network_summary: "Network messages summary", notifications: "Notification deliveries", redeliver: "Redeliver", attempts: "Attempts", deliveries: "Deliveries",
+  runs: "Reconciliation runs", exceptions: "Exception queue", accept_network: "Accept network", write_off: "Write off", requery: "Requery", note: "Note", run_reconciliation: "Run reconciliation",
+  flagged: "Flagged merchants", signals: "Signals", score: "Score", cost_bps: "Rate (bps)", cost_fixed: "Fixed cost per item (yuan)", propose_cost: "Propose cost change", health: "Health",
+  calls: "Calls", errors: "Errors", progress: "Progress", batches: "Batch payouts", jobs: "Background jobs", close: "Close", all: "All", open: "Open", resolved: "Resolved", buffered: "Buffered",
+  journal: "Journal entries", recon_result: "Reconciliation result", result: "Result", approver_only: "Needs another operator allowed to approve",
 };
 
 export type Key = keyof typeof zh;

@@ -1,25 +1,26 @@
-import { StrictMode, useState } from "react";
+import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api, session } from "./api.ts";
 import { LangContext, useT, type Lang } from "./i18n.ts";
 import { Audit, Channels, Payouts, Proposals, Risk, Settlement } from "./pages/ops.tsx";
 import { Merchants } from "./pages/merchants.tsx";
+import { Agreements } from "./pages/agreements.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { Payments } from "./pages/payments.tsx";
+import { SessionContext, type Session } from "./session.ts";
 import "./style.css";
 
-const PAGES = ["overview", "merchants", "payments", "payouts", "settlement", "channels", "proposals", "risk", "audit"] as const;
+const PAGES = ["overview", "merchants", "agreements", "payments", "payouts", "settlement", "channels", "proposals", "risk", "audit"] as const;
 type PageName = (typeof PAGES)[number];
 
-function SignIn({ onDone }: { onDone: () => void }) {
+function SignIn({ onDone }: { onDone: (s: Session) => void }) {
   const t = useT();
   const [token, setToken] = useState("");
   const [error, setError] = useState("");
   const submit = async () => {
     session.set(token.trim());
     try {
-      await api("GET", "/admin/v1/audit-log?limit=1");
-      onDone();
+      onDone((await api<Session>("GET", "/admin/v1/session")).body);
     } catch (err) {
       session.clear();
       setError((err as Error).message);
@@ -39,7 +40,12 @@ function SignIn({ onDone }: { onDone: () => void }) {
 
 function App() {
   const [lang, setLang] = useState<Lang>((localStorage.getItem("paycore.console.lang") as Lang) ?? "zh");
+  const [me, setMe] = useState<Session | null>(null);
   const [signed, setSigned] = useState(Boolean(session.token()));
+  // A token kept in the tab from before: ask again who it is (and sign out if it no longer works).
+  useEffect(() => {
+    if (signed && !me) void api<Session>("GET", "/admin/v1/session").then((r) => setMe(r.body), () => (session.clear(), setSigned(false)));
+  }, [signed, me]);
   const [page, setPage] = useState<PageName>("overview");
   const switchLang = () => {
     const next = lang === "zh" ? "en" : "zh";
@@ -49,12 +55,14 @@ function App() {
   };
   return (
     <LangContext.Provider value={lang}>
-      <Shell lang={lang} signed={signed} page={page} setPage={setPage} switchLang={switchLang} signOut={() => (session.clear(), setSigned(false))} onSignedIn={() => setSigned(true)} />
+      <SessionContext.Provider value={me}>
+        <Shell lang={lang} signed={signed && me !== null} me={me} page={page} setPage={setPage} switchLang={switchLang} signOut={() => (session.clear(), setMe(null), setSigned(false))} onSignedIn={(s) => (setMe(s), setSigned(true))} />
+      </SessionContext.Provider>
     </LangContext.Provider>
   );
 }
 
-function Shell(p: { lang: Lang; signed: boolean; page: PageName; setPage: (x: PageName) => void; switchLang: () => void; signOut: () => void; onSignedIn: () => void }) {
+function Shell(p: { lang: Lang; signed: boolean; me: Session | null; page: PageName; setPage: (x: PageName) => void; switchLang: () => void; signOut: () => void; onSignedIn: (s: Session) => void }) {
   const t = useT();
   return (
     <div className="app">
@@ -66,6 +74,7 @@ function Shell(p: { lang: Lang; signed: boolean; page: PageName; setPage: (x: Pa
           </button>
         ))}
         <span className="spacer" />
+        {p.signed && p.me && <span id="whoami">{p.me.name} · {t(`role_${p.me.role}`)}</span>}
         <button id="lang" onClick={p.switchLang}>{t("lang")}</button>
         {p.signed && <button id="signout" onClick={p.signOut}>{t("signout")}</button>}
       </header>
@@ -78,6 +87,7 @@ function PageView({ page }: { page: PageName }) {
   switch (page) {
     case "overview": return <Overview />;
     case "merchants": return <Merchants />;
+    case "agreements": return <Agreements />;
     case "payments": return <Payments />;
     case "payouts": return <Payouts />;
     case "settlement": return <Settlement />;

@@ -125,11 +125,10 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     expect(await node.locator(".note").textContent()).toMatch(/another operator|另一位/);
     expect((await app.admin("GET", `/admin/v1/merchants/${merchant_id}`)).body.settlement.account.account_number_last4).not.toBe("6543");
 
-    // The proposer cannot approve their own change.
+    // The proposer is offered no approval of their own change (the API would refuse it).
     await page.click("#nav-proposals");
     await page.waitForSelector(".proposal");
-    await page.click(".proposal .approve");
-    await page.waitForSelector("section .error");
+    expect(await page.locator(".proposal .approve").count()).toBe(0);
     const { token } = await createOperator(app.ctx, { name: "checker", role: "operator" });
     await page.click("#signout");
     await signIn(token);
@@ -139,6 +138,37 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.click(".proposal .approve");
     await page.waitForFunction(() => document.querySelectorAll(".proposal").length === 0);
     expect((await app.admin("GET", `/admin/v1/merchants/${merchant_id}`)).body.settlement.account.account_number_last4).toBe("6543");
+    // An operator (not admin) is offered no channel switch and no key rotation: both are admin-only.
+    expect(await page.textContent("#whoami")).toContain("checker");
+    await page.click("#nav-channels");
+    await page.waitForSelector("#channels tbody tr");
+    expect(await page.locator(".toggle-channel").count()).toBe(0);
+    await page.click("#nav-merchants");
+    await page.locator(`[data-merchant="${merchant_id}"] .toggle-status`).waitFor();
+    expect(await page.locator(".rotate").count()).toBe(0);
+  });
+
+  it("an auditor sees every page and is offered no change", async () => {
+    const { token } = await createOperator(app.ctx, { name: "auditor", role: "auditor" });
+    await page.click("#signout");
+    await signIn(token);
+    await page.click("#nav-merchants");
+    await page.locator(`[data-merchant="${merchant_id}"]`).waitFor();
+    await page.click("#nav-payments");
+    await page.fill("#search-out-trade-no", "console-order-1");
+    await page.click("#search");
+    await page.click(".payment-row");
+    await page.waitForSelector("#detail-amount");
+    await page.click("#nav-channels");
+    await page.waitForSelector("#channels tbody tr");
+    await page.click("#nav-settlement");
+    await page.waitForSelector("#settlements", { state: "attached" });
+    await shot("auditor-settlement");
+    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject"]) {
+      expect(await page.locator(changing).count(), changing).toBe(0);
+    }
+    await page.click("#signout");
+    await signIn(app.admin_token);
   });
 
   it("shows the other pages, and nothing was fetched from outside paycore", async () => {
@@ -146,7 +176,11 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     for (const [name, selector] of Object.entries(shown)) {
       await page.click(`#nav-${name}`);
       await page.waitForSelector(selector, { state: "attached" });
-      if (name === "channels") expect(await page.textContent("#channels")).toContain("netsunion");
+      if (name === "channels") {
+        expect(await page.textContent("#channels")).toContain("netsunion");
+        // health.healthy from the API: a healthy channel shows ✓, not "—".
+        expect(await page.textContent('[data-channel="netsunion"] .health')).toBe("✓");
+      }
       if (name === "payouts") expect(await page.textContent("#rails")).toContain("hvps");
       if (name === "audit") expect(await page.textContent("#audit")).toContain("merchant");
       await shot(name);

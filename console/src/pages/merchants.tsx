@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { api } from "../api.ts";
 import { useT } from "../i18n.ts";
+import { useCan } from "../session.ts";
 import { Err, More, useCursorList } from "./common.tsx";
 
 interface Merchant {
@@ -58,6 +59,7 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
       setError((err as Error).message);
     }
   };
+  const can = useCan();
   const suspended = m.status === "suspended";
   return (
     <div className="card merchant" data-merchant={m.merchant_id}>
@@ -67,11 +69,11 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
         <span>{m.settlement.account ? `${m.settlement.account.account_name} ****${m.settlement.account.account_number_last4}` : m.settlement.mode}</span>
       </div>
       <div className="row">
-        <button className="toggle-status" onClick={() => void act(async () => void (await api("PATCH", `/admin/v1/merchants/${m.merchant_id}`, { status: suspended ? "active" : "suspended" })))}>
+        {can("PATCH /admin/v1/merchants/:merchant_id") && <button className="toggle-status" onClick={() => void act(async () => void (await api("PATCH", `/admin/v1/merchants/${m.merchant_id}`, { status: suspended ? "active" : "suspended" })))}>
           {suspended ? t("activate") : t("suspend")}
-        </button>
-        <button className="rotate" onClick={() => void act(async () => `${t("new_secret")}: ${JSON.stringify((await api("POST", `/admin/v1/merchants/${m.merchant_id}/keys`, {})).body)}`)}>{t("rotate_key")}</button>
-        {m.settlement.mode === "own" && <button className="change-account" onClick={() => setForm({ account_name: "", account_number: "", bank_code: "" })}>{t("settlement_account")}</button>}
+        </button>}
+        {can("POST /admin/v1/merchants/:merchant_id/keys") && <button className="rotate" onClick={() => void act(async () => `${t("new_secret")}: ${JSON.stringify((await api("POST", `/admin/v1/merchants/${m.merchant_id}/keys`, {})).body)}`)}>{t("rotate_key")}</button>}
+        {m.settlement.mode === "own" && can("PATCH /admin/v1/merchants/:merchant_id") && <button className="change-account" onClick={() => setForm({ account_name: "", account_number: "", bank_code: "" })}>{t("settlement_account")}</button>}
       </div>
       {form && (
         <form className="row account-form" onSubmit={(e) => {

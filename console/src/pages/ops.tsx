@@ -1,7 +1,8 @@
 import { useState } from "react";
 import { api } from "../api.ts";
 import { useT } from "../i18n.ts";
-import { yuan } from "../money.ts";
+import { useCan, useSession } from "../session.ts";
+import { parseYuan, yuan } from "../money.ts";
 import { Err, More, useCursorList, when } from "./common.tsx";
 
 type Row = Record<string, unknown>;
@@ -10,6 +11,8 @@ const text = (v: unknown) => (v === null || v === undefined ? "—" : typeof v =
 export function Proposals() {
   const t = useT();
   const list = useCursorList<Row>("/admin/v1/proposals", { status: "pending" });
+  const can = useCan();
+  const me = useSession();
   const [error, setError] = useState("");
   const decide = async (id: string, verdict: "approve" | "reject") => {
     setError("");
@@ -28,10 +31,13 @@ export function Proposals() {
         <tbody>
           {list.rows.map((p) => (
             <tr key={text(p.proposal_id)} className="proposal">
-              <td>{text(p.proposal_id)}</td><td>{text(p.kind)}</td><td>{text(p.summary ?? p.description)}</td><td>{text(p.proposed_by)}</td><td>{when(p.created_at as string)}</td>
+              <td>{text(p.proposal_id)}</td><td>{text(p.kind)}</td><td>{text(p.summary)}</td><td>{text(p.proposed_by)}</td><td>{when(p.proposed_at as string)}</td>
               <td>
-                <button className="approve" onClick={() => void decide(text(p.proposal_id), "approve")}>{t("approve")}</button>{" "}
-                <button className="reject" onClick={() => void decide(text(p.proposal_id), "reject")}>{t("reject")}</button>
+                {/* The API refuses an approval by the proposer's own token and by a role the kind does not allow; the proposer may still withdraw (reject). */}
+                {can("POST /admin/v1/proposals/:proposal_id/approve") && me?.approves.includes(text(p.kind)) && p.proposed_by !== me.operator_id
+                  ? <button className="approve" onClick={() => void decide(text(p.proposal_id), "approve")}>{t("approve")}</button>
+                  : <span className="muted">{t("approver_only")}</span>}{" "}
+                {can("POST /admin/v1/proposals/:proposal_id/reject") && <button className="reject" onClick={() => void decide(text(p.proposal_id), "reject")}>{t("reject")}</button>}
               </td>
             </tr>
           ))}
@@ -42,32 +48,73 @@ export function Proposals() {
   );
 }
 
+interface Channel {
+  channel_id: string;
+  kind: "agreement" | "payout";
+  display_name: string;
+  enabled: boolean;
+  priority: number;
+  cost_bps: number;
+  cost_fixed_fen: number;
+  health: { calls: number; errors: number; healthy: boolean };
+}
+
 export function Channels() {
   const t = useT();
-  const list = useCursorList<Row>("/admin/v1/channels", {});
+  const can = useCan();
+  const list = useCursorList<Channel>("/admin/v1/channels", {});
   const [error, setError] = useState("");
-  const toggle = async (c: Row) => {
+  const [note, setNote] = useState("");
+  const [editing, setEditing] = useState<{ channel_id: string; bps: string; fixed: string } | null>(null);
+  const patch = async (channel_id: string, body: Record<string, unknown>) => {
+    setError("");
+    setNote("");
     try {
-      await api("PATCH", `/admin/v1/channels/${text(c.channel_id)}`, { enabled: !c.enabled });
+      const res = await api<{ proposal_id?: string }>("PATCH", `/admin/v1/channels/${channel_id}`, body);
+      // Costs are four-eyes: the API answers 202 with a proposal another admin approves.
+      if (res.status === 202) setNote(`${t("proposed")} (${res.body.proposal_id ?? ""})`);
+      setEditing(null);
       list.reload();
     } catch (err) {
       setError((err as Error).message);
     }
   };
+  const proposeCost = () => {
+    if (!editing) return;
+    const fixed = parseYuan(editing.fixed);
+    const bps = /^\d{1,5}$/.test(editing.bps.trim()) ? Number(editing.bps.trim()) : null;
+    if (fixed === null || bps === null) return setError(`${t("cost_bps")} / ${t("cost_fixed")}: ?`);
+    void patch(editing.channel_id, { cost_bps: bps, cost_fixed_fen: Number(fixed) });
+  };
+  const canPatch = can("PATCH /admin/v1/channels/:channel_id");
   return (
     <section>
       <Err error={list.error || error} />
+      {note && <p className="ok" id="channel-note">{note}</p>}
       <table id="channels">
-        <thead><tr><th>{t("channel")}</th><th>{t("enabled")}</th><th>{t("healthy")}</th><th>bps</th><th /></tr></thead>
+        <thead><tr><th>{t("channel")}</th><th>{t("kind")}</th><th>{t("enabled")}</th><th>{t("health")}</th><th className="num">{t("calls")}</th><th className="num">{t("errors")}</th><th className="num">bps</th><th className="num">{t("cost_fixed")}</th><th /></tr></thead>
         <tbody>
           {list.rows.map((c) => (
-            <tr key={text(c.channel_id)}>
-              <td>{text(c.channel_id)}</td><td>{c.enabled ? t("enabled") : t("disabled")}</td><td>{text(c.healthy)}</td><td>{text(c.cost_bps)}</td>
-              <td><button onClick={() => void toggle(c)}>{c.enabled ? t("disable") : t("enable")}</button></td>
+            <tr key={c.channel_id} data-channel={c.channel_id}>
+              <td>{c.display_name} <code>{c.channel_id}</code></td><td>{c.kind}</td><td>{c.enabled ? t("enabled") : t("disabled")}</td>
+              <td className={c.health.healthy ? "ok health" : "error health"}>{c.health.healthy ? "✓" : "✗"}</td>
+              <td className="num">{c.health.calls}</td><td className="num">{c.health.errors}</td><td className="num">{c.cost_bps}</td><td className="num">{yuan(c.cost_fixed_fen)}</td>
+              <td>
+                {canPatch && <button className="toggle-channel" onClick={() => void patch(c.channel_id, { enabled: !c.enabled })}>{c.enabled ? t("disable") : t("enable")}</button>}{" "}
+                {canPatch && <button className="edit-cost" onClick={() => setEditing({ channel_id: c.channel_id, bps: String(c.cost_bps), fixed: yuan(c.cost_fixed_fen).replace(/[¥,]/g, "") })}>{t("propose_cost")}</button>}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {editing && (
+        <form className="row card" id="cost-form" onSubmit={(e) => (e.preventDefault(), proposeCost())}>
+          <code>{editing.channel_id}</code>
+          <label>{t("cost_bps")} <input name="cost_bps" value={editing.bps} onChange={(e) => setEditing({ ...editing, bps: e.target.value })} /></label>
+          <label>{t("cost_fixed")} <input name="cost_fixed" value={editing.fixed} onChange={(e) => setEditing({ ...editing, fixed: e.target.value })} /></label>
+          <button type="submit">{t("propose")}</button>
+        </form>
+      )}
     </section>
   );
 }
@@ -75,6 +122,7 @@ export function Channels() {
 export function Settlement() {
   const t = useT();
   const list = useCursorList<Row>("/admin/v1/settlements", {});
+  const can = useCan();
   const [date, setDate] = useState(new Date().toISOString().slice(0, 10));
   const [state, setState] = useState("");
   const [error, setError] = useState("");
@@ -94,7 +142,7 @@ export function Settlement() {
     <section>
       <div className="row">
         <input id="settle-date" type="date" value={date} onChange={(e) => setDate(e.target.value)} />
-        <button id="run-settlement" onClick={() => void run()}>{t("run_settlement")}</button>
+        {can("POST /admin/v1/settlements/run") && <button id="run-settlement" onClick={() => void run()}>{t("run_settlement")}</button>}
         <span className="progress" id="settle-state">{state}</span>
       </div>
       <Err error={list.error || error} />

@@ -22,6 +22,9 @@ import { adminReconciliationRoutes } from "./admin-reconciliation.ts";
 import { adminRailRoutes } from "./admin-rails.ts";
 import { openPayoutRoutes, railCallbackRoutes } from "./open-payouts.ts";
 import { createPayoutDeps } from "../../payouts/index.ts";
+import { adminSessionRoute } from "./admin-session.ts";
+import { adminAgreementRoutes } from "./admin-agreements.ts";
+import { adminPaymentHistoryRoutes } from "./admin-payment-history.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
@@ -29,7 +32,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
   // Four eyes: route modules register the kinds of change they propose; approval runs them.
   const proposals = new Proposals(ctx);
   const payouts = deps.payouts ?? createPayoutDeps(ctx, null);
-  return [
+  const routes: RouteDef[] = [
     ...openAgreementRoutes(deps),
     ...openPaymentRoutes(deps),
     ...openBalanceRoutes(ctx),
@@ -44,6 +47,8 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...adminProposalRoutes(proposals),
     ...adminRailRoutes(payouts, proposals),
     ...adminPaymentRoutes(deps),
+    ...adminAgreementRoutes(ctx),
+    ...adminPaymentHistoryRoutes(ctx),
     ...adminRiskRoutes(ctx),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
@@ -51,4 +56,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...callbackRoutes(deps),
     ...healthRoutes(ctx),
   ];
+  // The console asks what its token may do; the answer is read off this very table.
+  routes.push(adminSessionRoute(() => routes, proposals));
+  return routes;
 }
