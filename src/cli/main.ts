@@ -13,6 +13,7 @@ import { runStart } from "./start.ts";
 import { ledgerCommand, settleCommand } from "./settle.ts";
 import { riskCommand } from "./risk.ts";
 import { reconcileCommand } from "./reconcile.ts";
+import { payoutsCommand } from "./payouts.ts";
 
 const USAGE = `usage: paycore <command>
 
@@ -24,10 +25,11 @@ commands:
   ledger check                        recompute the books from the journal and compare
   risk monitor                        score every merchant ID for gambling and fraud patterns now, with progress
   reconcile --channel C --date D      match channel C's statement file for day D against paycore's records, with progress
+  payouts import FILE.csv --merchant M  pay out a CSV file of payouts for merchant ID M as batches, with progress
 
 \`paycore <command> --help\` explains one command. Settings come from the environment: see
 docs/api-conventions.md ("Running it"). While \`paycore start\` runs on the embedded database,
-operator create, settle, reconcile and ledger check ask the running server (PGlite is one process's).`;
+operator create, settle, reconcile, payouts import and ledger check ask the running server (PGlite is one process's).`;
 
 /** `paycore <command> --help`. */
 export const COMMAND_HELP: Record<string, string> = {
@@ -57,6 +59,17 @@ loads it line by line with progress, matches it against paycore's payments and r
 the exceptions (docs/reconciliation.md) and prints the counts and amounts per result. Running it
 again gives the same result. With the server running, it asks the server. The server also runs it
 by itself once each file is due.`,
+  payouts: `usage: paycore payouts import FILE.csv --merchant MERCHANT_ID [--batch OUT_BATCH_NO]
+
+Pays out the file's lines from the merchant ID's available balance, as POST /v1/payout-batches
+would: each line its own payout, validated and reserved on its own; a bad line is rejected alone.
+The file is CSV (UTF-8) with a header line naming the columns out_payout_no, amount (yuan, e.g.
+52000.00), account_name, account_number, bank_code (12-digit CNAPS code), purpose and optionally
+urgency (normal | urgent). Files over 1,000 lines go as several batches (OUT_BATCH_NO-1, -2, …);
+OUT_BATCH_NO defaults to one derived from the file's content, so importing the same file again
+pays nothing twice. Shows a progress bar, then the counts per status and each rejected line with
+its file line number and field. Exit 0 when every line was accepted, 1 when some were rejected,
+2 on a bad file or arguments. With the server running, it asks the server.`,
   ledger: `usage: paycore ledger check
 
 Recomputes every balance from the journal and compares; exit 1 on a difference. With the server
@@ -117,6 +130,8 @@ async function main(argv: string[]): Promise<number> {
       return riskCommand(config, rest);
     case "reconcile":
       return reconcileCommand(config, rest);
+    case "payouts":
+      return payoutsCommand(config, rest);
     default:
       console.error(`paycore: unknown command '${command}'\n\n${USAGE}`);
       return 2;

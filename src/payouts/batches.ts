@@ -139,11 +139,28 @@ export async function getPayoutBatch(db: Kysely<Database>, merchant_id: string |
   return { batch, lines, counts };
 }
 
-export async function listPayoutBatches(db: Kysely<Database>, q: { merchant_id?: string | undefined; cursor?: string | undefined; limit: number }): Promise<{ data: PayoutBatchRow[]; next_cursor: string | null }> {
+export interface BatchSummary {
+  batch: PayoutBatchRow;
+  /** Lines done so far: all of them once the batch is finished; while it runs, the payouts made. */
+  lines_done: number;
+  finished: boolean;
+}
+
+export async function listPayoutBatches(
+  db: Kysely<Database>,
+  q: { merchant_id?: string | undefined; out_batch_no?: string | undefined; cursor?: string | undefined; limit: number },
+): Promise<{ data: BatchSummary[]; next_cursor: string | null }> {
   let query = db.selectFrom("payout_batches").selectAll().orderBy("batch_id", "desc").limit(q.limit + 1);
   if (q.merchant_id) query = query.where("merchant_id", "=", q.merchant_id);
+  if (q.out_batch_no) query = query.where("out_batch_no", "=", q.out_batch_no);
   if (q.cursor) query = query.where("batch_id", "<", q.cursor);
   const rows = await query.execute();
   const data = rows.slice(0, q.limit);
-  return { data, next_cursor: rows.length > q.limit ? data.at(-1)!.batch_id : null };
+  const summaries: BatchSummary[] = [];
+  for (const batch of data) {
+    const finished = readResults(batch).length >= batch.line_count;
+    const made = finished ? batch.line_count : Number((await db.selectFrom("payouts").select((eb) => eb.fn.countAll<string>().as("n")).where("batch_id", "=", batch.batch_id).executeTakeFirstOrThrow()).n);
+    summaries.push({ batch, lines_done: made, finished });
+  }
+  return { data: summaries, next_cursor: rows.length > q.limit ? data.at(-1)!.batch_id : null };
 }

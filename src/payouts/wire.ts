@@ -34,7 +34,8 @@ export const PayoutBatchCreate = z.strictObject({
   // Lines are validated one by one (a bad line rejects that line only).
   payouts: z.array(z.unknown()).min(1).max(PAYOUT_LIMITS.batch_lines_max).describe(`At most ${PAYOUT_LIMITS.batch_lines_max} lines, each with the fields of POST /v1/payouts`),
 });
-export const AdminBatchQuery = z.strictObject({ ...pageFields(), merchant_id: z.string().min(1).max(64).optional() });
+export const AdminBatchQuery = z.strictObject({ ...pageFields(), merchant_id: z.string().min(1).max(64).optional(), out_batch_no: outNo.optional() });
+export const AdminBatchCreate = PayoutBatchCreate;
 
 function pageFields() {
   return {
@@ -123,7 +124,15 @@ export const PayoutBatchOut = z.object({
   lines: z.array(z.object({ line: z.number().int().describe("0-based, in the order sent"), out_payout_no: z.string().nullable(), payout: PayoutOut.nullable(), error: LineError.nullable() })),
   created_at: z.string(),
 });
-export const PayoutBatchSummaryOut = z.object({ batch_id: z.string(), merchant_id: z.string(), out_batch_no: z.string(), line_count: z.number().int(), created_at: z.string() });
+export const PayoutBatchSummaryOut = z.object({
+  batch_id: z.string(),
+  merchant_id: z.string(),
+  out_batch_no: z.string(),
+  line_count: z.number().int(),
+  lines_done: z.number().int().describe("While the batch runs: the payouts made so far; once finished: line_count"),
+  finished: z.boolean(),
+  created_at: z.string(),
+});
 
 type BatchLine = { line: number; out_payout_no: string | null } & ({ payout: PayoutRow } | { error: { code: string; message: string; field?: string } });
 export function batchToWire(v: { batch: PayoutBatchRow; lines: readonly BatchLine[]; counts: z.infer<typeof BatchCounts> }) {
@@ -137,6 +146,7 @@ export function batchToWire(v: { batch: PayoutBatchRow; lines: readonly BatchLin
   };
 }
 
-export function batchSummaryToWire(b: PayoutBatchRow) {
-  return { batch_id: b.batch_id, merchant_id: b.merchant_id, out_batch_no: b.out_batch_no, line_count: b.line_count, created_at: b.created_at.toISOString() };
+export function batchSummaryToWire(s: { batch: PayoutBatchRow; lines_done: number; finished: boolean }) {
+  const b = s.batch;
+  return { batch_id: b.batch_id, merchant_id: b.merchant_id, out_batch_no: b.out_batch_no, line_count: b.line_count, lines_done: s.lines_done, finished: s.finished, created_at: b.created_at.toISOString() };
 }

@@ -2,11 +2,12 @@ import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { Database } from "../../db/index.ts";
 import { RAILS, type Rail } from "../../kernel/cnaps/hours.ts";
+import { notFound } from "../../kernel/errors.ts";
 import { fenToWire } from "../../kernel/money.ts";
 import { recordAudit } from "../../operators/index.ts";
-import { getPayoutBatch, listPayoutBatches, listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
+import { createPayoutBatch, getPayoutBatch, listPayoutBatches, listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
 import type { ProposalKind, Proposals } from "../../proposals/index.ts";
-import { adminRoute, type RouteDef } from "../route.ts";
+import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
 import { listOf } from "./common.ts";
 
 const RailOut = z.object({
@@ -90,6 +91,29 @@ export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[
       handler: async (i) => {
         const page = await listPayouts(pd.ctx.db, i.query);
         return { body: { data: page.data.map((p) => ({ ...W.payoutToWire(p), merchant_id: p.merchant_id })), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "POST",
+      url: "/admin/v1/merchants/:merchant_id/payout-batches",
+      summary: "Import a payout batch for a merchant ID (paycore payouts import): the same as its POST /v1/payout-batches; admin only, audited",
+      tags: ["Admin: payouts"],
+      roles: ADMIN_ONLY,
+      params: z.strictObject({ merchant_id: z.string().min(1).max(64) }),
+      body: W.AdminBatchCreate,
+      response: W.PayoutBatchOut,
+      success_status: 201,
+      body_limit_bytes: PAYOUT_LIMITS.batch_body_bytes_max,
+      errors: ["duplicate_out_trade_no"],
+      handler: async (i) => {
+        const merchant = await pd.ctx.db.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", i.params.merchant_id).executeTakeFirst();
+        if (!merchant) throw notFound("merchant");
+        const r = await createPayoutBatch(pd, i.params.merchant_id, i.body);
+        if (r.status === 201) {
+          const after = { out_batch_no: i.body.out_batch_no, line_count: r.view.batch.line_count, counts: r.view.counts };
+          await recordAudit(pd.ctx.db, { operator_id: i.operator.operator_id, request_id: i.request_id, action: "payout_batch.import", target_type: "merchant", target_id: i.params.merchant_id, before: null, after }, pd.ctx.clock.now());
+        }
+        return { status: r.status, body: W.batchToWire(r.view) };
       },
     }),
     adminRoute({

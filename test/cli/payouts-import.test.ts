@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PaycoreClient } from "../../src/client/index.ts";
+import { cliStorage, runCli, startCli, type RunningCli } from "../support/cli.ts";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function field(banner: string, re: RegExp): string {
+  const m = re.exec(banner);
+  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
+  return m[1]!;
+}
+
+/**
+ * `paycore payouts import FILE.csv --merchant M` against a running `paycore start` and its
+ * sandbox rails: on the embedded database it asks the server (which holds the data directory); on
+ * PostgreSQL it runs the batch itself. The demo merchant ID is funded by a deposit from its
+ * entity; a good line is paid, a bad one is rejected naming its file line and field, and running
+ * the same file again pays nothing twice.
+ */
+describe("paycore payouts import", () => {
+  let storage: Awaited<ReturnType<typeof cliStorage>>;
+  let server: (RunningCli & { banner: string }) | null = null;
+  let api = "";
+  let sandbox_url = "";
+  let token = "";
+  let merchant_id = "";
+  let client: PaycoreClient;
+  const dir = mkdtempSync(join(tmpdir(), "paycore-import-"));
+  const env = () => ({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", SANDBOX_URL: sandbox_url || undefined, PAYCORE_LOG_LEVEL: "warn" });
+  const available = async () => (await client.get<Json>("/v1/balance")).body.available as number;
+
+  beforeAll(async () => {
+    storage = await cliStorage();
+    server = await startCli({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" });
+    api = field(server.banner, /API\s+(http:\/\/\S+)/);
+    sandbox_url = field(server.banner, /Sandbox\s+(http:\/\/\S+)/);
+    token = field(server.banner, /Operator token (\S+)/);
+    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(server.banner)!;
+    merchant_id = m[1]!;
+    client = new PaycoreClient(api, { mch_id: m[1]!, key_id: m[2]!, secret: m[3]! });
+    const before = await available();
+    const dep = await fetch(`${sandbox_url}/sandbox/v1/deposits`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ merchant_id, amount: 10_000_000, payer: { account_name: "Demo Retail Group Co., Ltd.", account_number: "6222020200998877", bank_code: "102100000015" } }),
+    });
+    expect(dep.status).toBe(201);
+    for (let i = 0; i < 400 && (await available()) === before; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await available()).toBe(before + 10_000_000);
+  }, 240_000);
+  afterAll(async () => {
+    await server?.stop();
+    await storage?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("pays the good lines with a progress bar, rejects a bad one naming its line and field, and pays nothing twice on a rerun", async () => {
+    const csv = [
+      "out_payout_no,amount,account_name,account_number,bank_code,purpose,urgency",
+      'imp-1,"1,000.50",上海某某贸易有限公司,6222000011110001,105100000017,货款,',
+      "imp-2,200,上海某某贸易有限公司,6222000011110002,10510000001,货款,normal",
+      "imp-3,300,上海某某贸易有限公司,6222000011110003,105100000017,货款,urgent",
+    ].join("\n");
+    const file = join(dir, "payouts.csv");
+    writeFileSync(file, csv);
+    const before = await available();
+    const run = await runCli(["payouts", "import", file, "--merchant", merchant_id], env(), 180_000);
+    expect(run.code, run.stderr + run.stdout).toBe(1); // one line rejected
+    expect(run.stdout).toContain(`importing 3 payouts from payouts.csv for ${merchant_id}`);
+    expect(run.stdout).toContain("[##############################] 3/3 lines");
+    expect(run.stdout).toMatch(/batch pob_\S+ \(import-[0-9a-f]{16}\): 3 lines — succeeded 2, processing 0, queued 0, failed 0, returned 0, rejected 1/);
+    expect(run.stdout).toContain("rejected: file line 3 (imp-2): invalid_request: payouts.1.payee.bank_code:");
+    const fee = 200; // the demo merchant's payout fee minimum
+    expect(await available()).toBe(before - (100_050 + fee) - (30_000 + fee));
+    const paid = await client.get<{ data: Json[] }>("/v1/payouts");
+    expect(paid.body.data.map((p) => [p.out_payout_no, p.amount, p.status]).sort()).toEqual([["imp-1", 100_050, "succeeded"], ["imp-3", 30_000, "succeeded"]]);
+
+    const again = await runCli(["payouts", "import", file, "--merchant", merchant_id], env(), 180_000);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stdout).toContain("succeeded 2");
+    expect(await available()).toBe(before - (100_050 + fee) - (30_000 + fee));
+    // The operator import is audited (through the server it is the paycore CLI operator).
+    const audit = await fetch(`${api}/admin/v1/audit-log?target_type=merchant&target_id=${merchant_id}`, { headers: { authorization: `Bearer ${token}` } });
+    const entries = ((await audit.json()) as { data: Json[] }).data.filter((e) => e.action === "payout_batch.import");
+    expect(entries).toHaveLength(storage.env.DATABASE_URL ? 0 : 1);
+  }, 400_000);
+
+  it("stops with one line and exit 2 on bad arguments or a bad file, and explains itself with --help", async () => {
+    const usage = await runCli(["payouts", "import", join(dir, "payouts.csv")], env());
+    expect([usage.code, usage.stderr.trim()]).toEqual([2, "usage: paycore payouts import FILE.csv --merchant MERCHANT_ID [--batch OUT_BATCH_NO]"]);
+    const bad = join(dir, "bad.csv");
+    writeFileSync(bad, "out_payout_no,amount\nx,1\n");
+    const header = await runCli(["payouts", "import", bad, "--merchant", merchant_id], env());
+    expect(header.code).toBe(2);
+    expect(header.stderr).toContain("the header line lacks account_name, account_number, bank_code, purpose");
+    const help = await runCli(["payouts", "--help"], env());
+    expect([help.code, help.stdout]).toEqual([0, expect.stringContaining("usage: paycore payouts import FILE.csv --merchant MERCHANT_ID")]);
+  }, 120_000);
+});
