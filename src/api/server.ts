@@ -13,6 +13,7 @@ import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { installRequestInput } from "./request-input.ts";
 import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
@@ -39,7 +40,7 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     clientErrorHandler: onClientError,
   });
   const limiter = new RateLimiter(ctx.settings.rate_limit_per_minute);
-  installBodyParsing(app);
+  installRequestInput(app);
   installLogging(app, ctx);
   installErrors(app, ctx);
   installResponseSigning(app);
@@ -77,26 +78,6 @@ async function operatorFor(ctx: Ctx, request: FastifyRequest, roles: readonly Op
   if (!operator) throw new PaycoreError("unauthorized", "unknown or disabled operator token");
   if (!roles.includes(operator.role)) throw new PaycoreError("forbidden", `role '${operator.role}' may not do this (needs ${roles.join(" or ")})`);
   return operator;
-}
-
-/** JSON bodies are kept as the exact bytes received: the request signature covers them. */
-function installBodyParsing(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    const text = body as string;
-    request.raw_body = text;
-    if (text.trim() === "") return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new PaycoreError("invalid_request", "body: not valid JSON", "body"), undefined);
-    }
-  });
-  // Other bodies (the networks' XML and form callbacks) stay text: a JSON route's schema refuses them.
-  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
-    request.raw_body = body as string;
-    done(null, (body as string).length === 0 ? undefined : body);
-  });
 }
 
 /** Every route the app serves, to tell "no such path" (404) from "not with this method" (405 + Allow). */
