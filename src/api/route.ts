@@ -53,6 +53,8 @@ interface Common<B, Q, P> {
   operation_id?: string;
   /** Domain error codes this operation can answer, beyond those every operation of its kind can (openapi.ts). */
   errors?: readonly ErrorCode[];
+  /** This route's body limit when it is not the server's (a batch of 1,000 lines). */
+  body_limit_bytes?: number;
 }
 
 export type RouteDef =
@@ -146,6 +148,7 @@ export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, de
   app.route({
     method: def.method,
     url: def.url,
+    ...(def.body_limit_bytes ? { bodyLimit: def.body_limit_bytes } : {}),
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       let result: StoredResponse & { content_type: string; replayed?: boolean; headers?: Record<string, string> };
       if (def.auth === "merchant") {

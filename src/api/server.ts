@@ -113,7 +113,7 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
       ({ status, body } = errorResponse(err, request.id));
     } else if ("statusCode" in err && typeof err.statusCode === "number" && err.statusCode < 500) {
       // Fastify's own 4xx (body too large, bad content length, …): bad input, never a 5xx.
-      const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;
+      const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${request.routeOptions.bodyLimit ?? ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;
       status = 400;
       body = errorBody("invalid_request", message, request.id, "body");
     } else if (isDatabaseUnavailable(err)) {

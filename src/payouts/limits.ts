@@ -3,6 +3,8 @@ export const PAYOUT_LIMITS = {
   /** 100,000,000.00 yuan: the largest payout the Open API takes (HVPS itself has no cap). */
   amount_fen_max: 10_000_000_000n,
   batch_lines_max: 1_000,
+  /** The body limit of `POST /v1/payout-batches` (1,000 lines of a few hundred bytes; other routes keep the server's). */
+  batch_body_bytes_max: 2 * 1024 * 1024,
   payee_name_chars_max: 60,
   purpose_chars_max: 140,
   /** Payouts (or deposits) the sweeper claims per pass. */

@@ -28,7 +28,7 @@ export interface PayoutAnswer {
   payout: PayoutRow;
 }
 
-export async function createPayout(pd: PayoutDeps, merchant_id: string, input: PayoutCreateInput, batch_id: string | null = null): Promise<PayoutAnswer> {
+export async function createPayout(pd: PayoutDeps, merchant_id: string, input: PayoutCreateInput, batch_id: string | null = null, send = true): Promise<PayoutAnswer> {
   const request_hash = pd.ctx.box.fingerprint("request", canonicalJson({ ...input, out_payout_no: undefined }));
   const existing = await findByOutNo(pd.ctx.db, merchant_id, input.out_payout_no);
   if (existing) return repeat(existing, request_hash);
@@ -56,6 +56,7 @@ export async function createPayout(pd: PayoutDeps, merchant_id: string, input: P
     if (!other) throw new PaycoreError("internal", "a concurrent payout with this out_payout_no vanished");
     return repeat(other, request_hash);
   }
+  if (!send) return { status: 201, payout: row }; // the caller sends it (a batch, after all its lines are recorded)
   if (row.status === "processing") await sendPayout(pd, row);
   return { status: 201, payout: await getPayout(pd.ctx.db, merchant_id, payout_id) };
 }
@@ -95,6 +96,7 @@ export interface PayoutQuery {
   out_payout_no?: string | undefined;
   status?: PayoutRow["status"] | undefined;
   rail?: NonNullable<PayoutRow["rail"]> | undefined;
+  batch_id?: string | undefined;
   cursor?: string | undefined;
   limit: number;
 }
@@ -106,6 +108,7 @@ export async function listPayouts(db: Kysely<Database>, q: PayoutQuery): Promise
   if (q.out_payout_no) query = query.where("out_payout_no", "=", q.out_payout_no);
   if (q.status) query = query.where("status", "=", q.status);
   if (q.rail) query = query.where("rail", "=", q.rail);
+  if (q.batch_id) query = query.where("batch_id", "=", q.batch_id);
   if (q.cursor) query = query.where("payout_id", "<", q.cursor);
   const rows = await query.execute();
   const more = rows.length > q.limit;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { DepositRow, PayoutRow } from "../db/index.ts";
+import type { DepositRow, PayoutBatchRow, PayoutRow } from "../db/index.ts";
 import { bankByCnaps } from "../kernel/banks.ts";
 import { LIMITS } from "../kernel/limits.ts";
 import { fenToWire } from "../kernel/money.ts";
@@ -32,16 +32,20 @@ export type PayoutCreateInput = z.infer<typeof PayoutCreate>;
 export const PayoutBatchCreate = z.strictObject({
   out_batch_no: outNo,
   // Lines are validated one by one (a bad line rejects that line only).
-  payouts: z.array(z.unknown()).min(1).max(PAYOUT_LIMITS.batch_lines_max),
+  payouts: z.array(z.unknown()).min(1).max(PAYOUT_LIMITS.batch_lines_max).describe(`At most ${PAYOUT_LIMITS.batch_lines_max} lines, each with the fields of POST /v1/payouts`),
 });
+export const AdminBatchQuery = z.strictObject({ ...pageFields(), merchant_id: z.string().min(1).max(64).optional() });
 
-const page = {
-  limit: z.coerce.number().int().min(1).max(LIMITS.page_size_max).default(LIMITS.page_size_default),
-  cursor: z.string().min(1).max(64).optional(),
-};
+function pageFields() {
+  return {
+    limit: z.coerce.number().int().min(1).max(LIMITS.page_size_max).default(LIMITS.page_size_default),
+    cursor: z.string().min(1).max(64).optional(),
+  };
+}
+const page = pageFields();
 const Status = z.enum(["queued", "processing", "succeeded", "failed", "returned"]);
 export const PayoutListQuery = z.strictObject({ ...page, out_payout_no: outNo.optional(), status: Status.optional() });
-export const AdminPayoutQuery = z.strictObject({ ...page, status: Status.optional(), merchant_id: z.string().min(1).max(64).optional(), rail: z.enum(RAILS).optional() });
+export const AdminPayoutQuery = z.strictObject({ ...page, status: Status.optional(), merchant_id: z.string().min(1).max(64).optional(), rail: z.enum(RAILS).optional(), batch_id: z.string().min(1).max(64).optional() });
 export const DepositListQuery = z.strictObject({ ...page, status: z.enum(["credited", "returning", "returned"]).optional() });
 
 const time = z.string().nullable();
@@ -107,4 +111,32 @@ export function depositToWire(d: DepositRow) {
     created_at: d.created_at.toISOString(),
     returned_at: d.returned_at?.toISOString() ?? null,
   };
+}
+
+const LineError = z.object({ code: z.string(), message: z.string().describe("Names the field: payouts.<line>.<field>"), field: z.string().optional() });
+const BatchCounts = z.object({ queued: z.number().int(), processing: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), returned: z.number().int(), rejected: z.number().int().describe("Lines refused at creation (bad input, insufficient_balance, …): no payout, nothing reserved") });
+export const PayoutBatchOut = z.object({
+  batch_id: z.string(),
+  out_batch_no: z.string(),
+  line_count: z.number().int(),
+  counts: BatchCounts,
+  lines: z.array(z.object({ line: z.number().int().describe("0-based, in the order sent"), out_payout_no: z.string().nullable(), payout: PayoutOut.nullable(), error: LineError.nullable() })),
+  created_at: z.string(),
+});
+export const PayoutBatchSummaryOut = z.object({ batch_id: z.string(), merchant_id: z.string(), out_batch_no: z.string(), line_count: z.number().int(), created_at: z.string() });
+
+type BatchLine = { line: number; out_payout_no: string | null } & ({ payout: PayoutRow } | { error: { code: string; message: string; field?: string } });
+export function batchToWire(v: { batch: PayoutBatchRow; lines: readonly BatchLine[]; counts: z.infer<typeof BatchCounts> }) {
+  return {
+    batch_id: v.batch.batch_id,
+    out_batch_no: v.batch.out_batch_no,
+    line_count: v.batch.line_count,
+    counts: v.counts,
+    lines: v.lines.map((l) => ({ line: l.line, out_payout_no: l.out_payout_no, payout: "payout" in l ? payoutToWire(l.payout) : null, error: "error" in l ? l.error : null })),
+    created_at: v.batch.created_at.toISOString(),
+  };
+}
+
+export function batchSummaryToWire(b: PayoutBatchRow) {
+  return { batch_id: b.batch_id, merchant_id: b.merchant_id, out_batch_no: b.out_batch_no, line_count: b.line_count, created_at: b.created_at.toISOString() };
 }

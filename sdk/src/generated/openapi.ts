@@ -337,6 +337,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payout-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Up to 1000 payouts in one request: each line is validated and reserved on its own; a bad line is rejected alone
+         * @description Each line has the fields of POST /v1/payouts and becomes a payout of its own (its own reservation of amount + fee, its own route). A line that is bad input or that the balance does not cover is answered in `lines[i].error` (naming the field as payouts.<i>.<field>) and moves nothing; the other lines go. The body may be up to 2097152 bytes. A repeat with the same out_batch_no and body answers the batch (200); another body answers duplicate_out_trade_no.
+         */
+        post: operations["createPayoutBatche"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payout-batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payout batch: counts per status and each line's payout as it is now, or why the line was rejected */
+        get: operations["getPayoutBatche"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/deposits": {
         parameters: {
             query?: never;
@@ -3709,6 +3746,374 @@ export interface operations {
                         created_at: string;
                         succeeded_at: string | null;
                         returned_at: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description invalid_signature, replayed_request */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_signature" | "replayed_request";
+                        };
+                    };
+                };
+            };
+            /** @description merchant_suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "merchant_suspended";
+                        };
+                    };
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "internal";
+                        };
+                    };
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "service_unavailable";
+                        };
+                    };
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createPayoutBatche: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    out_batch_no: string;
+                    /** @description At most 1000 lines, each with the fields of POST /v1/payouts */
+                    payouts: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        batch_id: string;
+                        out_batch_no: string;
+                        line_count: number;
+                        counts: {
+                            queued: number;
+                            processing: number;
+                            succeeded: number;
+                            failed: number;
+                            returned: number;
+                            /** @description Lines refused at creation (bad input, insufficient_balance, …): no payout, nothing reserved */
+                            rejected: number;
+                        };
+                        lines: {
+                            /** @description 0-based, in the order sent */
+                            line: number;
+                            out_payout_no: string | null;
+                            payout: {
+                                payout_id: string;
+                                out_payout_no: string;
+                                amount: number;
+                                fee: number;
+                                /** @constant */
+                                currency: "CNY";
+                                payee: {
+                                    account_name: string;
+                                    account_number_last4: string;
+                                    bank_code: string;
+                                };
+                                purpose: string;
+                                /** @enum {string} */
+                                urgency: "normal" | "urgent";
+                                /** @enum {string} */
+                                status: "queued" | "processing" | "succeeded" | "failed" | "returned";
+                                rail: ("hvps" | "beps" | "ibps" | "bank_direct") | null;
+                                /** @description Why this rail, or why it waits, in words */
+                                route_reason: string;
+                                failure_code: string | null;
+                                batch_id: string | null;
+                                created_at: string;
+                                succeeded_at: string | null;
+                                returned_at: string | null;
+                            } | null;
+                            error: {
+                                code: string;
+                                /** @description Names the field: payouts.<line>.<field> */
+                                message: string;
+                                field?: string;
+                            } | null;
+                        }[];
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description invalid_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description invalid_signature, replayed_request */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "invalid_signature" | "replayed_request";
+                        };
+                    };
+                };
+            };
+            /** @description merchant_suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "merchant_suspended";
+                        };
+                    };
+                };
+            };
+            /** @description idempotency_conflict, duplicate_out_trade_no */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "idempotency_conflict" | "duplicate_out_trade_no";
+                        };
+                    };
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "internal";
+                        };
+                    };
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "service_unavailable";
+                        };
+                    };
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPayoutBatche: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        batch_id: string;
+                        out_batch_no: string;
+                        line_count: number;
+                        counts: {
+                            queued: number;
+                            processing: number;
+                            succeeded: number;
+                            failed: number;
+                            returned: number;
+                            /** @description Lines refused at creation (bad input, insufficient_balance, …): no payout, nothing reserved */
+                            rejected: number;
+                        };
+                        lines: {
+                            /** @description 0-based, in the order sent */
+                            line: number;
+                            out_payout_no: string | null;
+                            payout: {
+                                payout_id: string;
+                                out_payout_no: string;
+                                amount: number;
+                                fee: number;
+                                /** @constant */
+                                currency: "CNY";
+                                payee: {
+                                    account_name: string;
+                                    account_number_last4: string;
+                                    bank_code: string;
+                                };
+                                purpose: string;
+                                /** @enum {string} */
+                                urgency: "normal" | "urgent";
+                                /** @enum {string} */
+                                status: "queued" | "processing" | "succeeded" | "failed" | "returned";
+                                rail: ("hvps" | "beps" | "ibps" | "bank_direct") | null;
+                                /** @description Why this rail, or why it waits, in words */
+                                route_reason: string;
+                                failure_code: string | null;
+                                batch_id: string | null;
+                                created_at: string;
+                                succeeded_at: string | null;
+                                returned_at: string | null;
+                            } | null;
+                            error: {
+                                code: string;
+                                /** @description Names the field: payouts.<line>.<field> */
+                                message: string;
+                                field?: string;
+                            } | null;
+                        }[];
+                        created_at: string;
                     };
                 };
             };

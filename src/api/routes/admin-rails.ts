@@ -4,7 +4,7 @@ import type { Database } from "../../db/index.ts";
 import { RAILS, type Rail } from "../../kernel/cnaps/hours.ts";
 import { fenToWire } from "../../kernel/money.ts";
 import { recordAudit } from "../../operators/index.ts";
-import { listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
+import { getPayoutBatch, listPayoutBatches, listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
 import type { ProposalKind, Proposals } from "../../proposals/index.ts";
 import { adminRoute, type RouteDef } from "../route.ts";
 import { listOf } from "./common.ts";
@@ -90,6 +90,30 @@ export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[
       handler: async (i) => {
         const page = await listPayouts(pd.ctx.db, i.query);
         return { body: { data: page.data.map((p) => ({ ...W.payoutToWire(p), merchant_id: p.merchant_id })), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/payout-batches",
+      summary: "Payout batches of every merchant ID (or one), newest first",
+      tags: ["Admin: payouts"],
+      query: W.AdminBatchQuery,
+      response: listOf(W.PayoutBatchSummaryOut),
+      handler: async (i) => {
+        const page = await listPayoutBatches(pd.ctx.db, i.query);
+        return { body: { data: page.data.map(W.batchSummaryToWire), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/payout-batches/:batch_id",
+      summary: "A payout batch of any merchant ID: counts per status, each line's payout (with its route_reason) or error",
+      tags: ["Admin: payouts"],
+      params: z.strictObject({ batch_id: z.string().min(1).max(64) }),
+      response: W.PayoutBatchOut.extend({ merchant_id: z.string() }),
+      handler: async (i) => {
+        const view = await getPayoutBatch(pd.ctx.db, null, i.params.batch_id);
+        return { body: { ...W.batchToWire(view), merchant_id: view.batch.merchant_id } };
       },
     }),
   ];

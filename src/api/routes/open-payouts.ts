@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { createPayout, getPayout, handleRailPush, listDeposits, listPayouts, PayoutWire as W, type PayoutDeps } from "../../payouts/index.ts";
+import { createPayout, createPayoutBatch, getPayout, getPayoutBatch, handleRailPush, listDeposits, listPayouts, PAYOUT_LIMITS, PayoutWire as W, type PayoutDeps } from "../../payouts/index.ts";
 import { merchantRoute, publicRoute, type RouteDef } from "../route.ts";
 import { listOf } from "./common.ts";
 
@@ -40,6 +40,34 @@ export function openPayoutRoutes(pd: PayoutDeps): RouteDef[] {
         const page = await listPayouts(db, { ...i.query, merchant_id: i.merchant.merchant_id });
         return { body: { data: page.data.map(W.payoutToWire), next_cursor: page.next_cursor } };
       },
+    }),
+    merchantRoute({
+      method: "POST",
+      url: "/v1/payout-batches",
+      summary: `Up to ${PAYOUT_LIMITS.batch_lines_max} payouts in one request: each line is validated and reserved on its own; a bad line is rejected alone`,
+      description:
+        "Each line has the fields of POST /v1/payouts and becomes a payout of its own (its own reservation of amount + fee, its own route). " +
+        "A line that is bad input or that the balance does not cover is answered in `lines[i].error` (naming the field as payouts.<i>.<field>) and moves nothing; the other lines go. " +
+        `The body may be up to ${PAYOUT_LIMITS.batch_body_bytes_max} bytes. A repeat with the same out_batch_no and body answers the batch (200); another body answers duplicate_out_trade_no.`,
+      tags: ["Payouts"],
+      body: W.PayoutBatchCreate,
+      response: W.PayoutBatchOut,
+      success_status: 201,
+      body_limit_bytes: PAYOUT_LIMITS.batch_body_bytes_max,
+      errors: ["duplicate_out_trade_no"],
+      handler: async (i) => {
+        const r = await createPayoutBatch(pd, i.merchant.merchant_id, i.body);
+        return { status: r.status, body: W.batchToWire(r.view) };
+      },
+    }),
+    merchantRoute({
+      method: "GET",
+      url: "/v1/payout-batches/:batch_id",
+      summary: "A payout batch: counts per status and each line's payout as it is now, or why the line was rejected",
+      tags: ["Payouts"],
+      params: z.strictObject({ batch_id: z.string().min(1).max(64) }),
+      response: W.PayoutBatchOut,
+      handler: async (i) => ({ body: W.batchToWire(await getPayoutBatch(db, i.merchant.merchant_id, i.params.batch_id)) }),
     }),
     merchantRoute({
       method: "GET",
