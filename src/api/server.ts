@@ -12,7 +12,7 @@ import { toJson } from "./json.ts";
 import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { RateLimitedError, RateLimiter } from "./rate-limit.ts";
 import { installRequestInput } from "./request-input.ts";
 import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
@@ -46,11 +46,11 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   installResponseSigning(app);
   const hooks: RouteHooks = {
     authenticateMerchant: (request) =>
-      authenticateMerchant(ctx, { method: request.method, url: request.url, authorization: request.headers.authorization, body: request.raw_body ?? "" }),
+      authenticateMerchant(ctx, { method: request.method, url: request.url, authorization: request.headers.authorization, body: request.raw_body ?? "" }, (merchant_id) => {
+        const now_ms = Date.now();
+        if (!limiter.take(merchant_id, now_ms)) throw new RateLimitedError(limiter.retryAfterS(merchant_id, now_ms));
+      }),
     authenticateOperator: (request, roles) => operatorFor(ctx, request, roles),
-    rateLimit: (merchant_id) => {
-      if (!limiter.take(merchant_id, Date.now())) throw new PaycoreError("rate_limited", "too many requests for this merchant ID; slow down");
-    },
   };
   const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
   if (options.metrics) installRequestMetrics(app, options.metrics);
@@ -111,6 +111,7 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
     let body: ReturnType<typeof errorBody>;
     if (err instanceof PaycoreError) {
       ({ status, body } = errorResponse(err, request.id));
+      if (err instanceof RateLimitedError) void reply.header("retry-after", String(err.retry_after_s));
     } else if ("statusCode" in err && typeof err.statusCode === "number" && err.statusCode < 500) {
       // Fastify's own 4xx (body too large, bad content length, …): bad input, never a 5xx.
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${request.routeOptions.bodyLimit ?? ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;
