@@ -510,7 +510,7 @@ async function main(): Promise<void> {
     await paycore?.stop("SIGTERM");
     await sandbox?.close();
     await receiver.close();
-    cluster?.destroy();
+    await cluster?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
   console.log("\n" + JSON.stringify(report, null, 2));

@@ -34,7 +34,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const SWEEP_INTERVAL_MS = 60_000;
+/** Expired nonces and idempotency keys (src/api/sweeper.ts): often, in bounded batches. */
+const SWEEP_INTERVAL_MS = 10_000;
 
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */
 export async function startServer(

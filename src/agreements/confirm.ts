@@ -70,14 +70,36 @@ async function finish(deps: PaymentDeps, sr: SignRequestRow, status: "failed" | 
 async function confirmPlatformOtp(deps: PaymentDeps, sr: SignRequestRow, otp: string): Promise<Confirmed> {
   const now = deps.ctx.clock.now();
   if (!sr.otp_expires_at || now > sr.otp_expires_at) throw new PaycoreError("otp_expired", "the code has expired; ask for a new one");
+  const max = SIGNING_LIMITS.platform_otp_attempts_max;
   if (!safeEqual(otpHash(deps, sr.sign_request_id, otp), sr.otp_hash ?? "")) {
-    const attempts = sr.otp_attempts + 1;
-    await deps.ctx.db.updateTable("sign_requests").set({ otp_attempts: attempts, updated_at: now }).where("sign_request_id", "=", sr.sign_request_id).execute();
-    if (attempts >= SIGNING_LIMITS.platform_otp_attempts_max) {
+    // One atomic statement counts the guess: parallel guesses can never get past the limit.
+    const counted = await deps.ctx.db
+      .updateTable("sign_requests")
+      .set((eb) => ({ otp_attempts: eb("otp_attempts", "+", 1), updated_at: now }))
+      .where("sign_request_id", "=", sr.sign_request_id)
+      .where("status", "=", "otp_sent")
+      .where("otp_attempts", "<", max)
+      .returning(["otp_attempts"])
+      .executeTakeFirst();
+    if (!counted) {
+      // The limit was reached (or the request finished) by another guess meanwhile.
+      const current = await getSignRequest(deps.ctx.db, sr.merchant_id, sr.sign_request_id);
+      if (current.status !== "otp_sent") {
+        const done = await alreadyFinal(deps, current);
+        if (done) throw new PaycoreError("otp_invalid", "the code is wrong");
+      }
+      await finish(deps, current, "failed", "otp_attempts_exceeded");
+      throw new PaycoreError("otp_attempts_exceeded", "too many wrong codes; start signing again");
+    }
+    if (counted.otp_attempts >= max) {
       await finish(deps, sr, "failed", "otp_attempts_exceeded");
       throw new PaycoreError("otp_attempts_exceeded", "too many wrong codes; start signing again");
     }
-    throw new PaycoreError("otp_invalid", `the code is wrong (${SIGNING_LIMITS.platform_otp_attempts_max - attempts} tries left)`);
+    throw new PaycoreError("otp_invalid", `the code is wrong (${max - counted.otp_attempts} tries left)`);
+  }
+  if (sr.otp_attempts >= max) {
+    await finish(deps, sr, "failed", "otp_attempts_exceeded");
+    throw new PaycoreError("otp_attempts_exceeded", "too many wrong codes; start signing again");
   }
   return makeAgreement(deps, sr, null);
 }
@@ -113,8 +135,16 @@ async function makeAgreement(deps: PaymentDeps, sr: SignRequestRow, network: { a
       .set({ status: "signed", agreement_id: agreement.agreement_id, updated_at: now })
       .where("sign_request_id", "=", sr.sign_request_id)
       .where("status", "=", "otp_sent")
+      .$if(network === null, (q) => q.where("otp_attempts", "<", SIGNING_LIMITS.platform_otp_attempts_max))
       .returningAll()
       .executeTakeFirst();
+    if (!updated && network === null) {
+      // Signed meanwhile by the same code: a repeat. Anything else (the limit reached by parallel
+      // wrong guesses, expired) makes nothing: the transaction is rolled back. (A bank's code is the
+      // network's to count: its agreement exists there and is kept.)
+      const current = await trx.selectFrom("sign_requests").select(["status"]).where("sign_request_id", "=", sr.sign_request_id).executeTakeFirstOrThrow();
+      if (current.status !== "signed") throw new PaycoreError("otp_attempts_exceeded", "too many wrong codes; start signing again");
+    }
     if (updated) await emitAgreementSigned(trx, agreement, now);
     return { agreement, sign_request: updated ?? { ...sr, status: "signed" as const, agreement_id: agreement.agreement_id }, created: updated !== undefined };
   });

@@ -60,6 +60,8 @@ export function responseStringToSign(timestamp: string, nonce: string, body: str
 export async function authenticateMerchant(
   ctx: Ctx,
   req: { method: string; url: string; authorization: string | undefined; body: string },
+  /** Throws when this merchant ID is over its rate: checked after the signature, before the nonce is stored. */
+  rateLimit: (merchant_id: string) => void = () => {},
 ): Promise<MerchantPrincipal> {
   const h = parseAuthorization(req.authorization);
   const now = ctx.clock.now();
@@ -71,6 +73,8 @@ export async function authenticateMerchant(
   // statement reads the configuration version, and a moved version means: look again.
   const read_under = confirmConfigAfterwards(ctx.db);
   let verified = await verifiedPrincipal(ctx, h, req, now);
+  // Over its rate, a client stores nothing: the nonce table grows only with the allowed rate.
+  rateLimit(h.mch_id);
   const claimed = await claimNonce(ctx.db, h.mch_id, h.nonce, new Date(now.getTime() + LIMITS.nonce_ttl_ms));
   if (!claimed) throw new PaycoreError("replayed_request", "this nonce was already used within 15 minutes");
   observeConfigVersion(ctx.db, claimed.config_version);

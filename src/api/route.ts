@@ -139,9 +139,9 @@ async function execute(def: RouteDef, request: FastifyRequest, extra: Record<str
 }
 
 export interface RouteHooks {
+  /** Checks the signature, then the merchant ID's rate, then stores the nonce (src/api/merchant-auth.ts). */
   authenticateMerchant(request: FastifyRequest): Promise<MerchantPrincipal>;
   authenticateOperator(request: FastifyRequest, roles: readonly OperatorRole[]): Promise<Operator>;
-  rateLimit(merchant_id: string): void;
 }
 
 export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, def: RouteDef): void {
@@ -154,7 +154,6 @@ export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, de
       if (def.auth === "merchant") {
         const merchant = await hooks.authenticateMerchant(request);
         request.paycore_merchant = merchant;
-        hooks.rateLimit(merchant.merchant_id);
         const key = request.headers["idempotency-key"];
         if (def.method === "POST" && typeof key === "string") {
           const run = () => execute(def, request, { merchant });

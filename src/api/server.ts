@@ -12,7 +12,8 @@ import { toJson } from "./json.ts";
 import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { RateLimitedError, RateLimiter } from "./rate-limit.ts";
+import { installRequestInput } from "./request-input.ts";
 import { runCounted } from "../db/index.ts";
 import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
@@ -39,17 +40,17 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     clientErrorHandler: onClientError,
   });
   const limiter = new RateLimiter(ctx.settings.rate_limit_per_minute);
-  installBodyParsing(app);
+  installRequestInput(app);
   installLogging(app, ctx);
   installErrors(app, ctx);
   installResponseSigning(app);
   const hooks: RouteHooks = {
     authenticateMerchant: (request) =>
-      authenticateMerchant(ctx, { method: request.method, url: request.url, authorization: request.headers.authorization, body: request.raw_body ?? "" }),
+      authenticateMerchant(ctx, { method: request.method, url: request.url, authorization: request.headers.authorization, body: request.raw_body ?? "" }, (merchant_id) => {
+        const now_ms = Date.now();
+        if (!limiter.take(merchant_id, now_ms)) throw new RateLimitedError(limiter.retryAfterS(merchant_id, now_ms));
+      }),
     authenticateOperator: (request, roles) => operatorFor(ctx, request, roles),
-    rateLimit: (merchant_id) => {
-      if (!limiter.take(merchant_id, Date.now())) throw new PaycoreError("rate_limited", "too many requests for this merchant ID; slow down");
-    },
   };
   const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
   if (options.metrics) installRequestMetrics(app, options.metrics);
@@ -77,26 +78,6 @@ async function operatorFor(ctx: Ctx, request: FastifyRequest, roles: readonly Op
   if (!operator) throw new PaycoreError("unauthorized", "unknown or disabled operator token");
   if (!roles.includes(operator.role)) throw new PaycoreError("forbidden", `role '${operator.role}' may not do this (needs ${roles.join(" or ")})`);
   return operator;
-}
-
-/** JSON bodies are kept as the exact bytes received: the request signature covers them. */
-function installBodyParsing(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    const text = body as string;
-    request.raw_body = text;
-    if (text.trim() === "") return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new PaycoreError("invalid_request", "body: not valid JSON", "body"), undefined);
-    }
-  });
-  // Other bodies (the networks' XML and form callbacks) stay text: a JSON route's schema refuses them.
-  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
-    request.raw_body = body as string;
-    done(null, (body as string).length === 0 ? undefined : body);
-  });
 }
 
 /** Every route the app serves, to tell "no such path" (404) from "not with this method" (405 + Allow). */
@@ -130,6 +111,7 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
     let body: ReturnType<typeof errorBody>;
     if (err instanceof PaycoreError) {
       ({ status, body } = errorResponse(err, request.id));
+      if (err instanceof RateLimitedError) void reply.header("retry-after", String(err.retry_after_s));
     } else if ("statusCode" in err && typeof err.statusCode === "number" && err.statusCode < 500) {
       // Fastify's own 4xx (body too large, bad content length, …): bad input, never a 5xx.
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `body: larger than ${request.routeOptions.bodyLimit ?? ctx.settings.body_limit_bytes} bytes` : `request: ${err.message}`;

@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaycoreClient } from "../../src/client/index.ts";
 import { cliStorage, startCli, type RunningCli } from "../support/cli.ts";
+import { runCommand } from "../support/run.ts";
 import { cardBody, type SandboxCard } from "../payments/helpers.ts";
 
 type Json = Record<string, unknown>;
@@ -65,8 +65,8 @@ describe("the sandbox's world survives a restart of paycore start", () => {
     expect(paycore!.banner).toContain(`http://127.0.0.1:${ports.PORT}`);
     // The README's first payment, with the server's own settings: it finds both servers and says where.
     const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(paycore!.banner)!;
-    const example = spawnSync(process.execPath, ["--import", "tsx", "examples/first-payment.ts"], {
-      cwd: ROOT, encoding: "utf8", timeout: 60_000,
+    const example = await runCommand(process.execPath, ["--import", "tsx", "examples/first-payment.ts"], {
+      cwd: ROOT, timeout_ms: 60_000,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ports, MCH_ID: m[1]!, KEY_ID: m[2]!, SECRET: m[3]! },
     });
     expect(example.status, example.stderr).toBe(0);

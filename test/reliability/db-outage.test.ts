@@ -83,7 +83,7 @@ describe.runIf(has_postgres)("the database goes away under load and comes back",
     if (paycore && paycore.child.exitCode !== null) console.error(`paycore exited (${paycore.child.exitCode}):\n${paycore.output().slice(-4_000)}`);
     await paycore?.stop("SIGKILL");
     await sandbox?.close();
-    cluster?.destroy();
+    await cluster?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -142,13 +142,13 @@ describe.runIf(has_postgres)("the database goes away under load and comes back",
     const until = new Promise<void>((r) => (release = r));
     const load = paymentLoad({ client, agreement_id, workers: 6, prefix: "restart", attempts_max: 400, until });
     await sleep(1_500);
-    cluster.stop();
+    await cluster.stop();
     const down = await health();
     expect(down.status).toBe(503);
     expect((down.body.error as Json).code).toBe("service_unavailable");
     expect(down.ms).toBeLessThan(ANSWER_MS_MAX);
     await sleep(1_000);
-    cluster.start();
+    await cluster.start();
     await waitReady();
     await sleep(1_500);
     release();
@@ -166,14 +166,14 @@ describe.runIf(has_postgres)("the database goes away under load and comes back",
     const until = new Promise<void>((r) => (release = r));
     const load = paymentLoad({ client, agreement_id, workers: 4, prefix: "stop", attempts_max: 2_000, until });
     await sleep(1_000);
-    cluster.stop();
+    await cluster.stop();
     const stopped_at = Date.now();
     while (Date.now() - stopped_at < OUTAGE_S * 1_000) {
       const h = await health();
       expect(h.status).toBe(503);
       await sleep(1_000);
     }
-    cluster.start();
+    await cluster.start();
     const reconnect_ms = await waitReady();
     expect(reconnect_ms).toBeLessThan(30_000);
     await sleep(1_000);

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +12,7 @@ import { startNotifier } from "../../src/notify/index.ts";
 import { Receiver } from "../notify/receiver.ts";
 import { cardBody, catalogue, lastOtp, pickCard } from "../payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
+import { runCommand } from "../support/run.ts";
 
 /** A proxy in front of paycore that can fail or alter answers, to see what the SDK does with them. */
 class Proxy {
@@ -174,7 +174,8 @@ describe("@paycore/sdk against a live paycore", () => {
   it("builds with tsc into a package whose compiled client works", async () => {
     const out = mkdtempSync(join(tmpdir(), "paycore-sdk-"));
     try {
-      execFileSync(process.execPath, [join("node_modules", "typescript", "bin", "tsc"), "-p", "sdk/tsconfig.json", "--outDir", out], { stdio: "pipe" });
+      const tsc = await runCommand(process.execPath, [join("node_modules", "typescript", "bin", "tsc"), "-p", "sdk/tsconfig.json", "--outDir", out], { timeout_ms: 120_000 });
+      expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
       const built = (await import(pathToFileURL(join(out, "index.js")).href)) as typeof Sdk;
       const client = new built.PaycoreClient({ base_url: app.url, ...creds, now_s });
       expect((await client.balance.get()).currency).toBe("CNY");

@@ -3,6 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runCommand } from "./run.ts";
 
 /**
  * A PostgreSQL cluster of the test's own (initdb in a temporary directory, a free port on
@@ -14,10 +15,10 @@ export interface PrivateCluster {
   url: string;
   port: number;
   /** Fast shutdown (`pg_ctl stop -m fast`): sessions are ended, transactions rolled back. */
-  stop(): void;
-  start(): void;
+  stop(): Promise<void>;
+  start(): Promise<void>;
   /** Stops the server if it runs and removes its files. */
-  destroy(): void;
+  destroy(): Promise<void>;
 }
 
 const PG_CTL_WAIT_S = 60;
@@ -58,17 +59,23 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
   as_owner("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--no-instructions"]);
   const port = await freePort();
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60`;
-  const start = () => void as_owner("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", String(PG_CTL_WAIT_S), "start"]);
-  const stop = () => void as_owner("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", String(PG_CTL_WAIT_S), "stop"]);
-  start();
+  // pg_ctl runs asynchronously: a synchronous child process would block a Vitest worker's RPC.
+  const pg_ctl = async (args: string[]) => {
+    const [cmd, cmd_args] = is_root ? ["runuser", ["-u", "postgres", "--", join(bin, "pg_ctl"), ...args]] : [join(bin, "pg_ctl"), args];
+    const r = await runCommand(cmd as string, cmd_args as string[], { timeout_ms: (PG_CTL_WAIT_S + 10) * 1000 });
+    if (r.status !== 0) throw new Error(`pg_ctl ${args.at(-1)}: ${r.stderr || r.stdout}`);
+  };
+  const start = () => pg_ctl(["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", String(PG_CTL_WAIT_S), "start"]);
+  const stop = () => pg_ctl(["-D", data, "-m", "fast", "-w", "-t", String(PG_CTL_WAIT_S), "stop"]);
+  await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     start,
     stop,
-    destroy: () => {
+    destroy: async () => {
       try {
-        stop();
+        await stop();
       } catch {
         // already stopped
       }
