@@ -10,7 +10,8 @@ import { allRoutes } from "../../src/api/index.ts";
 import type { RouteDef } from "../../src/api/route.ts";
 import { PaycoreClient, type Credentials } from "../../src/client/index.ts";
 import { isValidUscc, usccCheckChar } from "../../src/kernel/checks.ts";
-import { createTestDatabase } from "./db.ts";
+import pg from "pg";
+import { createTestDatabase, testDatabaseUrl } from "./db.ts";
 import { startTestSandbox, type TestSandbox } from "./sandbox.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -115,13 +116,49 @@ export async function startTestApp(
     admin,
     merchantClient: (creds, now_s) => new PaycoreClient(server.url, creds, now_s ?? (() => Math.floor(ctx.clock.now().getTime() / 1000))),
     close: async () => {
-      await server.close();
-      await sweeper.stop();
-      await sandbox?.close();
+      const label = options.label ?? "app";
+      await slowStepReport(label, "paycore server close", () => server.close());
+      await slowStepReport(label, "sweeper stop", () => sweeper.stop());
+      await slowStepReport(label, "sandbox close", async () => sandbox?.close());
       rmSync(data_dir, { recursive: true, force: true });
-      await db.drop();
+      await slowStepReport(label, "drop schema", () => db.drop());
     },
   };
+}
+
+/**
+ * Runs one step of a suite's shutdown; if it is still running after 15 s, says which step on
+ * stderr with what the database is doing (PostgreSQL), so a shutdown that hangs in CI names its
+ * cause instead of only exceeding the hook timeout.
+ */
+async function slowStepReport(label: string, step: string, run: () => Promise<unknown>): Promise<void> {
+  const timer = setTimeout(() => void reportSlowStep(label, step), 15_000);
+  try {
+    await run();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function reportSlowStep(label: string, step: string): Promise<void> {
+  let activity = "(embedded database)";
+  const url = testDatabaseUrl();
+  if (url) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      const r = await client.query(
+        `SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS xact_age, left(query, 200) AS query
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`,
+      );
+      activity = JSON.stringify(r.rows, null, 1);
+    } catch (err) {
+      activity = `(could not read pg_stat_activity: ${(err as Error).message})`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  process.stderr.write(`\n[test app ${label}] shutdown step "${step}" still running after 15 s; database activity: ${activity}\n`);
 }
 
 let uscc_counter = 0;
