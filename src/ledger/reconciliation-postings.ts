@@ -3,7 +3,7 @@ import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
 import { networkCost, networkReceivable, reconciliationLoss, reconciliationSuspense } from "./accounts.ts";
-import { isIsoDate } from "./business-day.ts";
+import { businessDate, isIsoDate, loadCutoffMinutes } from "./business-day.ts";
 import { postEntry, type LineSpec, type PostedEntry } from "./journal.ts";
 
 /**
@@ -13,12 +13,17 @@ import { postEntry, type LineSpec, type PostedEntry } from "./journal.ts";
  * more), and the sum lands on the counterpart — the suspense account for money that is not
  * paycore's to keep, the loss account for money paycore will not get. Idempotent per exception and
  * action.
+ *
+ * Booked on the business day of the action (`at`: when the operator acts, or when a second
+ * operator approves a write-off), never on the statement's day: the statement's day has closed and
+ * been reported before anyone looks at its exceptions, and an adjustment is a decision made today
+ * about it. The statement's day stays on the exception (the entry's `reference_id`).
  */
 export interface ReconciliationAdjustment {
   exception_id: string;
   action: "accept_network" | "refund" | "write_off";
   channel_id: string;
-  /** The statement day the exception belongs to. */
+  /** The statement day the exception belongs to (checked; the entry is booked on `at`'s business day). */
   settlement_date: string;
   receivable_delta: Fen;
   cost_delta: Fen;
@@ -48,7 +53,7 @@ export async function postReconciliationAdjustment(trx: Kysely<Database>, e: Rec
     merchant_id: null,
     channel_id: e.channel_id,
     effective_at: e.at,
-    business_date: e.settlement_date,
+    business_date: businessDate(e.at, await loadCutoffMinutes(trx)),
     lines: [
       signedLine(networkReceivable(e.channel_id), e.receivable_delta, "reconciliation", true),
       signedLine(networkCost(e.channel_id), e.cost_delta, "reconciliation", true),

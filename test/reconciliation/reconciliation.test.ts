@@ -141,6 +141,7 @@ describe("reconciliation of a network day", () => {
     const own = await app.admin("POST", `/admin/v1/proposals/${proposed.body.proposal_id}/approve`, {});
     expect(own.status).toBe(403);
     const second = await createOperator(app.ctx, { name: "checker", role: "operator" });
+    clock.advance(24 * 3_600_000); // the checker approves a business day later
     const approved = await app.admin("POST", `/admin/v1/proposals/${proposed.body.proposal_id}/approve`, {}, second.token);
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect(await exceptions("&status=open")).toHaveLength(0);
@@ -151,6 +152,23 @@ describe("reconciliation of a network day", () => {
     const audit = await app.admin("GET", "/admin/v1/audit-log?limit=100");
     const actions = audit.body.data.map((a: Json) => a.action);
     for (const action of ["reconciliation.exception.accept_network", "reconciliation.exception.write_off", "reconciliation.run"]) expect(actions).toContain(action);
+  });
+
+  it("books each adjustment on the business day of the action, the network's settlement on the statement's day", async () => {
+    const entries = await app.ctx.db
+      .selectFrom("journal_entries")
+      .select(["event_type", "reference_id", "business_date"])
+      .where("channel_id", "=", channel)
+      .where("event_type", "in", ["reconciliation_adjusted", "network_settled"])
+      .execute();
+    const proposed = (await exceptions("&kind=platform_only&status=resolved"))[0]!;
+    const days = entries.map((e) => [e.event_type, e.reference_id === proposed.exception_id ? "approved" : "acted", e.business_date]);
+    // Actions the next morning (business day 05-03); the four-eyes write-off when approved (05-04).
+    const adjusted = days.filter((d) => d[0] === "reconciliation_adjusted");
+    expect(adjusted.length).toBeGreaterThanOrEqual(3);
+    for (const d of adjusted) expect(d[2]).toBe(d[1] === "approved" ? "2026-05-04" : "2026-05-03");
+    expect(adjusted.filter((d) => d[1] === "approved")).toHaveLength(1);
+    expect(days.filter((d) => d[0] === "network_settled")).toEqual([["network_settled", "acted", DAY]]);
   });
 
   it("exports the day's report as CSV", async () => {

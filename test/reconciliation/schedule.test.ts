@@ -171,8 +171,10 @@ describe("scheduled reconciliation, late files, the near-cut-off buffer, refund 
     // Once resolved, another action is refused; the same one answers the same.
     expect((await act(longkuan, "accept_network")).status).toBe(400);
     expect((await act(longkuan, "refund")).body.resolution).toBe("refund");
-    const entries = await app.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", longkuan.exception_id).execute();
+    const entries = await app.ctx.db.selectFrom("journal_entries").select(["entry_id", "business_date"]).where("reference_id", "=", longkuan.exception_id).execute();
     expect(entries.length).toBe(1);
+    // A D2 exception refunded at 02:30 Beijing on 06-11: booked on the business day of the refund.
+    expect(entries[0]!.business_date).toBe(D3);
     const audit = await app.admin("GET", "/admin/v1/audit-log?limit=100");
     const actions = audit.body.data.map((a: Json) => a.action);
     for (const action of ["reconciliation.exception.refund", "reconciliation.exception.requery"]) expect(actions).toContain(action);
