@@ -28,25 +28,69 @@ export interface MerchantPrincipal {
   merchant: MerchantRow;
 }
 
-const PARAM_RE = /^\s*([a-z_]+)="([^"]*)"\s*$/;
+const PARAM_NAMES = ["mch_id", "key_id", "timestamp", "nonce", "signature"] as const;
+type ParamName = (typeof PARAM_NAMES)[number];
+/** One `name="value"` pair; values are printable ASCII without quote or backslash (no escapes). */
+const PARAM_RE = /^[ \t]*([a-z_]{1,16})="([\x21\x23-\x5b\x5d-\x7e]*)"[ \t]*$/;
+/** HMAC-SHA256 in standard base64: 32 bytes, 44 characters. */
+const SIGNATURE_RE = /^[A-Za-z0-9+/]{43}=$/;
 
+/**
+ * What every signature failure answers, whatever went wrong: a bad header, an unknown merchant or
+ * key, a wrong signature, a timestamp outside the window. One message, and never the server's
+ * clock, so an unauthenticated caller learns nothing it could probe with. The reason is logged.
+ */
+export const SIGNATURE_FAILURE_MESSAGE =
+  "the request signature does not verify (check the Authorization header, mch_id, key_id, secret, the signed string and your clock: docs/merchant-api.md)";
+
+/** A signature failure: answers as `invalid_signature` with the one message; `reason` stays in the log. */
+export class SignatureFailure extends PaycoreError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super("invalid_signature", SIGNATURE_FAILURE_MESSAGE);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The one Authorization header of a request, from the raw header list: Node keeps only the first of
+ * repeated Authorization headers, and a request that sends two is refused rather than guessed at.
+ */
+export function singleAuthorization(raw_headers: readonly string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i + 1 < raw_headers.length; i += 2) {
+    if (raw_headers[i]!.toLowerCase() !== "authorization") continue;
+    if (found !== undefined) throw new SignatureFailure("Authorization header sent more than once");
+    found = raw_headers[i + 1]!;
+  }
+  return found;
+}
+
+/**
+ * Strict: the scheme, then exactly the five parameters, each once, nothing else. A duplicate or an
+ * unknown parameter is refused (a lenient parser lets two parties read one header differently).
+ */
 export function parseAuthorization(header: string | undefined): SignatureHeader {
-  const fail = (why: string) => new PaycoreError("invalid_signature", `Authorization: ${why}`);
-  if (!header) throw fail(`missing; expected ${AUTH_SCHEME} with mch_id, key_id, timestamp, nonce, signature`);
-  if (header.length > 1024) throw fail("too long");
+  if (!header) throw new SignatureFailure("Authorization missing");
+  if (header.length > LIMITS.authorization_chars_max) throw new SignatureFailure("Authorization too long");
   const space = header.indexOf(" ");
-  if (space < 0 || header.slice(0, space) !== AUTH_SCHEME) throw fail(`scheme must be ${AUTH_SCHEME}`);
-  const params: Record<string, string> = {};
+  if (space < 0 || header.slice(0, space) !== AUTH_SCHEME) throw new SignatureFailure("scheme is not " + AUTH_SCHEME);
+  const params = new Map<ParamName, string>();
   for (const part of header.slice(space + 1).split(",")) {
     const m = PARAM_RE.exec(part);
-    if (!m) throw fail(`malformed parameter '${part.trim().slice(0, 40)}'`);
-    params[m[1]!] = m[2]!;
+    if (!m) throw new SignatureFailure("malformed parameter");
+    const name = m[1]! as ParamName;
+    if (!PARAM_NAMES.includes(name)) throw new SignatureFailure(`unknown parameter '${m[1]}'`);
+    if (params.has(name)) throw new SignatureFailure(`parameter '${name}' repeated`);
+    params.set(name, m[2]!);
   }
-  const { mch_id, key_id, timestamp, nonce, signature } = params;
-  if (!mch_id || !key_id || !timestamp || !nonce || !signature) throw fail("mch_id, key_id, timestamp, nonce and signature are all required");
-  if (!/^\d{1,12}$/.test(timestamp)) throw fail("timestamp must be unix seconds");
-  if (nonce.length > LIMITS.nonce_chars_max || !/^[\x21-\x7e]+$/.test(nonce)) throw fail(`nonce must be 1..${LIMITS.nonce_chars_max} printable characters`);
-  return { mch_id, key_id, timestamp, nonce, signature };
+  const missing = PARAM_NAMES.filter((n) => !params.get(n));
+  if (missing.length > 0) throw new SignatureFailure(`missing ${missing.join(", ")}`);
+  const h = Object.fromEntries(params) as Record<ParamName, string>;
+  if (!/^\d{1,12}$/.test(h.timestamp)) throw new SignatureFailure("timestamp is not unix seconds");
+  if (h.nonce.length > LIMITS.nonce_chars_max) throw new SignatureFailure("nonce too long");
+  if (!SIGNATURE_RE.test(h.signature)) throw new SignatureFailure("signature is not base64 HMAC-SHA256");
+  return { mch_id: h.mch_id, key_id: h.key_id, timestamp: h.timestamp, nonce: h.nonce, signature: h.signature };
 }
 
 export function requestStringToSign(method: string, path_with_query: string, timestamp: string, nonce: string, body: string): string {
@@ -66,9 +110,7 @@ export async function authenticateMerchant(
   const h = parseAuthorization(req.authorization);
   const now = ctx.clock.now();
   const skew_s = Math.abs(Number(h.timestamp) - Math.floor(now.getTime() / 1000));
-  if (skew_s > LIMITS.signature_window_s) {
-    throw new PaycoreError("invalid_signature", `timestamp is ${skew_s} s away from the server clock (window ${LIMITS.signature_window_s} s)`);
-  }
+  if (skew_s > LIMITS.signature_window_s) throw new SignatureFailure(`timestamp outside the ${LIMITS.signature_window_s} s window`);
   // Merchant and key come from cached configuration (src/db/config-cache.ts); the nonce's
   // statement reads the configuration version, and a moved version means: look again.
   const read_under = confirmConfigAfterwards(ctx.db);
@@ -89,7 +131,7 @@ async function verifiedPrincipal(ctx: Ctx, h: SignatureHeader, req: { method: st
   // Unknown merchant, unknown key and wrong signature answer alike: nothing to probe.
   const expected = secret ? hmacSha256Base64(secret, requestStringToSign(req.method, req.url, h.timestamp, h.nonce, req.body)) : "";
   if (!merchant || !secret || !safeEqual(expected, h.signature)) {
-    throw new PaycoreError("invalid_signature", "signature does not verify for this mch_id and key_id");
+    throw new SignatureFailure(!merchant ? "unknown mch_id" : !secret ? "unknown or unusable key_id" : "signature does not verify");
   }
   return { merchant_id: h.mch_id, key_id: h.key_id, secret, merchant };
 }

@@ -9,7 +9,7 @@ import { errorBody, errorResponse } from "./errors.ts";
 import { isDatabaseUnavailable } from "../db/availability.ts";
 import { onClientError, onFrameworkError } from "./framework-errors.ts";
 import { toJson } from "./json.ts";
-import { authenticateMerchant, responseStringToSign } from "./merchant-auth.ts";
+import { authenticateMerchant, responseStringToSign, SignatureFailure, singleAuthorization } from "./merchant-auth.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { RateLimitedError, RateLimiter } from "./rate-limit.ts";
@@ -45,11 +45,7 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   installErrors(app, ctx);
   installResponseSigning(app);
   const hooks: RouteHooks = {
-    authenticateMerchant: (request) =>
-      authenticateMerchant(ctx, { method: request.method, url: request.url, authorization: request.headers.authorization, body: request.raw_body ?? "" }, (merchant_id) => {
-        const now_ms = Date.now();
-        if (!limiter.take(merchant_id, now_ms)) throw new RateLimitedError(limiter.retryAfterS(merchant_id, now_ms));
-      }),
+    authenticateMerchant: (request) => merchantFor(ctx, request, limiter),
     authenticateOperator: (request, roles) => operatorFor(ctx, request, roles),
   };
   const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
@@ -68,6 +64,20 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   installConsole(app);
   app.get("/docs", async (_req, reply) => reply.type("text/html; charset=utf-8").send(builtDocs().html));
   return app;
+}
+
+async function merchantFor(ctx: Ctx, request: FastifyRequest, limiter: RateLimiter) {
+  try {
+    const authorization = singleAuthorization(request.raw.rawHeaders);
+    return await authenticateMerchant(ctx, { method: request.method, url: request.url, authorization, body: request.raw_body ?? "" }, (merchant_id) => {
+      const now_ms = Date.now();
+      if (!limiter.take(merchant_id, now_ms)) throw new RateLimitedError(limiter.retryAfterS(merchant_id, now_ms));
+    });
+  } catch (err) {
+    // The caller gets one message for every signature failure; the operator gets the reason.
+    if (err instanceof SignatureFailure) ctx.log.info({ request_id: request.id, reason: err.reason }, "request signature refused");
+    throw err;
+  }
 }
 
 async function operatorFor(ctx: Ctx, request: FastifyRequest, roles: readonly OperatorRole[]) {

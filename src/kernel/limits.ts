@@ -4,6 +4,7 @@ export const LIMITS = {
   page_size_default: 20,
   request_body_bytes_max: 64 * 1024,
   nonce_chars_max: 64,
+  authorization_chars_max: 1024,
   idempotency_key_chars_max: 128,
   idempotency_wait_ms_max: 10_000,
   idempotency_ttl_ms: 24 * 60 * 60 * 1000,

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signRequest } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
@@ -91,6 +92,81 @@ describe("Open API request signatures", () => {
       expect(res.body.error?.code).toBe("invalid_signature");
       expect(res.body.error?.request_id).toMatch(/^req_/);
     }
+  });
+
+  it("refuses duplicate and unknown Authorization parameters, even when the signature itself verifies", async () => {
+    const valid = (nonce: string) => signRequest(a.creds, "GET", "/v1/balance", "", now_s(), nonce);
+    const params = (header: string) => header.slice("PAYCORE-HMAC-SHA256 ".length);
+    const cases = [
+      // A second mch_id in front: a last-wins parser reads the signer's, another reader the first.
+      (n: string) => `PAYCORE-HMAC-SHA256 mch_id="${b.creds.mch_id}",${params(valid(n))}`,
+      // The same parameter twice with the same value.
+      (n: string) => `${valid(n)},key_id="${a.creds.key_id}"`,
+      // A parameter the scheme does not have.
+      (n: string) => `${valid(n)},realm="paycore"`,
+      (n: string) => `PAYCORE-HMAC-SHA256 version="2",${params(valid(n))}`,
+      // An empty parameter (trailing comma).
+      (n: string) => `${valid(n)},`,
+    ];
+    for (const [i, make] of cases.entries()) {
+      const header = make(`strict-${i}`);
+      const res = await raw("GET", "/v1/balance", header);
+      expect(res.status, header).toBe(401);
+      expect(res.body.error?.code).toBe("invalid_signature");
+    }
+    // The same requests without the extra parameter are fine: the refusal is the parser's.
+    expect((await raw("GET", "/v1/balance", valid("strict-control"))).status).toBe(200);
+  });
+
+  it("refuses a request that carries two Authorization headers", async () => {
+    const first = signRequest(a.creds, "GET", "/v1/balance", "", now_s(), "two-headers-1");
+    const second = signRequest(b.creds, "GET", "/v1/balance", "", now_s(), "two-headers-2");
+    const { port } = new URL(app.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        socket.write(`GET /v1/balance HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${first}\r\nauthorization: ${second}\r\nconnection: close\r\n\r\n`);
+      });
+      let text = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => (text += chunk));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 401 Unauthorized");
+    expect(answer).toContain('"code":"invalid_signature"');
+  });
+
+  it("answers every signature failure alike: one code, one message, no server clock in it", async () => {
+    const header = (creds: typeof a.creds, ts: number, nonce: string) => signRequest(creds, "GET", "/v1/balance", "", ts, nonce);
+    const failures: Record<string, string | undefined> = {
+      missing: undefined,
+      other_scheme: "Bearer abcdefghijklmnopqrstuvwxyz",
+      malformed: "PAYCORE-HMAC-SHA256 garbage",
+      missing_params: 'PAYCORE-HMAC-SHA256 mch_id="x"',
+      bad_timestamp: `PAYCORE-HMAC-SHA256 mch_id="${a.creds.mch_id}",key_id="k",timestamp="abc",nonce="n",signature="s"`,
+      unknown_merchant: header({ ...a.creds, mch_id: "mch_01AAAAAAAAAAAAAAAAAAAAAAAA" }, now_s(), "alike-1"),
+      unknown_key: header({ ...a.creds, key_id: "key_01AAAAAAAAAAAAAAAAAAAAAAAA" }, now_s(), "alike-2"),
+      other_merchants_key: header({ ...a.creds, key_id: b.creds.key_id }, now_s(), "alike-3"),
+      wrong_secret: header({ ...a.creds, secret: "sk_wrong" }, now_s(), "alike-4"),
+      stale: header(a.creds, now_s() - 3_600, "alike-5"),
+      future: header(a.creds, now_s() + 86_400, "alike-6"),
+      unknown_param: `${header(a.creds, now_s(), "alike-7")},realm="x"`,
+      duplicate_param: `${header(a.creds, now_s(), "alike-8")},nonce="alike-8"`,
+    };
+    const answers = new Map<string, { status: number; code: string | undefined; message: string | undefined }>();
+    for (const [name, h] of Object.entries(failures)) {
+      const res = await raw("GET", "/v1/balance", h);
+      answers.set(name, { status: res.status, code: res.body.error?.code, message: res.body.error?.message });
+    }
+    const first = answers.get("missing")!;
+    expect(first.status).toBe(401);
+    expect(first.code).toBe("invalid_signature");
+    for (const [name, answer] of answers) expect(answer, name).toEqual(first);
+    // Neither the server's time nor a distance from it: 3600 s and 86400 s stale/future answer the same text.
+    const server_s = String(now_s());
+    expect(first.message).not.toContain(server_s.slice(0, 6));
+    expect(first.message).not.toMatch(/\d{3,}/);
+    expect(first.message).not.toMatch(/clock \(|away from|server clock/i);
   });
 
   it("answers merchant_suspended for a suspended merchant ID and for the stores of a suspended parent", async () => {
