@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cnapsParticipant } from "../kernel/banks.ts";
 import { isBankAccountNumber, isCnapsCode, isValidUscc } from "../kernel/checks.ts";
 import { LIMITS } from "../kernel/limits.ts";
 import { fenWire } from "../kernel/money-wire.ts";
@@ -22,7 +23,11 @@ export const EntityCreate = z.strictObject({
 export const SettlementAccountWire = z.strictObject({
   account_name: name,
   account_number: z.string().trim().refine(isBankAccountNumber, "must be 8 to 32 digits"),
-  bank_code: z.string().trim().refine(isCnapsCode, "must be a 12-digit CNAPS bank code"),
+  bank_code: z
+    .string()
+    .trim()
+    .refine(isCnapsCode, "must be a 12-digit CNAPS bank code")
+    .refine((code) => cnapsParticipant(code) !== undefined, "not a participant in the CNAPS bank directory"),
 });
 
 export const ProductWire = z.strictObject({

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database, PayoutRailRow } from "../db/index.ts";
-import { bankByCnaps } from "../kernel/banks.ts";
+import { cnapsParticipant } from "../kernel/banks.ts";
 import { RAILS, railWindow, type Rail } from "../kernel/cnaps/hours.ts";
 import type { Fen } from "../kernel/money.ts";
 import type { PayoutDeps } from "./deps.ts";
@@ -22,8 +22,8 @@ export function reserveBankPrefix(pd: PayoutDeps): string | null {
 }
 
 export async function routeNow(pd: PayoutDeps, p: { amount: Fen; urgency: "normal" | "urgent"; payee_bank_code: string }, db?: Kysely<Database>): Promise<PayoutRoute> {
-  const bank = bankByCnaps(p.payee_bank_code);
-  const input = { amount: p.amount, urgency: p.urgency, payee_in_ibps: bank?.ibps_participant ?? false, payee_at_reserve_bank: p.payee_bank_code.slice(0, 3) === reserveBankPrefix(pd) };
+  const participant = cnapsParticipant(p.payee_bank_code);
+  const input = { amount: p.amount, urgency: p.urgency, payee_in_ibps: participant?.ibps ?? false, payee_at_reserve_bank: p.payee_bank_code.slice(0, 3) === reserveBankPrefix(pd) };
   return routePayout(input, await railChoices(pd, db), pd.ctx.clock.now(), pd.calendar);
 }
 

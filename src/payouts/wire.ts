@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { DepositRow, PayoutBatchRow, PayoutRow } from "../db/index.ts";
-import { bankByCnaps } from "../kernel/banks.ts";
+import { cnapsParticipant } from "../kernel/banks.ts";
 import { LIMITS } from "../kernel/limits.ts";
 import { fenToWire } from "../kernel/money.ts";
 import { RAILS } from "../kernel/cnaps/hours.ts";
@@ -12,7 +12,7 @@ const outNo = z.string().regex(/^[A-Za-z0-9_\-.:]{1,64}$/, "1..64 of letters, di
 export const CnapsCode = z
   .string()
   .regex(/^\d{12}$/, "a 12-digit CNAPS code")
-  .refine((code) => bankByCnaps(code) !== undefined, "not a bank in the CNAPS directory");
+  .refine((code) => cnapsParticipant(code) !== undefined, "not a participant in the CNAPS bank directory");
 export const Payee = z.strictObject({
   account_name: z.string().trim().min(1, "must not be empty").max(PAYOUT_LIMITS.payee_name_chars_max),
   account_number: z.string().regex(/^\d{8,32}$/, "8 to 32 digits"),

@@ -5,18 +5,20 @@ import { luhnCheckDigit, residentIdCheckChar as kernelResidentIdCheckChar } from
 
 /**
  * Issuing banks with their CNAPS bank-code prefixes and UnionPay (62…) BINs. The BINs are
- * realistic prefixes of each bank's UnionPay cards, not an authoritative BIN table.
+ * realistic prefixes of each bank's UnionPay cards, not an authoritative BIN table. The banks'
+ * branches (CNAPS participant codes, IBPS participation) are paycore's bank directory
+ * (kernel/cnaps/directory-data.ts): the sandbox's rails know the same participants paycore does.
  */
 export const BANKS: readonly Bank[] = [
-  { bank_code: "ICBC", bank_name: "中国工商银行", cnaps_prefix: "102", debit_bin: "622202", debit_length: 19, credit_bin: "625330", credit_length: 16, unified: true, ibps: true },
-  { bank_code: "ABC", bank_name: "中国农业银行", cnaps_prefix: "103", debit_bin: "622848", debit_length: 19, credit_bin: "625996", credit_length: 16, unified: true, ibps: true },
-  { bank_code: "BOC", bank_name: "中国银行", cnaps_prefix: "104", debit_bin: "621661", debit_length: 19, credit_bin: "625907", credit_length: 16, unified: true, ibps: true },
-  { bank_code: "CCB", bank_name: "中国建设银行", cnaps_prefix: "105", debit_bin: "621700", debit_length: 19, credit_bin: "625362", credit_length: 16, unified: true, ibps: true },
-  { bank_code: "BOCOM", bank_name: "交通银行", cnaps_prefix: "301", debit_bin: "622262", debit_length: 19, credit_bin: "622252", credit_length: 16, unified: false, ibps: true },
-  { bank_code: "CMB", bank_name: "招商银行", cnaps_prefix: "308", debit_bin: "621483", debit_length: 16, credit_bin: "622575", credit_length: 16, unified: true, ibps: true },
-  { bank_code: "CIB", bank_name: "兴业银行", cnaps_prefix: "309", debit_bin: "622909", debit_length: 18, credit_bin: "622908", credit_length: 16, unified: false, ibps: false },
-  { bank_code: "SPDB", bank_name: "上海浦东发展银行", cnaps_prefix: "310", debit_bin: "622521", debit_length: 16, credit_bin: "622276", credit_length: 16, unified: false, ibps: true },
-  { bank_code: "PSBC", bank_name: "中国邮政储蓄银行", cnaps_prefix: "403", debit_bin: "621799", debit_length: 19, credit_bin: "628258", credit_length: 16, unified: false, ibps: false },
+  { bank_code: "ICBC", bank_name: "中国工商银行", cnaps_prefix: "102", debit_bin: "622202", debit_length: 19, credit_bin: "625330", credit_length: 16, unified: true },
+  { bank_code: "ABC", bank_name: "中国农业银行", cnaps_prefix: "103", debit_bin: "622848", debit_length: 19, credit_bin: "625996", credit_length: 16, unified: true },
+  { bank_code: "BOC", bank_name: "中国银行", cnaps_prefix: "104", debit_bin: "621661", debit_length: 19, credit_bin: "625907", credit_length: 16, unified: true },
+  { bank_code: "CCB", bank_name: "中国建设银行", cnaps_prefix: "105", debit_bin: "621700", debit_length: 19, credit_bin: "625362", credit_length: 16, unified: true },
+  { bank_code: "BOCOM", bank_name: "交通银行", cnaps_prefix: "301", debit_bin: "622262", debit_length: 19, credit_bin: "622252", credit_length: 16, unified: false },
+  { bank_code: "CMB", bank_name: "招商银行", cnaps_prefix: "308", debit_bin: "621483", debit_length: 16, credit_bin: "622575", credit_length: 16, unified: true },
+  { bank_code: "CIB", bank_name: "兴业银行", cnaps_prefix: "309", debit_bin: "622909", debit_length: 18, credit_bin: "622908", credit_length: 16, unified: false },
+  { bank_code: "SPDB", bank_name: "上海浦东发展银行", cnaps_prefix: "310", debit_bin: "622521", debit_length: 16, credit_bin: "622276", credit_length: 16, unified: false },
+  { bank_code: "PSBC", bank_name: "中国邮政储蓄银行", cnaps_prefix: "403", debit_bin: "621799", debit_length: 19, credit_bin: "628258", credit_length: 16, unified: false },
 ];
 
 export const CARDS_PER_BANK = 4;

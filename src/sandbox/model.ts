@@ -23,8 +23,6 @@ export interface Bank {
   credit_length: number;
   /** Its registries are unified with NetsUnion's and UnionPay's (三库统一). */
   unified: boolean;
-  /** Takes part in IBPS (超级网银): the catalogue's participant list. */
-  ibps: boolean;
 }
 
 export interface Card {

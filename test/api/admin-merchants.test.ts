@@ -50,6 +50,8 @@ describe("admin API: entities, merchant IDs, sub-merchants, keys, audit", () => 
       [{ ...merchantBody(entity_id), colour: "red" }, "colour"],
       [merchantBody(entity_id, { settlement: { mode: "own", account: { ...TEST_ACCOUNT, bank_code: "10229000001" } } }), "settlement.account.bank_code"],
       [merchantBody(entity_id, { settlement: { mode: "own", account: { ...TEST_ACCOUNT, bank_code: "10229000001X" } } }), "settlement.account.bank_code"],
+      // ICBC's prefix, but no branch in the CNAPS bank directory
+      [merchantBody(entity_id, { settlement: { mode: "own", account: { ...TEST_ACCOUNT, bank_code: "102290009999" } } }), "settlement.account.bank_code"],
       [merchantBody(entity_id, { settlement: { mode: "own", account: { ...TEST_ACCOUNT, account_number: "12ab" } } }), "settlement.account.account_number"],
       [merchantBody(entity_id, { settlement: { mode: "own" } }), "settlement.account"],
       [merchantBody(entity_id, { products: [{ product: "agreement_pay", fee_rate_bps: 60.5 }] }), "products.0.fee_rate_bps"],

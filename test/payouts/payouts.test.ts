@@ -75,6 +75,7 @@ describe("payouts over the CNAPS rails", () => {
     const bad: [Json, string][] = [
       [{ payee: payee("6222000011112222", "10510000001") }, "payee.bank_code"],
       [{ payee: payee("6222000011112222", "999100000017") }, "payee.bank_code"],
+      [{ payee: payee("6222000011112222", "105100000099") }, "payee.bank_code"], // CCB's prefix, no branch in the directory
       [{ payee: payee("1234567") }, "payee.account_number"],
       [{ payee: payee("6222000011112222", CCB, " ") }, "payee.account_name"],
       [{ payee: payee("6222000011112222", CCB, "名".repeat(61)) }, "payee.account_name"],

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensurePaycoreChannelKeys } from "../../src/channels/index.ts";
 import { sm2Sign } from "../../src/kernel/crypto/sm2.ts";
 import { signMessage, toXml, type CnapsMessage, type CreditTransfer } from "../../src/kernel/cnaps/iso20022.ts";
+import { cnapsDirectory } from "../../src/kernel/banks.ts";
 import { HttpRailGateway } from "../../src/payouts/gateway.ts";
 import { SANDBOX_RESERVE_ACCOUNT } from "../../src/sandbox/index.ts";
 import { eventually, startCallbackReceiver, startTestSandbox, type TestSandbox } from "../support/sandbox.ts";
@@ -68,6 +69,23 @@ describe("sandbox rails", () => {
     expect(await gateway.send(credit("beps", 5_000_001n), now)).toEqual({ status: "rejected", code: "OCAP" });
     expect(await gateway.send(credit("ibps", 100n, "6222000099990001", "309100000018"), now)).toEqual({ status: "rejected", code: "NIBP" });
     expect((await gateway.send(credit("ibps", 5_000_000n), now)).status).toBe("succeeded");
+  });
+
+  it("credits only participants of the CNAPS bank directory, the one paycore validates against", async () => {
+    const now = sandbox.clock.now();
+    // 105 is CCB's prefix, but 105100000099 is no branch in the directory: the account is unknown.
+    expect(await gateway.send(credit("hvps", 100n, "6222000099990002", "105100000099"), now)).toEqual({ status: "rejected", code: "AC01" });
+    expect((await gateway.send(credit("hvps", 100n, "6222000099990003", "104290000016"), now)).status).toBe("succeeded");
+    const payee = { account_number: "6222000099990004", account_name: "某公司", behaviour: "accept" };
+    const unknown = await sandbox.send<{ error: { message: string } }>("POST", "/sandbox/v1/payees", { ...payee, bank_code: "105100000099" });
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, expect.stringContaining("bank_code")]);
+    expect((await sandbox.send("POST", "/sandbox/v1/payees", { ...payee, bank_code: "105290000014" })).status).toBe(201);
+    type Branch = { cnaps_code: string; city: string; branch_name: string; ibps: boolean };
+    const banks = await sandbox.get<{ data: { bank_code: string; branches: Branch[] }[] }>("/sandbox/v1/banks");
+    const listed = banks.body.data.flatMap((b) => b.branches.map((br) => ({ bank_code: b.bank_code, ...br })));
+    const directory = cnapsDirectory().map((p) => ({ bank_code: p.bank_code, cnaps_code: p.cnaps_code, city: p.city, branch_name: p.branch_name, ibps: p.ibps }));
+    expect(listed.sort((a, b) => a.cnaps_code.localeCompare(b.cnaps_code))).toEqual(directory.sort((a, b) => a.cnaps_code.localeCompare(b.cnaps_code)));
+    expect(banks.body.data.every((b) => b.branches.length >= 3)).toBe(true);
   });
 
   it("BEPS answers accepted and reports the batch result later; the same message id is one transfer", async () => {

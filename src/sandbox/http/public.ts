@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { escapeXml } from "../wire/xml.ts";
 import { fenToWire } from "../../kernel/money.ts";
+import { cnapsDirectory } from "../../kernel/banks.ts";
 import { BANKS, bankByCode, generateCreditElements, luhnCheckDigit, makeCardNumber, residentIdCheckChar, DEFAULT_CREDIT_DAILY_LIMIT_FEN, DEFAULT_DEBIT_DAILY_LIMIT_FEN } from "../catalogue.ts";
 import type { SandboxContext } from "../context.ts";
 import { FAULT_KINDS } from "../faults.ts";
@@ -100,7 +101,19 @@ export function registerCardRoutes(app: FastifyInstance, ctx: SandboxContext, se
     ctx.engine.addCard(card);
     return reply.code(201).send(cardToWire(card));
   });
-  app.get("/sandbox/v1/banks", async () => ({ data: BANKS.map((b) => ({ bank_code: b.bank_code, bank_name: b.bank_name, cnaps_prefix: b.cnaps_prefix, unified: b.unified })) }));
+  app.get("/sandbox/v1/banks", async () => ({ data: BANKS.map(bankToWire) }));
+}
+
+/** A bank with its branches in the CNAPS directory (the one paycore validates payouts against). */
+function bankToWire(b: (typeof BANKS)[number]) {
+  const branches = cnapsDirectory().filter((p) => p.bank_code === b.bank_code);
+  return {
+    bank_code: b.bank_code,
+    bank_name: b.bank_name,
+    cnaps_prefix: b.cnaps_prefix,
+    unified: b.unified,
+    branches: branches.map((p) => ({ cnaps_code: p.cnaps_code, city: p.city, branch_name: p.branch_name, ibps: p.ibps })),
+  };
 }
 
 export function registerSmsRoutes(app: FastifyInstance, ctx: SandboxContext): void {

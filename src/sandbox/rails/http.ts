@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
+import { cnapsParticipant } from "../../kernel/banks.ts";
 import { AMOUNT_FEN_MAX } from "../../kernel/money.ts";
 import { RAILS } from "../../kernel/cnaps/hours.ts";
 import { openMessage, signMessage, type CnapsMessage, type StatusReport } from "../../kernel/cnaps/iso20022.ts";
@@ -13,7 +14,10 @@ const XML = "application/xml; charset=utf-8";
 const party = z.strictObject({
   account_name: z.string().min(1).max(128),
   account_number: z.string().regex(/^\d{8,32}$/, "8-32 digits"),
-  bank_code: z.string().regex(/^\d{12}$/, "12-digit CNAPS code"),
+  bank_code: z
+    .string()
+    .regex(/^\d{12}$/, "12-digit CNAPS code")
+    .refine((code) => cnapsParticipant(code) !== undefined, "not a participant in the CNAPS bank directory"),
 });
 const RailControl = z.strictObject({ status: z.enum(["open", "closed", "schedule"]), per_item_max: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)).nullable().optional() });
 const PayeeBody = party.extend({ behaviour: z.enum(["accept", "reject", "return"]) });

@@ -2,7 +2,7 @@ import { assert } from "../../kernel/assert.ts";
 import type { Clock } from "../../kernel/clock.ts";
 import { RAILS, railWindow, type Rail, type RailCalendar } from "../../kernel/cnaps/hours.ts";
 import type { CnapsMessage, CreditTransfer, Party, RejectReason, StatusReport, TxStatus } from "../../kernel/cnaps/iso20022.ts";
-import { BANKS } from "../catalogue.ts";
+import { cnapsParticipant } from "../../kernel/banks.ts";
 import { CapacityError } from "../limits.ts";
 
 /**
@@ -79,7 +79,6 @@ export function emptyRailsState(): RailsState {
 }
 
 const payeeKey = (bank_code: string, account: string) => `${bank_code}:${account}`;
-const bankOf = (cnaps: string) => BANKS.find((b) => b.cnaps_prefix === cnaps.slice(0, 3));
 
 export type Acceptance = { status: TxStatus; reason: RejectReason | null };
 
@@ -142,8 +141,8 @@ export class RailsWorld {
     if (!this.isOpen(ct.rail)) return "CLSD";
     const cap = this.state.caps[ct.rail];
     if (cap !== null && ct.amount > BigInt(cap)) return "OCAP";
-    if (ct.rail === "ibps" && !(bankOf(ct.creditor.agent)?.ibps && bankOf(ct.debtor.agent)?.ibps)) return "NIBP";
-    if (!bankOf(ct.creditor.agent)) return "AC01";
+    if (ct.rail === "ibps" && !(cnapsParticipant(ct.creditor.agent)?.ibps && cnapsParticipant(ct.debtor.agent)?.ibps)) return "NIBP";
+    if (!cnapsParticipant(ct.creditor.agent)) return "AC01";
     return null;
   }
 
