@@ -20,6 +20,9 @@ const zh = {
   flagged: "被标记商户", signals: "信号", score: "分数", cost_bps: "费率（bps）", cost_fixed: "每笔固定成本（元）", propose_cost: "提交成本变更", health: "健康状况",
   calls: "调用", errors: "错误", progress: "进度", batches: "批量付款", jobs: "后台任务", close: "关闭", all: "全部", open: "未处理", resolved: "已处理", buffered: "缓冲",
   journal: "记账分录", recon_result: "对账结果", result: "结果", approver_only: "需另一位有权限的操作员审批",
+  lines: "明细行", matched: "平账", file_net: "文件净额", settled: "网络已结算", write_off_four_eyes: "核销双人审批起点", recon_alerts: "对账告警",
+  record: "交易", platform_side: "平台金额", network_side: "网络金额", pending_action: "处理中", submit: "提交",
+  kind_network_only: "长款（网络有平台无）", kind_platform_only: "短款（平台有网络无）", kind_amount_mismatch: "金额不符", kind_status_mismatch: "状态不符", kind_fee_mismatch: "手续费不符",
 };
 const en: typeof zh = {
   title: "paycore operations console", signin: "Sign in", token: "Operator token", signout: "Sign out", lang: "中文",
@@ -39,6 +42,9 @@ const en: typeof zh = {
   flagged: "Flagged merchants", signals: "Signals", score: "Score", cost_bps: "Rate (bps)", cost_fixed: "Fixed cost per item (yuan)", propose_cost: "Propose cost change", health: "Health",
   calls: "Calls", errors: "Errors", progress: "Progress", batches: "Batch payouts", jobs: "Background jobs", close: "Close", all: "All", open: "Open", resolved: "Resolved", buffered: "Buffered",
   journal: "Journal entries", recon_result: "Reconciliation result", result: "Result", approver_only: "Needs another operator allowed to approve",
+  lines: "Lines", matched: "Matched", file_net: "File net", settled: "Settled by network", write_off_four_eyes: "write-offs need a second operator from", recon_alerts: "Reconciliation alerts",
+  record: "Record", platform_side: "paycore's amount", network_side: "Network's amount", pending_action: "under way", submit: "Submit",
+  kind_network_only: "Network only", kind_platform_only: "paycore only", kind_amount_mismatch: "Amount mismatch", kind_status_mismatch: "Status mismatch", kind_fee_mismatch: "Fee mismatch",
 };
 
 export type Key = keyof typeof zh;

@@ -7,10 +7,11 @@ import { Merchants } from "./pages/merchants.tsx";
 import { Agreements } from "./pages/agreements.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { Payments } from "./pages/payments.tsx";
+import { Reconciliation } from "./pages/reconciliation.tsx";
 import { SessionContext, type Session } from "./session.ts";
 import "./style.css";
 
-const PAGES = ["overview", "merchants", "agreements", "payments", "payouts", "settlement", "channels", "proposals", "risk", "audit"] as const;
+const PAGES = ["overview", "merchants", "agreements", "payments", "payouts", "settlement", "reconciliation", "channels", "proposals", "risk", "audit"] as const;
 type PageName = (typeof PAGES)[number];
 
 function SignIn({ onDone }: { onDone: (s: Session) => void }) {
@@ -91,6 +92,7 @@ function PageView({ page }: { page: PageName }) {
     case "payments": return <Payments />;
     case "payouts": return <Payouts />;
     case "settlement": return <Settlement />;
+    case "reconciliation": return <Reconciliation />;
     case "channels": return <Channels />;
     case "proposals": return <Proposals />;
     case "risk": return <Risk />;

@@ -1,14 +1,15 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { CONSOLE_DIST } from "../../src/api/console.ts";
+import { businessDate } from "../../src/ledger/index.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
 import { browserAvailable, launchBrowser } from "../support/browser.ts";
+import { runCommand } from "../support/run.ts";
 
 type Json = Record<string, unknown>;
 // Evaluated in the page (waitForFunction): the page's document, not Node's.
@@ -16,20 +17,23 @@ declare const document: { querySelector(s: string): { textContent: string | null
 const ARTIFACTS = join(process.cwd(), "test-artifacts", "console");
 
 /** The console is built by `npm install` (prepare); a checkout without the build gets one here. */
-function ensureConsoleBuilt(): void {
-  if (!existsSync(join(CONSOLE_DIST, "index.html"))) execFileSync("npm", ["run", "build", "-w", "@paycore/console"], { stdio: "pipe" });
+async function ensureConsoleBuilt(): Promise<void> {
+  if (existsSync(join(CONSOLE_DIST, "index.html"))) return;
+  const built = await runCommand("npm", ["run", "build", "-w", "@paycore/console"], { timeout_ms: 180_000 });
+  if (built.status !== 0) throw new Error(`console build failed: ${built.stderr.slice(-2000)}`);
 }
 
 describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
   let app: TestApp;
   let shop: PaycoreClient;
   let merchant_id = "";
+  let channel = "";
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
   const outside: string[] = [];
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
+    await ensureConsoleBuilt();
     mkdirSync(ARTIFACTS, { recursive: true });
     app = await startTestApp({ label: "console", sandbox: true });
     const m = await createTestMerchant(app, { name: "Tea House" });
@@ -38,6 +42,7 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     const agreement_id = await signCard(app, shop, pickCard(await catalogue(app), { unified: true }), "console-sign");
     const paid = await shop.post<Json>("/v1/payments", { out_trade_no: "console-order-1", agreement_id, amount: 10_000, currency: "CNY", description: "tea" });
     expect(paid.body.status).toBe("succeeded");
+    channel = paid.body.channel as string;
     await shop.post<Json>("/v1/payments", { out_trade_no: "console-order-2", agreement_id, amount: 2_500, currency: "CNY", description: "more tea" });
     browser = await launchBrowser();
     const context = await browser.browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
@@ -49,7 +54,7 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
       return route.abort();
     });
     page = await context.newPage();
-  });
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await app?.close();
@@ -148,6 +153,42 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     expect(await page.locator(".rotate").count()).toBe(0);
   });
 
+  it("runs a channel's day from the reconciliation page and resolves an exception with a note", async () => {
+    const settings = await app.admin("GET", "/admin/v1/reconciliation-settings");
+    const cutoff = (settings.body.data as Json[]).find((s) => s.channel_id === channel)!.cutoff_minutes as number;
+    const day = businessDate(new Date(), cutoff);
+    // Two debits in the network's file that paycore never saw (长款): network-only exceptions.
+    const fault = await app.sandbox!.send("POST", "/sandbox/v1/statement-faults", { channel, date: day, kind: "extra", count: 2 });
+    expect(fault.status).toBe(201);
+    await page.click("#nav-reconciliation");
+    await page.selectOption("#recon-channel", channel);
+    await page.fill("#recon-date", day);
+    await page.click("#run-reconciliation");
+    await page.waitForFunction(() => /^(Done|完成)/.test(document.querySelector("#recon-state")?.textContent ?? ""));
+    await page.waitForSelector(`[data-run="${channel}/${day}"]`);
+    expect(await page.textContent(`[data-run="${channel}/${day}"] .run-status`)).toBe("done");
+    await page.waitForFunction(() => document.querySelectorAll('.exception[data-kind="network_only"][data-status="open"]').length === 2);
+    await shot("reconciliation");
+    const row = page.locator('.exception[data-kind="network_only"]').first();
+    const exception_id = (await row.getAttribute("data-exception"))!;
+    await row.locator("select[name=action]").selectOption("accept_network");
+    await row.locator("input[name=note]").fill("extra debit confirmed with the network");
+    await row.locator("button.resolve").click();
+    // The open queue loses it; the resolved filter shows it with the action and the note.
+    await page.waitForFunction(() => document.querySelectorAll('.exception[data-status="open"]').length === 1);
+    await page.selectOption("#exc-status", "resolved");
+    const resolved = page.locator(`[data-exception="${exception_id}"]`);
+    await resolved.waitFor();
+    expect(await resolved.getAttribute("data-status")).toBe("resolved");
+    expect(await resolved.locator(".exc-resolution").textContent()).toContain("extra debit confirmed with the network");
+    await shot("reconciliation-resolved");
+    const after = await app.admin("GET", `/admin/v1/reconciliation-exceptions?status=resolved&channel=${channel}&date=${day}`);
+    const done = (after.body.data as Json[]).find((e) => e.exception_id === exception_id)!;
+    expect(done.resolution).toBe("accept_network");
+    expect(done.resolution_note).toBe("extra debit confirmed with the network");
+    await page.selectOption("#exc-status", "open");
+  }, 60_000);
+
   it("an auditor sees every page and is offered no change", async () => {
     const { token } = await createOperator(app.ctx, { name: "auditor", role: "auditor" });
     await page.click("#signout");
@@ -164,7 +205,10 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.click("#nav-settlement");
     await page.waitForSelector("#settlements", { state: "attached" });
     await shot("auditor-settlement");
-    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject"]) {
+    await page.click("#nav-reconciliation");
+    await page.waitForSelector('.exception[data-status="open"]');
+    await shot("auditor-reconciliation");
+    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions"]) {
       expect(await page.locator(changing).count(), changing).toBe(0);
     }
     await page.click("#signout");
