@@ -30,6 +30,7 @@ import pg from "pg";
 import { PaycoreClient, type Credentials } from "../src/client/index.ts";
 import { createLogger } from "../src/kernel/log.ts";
 import { startSandbox, type RunningSandbox } from "../src/sandbox/index.ts";
+import { Rng } from "../src/sandbox/rng.ts";
 import { testUscc } from "../test/support/app.ts";
 import { startCli, type RunningCli } from "../test/support/cli.ts";
 import { startPrivateCluster, type PrivateCluster } from "../test/support/private-pg.ts";
@@ -83,18 +84,9 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** A small deterministic generator (mulberry32), so that `--seed` replays the load's choices. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(SEED);
+// The sandbox's seeded generator (mulberry32), so that `--seed` replays the load's choices.
+const stream = new Rng(SEED);
+const random = () => stream.next();
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => Date.now();

@@ -1,3 +1,4 @@
+import { Rng } from "../../src/sandbox/rng.ts";
 import type { PaycoreClient, Credentials } from "../../src/client/index.ts";
 import type { ManualClock } from "../../src/kernel/clock.ts";
 import { residentIdCheckChar, usccCheckChar } from "../../src/kernel/checks.ts";
@@ -69,16 +70,10 @@ export function profiles(scale = 1): Profile[] {
   ].map(s);
 }
 
-/** A small seeded generator (mulberry32): the same seed, the same traffic. */
+/** A small seeded generator (the sandbox's mulberry32): the same seed, the same traffic. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const stream = new Rng(seed);
+  return () => stream.next();
 }
 
 interface Player {
