@@ -119,6 +119,7 @@ const DOMAIN_ERRORS: Record<string, readonly ErrorCode[]> = {
   "POST /v1/payments/:payment_id/refunds": ["duplicate_out_refund_no", "payment_not_refundable", "amount_exceeds_refundable", "channel_unavailable"],
   "POST /admin/v1/merchants": ["invalid_request"],
   "GET /v1/statements": ["date_in_future"],
+  "POST /admin/v1/settlements/run": ["business_day_not_closed"],
   "POST /v1/payouts": ["duplicate_out_trade_no", "insufficient_balance", "rail_unavailable", "forbidden"],
 };
 

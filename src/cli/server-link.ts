@@ -18,6 +18,18 @@ export interface ServerLink {
 
 export class DataDirBusyError extends Error {}
 
+/** The server answered an error: its status, code and own message (`message` says all three). */
+export class ServerRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly server_message: string,
+  ) {
+    super(`the server answered ${status} ${code}: ${server_message}`);
+    this.name = "ServerRefusal";
+  }
+}
+
 /** Null when nothing holds the directory (the CLI opens the database itself). */
 export function runningServer(config: Pick<Config, "database_url" | "data_dir">): ServerLink | null {
   if (config.database_url || config.data_dir === "memory") return null; // PostgreSQL is shared safely
@@ -51,7 +63,7 @@ function link(url: string, token: string, pid: number): ServerLink {
       }
       const text = await res.text();
       const answer = text ? (JSON.parse(text) as T & { error?: { code: string; message: string } }) : ({} as T & { error?: { code: string; message: string } });
-      if (!res.ok) throw new Error(`the server answered ${res.status} ${answer.error?.code ?? ""}: ${answer.error?.message ?? text}`);
+      if (!res.ok) throw new ServerRefusal(res.status, answer.error?.code ?? "", answer.error?.message ?? text);
       return answer;
     },
   };

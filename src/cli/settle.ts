@@ -1,11 +1,12 @@
 import { parseArgs } from "node:util";
 import type { Config } from "../config.ts";
 import { migrate } from "../db/index.ts";
+import { PaycoreError } from "../kernel/errors.ts";
 import { formatYuan } from "../kernel/money.ts";
 import { isIsoDate } from "../ledger/index.ts";
 import { SandboxBankTransfers, checkBooks, runSettlement, type RunProgress, type RunSummary } from "../settlement/index.ts";
 import { openContext } from "./main.ts";
-import { runningServer, type ServerLink } from "./server-link.ts";
+import { ServerRefusal, runningServer, type ServerLink } from "./server-link.ts";
 
 /** Prints a progress line at each tenth of the way, so a long run shows it is alive. */
 function progressPrinter(write: (line: string) => void): (p: RunProgress) => void {
@@ -40,6 +41,10 @@ export async function settleCommand(config: Config, args: string[]): Promise<num
     const s = await runSettlement(ctx, { date: values.date, executor, on_progress: progressPrinter((line) => console.log(`  ${line}`)) });
     printSummary(s);
     return 0;
+  } catch (err) {
+    if (!(err instanceof PaycoreError) || err.code !== "business_day_not_closed") throw err;
+    console.error(`paycore settle: refused, nothing settled: ${err.message}`);
+    return 1;
   } finally {
     await handle.close();
   }
@@ -60,7 +65,14 @@ async function settleThroughServer(server: ServerLink, date: string, no_payouts:
     return 2;
   }
   console.log(`settlement run for ${date} through the running server at ${server.url} (payouts through its sandbox)`);
-  const s = await server.call<Omit<Summary, "amount_instructed"> & { amount_instructed: number }>("POST", "/admin/v1/settlements/run", { date });
+  let s: Omit<Summary, "amount_instructed"> & { amount_instructed: number };
+  try {
+    s = await server.call("POST", "/admin/v1/settlements/run", { date });
+  } catch (err) {
+    if (!(err instanceof ServerRefusal) || err.code !== "business_day_not_closed") throw err;
+    console.error(`paycore settle: refused, nothing settled: ${err.server_message}`);
+    return 1;
+  }
   printSummary({ ...s, amount_instructed: BigInt(s.amount_instructed) });
   return 0;
 }

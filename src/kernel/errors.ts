@@ -27,6 +27,11 @@ export const ERROR_STATUS = {
   payment_not_refundable: 422,
   /** A day that has not come yet (Beijing time), e.g. a statement for tomorrow. */
   date_in_future: 422,
+  /**
+   * A settlement run for a date that has not begun: the business day before it (whose close
+   * starts the date) has not closed yet. The message names that day and its close time.
+   */
+  business_day_not_closed: 422,
   limit_exceeded: 422,
   risk_rejected: 422,
   insufficient_balance: 422,

@@ -60,6 +60,11 @@ export function businessDayClosesAt(date: string, cutoff_minutes: number): Date 
   return new Date(dayNumber(date) * DAY_MS - BEIJING_OFFSET_MS + cutoff_minutes * MINUTE_MS);
 }
 
+/** An instant as Beijing wall-clock time, `YYYY-MM-DD HH:MM` (for messages). */
+export function beijingTime(at: Date): string {
+  return new Date(at.getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 16).replace("T", " ");
+}
+
 export interface SettlementCalendar {
   cutoff_minutes: number;
   /** Weekdays without settlement (public holidays). */

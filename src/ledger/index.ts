@@ -25,6 +25,7 @@ export {
 } from "./accounts.ts";
 export {
   addDays,
+  beijingTime,
   businessDate,
   businessDayClosesAt,
   isIsoDate,

@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import type { Ctx } from "../context.ts";
 import { assert } from "../kernel/assert.ts";
-import { invalidRequest } from "../kernel/errors.ts";
+import { PaycoreError, invalidRequest } from "../kernel/errors.ts";
 import type { Fen } from "../kernel/money.ts";
-import { LEDGER_LIMITS, isIsoDate, loadCalendar, type SettlementCalendar } from "../ledger/index.ts";
+import { LEDGER_LIMITS, addDays, beijingTime, businessDayClosesAt, isIsoDate, loadCalendar, type SettlementCalendar } from "../ledger/index.ts";
 import type { TransferExecutor } from "./executor.ts";
 import { loadGroup, payeeCount, payeePage } from "./members.ts";
 import { createGroupPayout, executePayouts, type PayoutPass } from "./payouts.ts";
@@ -72,9 +72,27 @@ async function settleGroup(ctx: Pick<Ctx, "db" | "clock">, calendar: SettlementC
   });
 }
 
+/**
+ * A run for settlement date X pays money out on X, so X must have begun: the business day before
+ * it (X − 1) must have closed. For a working day X, X − 1 is exactly the business day a T+1 member
+ * settles; a T+N member settles days that closed earlier still, and a D+0 member waits for X
+ * itself to close (reported `not_closed`). Without this, a run for a later date paid money out before
+ * that date (T+2 money a day early, a weekend date's records on the Friday).
+ */
+export function assertSettlementDateBegun(calendar: SettlementCalendar, date: string, now: Date): void {
+  const previous = addDays(date, -1);
+  const closes_at = businessDayClosesAt(previous, calendar.cutoff_minutes);
+  if (now.getTime() >= closes_at.getTime()) return;
+  throw new PaycoreError(
+    "business_day_not_closed",
+    `date: settlement date ${date} has not begun: business day ${previous} closes at ${beijingTime(closes_at)} Beijing time (${closes_at.toISOString()}); run it then or later`,
+  );
+}
+
 export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box">, options: RunOptions): Promise<RunSummary> {
   if (!isIsoDate(options.date)) throw invalidRequest("date", "must be a calendar date YYYY-MM-DD");
   const calendar = await loadCalendar(ctx.db);
+  assertSettlementDateBegun(calendar, options.date, ctx.clock.now());
   const summary = emptySummary(options.date);
   const total = await payeeCount(ctx.db);
   let after: string | null = null;

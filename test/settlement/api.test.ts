@@ -83,7 +83,9 @@ describe("ledger and settlement API, end to end", () => {
 
   it("the settlement run pays the group's account once for both members; each keeps its own record and statement", async () => {
     const early = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-03" });
-    expect(early.body).toMatchObject({ records_created: 0, payouts_created: 0 }); // Sunday: Saturday's money matures Monday
+    // On Saturday 11:00 Sunday has not begun (Saturday closes at 23:00): nothing is settled early.
+    expect(early.status).toBe(422);
+    expect(early.body.error).toMatchObject({ code: "business_day_not_closed" });
     clock.set("2026-05-04T01:00:00Z"); // Monday 09:00 Beijing
     const run = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-04" });
     expect(run.status).toBe(200);

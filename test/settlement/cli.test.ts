@@ -77,6 +77,21 @@ describe("paycore settle --date and paycore ledger check", () => {
     expect(await receivedBy(sandbox.url, account)).toBe(49_700n);
   });
 
+  it("refuses a date that has not begun, with the close time, exit 1 and nothing settled; today is accepted", { timeout: 180_000 }, async () => {
+    // The day after tomorrow: the business day before it closes a day from now whatever the time.
+    const today = businessDate(new Date(), 1380);
+    const later = addDays(today, 2);
+    const refused = await runCli(["settle", "--date", later], env());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`paycore settle: refused, nothing settled: date: settlement date ${later} has not begun: business day ${addDays(later, -1)} closes at ${addDays(later, -1)} 23:00 Beijing time`);
+    expect(refused.stdout).not.toContain("groups");
+    const accepted = await runCli(["settle", "--date", today], env());
+    expect(accepted.stderr).toBe("");
+    expect(accepted.code).toBe(0);
+    expect(accepted.stdout).toContain(`settlement run for ${today}`);
+    expect(accepted.stdout).toMatch(/settling groups: 1\/1/);
+  });
+
   it("checks the books", async () => {
     const check = await runCli(["ledger", "check"], env());
     expect(check.code).toBe(0);
