@@ -22,6 +22,8 @@ const zh = {
   journal: "记账分录", recon_result: "对账结果", result: "结果", approver_only: "需另一位有权限的操作员审批",
   lines: "明细行", matched: "平账", file_net: "文件净额", settled: "网络已结算", write_off_four_eyes: "核销双人审批起点", recon_alerts: "对账告警",
   record: "交易", platform_side: "平台金额", network_side: "网络金额", pending_action: "处理中", submit: "提交",
+  flagged_one: "已标记", flagged_only: "只看被标记的", run_monitor: "立即评分", held: "暂停结算", value: "数值", contribution: "贡献分", closed: "已关闭", name: "名称", applies_to: "适用于",
+  scope: "维度", max_count: "笔数上限", max_amount: "金额上限", window: "时间窗", mode: "模式", alert: "告警", settlement_hold: "暂停结算",
   kind_network_only: "长款（网络有平台无）", kind_platform_only: "短款（平台有网络无）", kind_amount_mismatch: "金额不符", kind_status_mismatch: "状态不符", kind_fee_mismatch: "手续费不符",
 };
 const en: typeof zh = {
@@ -44,6 +46,8 @@ const en: typeof zh = {
   journal: "Journal entries", recon_result: "Reconciliation result", result: "Result", approver_only: "Needs another operator allowed to approve",
   lines: "Lines", matched: "Matched", file_net: "File net", settled: "Settled by network", write_off_four_eyes: "write-offs need a second operator from", recon_alerts: "Reconciliation alerts",
   record: "Record", platform_side: "paycore's amount", network_side: "Network's amount", pending_action: "under way", submit: "Submit",
+  flagged_one: "flagged", flagged_only: "Flagged only", run_monitor: "Score now", held: "Held", value: "Value", contribution: "Contribution", closed: "Closed", name: "Name", applies_to: "Applies to",
+  scope: "Scope", max_count: "Max count", max_amount: "Max amount", window: "Window", mode: "Mode", alert: "Alert", settlement_hold: "Hold settlement",
   kind_network_only: "Network only", kind_platform_only: "paycore only", kind_amount_mismatch: "Amount mismatch", kind_status_mismatch: "Status mismatch", kind_fee_mismatch: "Fee mismatch",
 };
 

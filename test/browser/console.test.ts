@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { CONSOLE_DIST } from "../../src/api/console.ts";
 import { businessDate } from "../../src/ledger/index.ts";
+import { scoreMerchant } from "../../src/risk/index.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
@@ -189,6 +190,37 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.selectOption("#exc-status", "open");
   }, 60_000);
 
+  it("shows a flagged merchant ID with each signal's contribution, and holds its settlement from the page", async () => {
+    // The monitor scores a merchant ID only from 20 payments in its window; this suite has two, so
+    // the score row the monitor would write is written here, from the real scoring function.
+    const { score, signals } = scoreMerchant({
+      payments: 400, night: 220, weekend: 120, round: 300, top_amounts: 350, failed: 60, refunded: 40, distinct_cards: 12, distinct_holders: 10,
+      holders_sharing_phone: 6, avg_ticket_fen: 480_000, previous_weekly: 20, recent_weekly: 200, settlement_cycle_days: 1, category_ticket_fen: 6_000, business_category: "5812",
+    });
+    expect(score).toBeGreaterThan(60);
+    const now = new Date();
+    await app.ctx.db
+      .insertInto("risk_merchant_scores")
+      .values({ merchant_id, score, flagged: true, signals: JSON.stringify(signals), payments: 400, window_start: new Date(now.getTime() - 14 * 86_400_000), window_end: now, run_id: "rmr_console_test", scored_at: now })
+      .execute();
+    await page.click("#nav-risk");
+    const card = page.locator(`.risk-merchant[data-merchant="${merchant_id}"]`);
+    await card.waitFor();
+    expect(await card.locator(".risk-score").textContent()).toBe(String(score));
+    const top = signals[0]!;
+    expect(await card.locator(`[data-signal="${top.name}"] .contribution`).textContent()).toBe(`${top.contribution} / ${top.weight}`);
+    expect(await card.locator(".signal").count()).toBe(signals.length);
+    await card.locator("select[name=action]").selectOption("settlement_hold");
+    await card.locator("input[name=reason]").fill("night traffic and round amounts");
+    await card.locator("button.risk-act").click();
+    await card.locator(".risk-msg").waitFor();
+    await shot("risk-hold");
+    const audit = await app.admin("GET", `/admin/v1/audit-log?action=settlement.hold&target_id=${merchant_id}`);
+    const hold = (audit.body.data as Json[])[0];
+    expect(hold, "the hold is audited").toBeTruthy();
+    expect(JSON.stringify(hold!.after)).toContain("night traffic and round amounts");
+  }, 60_000);
+
   it("an auditor sees every page and is offered no change", async () => {
     const { token } = await createOperator(app.ctx, { name: "auditor", role: "auditor" });
     await page.click("#signout");
@@ -208,7 +240,9 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.click("#nav-reconciliation");
     await page.waitForSelector('.exception[data-status="open"]');
     await shot("auditor-reconciliation");
-    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions"]) {
+    await page.click("#nav-risk");
+    await page.locator(`.risk-merchant[data-merchant="${merchant_id}"] .signal`).first().waitFor();
+    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert"]) {
       expect(await page.locator(changing).count(), changing).toBe(0);
     }
     await page.click("#signout");

@@ -162,24 +162,6 @@ export function Settlement() {
   );
 }
 
-export function Risk() {
-  const t = useT();
-  const rules = useCursorList<Row>("/admin/v1/risk/rules", {});
-  const alerts = useCursorList<Row>("/admin/v1/risk/alerts", {});
-  return (
-    <section>
-      <h3>{t("rules")}</h3>
-      <Err error={rules.error} />
-      <table id="risk-rules"><tbody>{rules.rows.map((r) => <tr key={text(r.rule_id)}><td>{text(r.rule_id)}</td><td>{text(r.kind)}</td><td>{text(r.scope)}</td><td>{text(r.action)}</td><td>{text(r.mode)}</td><td>{text(r.merchant_id)}</td></tr>)}</tbody></table>
-      <More more={rules.more} loading={rules.loading} />
-      <h3>{t("alerts")}</h3>
-      <Err error={alerts.error} />
-      <table id="risk-alerts"><tbody>{alerts.rows.map((a) => <tr key={text(a.alert_id)}><td>{text(a.alert_id)}</td><td>{text(a.kind ?? a.rule_id)}</td><td>{text(a.merchant_id)}</td><td>{text(a.status)}</td><td>{when(a.created_at as string)}</td></tr>)}</tbody></table>
-      <More more={alerts.more} loading={alerts.loading} />
-    </section>
-  );
-}
-
 export function Audit() {
   const t = useT();
   const list = useCursorList<Row>("/admin/v1/audit-log", {});
