@@ -5,6 +5,7 @@ import { retireCardAgreement } from "../agreements/store.ts";
 import { computePaymentFee } from "../ledger/index.ts";
 import { channelCostFen } from "../routing/index.ts";
 import { publishOutcome } from "../kernel/observe.ts";
+import { releaseFailedPayment } from "../risk/index.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
@@ -126,6 +127,8 @@ async function applyFinal(deps: PaymentDeps, payment_id: string, values: FinalVa
     if (!row) return null;
     if (row.status === "succeeded") await emitPaymentSucceeded(trx, row, now);
     else await emitPaymentFailed(trx, row, now);
+    // A failed payment's amount no longer counts against the risk rules' amount limits.
+    if (row.status === "failed") await releaseFailedPayment(trx, row);
     if (row.failure_code === RESIGN_REQUIRED && row.card_agreement_id) {
       await retireCardAgreement(trx, row.card_agreement_id, row.failure_message ?? "the network no longer knows this agreement", now);
     }

@@ -1,6 +1,20 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../db/index.ts";
-import type { RuleScope } from "./rows.ts";
+import { assert } from "../kernel/assert.ts";
+import { RISK_LIMITS } from "./limits.ts";
+import type { RuleScope, RuleSubject } from "./rows.ts";
+
+/**
+ * Risk counters: what a scope (a card, an ID holder, a merchant ID, a phone) did since an
+ * instant, read from time buckets (migration 1300_risk_counters.sql) instead of from every
+ * payment in the window.
+ *
+ * Cost per payment: one statement reads every window of every rule (bucket rows plus at most
+ * one minute of raw rows per window edge), and one statement adds the payment to its nine
+ * buckets (3 scopes × minute, hour, day) in the transaction that records it. A bucket row is
+ * locked from that statement to the commit; merchant-ID buckets are striped so that concurrent
+ * payments of one merchant ID rarely meet on one row.
+ */
 
 /** What one scope has done since one instant: attempts, and the amount still standing (fen). */
 export interface Usage {
@@ -17,71 +31,206 @@ export interface ScopeKeys {
   phone_fingerprint?: string;
 }
 
-/**
- * Payments of one scope since each of several instants, in one statement: each instant is a
- * FILTER over the rows since the earliest one, read through the scope's index. Counts are of
- * attempts (every status: declines are what card testing looks like); amounts are of payments
- * that succeeded or may still succeed.
- */
-export async function paymentUsage(db: Kysely<Database>, scope: RuleScope, keys: ScopeKeys, since: readonly Date[]): Promise<Usage[]> {
-  const where = paymentScopeWhere(scope, keys);
-  return usageQuery(db, sql`payments`, where, since, true);
-}
+/** The scopes a payment and a signing count in. */
+const SUBJECT_SCOPES: Record<RuleSubject, readonly RuleScope[]> = {
+  payment: ["card", "id_holder", "merchant"],
+  signing: ["card", "id_holder", "merchant", "phone"],
+};
 
-/** Signing attempts of one scope since each of several instants (rows of `risk_signings`). */
-export async function signingUsage(db: Kysely<Database>, scope: RuleScope, keys: ScopeKeys, since: readonly Date[]): Promise<Usage[]> {
-  return usageQuery(db, sql`risk_signings`, signingScopeWhere(scope, keys), since, false);
-}
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+const WIDTHS_MS = [MINUTE_MS, HOUR_MS, DAY_MS] as const;
+/** Open end of the day range: later than any payment. */
+const FAR_FUTURE = new Date("9999-01-01T00:00:00Z");
 
-function paymentScopeWhere(scope: RuleScope, keys: ScopeKeys): RawBuilder<unknown> {
+/** The key a scope's counters and its advisory lock go by. */
+export function scopeKey(subject: RuleSubject, scope: RuleScope, keys: ScopeKeys): string {
   switch (scope) {
     case "card":
-      return sql`card_id = ${keys.card_id}`;
+      return `${subject}:card:${keys.card_id}`;
     case "id_holder":
-      return sql`card_id IN (SELECT card_id FROM cards WHERE id_fingerprint = ${keys.id_fingerprint})`;
+      return `${subject}:id:${keys.id_fingerprint}`;
     case "merchant":
-      return sql`merchant_id = ${keys.merchant_id}`;
+      return `${subject}:merchant:${keys.merchant_id}`;
+    case "phone":
+      assert(keys.phone_fingerprint !== undefined, "a phone scope needs the phone fingerprint");
+      return `${subject}:phone:${keys.phone_fingerprint}`;
+  }
+}
+
+/** One window to count: a scope since an instant. */
+export interface WindowQuery {
+  scope: RuleScope;
+  since: Date;
+}
+
+const ceilTo = (ms: number, width_ms: number) => Math.ceil(ms / width_ms) * width_ms;
+
+/**
+ * Splits [since, ∞) into an edge read from raw rows ([since, next minute)) and bucket ranges:
+ * whole minutes up to the next hour, whole hours up to the next UTC day, days from there. Each
+ * payment is in one bucket of each width, so every instant after `since` is counted once.
+ */
+export function windowRanges(since: Date): { edge: [Date, Date] | null; buckets: { width_s: number; lo: Date; hi: Date }[] } {
+  const minute = ceilTo(since.getTime(), MINUTE_MS);
+  const hour = ceilTo(minute, HOUR_MS);
+  const day = ceilTo(hour, DAY_MS);
+  return {
+    edge: minute > since.getTime() ? [since, new Date(minute)] : null,
+    buckets: [
+      { width_s: 60, lo: new Date(minute), hi: new Date(hour) },
+      { width_s: 3_600, lo: new Date(hour), hi: new Date(day) },
+      { width_s: 86_400, lo: new Date(day), hi: FAR_FUTURE },
+    ].filter((r) => r.lo < r.hi),
+  };
+}
+
+/**
+ * Usage of each window, in one statement whatever the number of rules, scopes and windows.
+ * Counts are of attempts (every status: declines are what card testing looks like); amounts are
+ * of payments that succeeded or may still succeed.
+ */
+export async function windowUsage(db: Kysely<Database>, subject: RuleSubject, keys: ScopeKeys, windows: readonly WindowQuery[]): Promise<Usage[]> {
+  if (windows.length === 0) return [];
+  assert(windows.length <= RISK_LIMITS.rules_per_payment_max, "more windows than rules per payment");
+  const bucket_rows: RawBuilder<unknown>[] = [];
+  const edges = new Map<RuleScope, RawBuilder<unknown>[]>();
+  windows.forEach((w, i) => {
+    const { edge, buckets } = windowRanges(w.since);
+    const key = scopeKey(subject, w.scope, keys);
+    for (const b of buckets) bucket_rows.push(sql`(${i}::int, ${key}::text, ${b.width_s}::int, ${b.lo}::timestamptz, ${b.hi}::timestamptz)`);
+    if (edge) edges.set(w.scope, [...(edges.get(w.scope) ?? []), sql`(${i}::int, ${edge[0]}::timestamptz, ${edge[1]}::timestamptz)`]);
+  });
+  const parts: RawBuilder<unknown>[] = [];
+  if (bucket_rows.length > 0) {
+    parts.push(sql`SELECT r.w, c.count AS n, c.amount AS a
+      FROM (VALUES ${sql.join(bucket_rows)}) AS r(w, scope_key, width_s, lo, hi)
+      JOIN risk_counters c ON c.scope_key = r.scope_key AND c.width_s = r.width_s AND c.bucket_start >= r.lo AND c.bucket_start < r.hi`);
+  }
+  for (const [scope, rows] of edges) parts.push(edgeRows(subject, scope, keys, rows));
+  const result = await sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, sum(n)::int8 AS n, sum(a)::int8 AS a FROM (${sql.join(parts, sql` UNION ALL `)}) AS u GROUP BY w`.execute(db);
+  const usage = windows.map(() => ({ count: 0n, amount: 0n }));
+  for (const row of result.rows) usage[Number(row.w)] = { count: BigInt(row.n), amount: BigInt(row.a) };
+  return usage;
+}
+
+/** The raw rows of the window edges of one scope (each edge is less than a minute long). */
+function edgeRows(subject: RuleSubject, scope: RuleScope, keys: ScopeKeys, ranges: RawBuilder<unknown>[]): RawBuilder<unknown> {
+  const values = sql`(VALUES ${sql.join(ranges)}) AS e(w, lo, hi)`;
+  if (subject === "signing") {
+    const column = { card: sql`s.card_id`, id_holder: sql`s.id_fingerprint`, merchant: sql`s.merchant_id`, phone: sql`s.phone_fingerprint` }[scope];
+    const value = { card: keys.card_id, id_holder: keys.id_fingerprint, merchant: keys.merchant_id, phone: keys.phone_fingerprint ?? "" }[scope];
+    return sql`SELECT e.w, 1::int8 AS n, 0::int8 AS a FROM ${values} JOIN risk_signings s ON ${column} = ${value} AND s.created_at >= e.lo AND s.created_at < e.hi`;
+  }
+  const amount = sql`CASE WHEN p.status <> 'failed' THEN p.amount ELSE 0 END`;
+  switch (scope) {
+    case "card":
+      return sql`SELECT e.w, 1::int8 AS n, ${amount} AS a FROM ${values} JOIN payments p ON p.card_id = ${keys.card_id} AND p.created_at >= e.lo AND p.created_at < e.hi`;
+    case "merchant":
+      return sql`SELECT e.w, 1::int8 AS n, ${amount} AS a FROM ${values} JOIN payments p ON p.merchant_id = ${keys.merchant_id} AND p.created_at >= e.lo AND p.created_at < e.hi`;
+    case "id_holder":
+      return sql`SELECT e.w, 1::int8 AS n, ${amount} AS a FROM ${values}
+        JOIN cards k ON k.id_fingerprint = ${keys.id_fingerprint}
+        JOIN payments p ON p.card_id = k.card_id AND p.created_at >= e.lo AND p.created_at < e.hi`;
     case "phone":
       throw new Error("payments are not counted per phone");
   }
 }
 
-function signingScopeWhere(scope: RuleScope, keys: ScopeKeys): RawBuilder<unknown> {
-  switch (scope) {
-    case "card":
-      return sql`card_id = ${keys.card_id}`;
-    case "id_holder":
-      return sql`id_fingerprint = ${keys.id_fingerprint}`;
-    case "merchant":
-      return sql`merchant_id = ${keys.merchant_id}`;
-    case "phone":
-      return sql`phone_fingerprint = ${keys.phone_fingerprint ?? ""}`;
-  }
+/** One bucket increment. */
+interface Increment {
+  scope_key: string;
+  width_s: number;
+  bucket_start: Date;
+  stripe: number;
+  count: bigint;
+  amount: bigint;
 }
 
-async function usageQuery(db: Kysely<Database>, table: RawBuilder<unknown>, where: RawBuilder<unknown>, since: readonly Date[], with_amount: boolean): Promise<Usage[]> {
-  if (since.length === 0) return [];
-  const earliest = new Date(Math.min(...since.map((d) => d.getTime())));
-  const columns = since.map((at, i) =>
-    with_amount
-      ? sql`count(*) FILTER (WHERE created_at >= ${at}) AS ${sql.ref(`c${i}`)}, coalesce(sum(amount) FILTER (WHERE created_at >= ${at} AND status <> 'failed'), 0)::int8 AS ${sql.ref(`a${i}`)}`
-      : sql`count(*) FILTER (WHERE created_at >= ${at}) AS ${sql.ref(`c${i}`)}`,
-  );
-  const result = await sql<Record<string, bigint | string | number>>`SELECT ${sql.join(columns)} FROM ${table} WHERE ${where} AND created_at >= ${earliest}`.execute(db);
-  const row = result.rows[0] ?? {};
-  return since.map((_, i) => ({ count: BigInt(row[`c${i}`] ?? 0), amount: BigInt(row[`a${i}`] ?? 0) }));
+/** The stripe of a merchant-ID bucket a payment goes to: fixed by its id, so its failure finds it. */
+function stripeOf(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return h % RISK_LIMITS.counter_stripes;
+}
+
+/**
+ * Adds one payment (or signing) to the buckets of every scope it counts in, whether a rule
+ * counts that scope today or not (a rule added tomorrow looks back on it). Run in the
+ * transaction that records it, as its last statement before the commit: the rows stay locked
+ * for as short a time as the transaction allows. Rows go in one order everywhere (sorted), so
+ * two writers cannot deadlock on them.
+ */
+export async function addToCounters(db: Kysely<Database>, c: { subject: RuleSubject; keys: ScopeKeys; id: string; at: Date; count: bigint; amount: bigint }): Promise<void> {
+  const rows: Increment[] = [];
+  for (const scope of SUBJECT_SCOPES[c.subject]) {
+    const scope_key = scopeKey(c.subject, scope, c.keys);
+    const stripe = scope === "merchant" ? stripeOf(c.id) : 0;
+    for (const width_ms of WIDTHS_MS) {
+      rows.push({ scope_key, width_s: width_ms / 1000, bucket_start: new Date(Math.floor(c.at.getTime() / width_ms) * width_ms), stripe, count: c.count, amount: c.amount });
+    }
+  }
+  rows.sort((a, b) => (a.scope_key < b.scope_key ? -1 : a.scope_key > b.scope_key ? 1 : a.width_s - b.width_s));
+  const values = rows.map((r) => sql`(${r.scope_key}, ${r.width_s}::int, ${r.bucket_start}::timestamptz, ${r.stripe}::int2, ${r.count}::int8, ${r.amount}::int8)`);
+  await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount) VALUES ${sql.join(values)}
+    ON CONFLICT (scope_key, width_s, bucket_start, stripe)
+    DO UPDATE SET count = risk_counters.count + excluded.count, amount = risk_counters.amount + excluded.amount`.execute(db);
+}
+
+/**
+ * A payment that failed no longer stands: its amount leaves its buckets (its attempt still
+ * counts). Called in the transaction that makes it fail.
+ */
+export async function releaseFailedPayment(db: Kysely<Database>, p: { payment_id: string; card_id: string; merchant_id: string; amount: bigint; created_at: Date }): Promise<void> {
+  const card = await db.selectFrom("cards").select("id_fingerprint").where("card_id", "=", p.card_id).executeTakeFirstOrThrow();
+  const keys: ScopeKeys = { card_id: p.card_id, id_fingerprint: card.id_fingerprint, merchant_id: p.merchant_id };
+  await addToCounters(db, { subject: "payment", keys, id: p.payment_id, at: p.created_at, count: 0n, amount: -p.amount });
 }
 
 /**
  * Serializes the payments (or signings) of the scopes an enforced reject rule counts, and only
- * those: a transaction-level advisory lock per scope key, taken in one order so two payments
- * sharing two scopes cannot deadlock. Payments of other cards, people and merchant IDs do not wait.
+ * those: a transaction-level advisory lock per scope key, all taken by one statement in the
+ * order of their lock numbers, so two payments sharing two scopes cannot deadlock. Payments of
+ * other cards, people and merchant IDs do not wait. (A separate statement from the count: a
+ * statement reads the snapshot it started with, before its locks were granted.)
  */
 export async function lockScopes(trx: Kysely<Database>, keys: readonly string[]): Promise<void> {
-  for (const key of [...new Set(keys)].sort()) {
-    await sql`SELECT pg_advisory_xact_lock(${RISK_LOCK_CLASS}, hashtext(${key}))`.execute(trx);
-  }
+  const unique = [...new Set(keys)];
+  if (unique.length === 0) return;
+  const values = unique.map((k) => sql`(${k}::text)`);
+  await sql`SELECT count(pg_advisory_xact_lock(${RISK_LOCK_CLASS}::int, s.h))
+    FROM (SELECT DISTINCT hashtext(v.k) AS h FROM (VALUES ${sql.join(values)}) AS v(k) ORDER BY h OFFSET 0) AS s`.execute(trx);
 }
 
 /** The first key of the two-key advisory locks risk takes (its migration number). */
 const RISK_LOCK_CLASS = 1000;
+
+/**
+ * Rebuilds the buckets of payments and signings since an instant from their rows (what the
+ * migration did for the history): for payments written straight into the table (the benchmark's
+ * history) or after a restore. Not concurrent with payments: run it on a quiet database.
+ */
+export async function rebuildCounters(db: Kysely<Database>, from: Date): Promise<void> {
+  // From the start of a UTC day, so that no bucket is half rebuilt.
+  const since = new Date(Math.floor(from.getTime() / DAY_MS) * DAY_MS);
+  await db.transaction().execute(async (trx) => {
+    await sql`DELETE FROM risk_counters WHERE bucket_start >= ${since}`.execute(trx);
+    await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
+      SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), p.created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), 0,
+             count(*), coalesce(sum(p.amount) FILTER (WHERE p.status <> 'failed'), 0)
+      FROM payments p
+      JOIN cards c ON c.card_id = p.card_id
+      CROSS JOIN LATERAL (VALUES ('payment:card:' || p.card_id), ('payment:id:' || c.id_fingerprint), ('payment:merchant:' || p.merchant_id)) AS k(scope_key)
+      CROSS JOIN (VALUES (60), (3600), (86400)) AS w(width_s)
+      WHERE p.created_at >= ${since}
+      GROUP BY 1, 2, 3`.execute(trx);
+    await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
+      SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), s.created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), 0, count(*), 0
+      FROM risk_signings s
+      CROSS JOIN LATERAL (VALUES ('signing:card:' || s.card_id), ('signing:id:' || s.id_fingerprint), ('signing:merchant:' || s.merchant_id), ('signing:phone:' || s.phone_fingerprint)) AS k(scope_key)
+      CROSS JOIN (VALUES (60), (3600), (86400)) AS w(width_s)
+      WHERE s.created_at >= ${since}
+      GROUP BY 1, 2, 3`.execute(trx);
+  });
+}

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import { formatYuan } from "../kernel/money.ts";
-import { paymentUsage, signingUsage, type ScopeKeys, type Usage } from "./counters.ts";
+import { scopeKey, windowUsage, type ScopeKeys, type Usage } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
 
 /** One rule that fired, with the figures that made it fire: what operators read. */
@@ -37,25 +37,29 @@ function windowStart(rule: RiskRuleRow, a: Attempt): Date {
 }
 
 /**
- * Counts what each rule's scope has done in its window (one statement per scope, whatever the
- * number of rules and windows) and lists the rules this attempt would break.
+ * Counts what each rule's scope has done in its window and lists the rules this attempt would
+ * break: one statement for all rules (rules sharing a scope and a window start share a window).
  */
 export async function evaluateRules(db: Kysely<Database>, rules: readonly RiskRuleRow[], a: Attempt): Promise<FiredRule[]> {
-  const byScope = new Map<RuleScope, RiskRuleRow[]>();
-  for (const rule of rules) {
-    // A first-payment cap no longer applies once the card is older than its window.
-    if (rule.kind === "first_payment" && a.now.getTime() - a.card_since.getTime() >= rule.window_seconds * 1000) continue;
-    byScope.set(rule.scope, [...(byScope.get(rule.scope) ?? []), rule]);
-  }
+  // A first-payment cap no longer applies once the card is older than its window.
+  const live = rules.filter((rule) => !(rule.kind === "first_payment" && a.now.getTime() - a.card_since.getTime() >= rule.window_seconds * 1000));
+  const windows: { scope: RuleScope; since: Date }[] = [];
+  const index = new Map<string, number>();
+  const window_of = live.map((rule) => {
+    const since = windowStart(rule, a);
+    const id = `${rule.scope}@${since.getTime()}`;
+    if (!index.has(id)) {
+      index.set(id, windows.length);
+      windows.push({ scope: rule.scope, since });
+    }
+    return index.get(id)!;
+  });
+  const usage = await windowUsage(db, a.subject, a.keys, windows);
   const fired: FiredRule[] = [];
-  for (const [scope, scoped] of byScope) {
-    const since = scoped.map((r) => windowStart(r, a));
-    const usage = a.subject === "payment" ? await paymentUsage(db, scope, a.keys, since) : await signingUsage(db, scope, a.keys, since);
-    scoped.forEach((rule, i) => {
-      const hit = judge(rule, usage[i]!, a);
-      if (hit) fired.push(hit);
-    });
-  }
+  live.forEach((rule, i) => {
+    const hit = judge(rule, usage[window_of[i]!]!, a);
+    if (hit) fired.push(hit);
+  });
   return fired;
 }
 
@@ -98,18 +102,5 @@ export function outcomeOf(fired: readonly FiredRule[]): DecisionOutcome {
 
 /** The scopes whose counts must not move between the check and the record: enforced reject rules'. */
 export function lockKeys(rules: readonly RiskRuleRow[], keys: ScopeKeys, subject: RuleSubject): string[] {
-  return rules
-    .filter((r) => r.mode === "enforce" && r.action === "reject")
-    .map((r) => {
-      switch (r.scope) {
-        case "card":
-          return `${subject}:card:${keys.card_id}`;
-        case "id_holder":
-          return `${subject}:id:${keys.id_fingerprint}`;
-        case "merchant":
-          return `${subject}:merchant:${keys.merchant_id}`;
-        case "phone":
-          return `${subject}:phone:${keys.phone_fingerprint ?? ""}`;
-      }
-    });
+  return rules.filter((r) => r.mode === "enforce" && r.action === "reject").map((r) => scopeKey(subject, r.scope, keys));
 }

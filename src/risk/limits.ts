@@ -7,6 +7,8 @@ export const RISK_LIMITS = {
   /** Rules in total (enabled or not). */
   rules_max: 500,
   max_count_max: 1_000_000,
+  /** Rows each merchant-ID counter bucket is split into (concurrent payments spread over them). */
+  counter_stripes: 4,
   rule_name_chars_max: 128,
   reason_chars_max: 500,
   /** Merchant IDs the monitor scores per run. */

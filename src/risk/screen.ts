@@ -4,8 +4,7 @@ import type { CardRow, Database } from "../db/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { blockFingerprint, blocklistHits } from "./blocklist.ts";
-import type { ScopeKeys } from "./counters.ts";
-import { lockScopes } from "./counters.ts";
+import { addToCounters, lockScopes, type ScopeKeys } from "./counters.ts";
 import { evaluateRules, lockKeys, outcomeOf, type Attempt, type FiredRule } from "./evaluate.ts";
 import type { DecisionOutcome, RiskBlocklistRow, RuleSubject } from "./rows.ts";
 import { applicableRules } from "./rules.ts";
@@ -20,12 +19,17 @@ export interface PaymentScreening {
 /**
  * The one risk check of a payment, run before its intent is recorded. `record` inserts the
  * intent with the database handle it is given and answers the row (or null when a concurrent
- * request with the same out_trade_no won). When an enforced reject rule counts a scope, the
- * check and the insert run in one transaction holding that scope's lock, so two payments cannot
- * both pass a limit only one of them fits under. A reject throws `risk_rejected` naming the rule
- * and nothing is recorded but the decision.
+ * request with the same out_trade_no won). The check, the insert, the decision and the payment's
+ * counter buckets commit in one transaction; when an enforced reject rule counts a scope, that
+ * transaction holds the scope's lock from before the count, so two payments cannot both pass a
+ * limit only one of them fits under. A reject throws `risk_rejected` naming the rule and
+ * nothing is recorded but the decision.
+ *
+ * Statements: the rules and the blocklist (two, concurrently), then BEGIN, the scope locks (one
+ * statement, only with enforced reject rules), the count (one, only with rules), the intent,
+ * the decision (only with rules; and an alert for a review), the counter buckets, COMMIT.
  */
-export async function screenPayment<T extends { payment_id: string }>(ctx: Ctx, p: PaymentScreening, record: (db: Kysely<Database>) => Promise<T | null>): Promise<T | null> {
+export async function screenPayment<T extends { payment_id: string; created_at: Date }>(ctx: Ctx, p: PaymentScreening, record: (db: Kysely<Database>) => Promise<T | null>): Promise<T | null> {
   const now = ctx.clock.now();
   const keys: ScopeKeys = { card_id: p.card.card_id, id_fingerprint: p.card.id_fingerprint, merchant_id: p.merchant_id };
   const [rules, blocked] = await Promise.all([applicableRules(ctx.db, "payment", p.merchant_id), blockedElements(ctx, p.card)]);
@@ -34,19 +38,20 @@ export async function screenPayment<T extends { payment_id: string }>(ctx: Ctx, 
     await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: blocked.map(blockedAsFired) });
     throw rejection("payment", blockedAsFired(blocked[0]!));
   }
-  if (rules.length === 0) return record(ctx.db);
   const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
   const locks = lockKeys(rules, keys, "payment");
-  const decide = async (db: Kysely<Database>) => {
-    if (locks.length > 0) await lockScopes(db, locks);
-    const fired = await evaluateRules(db, rules, attempt);
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    await lockScopes(trx, locks);
+    const fired = rules.length > 0 ? await evaluateRules(trx, rules, attempt) : [];
     const outcome = outcomeOf(fired);
     if (outcome === "reject") return { fired, outcome, payment: null };
-    const payment = await record(db);
-    if (payment) await storeDecision(db, { ...base, payment_id: payment.payment_id, outcome, fired });
+    const payment = await record(trx);
+    if (payment) {
+      if (rules.length > 0) await storeDecision(trx, { ...base, payment_id: payment.payment_id, outcome, fired });
+      await addToCounters(trx, { subject: "payment", keys, id: payment.payment_id, at: payment.created_at, count: 1n, amount: p.amount });
+    }
     return { fired, outcome, payment };
-  };
-  const result = locks.length > 0 ? await ctx.db.transaction().execute(decide) : await decide(ctx.db);
+  });
   if (result.outcome === "reject") {
     await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: result.fired });
     throw rejection("payment", result.fired.find((f) => f.mode === "enforce" && f.action === "reject")!);
@@ -65,8 +70,8 @@ export interface SigningScreening {
 /**
  * The risk check of a signing, run before anything is recorded or sent: blocklists, then the
  * signing rules (signings per ID holder, phone, card or merchant ID in a window). A signing that
- * passes leaves a row the signing counters count; one held by an enforced reject rule does so
- * under its scope's lock, in the same transaction as the check.
+ * passes leaves a row and its counter buckets, in the transaction of the check; one held by an
+ * enforced reject rule does so under its scope's lock.
  */
 export async function screenSigning(ctx: Ctx, s: SigningScreening): Promise<void> {
   const now = ctx.clock.now();
@@ -84,20 +89,21 @@ export async function screenSigning(ctx: Ctx, s: SigningScreening): Promise<void
   }
   const attempt: Attempt = { subject: "signing", keys, amount: 0n, now, card_since: s.card.created_at };
   const locks = lockKeys(rules, keys, "signing");
-  const decide = async (db: Kysely<Database>) => {
-    if (locks.length > 0) await lockScopes(db, locks);
-    const fired = await evaluateRules(db, rules, attempt);
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    await lockScopes(trx, locks);
+    const fired = rules.length > 0 ? await evaluateRules(trx, rules, attempt) : [];
     const outcome = outcomeOf(fired);
     if (outcome !== "reject") {
-      await db
+      const signing_id = newId("rsg", now.getTime());
+      await trx
         .insertInto("risk_signings")
-        .values({ signing_id: newId("rsg", now.getTime()), merchant_id: s.merchant_id, card_id: s.card.card_id, id_fingerprint: keys.id_fingerprint, phone_fingerprint: keys.phone_fingerprint!, created_at: now })
+        .values({ signing_id, merchant_id: s.merchant_id, card_id: s.card.card_id, id_fingerprint: keys.id_fingerprint, phone_fingerprint: keys.phone_fingerprint!, created_at: now })
         .execute();
-      if (fired.length > 0) await storeDecision(db, { ...base, outcome, fired });
+      if (fired.length > 0) await storeDecision(trx, { ...base, outcome, fired });
+      await addToCounters(trx, { subject: "signing", keys, id: signing_id, at: now, count: 1n, amount: 0n });
     }
     return { fired, outcome };
-  };
-  const result = locks.length > 0 ? await ctx.db.transaction().execute(decide) : await decide(ctx.db);
+  });
   if (result.outcome === "reject") {
     await storeDecision(ctx.db, { ...base, outcome: "reject", fired: result.fired });
     throw rejection("signing", result.fired.find((f) => f.mode === "enforce" && f.action === "reject")!);
