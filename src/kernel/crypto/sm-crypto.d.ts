@@ -12,6 +12,7 @@ declare module "sm-crypto" {
   }
   interface Sm2 {
     generateKeyPairHex(): KeyPairHex;
+    getPublicKeyFromPrivateKey(privateKey: string): string;
     doSignature(message: string | number[], privateKey: string, options?: SignatureOptions): string;
     doVerifySignature(message: string | number[], signature: string, publicKey: string, options?: SignatureOptions): boolean;
     doEncrypt(message: string | number[], publicKey: string, cipherMode?: 0 | 1): string;
