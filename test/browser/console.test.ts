@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { CONSOLE_DIST } from "../../src/api/console.ts";
 import { businessDate } from "../../src/ledger/index.ts";
+import { startNotifier, type Notifier } from "../../src/notify/index.ts";
+import { Receiver } from "../notify/receiver.ts";
 import { scoreMerchant } from "../../src/risk/index.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
@@ -29,6 +31,8 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
   let shop: PaycoreClient;
   let merchant_id = "";
   let channel = "";
+  let receiver: Receiver;
+  let notifier: Notifier;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
   const outside: string[] = [];
@@ -37,7 +41,10 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await ensureConsoleBuilt();
     mkdirSync(ARTIFACTS, { recursive: true });
     app = await startTestApp({ label: "console", sandbox: true });
-    const m = await createTestMerchant(app, { name: "Tea House" });
+    receiver = await Receiver.start();
+    // Deliveries run when the test says (runOnce), so what the page shows is known.
+    notifier = startNotifier(app.ctx, { background: false });
+    const m = await createTestMerchant(app, { name: "Tea House", notify_url: receiver.url });
     merchant_id = m.merchant.merchant_id as string;
     shop = app.merchantClient(m.creds);
     const agreement_id = await signCard(app, shop, pickCard(await catalogue(app), { unified: true }), "console-sign");
@@ -58,7 +65,9 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
   }, 180_000);
   afterAll(async () => {
     await browser?.close();
+    await notifier?.stop();
     await app?.close();
+    await receiver?.close();
   });
 
   async function signIn(token: string): Promise<void> {
@@ -86,6 +95,8 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
   });
 
   it("finds a payment by out_trade_no, refunds part of it, and the merchant's balance changes", async () => {
+    await notifier.runOnce(); // payment.succeeded reaches the merchant's URL
+    await receiver.waitFor(1);
     await page.click("#nav-payments");
     await page.fill("#search-out-trade-no", "console-order-1");
     await page.click("#search");
@@ -100,10 +111,31 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.waitForFunction(() => document.querySelector("#detail-refunded")?.textContent === "¥12.34");
     await page.waitForFunction((b) => document.querySelector("#balance")?.textContent !== b, before);
     await shot("payment-detail");
+    // The network messages summary: paycore's and the network's transaction ids, the final state.
+    const summary = await page.textContent("#network-summary");
+    const found = await app.admin("GET", "/admin/v1/payments?out_trade_no=console-order-1");
+    const history = await app.admin("GET", `/admin/v1/payments/${found.body.data[0].payment_id}/history`);
+    expect(summary).toContain(history.body.network.txn_id);
+    expect(summary).toContain(history.body.network.network_txn_id);
+    expect(summary).toContain("final");
+    // Notification deliveries, and a redelivery from the page that reaches the merchant's URL again.
+    const event = page.locator('#notifications .event:has-text("payment.succeeded")');
+    await event.locator(".delivery").first().waitFor();
+    const deliveries_before = await event.locator(".delivery").count();
+    await notifier.runOnce(); // refund.succeeded too: the redelivery is then the only one pending
+    const received_before = receiver.received.length;
+    await event.locator(".redeliver").click();
+    await page.waitForSelector("#redeliver-message");
+    await expect.poll(() => event.locator(".delivery").count()).toBe(deliveries_before + 1);
+    expect(await event.locator('.delivery[data-origin="redeliver"]').count()).toBe(1);
+    await notifier.runOnce();
+    const again = await receiver.waitFor(received_before + 1);
+    expect(again.slice(received_before).map((r) => r.json.type)).toEqual(["payment.succeeded"]);
+    await shot("payment-notifications");
     const payments = await app.admin("GET", "/admin/v1/payments?out_trade_no=console-order-1");
     expect(payments.body.data[0].refunded_amount).toBe(1_234);
-    const audit = await app.admin("GET", "/admin/v1/audit-log?limit=5");
-    expect((audit.body.data as Json[]).some((a) => a.action === "payment.refund")).toBe(true);
+    const audit = await app.admin("GET", "/admin/v1/audit-log?action=payment.refund");
+    expect(audit.body.data).toHaveLength(1);
   });
 
   it("suspends a merchant ID from the tree, and its API calls are refused", async () => {
@@ -232,6 +264,9 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.click("#search");
     await page.click(".payment-row");
     await page.waitForSelector("#detail-amount");
+    await page.waitForSelector("#notifications .event");
+    expect(await page.locator(".redeliver").count()).toBe(0);
+    expect(await page.locator("#refund").count()).toBe(0);
     await page.click("#nav-channels");
     await page.waitForSelector("#channels tbody tr");
     await page.click("#nav-settlement");
@@ -242,7 +277,7 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await shot("auditor-reconciliation");
     await page.click("#nav-risk");
     await page.locator(`.risk-merchant[data-merchant="${merchant_id}"] .signal`).first().waitFor();
-    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert"]) {
+    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".redeliver", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert"]) {
       expect(await page.locator(changing).count(), changing).toBe(0);
     }
     await page.click("#signout");

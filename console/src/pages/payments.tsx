@@ -96,6 +96,7 @@ function PaymentDetail({ payment_id }: { payment_id: string }) {
   const [amount, setAmount] = useState("");
   const [reason, setReason] = useState("");
   const [msg, setMsg] = useState("");
+  const [redelivered, setRedelivered] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const load = async () => {
@@ -126,7 +127,7 @@ function PaymentDetail({ payment_id }: { payment_id: string }) {
     setError("");
     try {
       const r = await api<{ delivery_id: string; status: string }>("POST", `/admin/v1/events/${event_id}/redeliver`, {});
-      setMsg(`${t("redeliver")}: ${r.body.delivery_id} ${r.body.status}`);
+      setRedelivered(`${t("redeliver")}: ${r.body.delivery_id} ${r.body.status}`);
       await load();
     } catch (err) {
       setError((err as Error).message);
@@ -166,12 +167,13 @@ function PaymentDetail({ payment_id }: { payment_id: string }) {
               {h.events.map((e) => (
                 <tr key={e.event_id} className="event" data-event={e.event_id}>
                   <td><code>{e.event_id}</code> {e.type}</td><td className="event-status">{e.status}</td>
-                  <td>{e.deliveries.map((d) => <div key={d.delivery_id}>{d.origin} {d.status} · {t("attempts")} {d.attempt_count}{d.attempts.map((a) => ` [${a.result}${a.http_status ? ` ${a.http_status}` : ""}]`).join("")}</div>)}</td>
+                  <td>{e.deliveries.map((d) => <div key={d.delivery_id} className="delivery" data-origin={d.origin}>{d.origin} {d.status} · {t("attempts")} {d.attempt_count}{d.attempts.map((a) => ` [${a.result}${a.http_status ? ` ${a.http_status}` : ""}]`).join("")}</div>)}</td>
                   <td>{can("POST /admin/v1/events/:event_id/redeliver") && <button className="redeliver" onClick={() => void redeliver(e.event_id)}>{t("redeliver")}</button>}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {redelivered && <p className="ok" id="redeliver-message">{redelivered}</p>}
         </>
       )}
       <h4>{t("refunds")}</h4>
