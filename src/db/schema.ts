@@ -417,10 +417,11 @@ export interface RefundFeePolicyRow {
   updated_at: Date;
 }
 
-export interface SettlementCalendarRow {
-  singleton: boolean;
+/** One step of the cut-off's history (src/ledger/business-day.ts). */
+export interface SettlementCutoffRow {
+  effective_from: string;
   cutoff_minutes: number;
-  updated_at: Date;
+  created_at: Date;
 }
 
 export interface SettlementCalendarDayRow {
@@ -453,7 +454,7 @@ export interface LedgerTables {
   journal_lines: JournalLineRow;
   pending_items: PendingItemRow;
   refund_fee_policies: RefundFeePolicyRow;
-  settlement_calendar: SettlementCalendarRow;
+  settlement_cutoffs: SettlementCutoffRow;
   settlement_calendar_days: SettlementCalendarDayRow;
 }
 

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { cachedConfig, type Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { LEDGER_LIMITS } from "./limits.ts";
@@ -65,8 +65,45 @@ export function beijingTime(at: Date): string {
   return new Date(at.getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 16).replace("T", " ");
 }
 
-export interface SettlementCalendar {
+/**
+ * The cut-off is a history, never one mutable number: from business day `effective_from` on, each
+ * day closes `cutoff_minutes` after its Beijing midnight, until the next step. A change is a new
+ * step from the next open day, so the close of a day that has closed (or is being settled) never
+ * moves, and neither does any instant's business day up to it.
+ */
+export interface CutoffStep {
+  effective_from: string;
   cutoff_minutes: number;
+}
+
+/** Oldest first; the first step starts at `CUTOFF_EPOCH`, so every business day has a cut-off. */
+export type CutoffHistory = readonly CutoffStep[];
+export const CUTOFF_EPOCH = "1970-01-01";
+
+/** The cut-off in effect for business day `date`. */
+export function cutoffFor(history: CutoffHistory, date: string): number {
+  assert(history.length >= 1 && history[0]!.effective_from <= date, `no cut-off for ${date}`);
+  for (let i = history.length - 1; i >= 0; i--) if (history[i]!.effective_from <= date) return history[i]!.cutoff_minutes;
+  assert(false, "unreachable: the first step covers the date");
+}
+
+/** When business day `date` closes under the history. */
+export function dayClosesAt(history: CutoffHistory, date: string): Date {
+  return businessDayClosesAt(date, cutoffFor(history, date));
+}
+
+/**
+ * The business day of an instant under the history. An instant of Beijing calendar date B belongs
+ * to B before B's close and to B + 1 from it (B − 1 closed at or before B's midnight, B + 1 closes
+ * after B's end), so only the cut-off in effect for B decides.
+ */
+export function businessDateIn(history: CutoffHistory, at: Date): string {
+  const calendar_date = dateOfDayNumber(Math.floor((at.getTime() + BEIJING_OFFSET_MS) / DAY_MS));
+  return at.getTime() >= dayClosesAt(history, calendar_date).getTime() ? addDays(calendar_date, 1) : calendar_date;
+}
+
+export interface SettlementCalendar {
+  cutoffs: CutoffHistory;
   /** Weekdays without settlement (public holidays). */
   holidays: ReadonlySet<string>;
   /** Weekend days with settlement (调休 make-up working days). */
@@ -111,21 +148,41 @@ export function lastMaturedBusinessDate(calendar: SettlementCalendar, date: stri
   assert(false, `no matured business day within ${LEDGER_LIMITS.calendar_scan_days_max} days before ${date}`);
 }
 
-export async function loadCutoffMinutes(db: Kysely<Database>): Promise<number> {
-  const cutoff_minutes = await cachedConfig(db, "settlement_cutoff", async () => {
-    const row = await db.selectFrom("settlement_calendar").select("cutoff_minutes").where("singleton", "=", true).executeTakeFirstOrThrow();
-    return row.cutoff_minutes;
+function assertHistory(history: CutoffHistory): void {
+  assert(history.length >= 1 && history[0]!.effective_from === CUTOFF_EPOCH, "the cut-off history starts at the epoch");
+  for (let i = 0; i < history.length; i++) {
+    assertCutoff(history[i]!.cutoff_minutes);
+    assert(isIsoDate(history[i]!.effective_from), "cut-off steps start on a date");
+    assert(i === 0 || history[i - 1]!.effective_from < history[i]!.effective_from, "cut-off steps are ordered");
+  }
+}
+
+export async function loadCutoffHistory(db: Kysely<Database>): Promise<CutoffHistory> {
+  const history = await cachedConfig(db, "settlement_cutoffs", async () => {
+    const rows = await db
+      .selectFrom("settlement_cutoffs")
+      .select(["effective_from", "cutoff_minutes"])
+      .orderBy("effective_from")
+      .limit(LEDGER_LIMITS.cutoff_steps_max + 1)
+      .execute();
+    assert(rows.length <= LEDGER_LIMITS.cutoff_steps_max, "too many cut-off changes");
+    return rows;
   });
-  assertCutoff(cutoff_minutes);
-  return cutoff_minutes;
+  assertHistory(history);
+  return history;
+}
+
+/** The business day an instant belongs to, under the cut-off history in the database. */
+export async function businessDateAt(db: Kysely<Database>, at: Date): Promise<string> {
+  return businessDateIn(await loadCutoffHistory(db), at);
 }
 
 export async function loadCalendar(db: Kysely<Database>): Promise<SettlementCalendar> {
-  const cutoff_minutes = await loadCutoffMinutes(db);
+  const cutoffs = await loadCutoffHistory(db);
   const days = await db.selectFrom("settlement_calendar_days").selectAll().orderBy("day").limit(LEDGER_LIMITS.calendar_days_max + 1).execute();
   assert(days.length <= LEDGER_LIMITS.calendar_days_max, "too many calendar exception days");
   return {
-    cutoff_minutes,
+    cutoffs,
     holidays: new Set(days.filter((d) => d.kind === "holiday").map((d) => d.day)),
     working_days: new Set(days.filter((d) => d.kind === "working").map((d) => d.day)),
   };
@@ -137,13 +194,28 @@ export interface CalendarChange {
   days?: { day: string; kind: "holiday" | "working" | null }[] | undefined;
 }
 
-/** Changes apply to events from now on: a posted entry keeps the business day it was given. */
+/**
+ * A new cut-off applies from the next open day: the day after the current business day. Today and
+ * every earlier day keep their close (a closed or settled day never changes, and today's events
+ * keep their day); a step already set for a later day is replaced. Serialised by a lock on the
+ * history, so two changes cannot interleave.
+ */
+async function scheduleCutoff(trx: Kysely<Database>, cutoff_minutes: number, at: Date): Promise<void> {
+  assertCutoff(cutoff_minutes);
+  await sql`LOCK TABLE settlement_cutoffs IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
+  const rows = await trx.selectFrom("settlement_cutoffs").select(["effective_from", "cutoff_minutes"]).orderBy("effective_from").execute();
+  assertHistory(rows);
+  const from = addDays(businessDateIn(rows, at), 1);
+  await trx.deleteFrom("settlement_cutoffs").where("effective_from", ">=", from).execute();
+  const kept = rows.filter((r) => r.effective_from < from);
+  if (cutoffFor(kept, from) === cutoff_minutes) return; // no change from that day on
+  await trx.insertInto("settlement_cutoffs").values({ effective_from: from, cutoff_minutes, created_at: at }).execute();
+}
+
+/** Day exceptions apply as given; the cut-off from the next open day (`scheduleCutoff`). */
 export async function updateCalendar(db: Kysely<Database>, change: CalendarChange, at: Date): Promise<SettlementCalendar> {
   await db.transaction().execute(async (trx) => {
-    if (change.cutoff_minutes !== undefined) {
-      assertCutoff(change.cutoff_minutes);
-      await trx.updateTable("settlement_calendar").set({ cutoff_minutes: change.cutoff_minutes, updated_at: at }).where("singleton", "=", true).execute();
-    }
+    if (change.cutoff_minutes !== undefined) await scheduleCutoff(trx, change.cutoff_minutes, at);
     for (const d of change.days ?? []) {
       assert(isIsoDate(d.day), `not an ISO date: ${d.day}`);
       if (d.kind === null) await trx.deleteFrom("settlement_calendar_days").where("day", "=", d.day).execute();

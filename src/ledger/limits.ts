@@ -15,6 +15,8 @@ export const LEDGER_LIMITS = {
   /** Days scanned to find working days. */
   calendar_scan_days_max: 400,
   calendar_days_max: 10_000,
+  /** Steps in the cut-off's history (one per change; a change a day for 27 years). */
+  cutoff_steps_max: 10_000,
   cycle_days_max: 30,
   /** Problems reported by one ledger check. */
   check_problems_max: 100,

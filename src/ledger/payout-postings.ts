@@ -3,7 +3,7 @@ import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import type { Fen } from "../kernel/money.ts";
 import { DEPOSITS_UNAPPLIED, FEE_INCOME, PAYOUTS_IN_TRANSIT, RESERVE_FUNDS, accountCode, merchantAvailable, railSettlement } from "./accounts.ts";
-import { businessDate, loadCutoffMinutes } from "./business-day.ts";
+import { businessDateAt } from "./business-day.ts";
 import { postEntry, type LineSpec, type PostedEntry } from "./journal.ts";
 
 /**
@@ -50,7 +50,7 @@ async function post(trx: Kysely<Database>, event: "payout_reserved" | "payout_se
     merchant_id: p.merchant_id,
     channel_id: p.rail,
     effective_at: p.at,
-    business_date: businessDate(p.at, await loadCutoffMinutes(trx)),
+    business_date: await businessDateAt(trx, p.at),
     lines,
   });
 }
@@ -103,7 +103,7 @@ async function postDeposit(trx: Kysely<Database>, event: "deposit_credited" | "d
     merchant_id: d.merchant_id,
     channel_id: null,
     effective_at: d.at,
-    business_date: businessDate(d.at, await loadCutoffMinutes(trx)),
+    business_date: await businessDateAt(trx, d.at),
     lines,
   });
 }

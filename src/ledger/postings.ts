@@ -4,7 +4,7 @@ import { assert } from "../kernel/assert.ts";
 import { InvariantError } from "../kernel/errors.ts";
 import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
 import { FEE_INCOME, RESERVE_FUNDS, merchantPending, networkCost, networkReceivable } from "./accounts.ts";
-import { businessDate, isIsoDate, loadCutoffMinutes } from "./business-day.ts";
+import { businessDateAt, isIsoDate } from "./business-day.ts";
 import { refundFeePolicy, refundFeeReturned } from "./fees.ts";
 import { findEntryByEventKey, postEntry, type PostedEntry } from "./journal.ts";
 
@@ -53,7 +53,7 @@ export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucc
   assert(e.fee <= e.amount && e.network_cost <= e.amount, "fee and network cost are at most the amount");
   assert(CHANNEL_ID.test(e.channel_id), `bad channel id ${e.channel_id}`);
   await assertMerchant(trx, e.merchant_id);
-  const business_date = businessDate(e.at, await loadCutoffMinutes(trx));
+  const business_date = await businessDateAt(trx, e.at);
   const posted = await postEntry(trx, {
     event_key: `payment_succeeded:${e.payment_id}`,
     event_type: "payment_succeeded",
@@ -118,7 +118,7 @@ export async function postRefundSucceeded(trx: Kysely<Database>, e: RefundSuccee
   const policy = await refundFeePolicy(trx, e.merchant_id);
   const fee_returned = refundFeeReturned({ policy, payment_amount: payment.amount, payment_fee: payment.fee, refunded_before, refund_amount: e.amount });
   if (e.fee_returned !== undefined) assert(e.fee_returned === fee_returned, `refund ${e.refund_id}: fee returned ${e.fee_returned}, policy says ${fee_returned}`);
-  const business_date = businessDate(e.at, await loadCutoffMinutes(trx));
+  const business_date = await businessDateAt(trx, e.at);
   const posted = await postEntry(trx, {
     event_key,
     event_type: "refund_succeeded",

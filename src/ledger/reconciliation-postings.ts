@@ -3,7 +3,7 @@ import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
 import { networkCost, networkReceivable, reconciliationLoss, reconciliationSuspense } from "./accounts.ts";
-import { businessDate, isIsoDate, loadCutoffMinutes } from "./business-day.ts";
+import { businessDateAt, isIsoDate } from "./business-day.ts";
 import { postEntry, type LineSpec, type PostedEntry } from "./journal.ts";
 
 /**
@@ -53,7 +53,7 @@ export async function postReconciliationAdjustment(trx: Kysely<Database>, e: Rec
     merchant_id: null,
     channel_id: e.channel_id,
     effective_at: e.at,
-    business_date: businessDate(e.at, await loadCutoffMinutes(trx)),
+    business_date: await businessDateAt(trx, e.at),
     lines: [
       signedLine(networkReceivable(e.channel_id), e.receivable_delta, "reconciliation", true),
       signedLine(networkCost(e.channel_id), e.cost_delta, "reconciliation", true),

@@ -3,7 +3,7 @@ import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import type { Fen } from "../kernel/money.ts";
 import { RESERVE_FUNDS, SETTLEMENT_IN_TRANSIT, merchantAvailable, merchantPending } from "./accounts.ts";
-import { businessDate, loadCutoffMinutes } from "./business-day.ts";
+import { businessDateAt } from "./business-day.ts";
 import { postEntry, type LineSpec, type PostedEntry } from "./journal.ts";
 
 /** Postings of the settlement run and of payout execution (docs/ledger.md). */
@@ -88,7 +88,7 @@ export async function postPayoutSucceeded(trx: Kysely<Database>, e: PayoutFinish
     merchant_id: e.payee_merchant_id,
     channel_id: null,
     effective_at: e.at,
-    business_date: businessDate(e.at, await loadCutoffMinutes(trx)),
+    business_date: await businessDateAt(trx, e.at),
     lines: [
       { account: SETTLEMENT_IN_TRANSIT, side: "debit", amount, line_kind: "payout" },
       { account: RESERVE_FUNDS, side: "credit", amount, line_kind: "payout" },
@@ -105,7 +105,7 @@ export async function postPayoutFailed(trx: Kysely<Database>, e: PayoutFinished)
     merchant_id: e.payee_merchant_id,
     channel_id: null,
     effective_at: e.at,
-    business_date: businessDate(e.at, await loadCutoffMinutes(trx)),
+    business_date: await businessDateAt(trx, e.at),
     lines: [{ account: SETTLEMENT_IN_TRANSIT, side: "debit", amount: total(e.members), line_kind: "payout_returned" }, ...memberLines(e.members, "credit", "payout_returned")],
   });
 }

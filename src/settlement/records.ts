@@ -3,7 +3,7 @@ import type { Database, MerchantRow, SettlementRow, SettlementStatus } from "../
 import { assert } from "../kernel/assert.ts";
 import { newId } from "../kernel/ids.ts";
 import type { Fen } from "../kernel/money.ts";
-import { businessDayClosesAt, lastMaturedBusinessDate, postSettlementMatured, type SettlementCalendar } from "../ledger/index.ts";
+import { dayClosesAt, lastMaturedBusinessDate, postSettlementMatured, type SettlementCalendar } from "../ledger/index.ts";
 
 /**
  * One merchant ID's settlement record for one date: its matured pending items (payments less
@@ -69,7 +69,7 @@ export async function settleMember(trx: Kysely<Database>, run: MemberRun): Promi
   if (latest && latest.settlement_date === date) return { kind: "exists" };
   if (latest && latest.settlement_date > date) return { kind: "settled_later" };
   const through = lastMaturedBusinessDate(run.calendar, date, member.settlement_cycle_days);
-  const closes_at = businessDayClosesAt(through, run.calendar.cutoff_minutes);
+  const closes_at = dayClosesAt(run.calendar.cutoffs, through);
   if (now.getTime() < closes_at.getTime()) return { kind: "not_closed", closes_at };
   const settlement_id = newId("stl", now.getTime());
   const totals = await claimItems(trx, merchant_id, through, settlement_id);

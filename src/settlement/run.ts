@@ -3,7 +3,7 @@ import type { Ctx } from "../context.ts";
 import { assert } from "../kernel/assert.ts";
 import { PaycoreError, invalidRequest } from "../kernel/errors.ts";
 import type { Fen } from "../kernel/money.ts";
-import { LEDGER_LIMITS, addDays, beijingTime, businessDayClosesAt, isIsoDate, loadCalendar, type SettlementCalendar } from "../ledger/index.ts";
+import { LEDGER_LIMITS, addDays, beijingTime, dayClosesAt, isIsoDate, loadCalendar, type SettlementCalendar } from "../ledger/index.ts";
 import type { TransferExecutor } from "./executor.ts";
 import { loadGroup, payeeCount, payeePage } from "./members.ts";
 import { createGroupPayout, executePayouts, type PayoutPass } from "./payouts.ts";
@@ -81,7 +81,7 @@ async function settleGroup(ctx: Pick<Ctx, "db" | "clock">, calendar: SettlementC
  */
 export function assertSettlementDateBegun(calendar: SettlementCalendar, date: string, now: Date): void {
   const previous = addDays(date, -1);
-  const closes_at = businessDayClosesAt(previous, calendar.cutoff_minutes);
+  const closes_at = dayClosesAt(calendar.cutoffs, previous);
   if (now.getTime() >= closes_at.getTime()) return;
   throw new PaycoreError(
     "business_day_not_closed",

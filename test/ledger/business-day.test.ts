@@ -1,9 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  CUTOFF_EPOCH,
   addDays,
   businessDate,
+  businessDateIn,
   businessDayClosesAt,
+  dayClosesAt,
+  type CutoffHistory,
   isIsoDate,
   lastMaturedBusinessDate,
   maturityDate,
@@ -11,10 +15,10 @@ import {
   type SettlementCalendar,
 } from "../../src/ledger/index.ts";
 
-const plain: SettlementCalendar = { cutoff_minutes: 1380, holidays: new Set(), working_days: new Set() };
+const plain: SettlementCalendar = { cutoffs: [{ effective_from: CUTOFF_EPOCH, cutoff_minutes: 1380 }], holidays: new Set(), working_days: new Set() };
 // National Day week 2026: 1–7 October off, Sunday 27 September and Saturday 10 October worked (调休).
 const golden_week: SettlementCalendar = {
-  cutoff_minutes: 1380,
+  cutoffs: [{ effective_from: CUTOFF_EPOCH, cutoff_minutes: 1380 }],
   holidays: new Set(["2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07"]),
   working_days: new Set(["2026-09-27", "2026-10-10"]),
 };
@@ -37,6 +41,34 @@ describe("business days (Beijing time, daily cut-off, working days)", () => {
         const close = businessDayClosesAt(day, cutoff);
         expect(businessDate(new Date(close.getTime() - 1), cutoff)).toBe(day);
         expect(businessDate(close, cutoff)).toBe(addDays(day, 1));
+      }),
+    );
+  });
+
+  it("under a cut-off history each day closes at its own cut-off; a change never moves an earlier day", () => {
+    // 23:00 until 3 March, 23:30 from 4 March (Beijing).
+    const moved: CutoffHistory = [
+      { effective_from: CUTOFF_EPOCH, cutoff_minutes: 1380 },
+      { effective_from: "2026-03-04", cutoff_minutes: 1410 },
+    ];
+    expect(dayClosesAt(moved, "2026-03-03").toISOString()).toBe("2026-03-03T15:00:00.000Z");
+    expect(dayClosesAt(moved, "2026-03-04").toISOString()).toBe("2026-03-04T15:30:00.000Z");
+    expect(businessDateIn(moved, new Date("2026-03-03T15:10:00Z"))).toBe("2026-03-04"); // 23:10 on the 3rd: old cut-off
+    expect(businessDateIn(moved, new Date("2026-03-04T15:10:00Z"))).toBe("2026-03-04"); // 23:10 on the 4th: new cut-off
+    expect(businessDateIn(moved, new Date("2026-03-04T15:30:00Z"))).toBe("2026-03-05");
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 1, max: 1440 }), fc.integer({ min: 1, max: 1440 }), fc.integer({ min: 0, max: 2_000 }), (n, before, after, change) => {
+        const history: CutoffHistory = [
+          { effective_from: CUTOFF_EPOCH, cutoff_minutes: before },
+          { effective_from: addDays("2024-01-01", change), cutoff_minutes: after },
+        ];
+        const day = addDays("2024-01-01", n);
+        const close = dayClosesAt(history, day);
+        // Days are contiguous: a day's close is the next day's first instant, whatever the step.
+        expect(businessDateIn(history, new Date(close.getTime() - 1))).toBe(day);
+        expect(businessDateIn(history, close)).toBe(addDays(day, 1));
+        // A day before the step closes exactly as it did without the step.
+        if (day < history[1]!.effective_from) expect(close.getTime()).toBe(businessDayClosesAt(day, before).getTime());
       }),
     );
   });

@@ -157,7 +157,7 @@ describe("ledger and settlement API, end to end", () => {
     expect((await app.admin("PUT", "/admin/v1/refund-fee-policies/mch_NOPE", { policy: "keep" })).status).toBe(404);
     await app.admin("PUT", "/admin/v1/refund-fee-policies/platform", { policy: null });
     const calendar = await app.admin("PATCH", "/admin/v1/settlement-calendar", { days: [{ day: "2026-05-05", kind: "holiday" }] });
-    expect(calendar.body).toEqual({ cutoff: "23:00", holidays: ["2026-05-05"], working_days: [] });
+    expect(calendar.body).toEqual({ cutoff: "23:00", cutoff_history: [{ effective_from: "1970-01-01", cutoff: "23:00" }], holidays: ["2026-05-05"], working_days: [] });
     const audit = await app.admin("GET", `/admin/v1/audit-log?target_id=${store_id}`);
     expect(audit.body.data.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(["settlement.hold", "settlement.release"]));
   });

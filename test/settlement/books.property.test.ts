@@ -3,9 +3,8 @@ import { sql, type RawBuilder } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/kernel/ids.ts";
 import {
-  businessDate,
+  businessDateAt,
   computePaymentFee,
-  loadCutoffMinutes,
   addDays,
   postNetworkSettled,
   postPaymentSucceeded,
@@ -123,12 +122,12 @@ async function applyStep(w: World, bank: SandboxBankTransfers, model: Model, ste
       const owed = row ? row.debits - row.credits : 0n;
       if (owed === 0n) return;
       model.net_settled_batches += 1;
-      const settlement_date = businessDate(now, await loadCutoffMinutes(db));
+      const settlement_date = await businessDateAt(db, now);
       await db.transaction().execute((trx) => postNetworkSettled(trx, { channel_id, settlement_date, amount: owed, batch_no: model.net_settled_batches, at: now }));
       return;
     }
     case "settle": {
-      const date = addDays(businessDate(now, await loadCutoffMinutes(db)), -step.days_back);
+      const date = addDays(await businessDateAt(db, now), -step.days_back);
       await runSettlement(w.ctx, { date, executor: bank });
       // Re-running the same settlement changes nothing.
       const before = await booksSnapshot(db);

@@ -7,6 +7,8 @@ import {
   PLATFORM_SCOPE,
   isIsoDate,
   listAccounts,
+  businessDateIn,
+  cutoffFor,
   loadCalendar,
   marginReport,
   searchJournal,
@@ -113,11 +115,20 @@ const RunOut = z.object({
 });
 const runToWire = (r: RunSummary) => ({ ...r, amount_instructed: fenToWire(r.amount_instructed) });
 
-const CalendarOut = z.object({ cutoff: z.string().describe("Beijing time HH:MM at which the business day closes"), holidays: z.array(z.string()), working_days: z.array(z.string()) });
+const CalendarOut = z.object({
+  cutoff: z.string().describe("Beijing time HH:MM at which the current business day closes"),
+  cutoff_history: z
+    .array(z.object({ effective_from: z.string(), cutoff: z.string() }))
+    .describe("The cut-off's history, oldest first: from business day effective_from on, days close at cutoff. A change applies from the next open day"),
+  holidays: z.array(z.string()),
+  working_days: z.array(z.string()),
+});
 const HHMM = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, "HH:MM (24:00 = midnight)");
 const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
-const calendarToWire = (c: SettlementCalendar) => ({
-  cutoff: `${String(Math.floor(c.cutoff_minutes / 60)).padStart(2, "0")}:${String(c.cutoff_minutes % 60).padStart(2, "0")}`,
+const toHHMM = (minutes: number) => `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+const calendarToWire = (c: SettlementCalendar, now: Date) => ({
+  cutoff: toHHMM(cutoffFor(c.cutoffs, businessDateIn(c.cutoffs, now))),
+  cutoff_history: c.cutoffs.map((step) => ({ effective_from: step.effective_from, cutoff: toHHMM(step.cutoff_minutes) })),
   holidays: [...c.holidays].sort(),
   working_days: [...c.working_days].sort(),
 });
@@ -329,12 +340,12 @@ function configRoutes(ctx: Ctx): RouteDef[] {
       summary: "The daily cut-off (Beijing time) and working-day exceptions",
       tags: ["Admin: settlement"],
       response: CalendarOut,
-      handler: async () => ({ body: calendarToWire(await loadCalendar(ctx.db)) }),
+      handler: async () => ({ body: calendarToWire(await loadCalendar(ctx.db), ctx.clock.now()) }),
     }),
     adminRoute({
       method: "PATCH",
       url: "/admin/v1/settlement-calendar",
-      summary: "Change the cut-off or mark days as holidays / make-up working days (kind null removes the exception)",
+      summary: "Change the cut-off from the next open day on (a closed or settled day never changes), or mark days as holidays / make-up working days (kind null removes the exception)",
       tags: ["Admin: settlement"],
       roles: ADMIN_ONLY,
       body: z.strictObject({
@@ -345,7 +356,7 @@ function configRoutes(ctx: Ctx): RouteDef[] {
       handler: async (i) => {
         const calendar = await updateCalendar(ctx.db, { cutoff_minutes: i.body.cutoff === undefined ? undefined : toMinutes(i.body.cutoff), days: i.body.days }, ctx.clock.now());
         await audit(ctx, i, "settlement.calendar", "settlement_calendar", "calendar", i.body);
-        return { body: calendarToWire(calendar) };
+        return { body: calendarToWire(calendar, ctx.clock.now()) };
       },
     }),
   ];
