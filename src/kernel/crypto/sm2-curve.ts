@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { assert } from "../assert.ts";
 
 /**
@@ -74,15 +74,29 @@ function randomBelow(m: bigint): bigint {
   assert(false, "random blinding factor generation failed repeatedly");
 }
 
+/**
+ * Random bytes drawn from the CSPRNG in batches: one `randomFillSync` per 128 draws instead of
+ * three per signature (each call is a syscall, 15 % of a signature's CPU when unbatched). Bytes
+ * are zeroed as they are consumed; what sits in the pool was never used for anything yet.
+ */
+const RANDOM_POOL_BYTES = 4096;
+const random_pool = Buffer.alloc(RANDOM_POOL_BYTES);
+let random_pool_offset = RANDOM_POOL_BYTES;
+
 /** A uniform 256-bit integer from the CSPRNG (four 64-bit reads: no hex round trip). */
 export function random256(): bigint {
-  const bytes = randomBytes(32);
+  if (random_pool_offset + 32 > RANDOM_POOL_BYTES) {
+    randomFillSync(random_pool);
+    random_pool_offset = 0;
+  }
+  const o = random_pool_offset;
   const value =
-    (bytes.readBigUInt64BE(0) << 192n) |
-    (bytes.readBigUInt64BE(8) << 128n) |
-    (bytes.readBigUInt64BE(16) << 64n) |
-    bytes.readBigUInt64BE(24);
-  bytes.fill(0);
+    (random_pool.readBigUInt64BE(o) << 192n) |
+    (random_pool.readBigUInt64BE(o + 8) << 128n) |
+    (random_pool.readBigUInt64BE(o + 16) << 64n) |
+    random_pool.readBigUInt64BE(o + 24);
+  random_pool.fill(0, o, o + 32);
+  random_pool_offset = o + 32;
   return value;
 }
 
