@@ -5,4 +5,5 @@ export { ensurePaycoreChannelKeys, NetworkKeys, KEY_FILES, type PaycoreChannelKe
 export type { FetchLike } from "./http.ts";
 export type { ChannelTables, ChannelRow } from "./rows.ts";
 export { CHANNEL_LIMITS } from "./support.ts";
-export { parseStatementText, statementParser, StatementFormatError, type StatementParser } from "./statement.ts";
+export { isRail, parseStatementText, statementParser, StatementFormatError, type StatementChannelId, type StatementParser } from "./statement.ts";
+export { railStatementFetcher, type RailStatementFetcher } from "./rail-statement.ts";

@@ -7,9 +7,9 @@ import { createInterface } from "node:readline";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { statementParser, StatementFormatError } from "./statement.ts";
+import { statementParser, StatementFormatError, type StatementChannelId } from "./statement.ts";
 import { pending } from "./support.ts";
-import type { AgreementChannelId, Pending, StatementFileStream, StatementRecord } from "./types.ts";
+import type { Pending, StatementFileStream, StatementRecord } from "./types.ts";
 
 /**
  * A statement file, streamed. The network's signed answer names the file and states its SHA-256
@@ -46,7 +46,7 @@ export function fileRef(ref: SignedFileRef): { name: string; bytes: number; sha2
 
 /** Downloads, verifies and checks a statement file; a `Pending` (bad_response / transport_error) when it cannot be used. */
 export async function downloadStatement(
-  channel_id: AgreementChannelId,
+  channel_id: StatementChannelId,
   url: string,
   expected: { bytes: number; sha256: string },
 ): Promise<StatementDownload | Pending> {
@@ -100,7 +100,7 @@ async function spool(url: string, path: string, bytes_max: number): Promise<{ by
 }
 
 /** The file's records, line by line (a header yields none); throws StatementFormatError on a bad line or total. */
-async function* readRecords(channel_id: AgreementChannelId, path: string): AsyncGenerator<StatementRecord> {
+async function* readRecords(channel_id: StatementChannelId, path: string): AsyncGenerator<StatementRecord> {
   const parser = statementParser(channel_id);
   const lines = createInterface({ input: createReadStream(path, { encoding: "utf8", highWaterMark: 256 * 1024 }), crlfDelay: Infinity });
   for await (const text of lines) {

@@ -1,4 +1,12 @@
+import { RAILS, type Rail } from "../kernel/cnaps/hours.ts";
 import type { AgreementChannelId, StatementRecord } from "./types.ts";
+
+/** Whose statement files paycore reads: the agreement networks' and the CNAPS rails' (payouts). */
+export type StatementChannelId = AgreementChannelId | Rail;
+
+export function isRail(channel_id: string): channel_id is Rail {
+  return (RAILS as readonly string[]).includes(channel_id);
+}
 
 /** Fixed-width statement lines: columns of known widths separated by one space. */
 export function sliceColumns(line: string, widths: readonly number[]): string[] | null {
@@ -91,19 +99,63 @@ function unionPayParser(): StatementParser {
   };
 }
 
-/** The parser of a network's statement layout (docs/sandbox.md). */
-export function statementParser(channel_id: AgreementChannelId): StatementParser {
+const RAIL_WIDTHS = [1, 4, 64, 64, 15, 15, 16, 14, 12] as const;
+const RAIL_CODES: Record<Rail, string> = { hvps: "HVPS", beps: "BEPS", ibps: "IBPS", bank_direct: "BDIR" };
+
+/**
+ * A rail's file: a header `H <rail> <yyyymmdd> <count> <net>`, then one line per credit the rail
+ * settled (msg id, end-to-end id = paycore's payout id, amount, fee, what it moved in the reserve
+ * account — negative). A line is a `pay` record: money the PI sent.
+ */
+function railParser(rail: Rail): StatementParser {
+  let line_no = 0;
+  let header: { count: number; net: bigint } | null = null;
+  let count = 0;
+  let net = 0n;
+  return {
+    line(text) {
+      line_no += 1;
+      if (line_no === 1) {
+        const m = /^H ([A-Z]{4}) (\d{8}) (\d{8}) +(-?\d+)$/.exec(text);
+        if (!m || m[1] !== RAIL_CODES[rail]) throw new StatementFormatError(`line 1: not a ${RAIL_CODES[rail]} statement header`);
+        header = { count: Number(m[3]), net: BigInt(m[4]!) };
+        return null;
+      }
+      const c = sliceColumns(text, RAIL_WIDTHS);
+      if (!c || c[0] !== "D" || c[1] !== RAIL_CODES[rail] || !c[2] || !c[3]) throw new StatementFormatError(`line ${line_no}: not a ${RAIL_CODES[rail]} detail line`);
+      const record: StatementRecord = {
+        kind: "pay", network_txn_id: c[2], txn_id: c[2], order_id: c[3], amount_fen: fen(c[4]!, "amount", line_no),
+        fee_fen: fen(c[5]!, "fee", line_no), settlement_amount_fen: fen(c[6]!, "settlement amount", line_no), card_masked: "",
+      };
+      count += 1;
+      net += record.settlement_amount_fen;
+      return record;
+    },
+    finish() {
+      if (!header) throw new StatementFormatError(`empty file: no ${RAIL_CODES[rail]} header`);
+      if (header.count !== count || header.net !== net) throw new StatementFormatError(`header says ${header.count} lines netting ${header.net}, the file has ${count} netting ${net}`);
+    },
+  };
+}
+
+/** The parser of a network's or a rail's statement layout (docs/sandbox.md). */
+export function statementParser(channel_id: StatementChannelId): StatementParser {
   switch (channel_id) {
     case "netsunion":
       return netsUnionParser();
     case "unionpay_nocard":
     case "unionpay_quickpay":
       return unionPayParser();
+    case "hvps":
+    case "beps":
+    case "ibps":
+    case "bank_direct":
+      return railParser(channel_id);
   }
 }
 
 /** Parses a whole file held in memory (an adapter's verified answer); null when it is off. */
-export function parseStatementText(channel_id: AgreementChannelId, raw: string): StatementRecord[] | null {
+export function parseStatementText(channel_id: StatementChannelId, raw: string): StatementRecord[] | null {
   const parser = statementParser(channel_id);
   const records: StatementRecord[] = [];
   try {

@@ -1,4 +1,4 @@
-import { createChannelAdapters, listChannels, type AgreementChannelId, type Channel, type ChannelAdapter, type FetchLike } from "../channels/index.ts";
+import { createChannelAdapters, listChannels, NetworkKeys, railStatementFetcher, type AgreementChannelId, type Channel, type ChannelAdapter, type FetchLike } from "../channels/index.ts";
 import type { Ctx } from "../context.ts";
 import { cachedConfig } from "../db/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
@@ -39,8 +39,11 @@ export function createChannelRegistry(ctx: Ctx, options: RegistryOptions): Chann
     return channels;
   };
 
+  // The rails' front end is the sandbox's in development and tests (as for HttpRailGateway).
+  const railStatement = options.sandbox_url ? railStatementFetcher(options.sandbox_url, new NetworkKeys(options.data_dir)) : undefined;
   return {
     health,
+    ...(railStatement ? { railStatement } : {}),
     async adapter(channel_id: string): Promise<ChannelAdapter> {
       if (adapters.size === 0) await refresh();
       const adapter = adapters.get(channel_id as AgreementChannelId);

@@ -1,5 +1,6 @@
 import type { SmsGateway } from "../agreements/sms.ts";
 import type { ChannelAdapter, Outcome } from "../channels/types.ts";
+import type { RailStatementFetcher } from "../channels/rail-statement.ts";
 import type { Ctx } from "../context.ts";
 import type { ChannelView } from "../routing/index.ts";
 import type { ChannelHealth } from "./channel-health.ts";
@@ -10,6 +11,8 @@ export interface ChannelRegistry {
   adapter(channel_id: string): Promise<ChannelAdapter>;
   views(): Promise<ChannelView[]>;
   readonly health: ChannelHealth;
+  /** The CNAPS rails' daily statement files (reconciliation of payouts); absent without a rails front end. */
+  readonly railStatement?: RailStatementFetcher;
 }
 
 export interface PaymentDeps {

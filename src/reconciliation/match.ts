@@ -1,4 +1,5 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { isRail } from "../channels/index.ts";
 import type { Database, ExceptionKind, ReconciliationResult } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { newId } from "../kernel/ids.ts";
@@ -20,10 +21,10 @@ import { RECONCILIATION_LIMITS } from "./limits.ts";
  * Statements: one aggregate, one select of the non-matched lines (bounded), inserts of their
  * exceptions. Nothing is locked; exceptions are unique per channel, day and line.
  */
-const CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
+const NETWORK_CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
   SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee, l.settle_amount,
     CASE WHEN l.kind = 'pay' THEN l.amount ELSE -l.amount END AS network_signed,
-    p.payment_id, f.refund_id,
+    p.payment_id, f.refund_id, NULL::text AS payout_id,
     coalesce(p.status, f.status) AS platform_status,
     coalesce(p.amount, f.amount, a.network_amount) AS platform_amount,
     CASE WHEN l.kind = 'pay' THEN p.network_cost ELSE 0::int8 END AS platform_fee,
@@ -46,6 +47,37 @@ const CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string)
     ON l.kind = 'refund' AND a.exception_id = l.order_id AND a.action_txn_id = l.txn_id AND a.channel_id = ${channel_id}
   WHERE l.reconciliation_id = ${reconciliation_id}`;
 
+/**
+ * A CNAPS rail's file against paycore's payouts: a line is a credit the rail settled, paired with
+ * the payout by the end-to-end id paycore sent (its payout id) on that rail, and the rail's message
+ * id must be the payout's. A payout the rail returned later still settled that day. The rails
+ * charge no per-item fee paycore books: a line with a fee is a fee mismatch.
+ */
+const RAIL_CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
+  SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee, l.settle_amount,
+    l.amount AS network_signed,
+    NULL::text AS payment_id, NULL::text AS refund_id, o.payout_id,
+    o.status AS platform_status,
+    o.amount AS platform_amount,
+    0::int8 AS platform_fee,
+    CASE
+      WHEN e.kind IS NOT NULL THEN e.kind
+      WHEN o.payout_id IS NULL OR o.msg_id IS DISTINCT FROM l.network_txn_id THEN 'network_only'
+      WHEN o.status NOT IN ('succeeded', 'returned') THEN 'status_mismatch'
+      WHEN o.amount <> l.amount THEN 'amount_mismatch'
+      WHEN l.fee <> 0 THEN 'fee_mismatch'
+      ELSE 'matched'
+    END AS result
+  FROM reconciliation_lines l
+  LEFT JOIN payouts o ON o.payout_id = l.order_id AND o.rail = ${channel_id}
+  LEFT JOIN reconciliation_exceptions e
+    ON e.channel_id = ${channel_id} AND e.settlement_date = ${date} AND e.match_key = l.network_txn_id
+  WHERE l.reconciliation_id = ${reconciliation_id}`;
+
+function CLASSIFIED(reconciliation_id: string, channel_id: string, date: string): RawBuilder<unknown> {
+  return isRail(channel_id) ? RAIL_CLASSIFIED(reconciliation_id, channel_id, date) : NETWORK_CLASSIFIED(reconciliation_id, channel_id, date);
+}
+
 export interface ResultTotals {
   result: ReconciliationResult | "buffered";
   item_count: bigint;
@@ -65,6 +97,7 @@ interface Unmatched {
   network_signed: bigint;
   payment_id: string | null;
   refund_id: string | null;
+  payout_id: string | null;
   platform_status: string | null;
   platform_amount: bigint | null;
   platform_fee: bigint | null;
@@ -109,6 +142,7 @@ export async function recordLineExceptions(db: Kysely<Database>, run: RunKey, at
       status: "open" as const,
       payment_id: u.result === "network_only" ? null : u.payment_id,
       refund_id: u.result === "network_only" ? null : u.refund_id,
+      payout_id: u.result === "network_only" ? null : u.payout_id,
       network_txn_id: u.network_txn_id,
       txn_id: u.txn_id,
       record_kind: u.kind,

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from "kysely";
+import { isRail } from "../channels/index.ts";
 import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { newId } from "../kernel/ids.ts";
@@ -8,7 +9,7 @@ import type { RunKey } from "./match.ts";
 import type { ReconciliationSettings } from "./settings.ts";
 
 /**
- * Platform-only records (短款): paycore's payments and refunds that succeeded on the channel during
+ * Platform-only records (短款): paycore's payments and refunds (on a rail: payouts) that succeeded on the channel during
  * the network's day D (between the cut-offs of D-1 and D, by paycore's creation time) and appear
  * in no file of the channel. Those of the last `near_cutoff_minutes` before D's cut-off are
  * buffered until `buffer_business_days` working days after D: the network may have booked them on
@@ -20,7 +21,7 @@ export function networkDayWindow(date: string, cutoff_minutes: number): { from: 
 }
 
 interface Missing {
-  kind: "pay" | "refund";
+  kind: "pay" | "refund" | "payout";
   reference_id: string;
   amount: bigint;
   network_cost: bigint | null;
@@ -30,7 +31,24 @@ interface Missing {
   created_at: Date;
 }
 
+/**
+ * A rail's: payouts it settled for paycore during the day (by the time paycore learnt it) that no
+ * file of the rail lists. Returned ones count: they settled first.
+ */
+async function missingPayouts(db: Kysely<Database>, run: RunKey, window: { from: Date; to: Date }): Promise<Missing[]> {
+  const rows = await sql<Missing>`
+    SELECT 'payout' AS kind, o.payout_id AS reference_id, o.amount, 0::int8 AS network_cost, o.msg_id AS network_txn_id,
+      o.msg_id AS txn_id, o.status, o.succeeded_at AS created_at
+    FROM payouts o
+    WHERE o.rail = ${run.channel_id} AND o.status IN ('succeeded', 'returned') AND o.succeeded_at >= ${window.from} AND o.succeeded_at < ${window.to}
+      AND NOT EXISTS (SELECT 1 FROM reconciliation_lines l WHERE l.order_id = o.payout_id)
+    LIMIT ${RECONCILIATION_LIMITS.exceptions_per_run_max + 1}`.execute(db);
+  assert(rows.rows.length <= RECONCILIATION_LIMITS.exceptions_per_run_max, "too many platform-only payouts in one day");
+  return rows.rows;
+}
+
 async function missingRecords(db: Kysely<Database>, run: RunKey, window: { from: Date; to: Date }): Promise<Missing[]> {
+  if (isRail(run.channel_id)) return missingPayouts(db, run, window);
   const rows = await sql<Missing>`
     SELECT 'pay' AS kind, p.payment_id AS reference_id, p.amount, p.network_cost, p.network_txn_id, p.txn_id, p.status, p.created_at
     FROM payments p
@@ -67,9 +85,10 @@ export async function recordPlatformOnly(db: Kysely<Database>, run: RunKey, sett
         status: buffered ? ("buffered" as const) : ("open" as const),
         payment_id: m.kind === "pay" ? m.reference_id : null,
         refund_id: m.kind === "refund" ? m.reference_id : null,
+        payout_id: m.kind === "payout" ? m.reference_id : null,
         network_txn_id: m.network_txn_id,
         txn_id: m.txn_id,
-        record_kind: m.kind,
+        record_kind: m.kind === "refund" ? ("refund" as const) : ("pay" as const),
         platform_amount: m.amount,
         platform_fee: m.network_cost,
         platform_status: m.status,

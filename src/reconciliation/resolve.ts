@@ -7,6 +7,7 @@ import { recordAudit, type Operator } from "../operators/index.ts";
 import { callChannel, type PaymentDeps } from "../payments/deps.ts";
 import type { ProposalKind, Proposals } from "../proposals/index.ts";
 import { randomHex } from "../channels/support.ts";
+import { isRail } from "../channels/index.ts";
 import { queryAndApply, refreshPlatformSide } from "./resolve-auto.ts";
 import { loadSettings } from "./settings.ts";
 
@@ -113,6 +114,9 @@ export async function resolveException(deps: PaymentDeps, proposals: Proposals, 
   const { db } = deps.ctx;
   const e = await loadOpen(db, r.exception_id, r.action);
   if (e.status === "resolved") return { exception: e, accepted: false };
+  // The actions book against a network's receivable and query its payments: nothing of that fits a
+  // payout yet. A rail's exceptions are listed and reported; the payouts sweeper settles statuses.
+  if (e.payout_id !== null || isRail(e.channel_id)) throw invalidRequest("action", `no actions on a payout rail's exceptions yet (${e.channel_id}): see docs/reconciliation.md`);
   const who = { operator_id: r.operator.operator_id, request_id: r.request_id };
   const at = deps.ctx.clock.now();
   switch (r.action) {

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { AgreementChannelId } from "../channels/index.ts";
+import { isRail, type StatementChannelId } from "../channels/index.ts";
 import type { ReconciliationRow } from "../db/index.ts";
 import { PaycoreError, invalidRequest } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -76,12 +76,15 @@ async function reconcileFile(deps: PaymentDeps, options: RunOptions, settings: R
   await recordPlatformOnly(ctx.db, key, settings, at);
   await releaseBuffer(ctx.db, run.channel_id, run.settlement_date, at);
   run = await finishRun(deps, key);
-  if (options.auto_resolve !== false) {
+  // A rail's status mismatches are the payouts sweeper's to settle (it asks the rail), and a rail
+  // has no settlement transfer: each credit left the reserve account as it settled.
+  const rail = isRail(run.channel_id);
+  if (options.auto_resolve !== false && !rail) {
     progress("resolving", run.line_count);
     await resolveStatusMismatches(deps, key);
   }
   progress("settling", run.line_count);
-  await settleDay(deps, run, options.settlement_source ?? null);
+  if (!rail) await settleDay(deps, run, options.settlement_source ?? null);
   progress("done", run.line_count);
   const final = await ctx.db.selectFrom("reconciliations").selectAll().where("reconciliation_id", "=", run.reconciliation_id).executeTakeFirstOrThrow();
   return { run: final, created: claimed.created };
@@ -99,7 +102,7 @@ async function checkRequest(deps: PaymentDeps, options: RunOptions): Promise<Rec
 /** Fetches the file; a refused file alerts at once, a missing one once it is late. */
 async function fetchOrAlert(deps: PaymentDeps, settings: ReconciliationSettings, date: string): Promise<StatementFile> {
   const { ctx } = deps;
-  const fetched = await fetchStatementFile(deps, settings.channel_id as AgreementChannelId, date);
+  const fetched = await fetchStatementFile(deps, settings.channel_id as StatementChannelId, date);
   if (fetched.ok) return fetched.file;
   const now = ctx.clock.now();
   const late = now.getTime() >= fileDueAt(settings, date).getTime() + settings.file_late_minutes * 60_000;

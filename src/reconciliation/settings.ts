@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, ReconciliationSettingsRow } from "../db/index.ts";
 import { AGREEMENT_CHANNEL_IDS } from "../channels/index.ts";
+import { RAILS } from "../kernel/cnaps/hours.ts";
 
 /**
  * Per channel: when its file is due and how reconciliation treats it. Defaults here; operators
@@ -22,8 +23,8 @@ export const DEFAULT_RECONCILIATION_SETTINGS: Omit<ReconciliationSettings, "chan
   write_off_four_eyes_min: 100_000n,
 };
 
-/** Channels reconciliation knows how to fetch and read. Payout rails join here when they publish files. */
-export const RECONCILED_CHANNELS: readonly string[] = AGREEMENT_CHANNEL_IDS;
+/** Channels reconciliation fetches and reads: the agreement networks, and the CNAPS rails (payouts). */
+export const RECONCILED_CHANNELS: readonly string[] = [...AGREEMENT_CHANNEL_IDS, ...RAILS];
 
 export async function loadSettings(db: Kysely<Database>, channel_id: string): Promise<ReconciliationSettings> {
   const row = await db.selectFrom("reconciliation_settings").selectAll().where("channel_id", "=", channel_id).executeTakeFirst();

@@ -1,4 +1,4 @@
-import type { AgreementChannelId, StatementRecord } from "../channels/index.ts";
+import { isRail, type StatementChannelId, type StatementRecord, type StatementResult } from "../channels/index.ts";
 import { callChannel, type PaymentDeps } from "../payments/deps.ts";
 
 /**
@@ -18,8 +18,9 @@ export type FetchedFile =
   | { ok: true; file: StatementFile }
   | { ok: false; problem: "late" | "refused" | "unavailable"; message: string };
 
-export async function fetchStatementFile(deps: PaymentDeps, channel_id: AgreementChannelId, date: string): Promise<FetchedFile> {
-  const result = await callChannel(deps, channel_id, (adapter) => adapter.fetchStatement({ settlement_date: date }));
+export async function fetchStatementFile(deps: PaymentDeps, channel_id: StatementChannelId, date: string): Promise<FetchedFile> {
+  const result = await fetchResult(deps, channel_id, date);
+  if (!result) return { ok: false, problem: "unavailable", message: `no rails front end to fetch the ${channel_id} statement from` };
   switch (result.status) {
     case "succeeded":
       return { ok: true, file: { sha256: result.file.sha256, records: result.file.records(), dispose: () => result.file.dispose() } };
@@ -37,4 +38,11 @@ export async function fetchStatementFile(deps: PaymentDeps, channel_id: Agreemen
           return { ok: false, problem: "unavailable", message: `${channel_id} file for ${date} not fetched: ${result.message}` };
       }
   }
+}
+
+/** A network's file over its adapter; a rail's from the rails' front end (null: none configured). */
+async function fetchResult(deps: PaymentDeps, channel_id: StatementChannelId, date: string): Promise<StatementResult | null> {
+  if (!isRail(channel_id)) return callChannel(deps, channel_id, (adapter) => adapter.fetchStatement({ settlement_date: date }));
+  const fetcher = deps.channels.railStatement;
+  return fetcher ? fetcher(channel_id, date) : null;
 }

@@ -18,6 +18,7 @@ import { encodeNetsUnionNotification, handleNetsUnion } from "./wire/netsunion.t
 import { encodeUnionPayNotification, handleUnionPay } from "./wire/unionpay.ts";
 import { RailCalendar } from "../kernel/cnaps/hours.ts";
 import { registerRailRoutes } from "./rails/http.ts";
+import { registerRailStatementRoutes } from "./rails/statement.ts";
 import { StatementFiles } from "./statement-files.ts";
 import { RailsWorld, emptyRailsState, type RailsConfig, type RailsState } from "./rails/world.ts";
 
@@ -103,6 +104,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const rails_table = state.table<RailsState>("rails.world");
   const rails = new RailsWorld(rails_table.get("state") ?? emptyRailsState(), railsConfig(options.rails), clock);
   const stopRails = registerRailRoutes(app, ctx, rails, options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms, () => rails_table.set("state", rails.state));
+  registerRailStatementRoutes(app, ctx, rails);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
     if (error instanceof CapacityError) return reply.code(503).send({ error: { code: "capacity", message: error.message } });

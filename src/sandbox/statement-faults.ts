@@ -3,7 +3,11 @@ import { feeFen } from "../kernel/money.ts";
 import { NETWORK_FEES } from "./engine.ts";
 import { CapacityError } from "./limits.ts";
 import type { StateTable } from "./persistence.ts";
+import type { Rail } from "../kernel/cnaps/hours.ts";
 import type { NetworkId } from "./model.ts";
+
+/** Whose file a fault changes: a network's, or a CNAPS rail's (src/sandbox/rails/statement.ts). */
+export type StatementChannel = NetworkId | Rail;
 
 /**
  * Statement faults: what makes a day's statement file disagree with paycore, for reconciliation
@@ -24,7 +28,7 @@ export type StatementFaultKind = (typeof STATEMENT_FAULT_KINDS)[number];
 
 export interface StatementFault {
   fault_id: string;
-  channel: NetworkId;
+  channel: StatementChannel;
   date: string;
   kind: StatementFaultKind;
   count: number;
@@ -104,7 +108,7 @@ export class StatementFaults {
   }
 
   /** Spends one download of a `late` or `bad_signature` fault for that file; true when one applied. */
-  consume(channel: NetworkId, date: string, kind: "late" | "bad_signature"): boolean {
+  consume(channel: StatementChannel, date: string, kind: "late" | "bad_signature"): boolean {
     const fault = this.state.faults.find((f) => f.channel === channel && f.date === date && f.kind === kind && f.remaining > 0);
     if (!fault) return false;
     fault.remaining -= 1;
@@ -113,12 +117,12 @@ export class StatementFaults {
   }
 
   /** How many of the day's last transactions the network books on the next day's file. */
-  nextDay(channel: NetworkId, date: string): number {
+  nextDay(channel: StatementChannel, date: string): number {
     return this.state.faults.filter((f) => f.channel === channel && f.date === date && f.kind === "next_day").reduce((sum, f) => sum + f.count, 0);
   }
 
   /** The day's entries as the network's file shows them, faults applied. */
-  apply(channel: NetworkId, date: string, entries: StatementEntry[]): StatementEntry[] {
+  apply(channel: StatementChannel, date: string, entries: StatementEntry[]): StatementEntry[] {
     let out = entries.map((e) => ({ ...e }));
     const touched = new Set<number>();
     for (const fault of this.state.faults) {
@@ -159,14 +163,16 @@ function changeLines(out: StatementEntry[], touched: Set<number>, count: number,
 }
 
 /** Deterministic lines nobody at paycore asked for: same fault, same lines. */
-function extraEntries(channel: NetworkId, date: string, fault: StatementFault, at: Date): StatementEntry[] {
+function extraEntries(channel: StatementChannel, date: string, fault: StatementFault, at: Date): StatementEntry[] {
   const out: StatementEntry[] = [];
   for (let i = 0; i < fault.count; i += 1) {
     const digest = createHash("sha256").update(`${channel}:${date}:${fault.fault_id}:${i}`).digest("hex");
     const amount_fen = 1_000n + BigInt(parseInt(digest.slice(0, 6), 16) % 100_000);
+    // The rails charge no per-item fee in their files; the networks their published rate.
+    const fees = channel in NETWORK_FEES ? NETWORK_FEES[channel as NetworkId] : null;
     out.push({
       kind: "pay", network_txn_id: `X${date.replace(/-/g, "")}${digest.slice(0, 12).toUpperCase()}`, txn_id: `EXT${digest.slice(12, 28)}`,
-      order_id: `ext_${digest.slice(28, 44)}`, amount_fen, fee_fen: feeFen(amount_fen, NETWORK_FEES[channel].bps, 0n) + NETWORK_FEES[channel].fixed_fen, at, source: "extra",
+      order_id: `ext_${digest.slice(28, 44)}`, amount_fen, fee_fen: fees ? feeFen(amount_fen, fees.bps, 0n) + fees.fixed_fen : 0n, at, source: "extra",
       agreement_no: "", card_number: null, trace_no: digest.slice(44, 50),
     });
   }

@@ -7,6 +7,7 @@ import { BANKS, bankByCode, generateCreditElements, luhnCheckDigit, makeCardNumb
 import type { SandboxContext } from "../context.ts";
 import { FAULT_KINDS } from "../faults.ts";
 import { NETWORK_IDS, OPERATIONS, type Card } from "../model.ts";
+import { RAILS } from "../../kernel/cnaps/hours.ts";
 import { Rng } from "../rng.ts";
 import { SmsInbox } from "../sms.ts";
 import { settlementDate } from "../calendar.ts";
@@ -199,7 +200,7 @@ const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => realDate(d
  */
 function registerStatementFaultRoutes(app: FastifyInstance, ctx: SandboxContext): void {
   app.post("/sandbox/v1/statement-faults", async (request, reply) => {
-    const schema = z.strictObject({ channel: z.enum(NETWORK_IDS), date: IsoDate, kind: z.enum(STATEMENT_FAULT_KINDS), count: z.number().int().min(1).max(STATEMENT_FAULT_LIMITS.count_max).default(1) });
+    const schema = z.strictObject({ channel: z.enum([...NETWORK_IDS, ...RAILS]), date: IsoDate, kind: z.enum(STATEMENT_FAULT_KINDS), count: z.number().int().min(1).max(STATEMENT_FAULT_LIMITS.count_max).default(1) });
     const body = parse(schema, request.body, reply);
     if (!body) return reply;
     return reply.code(201).send(ctx.statement_faults.add(body));
