@@ -79,7 +79,7 @@ describe("paycore reconcile", () => {
   it("stops with one line and exit 2 on a bad channel or date, and explains itself with --help", async () => {
     const channel_bad = await runCli(["reconcile", "--channel", "visa", "--date", date], env());
     expect(channel_bad.code).toBe(2);
-    expect(channel_bad.stderr.trim()).toBe("paycore reconcile: --channel visa is not reconciled; one of netsunion, unionpay_nocard, unionpay_quickpay");
+    expect(channel_bad.stderr.trim()).toBe("paycore reconcile: --channel visa is not reconciled; one of netsunion, unionpay_nocard, unionpay_quickpay, hvps, beps, ibps, bank_direct");
     const date_bad = await runCli(["reconcile", "--channel", channel, "--date", "2026-02-30"], env());
     expect(date_bad.code).toBe(2);
     expect(date_bad.stderr.trim()).toBe("paycore reconcile: --date 2026-02-30 is not a date; give it as YYYY-MM-DD (e.g. 2026-05-04)");
