@@ -7,6 +7,8 @@ import { parseAllowList } from "./kernel/net-guard.ts";
  */
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const port = z.coerce.number().int().min(0).max(65_535);
+/** A client timeout: at least 100 ms, at most 10 minutes (never 0: "no timeout" is not offered). */
+const timeout_ms = z.coerce.number().int().min(100).max(600_000);
 
 const ConfigSchema = z.object({
   PORT: port.default(3000),
@@ -28,6 +30,9 @@ const ConfigSchema = z.object({
   PAYCORE_KEY_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
   PAYCORE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   PAYCORE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  PAYCORE_CONNECTION_TIMEOUT_MS: timeout_ms.default(60_000),
+  PAYCORE_REQUEST_TIMEOUT_MS: timeout_ms.default(60_000),
+  PAYCORE_BODY_TIMEOUT_MS: timeout_ms.default(30_000),
   PAYCORE_PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .max(200)
@@ -67,6 +72,9 @@ export interface Config {
   key_grace_ms: number;
   rate_limit_per_minute: number;
   body_limit_bytes: number;
+  connection_timeout_ms: number;
+  request_timeout_ms: number;
+  body_timeout_ms: number;
   public_url: string | undefined;
   /** Unset (undefined) lets the demo allow this machine; see `settleDemoDefaults`. */
   webhook_allow_hosts: string[] | undefined;
@@ -109,6 +117,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     key_grace_ms: Math.round(c.PAYCORE_KEY_GRACE_HOURS * 3_600_000),
     rate_limit_per_minute: c.PAYCORE_RATE_LIMIT_PER_MINUTE,
     body_limit_bytes: c.PAYCORE_BODY_LIMIT_BYTES,
+    connection_timeout_ms: c.PAYCORE_CONNECTION_TIMEOUT_MS,
+    request_timeout_ms: c.PAYCORE_REQUEST_TIMEOUT_MS,
+    body_timeout_ms: c.PAYCORE_BODY_TIMEOUT_MS,
     public_url: c.PAYCORE_PUBLIC_URL,
     webhook_allow_hosts: c.PAYCORE_WEBHOOK_ALLOW_HOSTS,
   };

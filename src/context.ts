@@ -28,6 +28,12 @@ export interface Settings {
    * notifications may go to. Empty: loopback, private and link-local targets are refused.
    */
   webhook_allow_hosts: readonly string[];
+  /** A socket quiet this long while the client sends or reads is closed (`PAYCORE_CONNECTION_TIMEOUT_MS`). */
+  connection_timeout_ms: number;
+  /** Headers and body must have arrived this long after the request began (`PAYCORE_REQUEST_TIMEOUT_MS`). */
+  request_timeout_ms: number;
+  /** The body must have arrived this long after the headers (`PAYCORE_BODY_TIMEOUT_MS`). */
+  body_timeout_ms: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -36,4 +42,7 @@ export const DEFAULT_SETTINGS: Settings = {
   body_limit_bytes: 64 * 1024,
   public_url: null,
   webhook_allow_hosts: [],
+  connection_timeout_ms: 60_000,
+  request_timeout_ms: 60_000,
+  body_timeout_ms: 30_000,
 };

@@ -19,6 +19,7 @@ import { mountRoute, type RouteDef, type RouteHooks } from "./route.ts";
 import type { Metrics } from "../metrics/index.ts";
 import { metricsRoute } from "./routes/metrics.ts";
 import { installConsole } from "./console.ts";
+import { installTimeouts, serverTimeoutOptions } from "./timeouts.ts";
 
 export interface ServerOptions {
   routes: readonly RouteDef[];
@@ -38,9 +39,11 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
     routerOptions: { maxParamLength: 128 },
     frameworkErrors: onFrameworkError,
     clientErrorHandler: onClientError,
+    ...serverTimeoutOptions(ctx.settings),
   });
   const limiter = new RateLimiter(ctx.settings.rate_limit_per_minute);
   installRequestInput(app);
+  installTimeouts(app, ctx.settings);
   installLogging(app, ctx);
   installErrors(app, ctx);
   installResponseSigning(app);

@@ -89,7 +89,17 @@ export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: D
     clock: systemClock,
     box: new SecretBox(key),
     log,
-    settings: { ...DEFAULT_SETTINGS, key_grace_ms: config.key_grace_ms, rate_limit_per_minute: config.rate_limit_per_minute, body_limit_bytes: config.body_limit_bytes, public_url: config.public_url ?? null, webhook_allow_hosts: config.webhook_allow_hosts ?? [] },
+    settings: {
+      ...DEFAULT_SETTINGS,
+      key_grace_ms: config.key_grace_ms,
+      rate_limit_per_minute: config.rate_limit_per_minute,
+      body_limit_bytes: config.body_limit_bytes,
+      connection_timeout_ms: config.connection_timeout_ms,
+      request_timeout_ms: config.request_timeout_ms,
+      body_timeout_ms: config.body_timeout_ms,
+      public_url: config.public_url ?? null,
+      webhook_allow_hosts: config.webhook_allow_hosts ?? [],
+    },
   };
   return { ctx, handle, master_key_source: source };
 }
