@@ -74,10 +74,34 @@ export function startNotifier(ctx: Ctx, options: NotifierOptions = {}): Notifier
     if (stopping || free <= 0) return [];
     const claimed = await claimDue(ctx, { batch_max: Math.min(s.claim_batch, free), per_merchant_max: s.per_merchant_concurrency, lease_ms: s.lease_ms });
     return claimed.map((d) => {
-      const p = deliver(ctx, d, s.attempt_timeout_ms).finally(() => in_flight.delete(p));
+      const p = deliver(ctx, d, s.attempt_timeout_ms).finally(() => {
+        in_flight.delete(p);
+        refill();
+      });
       in_flight.add(p);
       return p;
     });
+  };
+
+  // A finished attempt frees a slot: claim again now, not at the next poll. Otherwise one merchant
+  // ID's backlog drains at `per_merchant_concurrency` events per poll interval per process (4/s),
+  // whatever its receiver's speed, and a busy merchant's events fall ever further behind. Refills
+  // are coalesced: at most one claim runs for them, and one more follows if slots freed meanwhile.
+  let refill_state: "idle" | "running" | "again" = "idle";
+  const refill = (): void => {
+    if (!(options.background ?? true) || stopping) return;
+    if (refill_state !== "idle") {
+      refill_state = "again";
+      return;
+    }
+    refill_state = "running";
+    void launch()
+      .catch((err: Error) => ctx.log.warn({ err: err.message }, "notifier: claiming deliveries failed; will poll again"))
+      .finally(() => {
+        const again = refill_state === "again";
+        refill_state = "idle";
+        if (again) refill();
+      });
   };
 
   const poll = async () => {
@@ -100,6 +124,8 @@ export function startNotifier(ctx: Ctx, options: NotifierOptions = {}): Notifier
       if (timer) clearTimeout(timer);
       timer = null;
       await polling;
+      // A refill's claim may be running: its deliveries join in_flight before it resolves.
+      await launching;
       await Promise.allSettled([...in_flight]);
     },
   };

@@ -101,6 +101,19 @@ describe("notifications: a slow or dead receiver slows nobody else", () => {
     expect(await notifier.runOnce()).toBe(0);
   });
 
+  it("drains one merchant's backlog as attempts finish, not per_merchant_concurrency per poll interval", async () => {
+    const r = await receiver("ok");
+    const m = await createTestMerchant(app, { notify_url: r.url });
+    const ids: string[] = [];
+    for (let i = 0; i < 24; i++) ids.push(await enqueue(app, { merchant_id: m.creds.mch_id, type: "payment.succeeded", data: paymentData(200 + i) }));
+    // One poll at start, the next in ten minutes: only a finished attempt claiming the next
+    // deliveries gets all 24 out (before, 2 went out and the rest waited for the next poll).
+    const notifier = startNotifier(app.ctx, { poll_interval_ms: 600_000, per_merchant_concurrency: 2 });
+    const received = await r.waitFor(ids.length);
+    await notifier.stop();
+    expect(received.map((x) => x.json.id).sort()).toEqual([...ids].sort());
+  });
+
   it("lets several workers (as in several paycore processes) claim side by side: every event goes out once", async () => {
     const r = await receiver("ok");
     const merchants = [];
