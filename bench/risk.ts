@@ -1,28 +1,47 @@
 /**
  * What the risk rules add to a payment, with 20 rules (card, ID holder and merchant ID scopes;
  * velocity, amount and first-payment caps; enforce with scope locks, review and shadow) over a
- * history of 20,000 payments:
+ * seeded history of payments (20,000 by default, spread over 30 days, 400 cards of 200 ID holders,
+ * 5 merchant IDs):
  *
  * - hook: `screenPayment` around the intent insert against the insert alone, interleaved, so the
- *   difference is the rules' own cost (rules and blocklist queries, one counting statement per
- *   scope, the scope locks' transaction, the stored decision);
+ *   difference is the rules' own cost (rules and blocklist queries, the scope locks, the one
+ *   counting statement, the stored decision, the counter buckets);
  * - end to end: POST /v1/payments through the sandbox network with no rules, then with the 20.
  *
- *   npm run bench risk                                   # embedded PGlite
- *   DATABASE_URL=postgres://…/test npm run bench risk    # PostgreSQL
+ *   npm run bench -- risk                                   # embedded PGlite
+ *   DATABASE_URL=postgres://…/test npm run bench -- risk    # PostgreSQL
+ *
+ * BENCH_RISK_HISTORY=200000 sets the history's size; BENCH_RISK_SAMPLES the payments timed per
+ * variant (1,000); BENCH_RISK_EXPLAIN=1 prints the counting statement's EXPLAIN (ANALYZE, BUFFERS)
+ * for the 20 rules before timing (the plan a payment gets: with a long history PostgreSQL once
+ * gave it parallel workers).
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { CardRow, Database, PaymentRow } from "../src/db/index.ts";
 import { newId } from "../src/kernel/ids.ts";
-import { rebuildCounters, screenPayment } from "../src/risk/index.ts";
+import { windowUsageQuery } from "../src/risk/counters.ts";
+import { ruleWindows } from "../src/risk/evaluate.ts";
+import { applicableRules, rebuildCounters, screenPayment } from "../src/risk/index.ts";
 import { catalogue, pickCard, signCard } from "../test/payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../test/support/app.ts";
 
-const HISTORY_PAYMENTS = 20_000;
+const HISTORY_PAYMENTS_MAX = 5_000_000;
+/** Payments in the seeded history (BENCH_RISK_HISTORY, e.g. 200000): spread over the last 30 days. */
+const HISTORY_PAYMENTS = whole("BENCH_RISK_HISTORY", 20_000, HISTORY_PAYMENTS_MAX);
 const CARDS = 400;
 const HOLDERS = 200;
-const SAMPLES = 1_000;
+/** Payments timed per variant (BENCH_RISK_SAMPLES). */
+const SAMPLES = whole("BENCH_RISK_SAMPLES", 1_000, 100_000);
 const E2E_PAYMENTS = 200;
+
+function whole(name: string, fallback: number, max: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be a whole number from 1 to ${max}`);
+  return n;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -99,6 +118,7 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
       if (res.status !== 201) throw new Error(`rule: ${JSON.stringify(res.body)}`);
     }
   }
+  if (process.env.BENCH_RISK_EXPLAIN) await explainCount(app, ruled[0]!, cards[0]!);
   const insert = async (db: Kysely<Database>, row: PaymentRow) => (await db.insertInto("payments").values(row).returningAll().executeTakeFirst()) ?? null;
   const bare: number[] = [];
   const zero: number[] = [];
@@ -130,6 +150,17 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     { bench: "added by 20 rules vs 0 rules", engine, samples: SAMPLES, "p50 / p99 ms": diff(twenty, zero) },
     { bench: "added by hook + 20 rules vs insert alone", engine, samples: SAMPLES, "p50 / p99 ms": diff(twenty, bare) },
   ];
+}
+
+/** BENCH_RISK_EXPLAIN=1: the plan of the 20 rules' counting statement, as a payment runs it (in its transaction). */
+async function explainCount(app: TestApp, merchant_id: string, card: CardRow): Promise<void> {
+  const rules = await applicableRules(app.ctx.db, "payment", merchant_id);
+  const attempt = { subject: "payment" as const, keys: { card_id: card.card_id, id_fingerprint: card.id_fingerprint, merchant_id }, amount: 12_345n, now: app.ctx.clock.now(), card_since: card.created_at };
+  const { windows } = ruleWindows(rules, attempt);
+  await app.ctx.db.transaction().execute(async (trx) => {
+    const plan = await sql<{ "QUERY PLAN": string }>`EXPLAIN (ANALYZE, BUFFERS) ${windowUsageQuery("payment", attempt.keys, windows)}`.execute(trx);
+    console.log(`counting statement of ${rules.length} rules (${windows.length} windows):\n${plan.rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
+  });
 }
 
 async function benchEndToEnd(): Promise<Record<string, string | number>[]> {

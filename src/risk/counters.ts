@@ -93,6 +93,15 @@ export function windowRanges(since: Date): { edge: [Date, Date] | null; buckets:
  */
 export async function windowUsage(db: Kysely<Database>, subject: RuleSubject, keys: ScopeKeys, windows: readonly WindowQuery[]): Promise<Usage[]> {
   if (windows.length === 0) return [];
+  const result = await windowUsageQuery(subject, keys, windows).execute(db);
+  const usage = windows.map(() => ({ count: 0n, amount: 0n }));
+  for (const row of result.rows) usage[Number(row.w)] = { count: BigInt(row.n), amount: BigInt(row.a) };
+  return usage;
+}
+
+/** The statement `windowUsage` runs (the benchmark EXPLAINs it): one row per window with any usage. */
+export function windowUsageQuery(subject: RuleSubject, keys: ScopeKeys, windows: readonly WindowQuery[]): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
+  assert(windows.length > 0, "no window to count");
   assert(windows.length <= RISK_LIMITS.rules_per_payment_max, "more windows than rules per payment");
   const bucket_rows: RawBuilder<unknown>[] = [];
   const edges = new Map<RuleScope, RawBuilder<unknown>[]>();
@@ -109,10 +118,14 @@ export async function windowUsage(db: Kysely<Database>, subject: RuleSubject, ke
       JOIN risk_counters c ON c.scope_key = r.scope_key AND c.width_s = r.width_s AND c.bucket_start >= r.lo AND c.bucket_start < r.hi`);
   }
   for (const [scope, rows] of edges) parts.push(edgeRows(subject, scope, keys, rows));
-  const result = await sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, sum(n)::int8 AS n, sum(a)::int8 AS a FROM (${sql.join(parts, sql` UNION ALL `)}) AS u GROUP BY w`.execute(db);
-  const usage = windows.map(() => ({ count: 0n, amount: 0n }));
-  for (const row of result.rows) usage[Number(row.w)] = { count: BigInt(row.n), amount: BigInt(row.a) };
-  return usage;
+  // set_config is a function PostgreSQL marks parallel-unsafe: a statement that calls it is never
+  // given parallel workers. Without it, with a long history (200,000 payments) the planner chose a
+  // Gather Merge over two workers whose start-up (~50 ms) dwarfed the work (under 2 ms of index
+  // probes). The call is also SET LOCAL without a statement of its own: no later statement of the
+  // transaction gets workers either. PGlite has no workers; the call is harmless there.
+  return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, sum(n)::int8 AS n, sum(a)::int8 AS a,
+      set_config('max_parallel_workers_per_gather', '0', true) AS serial
+    FROM (${sql.join(parts, sql` UNION ALL `)}) AS u GROUP BY w`;
 }
 
 /** The raw rows of the window edges of one scope (each edge is less than a minute long). */

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import { formatYuan } from "../kernel/money.ts";
-import { scopeKey, windowUsage, type ScopeKeys, type Usage } from "./counters.ts";
+import { scopeKey, windowUsage, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
 
 /** One rule that fired, with the figures that made it fire: what operators read. */
@@ -41,9 +41,24 @@ function windowStart(rule: RiskRuleRow, a: Attempt): Date {
  * break: one statement for all rules (rules sharing a scope and a window start share a window).
  */
 export async function evaluateRules(db: Kysely<Database>, rules: readonly RiskRuleRow[], a: Attempt): Promise<FiredRule[]> {
-  // A first-payment cap no longer applies once the card is older than its window.
+  const { live, windows, window_of } = ruleWindows(rules, a);
+  const usage = await windowUsage(db, a.subject, a.keys, windows);
+  const fired: FiredRule[] = [];
+  live.forEach((rule, i) => {
+    const hit = judge(rule, usage[window_of[i]!]!, a);
+    if (hit) fired.push(hit);
+  });
+  return fired;
+}
+
+/**
+ * The windows the rules count for this attempt, each once (rules sharing a scope and a window
+ * start share it), and each live rule's window. A first-payment cap no longer applies once the
+ * card is older than its window.
+ */
+export function ruleWindows(rules: readonly RiskRuleRow[], a: Attempt): { live: RiskRuleRow[]; windows: WindowQuery[]; window_of: number[] } {
   const live = rules.filter((rule) => !(rule.kind === "first_payment" && a.now.getTime() - a.card_since.getTime() >= rule.window_seconds * 1000));
-  const windows: { scope: RuleScope; since: Date }[] = [];
+  const windows: WindowQuery[] = [];
   const index = new Map<string, number>();
   const window_of = live.map((rule) => {
     const since = windowStart(rule, a);
@@ -54,13 +69,7 @@ export async function evaluateRules(db: Kysely<Database>, rules: readonly RiskRu
     }
     return index.get(id)!;
   });
-  const usage = await windowUsage(db, a.subject, a.keys, windows);
-  const fired: FiredRule[] = [];
-  live.forEach((rule, i) => {
-    const hit = judge(rule, usage[window_of[i]!]!, a);
-    if (hit) fired.push(hit);
-  });
-  return fired;
+  return { live, windows, window_of };
 }
 
 const SCOPE_WORDS: Record<RuleScope, string> = { card: "this card", id_holder: "this ID holder's cards", merchant: "this merchant ID", phone: "this phone" };
