@@ -34,7 +34,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Expired nonces and idempotency keys (src/api/sweeper.ts): often, in bounded batches. */
+/** Expired nonces and idempotency keys, old risk counter buckets (src/api/sweeper.ts): often, in bounded batches. */
 const SWEEP_INTERVAL_MS = 10_000;
 
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */

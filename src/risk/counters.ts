@@ -216,6 +216,28 @@ export async function lockScopes(trx: Kysely<Database>, keys: readonly string[])
     FROM (SELECT DISTINCT hashtext(v.k) AS h FROM (VALUES ${sql.join(values)}) AS v(k) ORDER BY h OFFSET 0) AS s`.execute(trx);
 }
 
+/**
+ * Deletes counter buckets older than RISK_LIMITS.counter_keep_seconds, at most `batch_rows` a
+ * statement and `batches_max` statements a run; stops at the first short batch. Several
+ * processes may sweep at once: each batch skips the rows another is deleting (SKIP LOCKED), so
+ * none waits on another or deletes a row twice. Answers the rows deleted.
+ */
+export async function sweepOldCounters(db: Kysely<Database>, now: Date, bounds: { batch_rows: number; batches_max: number }): Promise<number> {
+  assert(RISK_LIMITS.counter_keep_seconds > RISK_LIMITS.window_seconds_max, "buckets must outlive the longest window");
+  assert(bounds.batch_rows > 0 && bounds.batches_max > 0, "a sweep needs positive bounds");
+  const cutoff = new Date(now.getTime() - RISK_LIMITS.counter_keep_seconds * 1000);
+  let total = 0;
+  for (let i = 0; i < bounds.batches_max; i++) {
+    const r = await sql`DELETE FROM risk_counters WHERE (scope_key, width_s, bucket_start, stripe) IN (
+      SELECT scope_key, width_s, bucket_start, stripe FROM risk_counters WHERE bucket_start < ${cutoff}
+      LIMIT ${bounds.batch_rows} FOR UPDATE SKIP LOCKED)`.execute(db);
+    const n = Number(r.numAffectedRows ?? 0n);
+    total += n;
+    if (n < bounds.batch_rows) break;
+  }
+  return total;
+}
+
 /** The first key of the two-key advisory locks risk takes (its migration number). */
 const RISK_LOCK_CLASS = 1000;
 

@@ -3,7 +3,7 @@
  * decisions they take (stored with the payment, explained), alerts, and merchant monitoring.
  */
 export { screenPayment, screenSigning, type PaymentScreening, type SigningScreening } from "./screen.ts";
-export { rebuildCounters, releaseFailedPayment } from "./counters.ts";
+export { rebuildCounters, releaseFailedPayment, sweepOldCounters } from "./counters.ts";
 export * from "./rules.ts";
 export * from "./blocklist.ts";
 export * from "./decisions.ts";

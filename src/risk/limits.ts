@@ -7,6 +7,11 @@ export const RISK_LIMITS = {
   /** Rules in total (enabled or not). */
   rules_max: 500,
   max_count_max: 1_000_000,
+  /**
+   * How long counter buckets are kept (33 days): longer than the longest window (31 days) a rule
+   * may count, so no window ever reads a deleted bucket; older ones are swept.
+   */
+  counter_keep_seconds: 33 * 86_400,
   /** Rows each merchant-ID counter bucket is split into (concurrent payments spread over them). */
   counter_stripes: 4,
   rule_name_chars_max: 128,
