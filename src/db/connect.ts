@@ -1,9 +1,9 @@
-import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { acquireDirLock, type DirLock } from "../kernel/dir-lock.ts";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
+import { ensurePrivateDir, PrivateNodeFS, restrictTree } from "./private-files.ts";
 import type { Database } from "./schema.ts";
 import { countingDialect, type StatementCounts } from "./stats.ts";
 
@@ -70,11 +70,19 @@ export function poolStats(db: Kysely<Database>): PoolStats | null {
  */
 export const POOL_LIMITS = { connect_timeout_ms: 5_000, idle_timeout_ms: 30_000, idle_in_transaction_timeout_ms: 60_000 } as const;
 
+/**
+ * Opens the embedded database in `<data_dir>/pglite`. The data directory and everything PGlite keeps
+ * in it are owner-only (0700 directories, 0600 files; src/db/private-files.ts): the directory also
+ * holds the master key and the lock file with the control token.
+ */
 export async function openPGlite(data_dir: string): Promise<PGlite> {
   const parsers = { [INT8_OID]: parseInt8 };
   if (data_dir === "memory") return PGlite.create({ parsers });
-  mkdirSync(data_dir, { recursive: true });
-  return PGlite.create({ dataDir: `${data_dir}/pglite`, parsers });
+  const pglite_dir = `${data_dir}/pglite`;
+  ensurePrivateDir(data_dir);
+  ensurePrivateDir(pglite_dir);
+  restrictTree(pglite_dir); // files left by a version that did not restrict them
+  return PGlite.create({ dataDir: pglite_dir, fs: new PrivateNodeFS(pglite_dir), parsers });
 }
 
 export async function connect(options: ConnectOptions): Promise<DatabaseHandle> {
