@@ -4,7 +4,8 @@ import { LEDGER_LIMITS, checkLedger, pendingItemsProblems, type LedgerCheck, typ
 
 /**
  * The whole-books check: the ledger against its journal, and settlement against the ledger —
- * each merchant's available balance is what its unpaid settlement records hold, money in transit
+ * each merchant's available balance is what its unpaid settlement records hold (with its deposits
+ * and business payouts), money in transit
  * is what open instructions carry, an instruction is the sum of its records, and a pending balance
  * is its unsettled items plus any negative net carried forward.
  */
@@ -26,18 +27,34 @@ export async function carriedForward(db: Kysely<Database>): Promise<Map<string, 
   return new Map(rows.rows.filter((r) => r.status === "carried_forward").map((r) => [r.merchant_id, r.net]));
 }
 
+/**
+ * A merchant ID's available balance is what its unpaid settlement records hold, plus the deposits
+ * credited to it, less amount + fee of each business payout that holds a reservation or has gone
+ * out (queued, processing, succeeded; a failed or returned one gave it back).
+ */
 async function availableProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
-  const rows = await sql<{ merchant_id: string; available: bigint; unpaid: bigint }>`
-    SELECT coalesce(a.owner_id, s.merchant_id) AS merchant_id,
-           coalesce(a.credits - a.debits, 0)::int8 AS available, coalesce(s.unpaid, 0)::int8 AS unpaid
+  const rows = await sql<{ merchant_id: string; available: bigint; unpaid: bigint; deposits: bigint; payouts: bigint }>`
+    WITH sources AS (
+      SELECT merchant_id, net AS unpaid, 0::int8 AS deposits, 0::int8 AS payouts FROM settlements
+       WHERE status IN ('held', 'awaiting_payout', 'payout_failed')
+      UNION ALL
+      SELECT merchant_id, 0, amount, 0 FROM deposits WHERE status = 'credited' AND merchant_id IS NOT NULL
+      UNION ALL
+      SELECT merchant_id, 0, 0, amount + fee FROM payouts WHERE status IN ('queued', 'processing', 'succeeded')),
+    expected AS (
+      SELECT merchant_id, sum(unpaid) AS unpaid, sum(deposits) AS deposits, sum(payouts) AS payouts FROM sources GROUP BY merchant_id)
+    SELECT coalesce(a.owner_id, e.merchant_id) AS merchant_id,
+           coalesce(a.credits - a.debits, 0)::int8 AS available, coalesce(e.unpaid, 0)::int8 AS unpaid,
+           coalesce(e.deposits, 0)::int8 AS deposits, coalesce(e.payouts, 0)::int8 AS payouts
       FROM (SELECT owner_id, credits, debits FROM ledger_balances WHERE kind = 'merchant_available') a
-      FULL JOIN (
-        SELECT merchant_id, sum(net) AS unpaid FROM settlements
-         WHERE status IN ('held', 'awaiting_payout', 'payout_failed') GROUP BY merchant_id
-      ) s ON s.merchant_id = a.owner_id`.execute(db);
+      FULL JOIN expected e ON e.merchant_id = a.owner_id`.execute(db);
   return rows.rows
-    .filter((r) => r.available !== r.unpaid)
-    .map((r) => ({ kind: "available_mismatch" as const, subject: r.merchant_id, detail: `available ${r.available}, unpaid settlement records ${r.unpaid}` }));
+    .filter((r) => BigInt(r.available) !== BigInt(r.unpaid) + BigInt(r.deposits) - BigInt(r.payouts))
+    .map((r) => ({
+      kind: "available_mismatch" as const,
+      subject: r.merchant_id,
+      detail: `available ${r.available}, unpaid settlement records ${r.unpaid} + credited deposits ${r.deposits} - business payouts ${r.payouts}`,
+    }));
 }
 
 async function transitProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
