@@ -14,6 +14,7 @@ import { startLedgerApplier } from "../ledger/index.ts";
 import { startMonitorSchedule } from "../risk/index.ts";
 import { sandboxSettlementSource, startReconciliationSchedule } from "../reconciliation/index.ts";
 import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
+import { crashPointSetting } from "../kernel/crash-point.ts";
 import { startServer } from "../platform.ts";
 import { startSandbox, type RunningSandbox } from "../sandbox/index.ts";
 import { openContext } from "./main.ts";
@@ -24,7 +25,9 @@ import { openContext } from "./main.ts";
  * notifier, print where to look.
  */
 export async function runStart(config: Config): Promise<number> {
+  const crash_point = crashPointSetting(); // a typo in a kill -9 test stops the start, not a payout
   const { ctx, handle, master_key_source } = await openContext(config);
+  if (crash_point) ctx.log.warn({ crash_point }, "PAYCORE_CRASH_POINT is set: this process kills itself with SIGKILL at that point (a test facility, docs/reliability.md)");
   await migrate(handle.db);
   const admin = await ensureBootstrapAdmin(ctx, config.admin_token);
   const demo = config.seed_demo ? await seedDemo(ctx) : null;

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, PayoutRow } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
+import { crashPoint } from "../kernel/crash-point.ts";
 import { RAIL_NAMES } from "../kernel/cnaps/hours.ts";
 import { REJECT_REASONS } from "../kernel/cnaps/iso20022.ts";
 import { newId } from "../kernel/ids.ts";
@@ -19,7 +20,9 @@ export async function sendPayout(pd: PayoutDeps, row: PayoutRow): Promise<void> 
   if (!pd.gateway) return; // no line to the rails in this process: the sweeper of one that has it sends it
   const payee_account = pd.ctx.box.open(row.payee_account_number_enc, `payout_payee:${row.payout_id}`);
   const credit = { msg_id: row.msg_id, end_to_end_id: row.payout_id, rail: row.rail, amount: row.amount, creditor: { name: row.payee_account_name, account: payee_account, agent: row.payee_bank_code }, purpose: row.purpose };
+  crashPoint("payout_after_intent");
   const outcome = await pd.gateway.send(credit, pd.ctx.clock.now());
+  crashPoint("payout_after_send");
   pd.health.record(row.rail, outcome.status === "pending" ? "error" : "ok", pd.ctx.clock.now().getTime());
   await applyRailOutcome(pd, row.msg_id, outcome);
 }
@@ -65,6 +68,7 @@ export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, outcome: 
     await trx.updateTable("payouts").set(changes(p, next)).where("payout_id", "=", p.payout_id).execute();
     if (next.status === "succeeded") await notify(trx, next, "payout.succeeded", now);
     if (next.status === "failed") await notify(trx, next, "payout.failed", now);
+    crashPoint("payout_before_outcome_commit");
     return next;
   });
 }
