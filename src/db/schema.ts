@@ -1,4 +1,4 @@
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 import type { ChannelTables } from "../channels/rows.ts";
 import type { RiskTables } from "../risk/rows.ts";
 
@@ -514,7 +514,26 @@ export interface SettlementHoldRow {
   created_at: Date;
 }
 
+/** A settlement run's progress and outcome (migration 1400). */
+export interface SettlementRunRow {
+  run_id: string;
+  settlement_date: string;
+  status: "running" | "done" | "failed";
+  phase: "settle" | "payout" | "done";
+  done: number;
+  total: number;
+  operator_id: string | null;
+  records_created: number;
+  payouts_created: number;
+  amount_instructed: bigint;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
 export interface SettlementTables {
+  settlement_runs: SettlementRunRow;
   settlements: SettlementRow;
   settlement_payouts: SettlementPayoutRow;
   settlement_payout_items: SettlementPayoutItemRow;
@@ -590,6 +609,15 @@ export interface ReconciliationRow {
   finished_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/** The table: a run's row and the progress of its current or last attempt (migration 1400), optional on insert. */
+export interface ReconciliationTableRow extends ReconciliationRow {
+  progress_phase: ColumnType<string | null, string | null | undefined, string | null>;
+  progress_done: ColumnType<number, number | undefined, number>;
+  progress_total: ColumnType<number | null, number | null | undefined, number | null>;
+  progress_error: ColumnType<string | null, string | null | undefined, string | null>;
+  progress_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface ReconciliationResultRow {
@@ -668,7 +696,7 @@ export interface ReconciliationSettingsRow {
 }
 
 export interface ReconciliationTables {
-  reconciliations: ReconciliationRow;
+  reconciliations: ReconciliationTableRow;
   reconciliation_results: ReconciliationResultRow;
   reconciliation_lines: ReconciliationLineRow;
   reconciliation_exceptions: ReconciliationExceptionRow;

@@ -10,6 +10,8 @@ export const ID_PREFIXES = [
   "rsk", "blk", "rdc", "rsg", "ral", "rmr",
   // reconciliation: runs, exceptions, alerts
   "rec", "rex", "rca",
+  // settlement runs (their progress)
+  "srn",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

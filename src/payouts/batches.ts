@@ -144,6 +144,23 @@ export interface BatchSummary {
   /** Lines done so far: all of them once the batch is finished; while it runs, the payouts made. */
   lines_done: number;
   finished: boolean;
+  /** Lines whose outcome is final (payout succeeded, failed or returned; line rejected). */
+  lines_final: number;
+}
+
+/** Payout statuses after which a batch line needs nothing more (a succeeded one may still be returned, but it has run). */
+const FINAL_STATUSES: readonly PayoutStatus[] = ["succeeded", "failed", "returned"];
+
+/** One count over the batch's payouts (index payouts_batch_idx), plus the rejected lines once they are stored. */
+async function finalLines(db: Kysely<Database>, batch: PayoutBatchRow): Promise<number> {
+  const row = await db
+    .selectFrom("payouts")
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("batch_id", "=", batch.batch_id)
+    .where("status", "in", FINAL_STATUSES)
+    .executeTakeFirstOrThrow();
+  const rejected = readResults(batch).filter((r) => "error" in r).length;
+  return Number(row.n) + rejected;
 }
 
 export async function listPayoutBatches(
@@ -160,7 +177,7 @@ export async function listPayoutBatches(
   for (const batch of data) {
     const finished = readResults(batch).length >= batch.line_count;
     const made = finished ? batch.line_count : Number((await db.selectFrom("payouts").select((eb) => eb.fn.countAll<string>().as("n")).where("batch_id", "=", batch.batch_id).executeTakeFirstOrThrow()).n);
-    summaries.push({ batch, lines_done: made, finished });
+    summaries.push({ batch, lines_done: made, finished, lines_final: await finalLines(db, batch) });
   }
   return { data: summaries, next_cursor: rows.length > q.limit ? data.at(-1)!.batch_id : null };
 }

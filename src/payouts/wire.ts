@@ -131,6 +131,7 @@ export const PayoutBatchSummaryOut = z.object({
   line_count: z.number().int(),
   lines_done: z.number().int().describe("While the batch runs: the payouts made so far; once finished: line_count"),
   finished: z.boolean(),
+  lines_final: z.number().int().describe("Lines with a final outcome: payouts succeeded, failed or returned, and (once finished) lines rejected. The batch's progress is lines_final of line_count"),
   created_at: z.string(),
 });
 
@@ -146,7 +147,7 @@ export function batchToWire(v: { batch: PayoutBatchRow; lines: readonly BatchLin
   };
 }
 
-export function batchSummaryToWire(s: { batch: PayoutBatchRow; lines_done: number; finished: boolean }) {
+export function batchSummaryToWire(s: { batch: PayoutBatchRow; lines_done: number; finished: boolean; lines_final: number }) {
   const b = s.batch;
-  return { batch_id: b.batch_id, merchant_id: b.merchant_id, out_batch_no: b.out_batch_no, line_count: b.line_count, lines_done: s.lines_done, finished: s.finished, created_at: b.created_at.toISOString() };
+  return { batch_id: b.batch_id, merchant_id: b.merchant_id, out_batch_no: b.out_batch_no, line_count: b.line_count, lines_done: s.lines_done, finished: s.finished, lines_final: s.lines_final, created_at: b.created_at.toISOString() };
 }

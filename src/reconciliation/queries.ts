@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, ExceptionKind, ExceptionStatus, ReconciliationExceptionRow, ReconciliationResultRow, ReconciliationRow } from "../db/index.ts";
 import { RECONCILIATION_LIMITS } from "./limits.ts";
+import { progressView, type ProgressView } from "./progress.ts";
 
 export const RESULT_NAMES = ["matched", "network_only", "platform_only", "amount_mismatch", "status_mismatch", "fee_mismatch"] as const;
 export type Counts = Record<(typeof RESULT_NAMES)[number] | "buffered", number>;
@@ -21,6 +22,9 @@ export interface ReconciliationView {
   open_exceptions: number;
   started_at: string;
   finished_at: string | null;
+  /** The current or last attempt's phase and lines (progress.ts), and the error that stopped it. */
+  progress: ProgressView;
+  error: string | null;
 }
 
 function view(run: ReconciliationRow, results: ReconciliationResultRow[], open_exceptions: number): ReconciliationView {
@@ -34,6 +38,7 @@ function view(run: ReconciliationRow, results: ReconciliationResultRow[], open_e
     reconciliation_id: run.reconciliation_id, channel: run.channel_id, date: run.settlement_date, status: run.status, counts, amounts,
     line_count: run.line_count, file_net: run.file_net, run_count: run.run_count, settled_amount: run.settled_amount,
     settled_at: run.settled_at?.toISOString() ?? null, open_exceptions, started_at: run.started_at.toISOString(), finished_at: run.finished_at?.toISOString() ?? null,
+    ...progressView(run),
   };
 }
 

@@ -14,6 +14,7 @@ import { RECONCILED_CHANNELS, loadSettings, type ReconciliationSettings } from "
 import { settleDay, type NetworkSettlementSource } from "./settle.ts";
 import { fetchStatementFile, type StatementFile } from "./source.ts";
 import { fileDueAt } from "./schedule-times.ts";
+import { recordProgress } from "./progress.ts";
 
 /**
  * One reconciliation run of a channel and day, in the crash-safe order of every channel call:
@@ -43,15 +44,26 @@ export interface RunOptions {
 const RUN_LEASE_MS = 15 * 60_000;
 
 export async function runReconciliation(deps: PaymentDeps, options: RunOptions): Promise<{ run: ReconciliationRow; created: boolean }> {
-  const progress = options.progress ?? (() => {});
   const settings = await checkRequest(deps, options);
-  progress("fetching", 0);
+  // Every phase also goes onto the run's row (progress.ts), so any process can show it.
+  const recorder = recordProgress(deps.ctx, options.channel_id, options.date, options.progress);
+  recorder.progress("fetching", 0);
   const file = options.file ?? (await fetchOrAlert(deps, settings, options.date));
   try {
-    return await reconcileFile(deps, options, settings, file);
+    const result = await reconcileFile(deps, { ...options, progress: recorder.progress }, settings, file);
+    await recorder.flush();
+    return { ...result, run: await reread(deps, result.run) };
+  } catch (err) {
+    await recorder.fail(err);
+    throw err;
   } finally {
     await file.dispose?.();
   }
+}
+
+/** The row as it stands once the last progress write is in. */
+async function reread(deps: PaymentDeps, run: ReconciliationRow): Promise<ReconciliationRow> {
+  return deps.ctx.db.selectFrom("reconciliations").selectAll().where("reconciliation_id", "=", run.reconciliation_id).executeTakeFirstOrThrow();
 }
 
 async function reconcileFile(deps: PaymentDeps, options: RunOptions, settings: ReconciliationSettings, file: StatementFile): Promise<{ run: ReconciliationRow; created: boolean }> {
@@ -129,10 +141,11 @@ async function claimRun(deps: PaymentDeps, channel_id: string, date: string): Pr
   const lease_from = new Date(now.getTime() - RUN_LEASE_MS);
   const taken = await ctx.db
     .updateTable("reconciliations")
-    .set({ status: "running", run_count: sql`run_count + 1`, started_at: now, updated_at: now })
+    .set({ status: "running", run_count: sql`run_count + 1`, started_at: now, updated_at: now, progress_error: null })
     .where("channel_id", "=", channel_id)
     .where("settlement_date", "=", date)
-    .where((eb) => eb.or([eb("status", "=", "done"), eb("started_at", "<", lease_from)]))
+    // A run whose last attempt failed (progress.ts recorded the error) is taken over at once.
+    .where((eb) => eb.or([eb("status", "=", "done"), eb("started_at", "<", lease_from), eb("progress_error", "is not", null)]))
     .returningAll()
     .executeTakeFirst();
   if (taken) return { run: taken, created: false, claimed: true };

@@ -16,3 +16,4 @@ export {
 } from "./queries.ts";
 export { runSettlement, type RunOptions, type RunProgress, type RunSummary } from "./run.ts";
 export { HOLD_RELEASE_KIND, PAYOUT_OVERRIDE_KIND, holdReleaseKind, payoutOverrideKind } from "./proposals.ts";
+export { SETTLEMENT_RUN_STALE_MS, getSettlementRun, listSettlementRuns, type RunProgressPoint } from "./run-record.ts";

@@ -8,6 +8,7 @@ import type { TransferExecutor } from "./executor.ts";
 import { loadGroup, payeeCount, payeePage } from "./members.ts";
 import { createGroupPayout, executePayouts, type PayoutPass } from "./payouts.ts";
 import { settleMember, type MemberOutcome } from "./records.ts";
+import { openSettlementRun, type SettlementRunRecord } from "./run-record.ts";
 
 /**
  * The settlement run for one date. For every settlement group (a payee and the members whose
@@ -23,6 +24,8 @@ export interface RunProgress {
 }
 
 export interface RunSummary {
+  /** The run's row in settlement_runs (its progress while it runs, its outcome after). */
+  run_id: string;
   date: string;
   groups: number;
   records_created: number;
@@ -39,10 +42,12 @@ export interface RunOptions {
   /** Null: make records and instructions only (execute them later with `executePayouts`). */
   executor: TransferExecutor | null;
   on_progress?: (progress: RunProgress) => void;
+  /** Who started it (recorded on the run's row); null from the CLI. */
+  operator_id?: string | null;
 }
 
-function emptySummary(date: string): RunSummary {
-  return { date, groups: 0, records_created: 0, carried_forward: 0, held: 0, not_closed: 0, payouts_created: 0, amount_instructed: 0n, payouts: null };
+function emptySummary(run_id: string, date: string): RunSummary {
+  return { run_id, date, groups: 0, records_created: 0, carried_forward: 0, held: 0, not_closed: 0, payouts_created: 0, amount_instructed: 0n, payouts: null };
 }
 
 function count(summary: RunSummary, outcome: MemberOutcome): void {
@@ -89,12 +94,30 @@ export function assertSettlementDateBegun(calendar: SettlementCalendar, date: st
   );
 }
 
-export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box">, options: RunOptions): Promise<RunSummary> {
+export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box" | "log">, options: RunOptions): Promise<RunSummary> {
   if (!isIsoDate(options.date)) throw invalidRequest("date", "must be a calendar date YYYY-MM-DD");
   const calendar = await loadCalendar(ctx.db);
   assertSettlementDateBegun(calendar, options.date, ctx.clock.now());
-  const summary = emptySummary(options.date);
+  const record = await openSettlementRun(ctx, options.date, options.operator_id ?? null);
+  try {
+    const summary = await settleAndPay(ctx, calendar, options, record);
+    await record.finish(summary);
+    return summary;
+  } catch (err) {
+    await record.fail(err);
+    throw err;
+  }
+}
+
+/** The run's work; each progress point goes to the caller (the CLI's printer) and to the run's row. */
+async function settleAndPay(ctx: Pick<Ctx, "db" | "clock" | "box">, calendar: SettlementCalendar, options: RunOptions, record: SettlementRunRecord): Promise<RunSummary> {
+  const report = (p: RunProgress) => {
+    options.on_progress?.(p);
+    record.note(p);
+  };
+  const summary = emptySummary(record.run_id, options.date);
   const total = await payeeCount(ctx.db);
+  record.note({ phase: "settle", done: 0, total });
   let after: string | null = null;
   let exhausted = false;
   for (let page = 0; page < LEDGER_LIMITS.run_pages_max && !exhausted; page++) {
@@ -102,7 +125,7 @@ export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box">, opti
     for (const payee of payees) {
       await settleGroup(ctx, calendar, payee, options.date, summary);
       summary.groups += 1;
-      options.on_progress?.({ phase: "settle", done: summary.groups, total: Math.max(total, summary.groups) });
+      report({ phase: "settle", done: summary.groups, total: Math.max(total, summary.groups) });
     }
     exhausted = payees.length < LEDGER_LIMITS.run_page_groups_max;
     after = payees.at(-1) ?? after;
@@ -111,7 +134,7 @@ export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box">, opti
   if (options.executor) {
     // Every open instruction, not only this date's: a pending one from before is finished too.
     summary.payouts = await executePayouts(ctx, options.executor, {
-      on_progress: (done, total_open) => options.on_progress?.({ phase: "payout", done, total: total_open }),
+      on_progress: (done, total_open) => report({ phase: "payout", done, total: total_open }),
     });
   }
   return summary;

@@ -103,6 +103,7 @@ const PayoutOut = z.object({
 });
 const PassOut = z.object({ attempted: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), pending: z.number().int() });
 const RunOut = z.object({
+  run_id: z.string().describe("The run's row: GET /admin/v1/settlements/runs/{run_id}"),
   date: z.string(),
   groups: z.number().int(),
   records_created: z.number().int(),
@@ -229,7 +230,7 @@ function settlementRoutes(ctx: Ctx, proposals: Proposals, transfers: () => Trans
       body: z.strictObject({ date: IsoDate }),
       response: RunOut,
       handler: async (i) => {
-        const summary = await runSettlement(ctx, { date: i.body.date, executor: transfers() });
+        const summary = await runSettlement(ctx, { date: i.body.date, executor: transfers(), operator_id: i.operator.operator_id });
         await audit(ctx, i, "settlement.run", "settlement_date", i.body.date, runToWire(summary));
         return { body: runToWire(summary) };
       },

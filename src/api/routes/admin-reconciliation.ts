@@ -45,6 +45,15 @@ const ReconciliationOut = z.object({
   open_exceptions: z.number(),
   started_at: z.string(),
   finished_at: z.string().nullable(),
+  progress: z
+    .object({
+      phase: z.string().nullable().describe("loading (lines streaming in) | matching | resolving | settling | done | failed; null for a run recorded before progress was"),
+      done: z.number().int().describe("Lines loaded (loading) or lines of the file (later phases)"),
+      total: z.number().int().nullable().describe("Null while the file streams in (its length is not known before its last line)"),
+      updated_at: z.string().nullable(),
+    })
+    .describe("The current or last attempt, written by whichever process runs it"),
+  error: z.string().nullable().describe("What stopped the last attempt; running the day again takes it over"),
 });
 
 const ExceptionOut = z.object({

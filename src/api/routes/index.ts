@@ -19,6 +19,7 @@ import { SandboxBankTransfers } from "../../settlement/index.ts";
 import { Proposals } from "../../proposals/index.ts";
 import { adminProposalRoutes } from "./admin-proposals.ts";
 import { adminReconciliationRoutes } from "./admin-reconciliation.ts";
+import { adminSettlementRunRoutes } from "./admin-settlement-runs.ts";
 import { adminRailRoutes } from "./admin-rails.ts";
 import { openPayoutRoutes, railCallbackRoutes } from "./open-payouts.ts";
 import { createPayoutDeps } from "../../payouts/index.ts";
@@ -43,6 +44,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...adminMerchantRoutes(ctx, proposals),
     ...adminChannelRoutes(deps, proposals),
     ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
+    ...adminSettlementRunRoutes(ctx),
     ...adminReconciliationRoutes(deps, proposals),
     ...adminProposalRoutes(proposals),
     ...adminRailRoutes(payouts, proposals),
