@@ -39,7 +39,8 @@ function buildIsCurrent() {
   return statSync(STAMP).mtimeMs >= newest(SRC);
 }
 
-export async function launch(entry) {
+/** Builds dist/ when it is missing or older than src/ (exits when it cannot). */
+export function ensureBuilt() {
   if (!buildIsCurrent()) {
     if (!compilerInstalled()) {
       const why = existsSync(STAMP) ? "is older than src/" : "is missing";
@@ -50,5 +51,9 @@ export async function launch(entry) {
     const built = spawnSync(process.execPath, [join(ROOT, "scripts", "build.js")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
     if (built.status !== 0) process.exit(built.status ?? 1);
   }
+}
+
+export async function launch(entry) {
+  ensureBuilt();
   await import(pathToFileURL(join(DIST, `${entry}.js`)).href);
 }

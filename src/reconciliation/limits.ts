@@ -1,7 +1,7 @@
 /** Bounds of reconciliation (TigerBeetle's habit: every loop, batch and page has a maximum). */
 export const RECONCILIATION_LIMITS = {
-  /** File lines inserted per statement: big enough to amortise the round trip, small enough for flat memory. */
-  line_batch_max: 5_000,
+  /** File lines inserted per statement: big enough to amortise the round trip, small enough for flat memory (two batches held at once). */
+  line_batch_max: 10_000,
   /** A day's file: at most this many lines (the benchmark's million, with room). */
   file_lines_max: 5_000_000,
   /** Status mismatches resolved automatically (each one a network query) per run. */
