@@ -201,6 +201,10 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await page.waitForSelector(`[data-run="${channel}/${day}"]`);
     expect(await page.textContent(`[data-run="${channel}/${day}"] .run-status`)).toBe("done");
     await page.waitForFunction(() => document.querySelectorAll('.exception[data-kind="network_only"][data-status="open"]').length === 2);
+    // The finished run's progress, as its row recorded it: the last phase, a full bar, its lines.
+    const recon_bar = page.locator(`[data-run="${channel}/${day}"] .run-progress`);
+    expect(await recon_bar.getAttribute("data-phase")).toBe("done");
+    expect(await recon_bar.locator("progress").evaluate((el: { value: number; max: number }) => [el.value, el.max])).toEqual([4, 4]);
     await shot("reconciliation");
     const row = page.locator('.exception[data-kind="network_only"]').first();
     const exception_id = (await row.getAttribute("data-exception"))!;
@@ -220,6 +224,35 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     expect(done.resolution).toBe("accept_network");
     expect(done.resolution_note).toBe("extra debit confirmed with the network");
     await page.selectOption("#exc-status", "open");
+  }, 60_000);
+
+  it("runs the day's settlement from the settlement page and shows each long operation's progress: settlement runs, payout batches", async () => {
+    const calendar = await app.admin("GET", "/admin/v1/settlement-calendar");
+    const [h, m] = String(calendar.body.cutoff).split(":").map(Number);
+    const date = businessDate(new Date(), h! * 60 + m!);
+    await page.click("#nav-settlement");
+    await page.fill("#settle-date", date);
+    await page.click("#run-settlement");
+    await page.waitForFunction(() => /^(Done|完成)/.test(document.querySelector("#settle-state")?.textContent ?? ""));
+    const runs = await app.admin("GET", `/admin/v1/settlements/runs?date=${date}`);
+    const run = (runs.body.data as Json[])[0]!;
+    expect(run.status).toBe("done");
+    const bar = page.locator(`.settlement-run[data-run="${String(run.run_id)}"] .run-progress`);
+    await bar.waitFor();
+    expect(await bar.getAttribute("data-phase")).toBe("done");
+    const [value, max] = await bar.locator("progress").evaluate((el: { value: number; max: number }) => [el.value, el.max]);
+    expect(value).toBe(max);
+    await shot("settlement-run");
+    // A batch whose two lines are both refused (amount 0) is finished at once: both lines have their outcome.
+    const line = (n: number) => ({ out_payout_no: `console-batch-${n}`, amount: 0, payee: { account_name: "上海某某贸易有限公司", account_number: "6222000000000001", bank_code: "105100000017" }, purpose: "货款" });
+    const batch = await app.admin("POST", `/admin/v1/merchants/${merchant_id}/payout-batches`, { out_batch_no: "console-batch", payouts: [line(1), line(2)] });
+    expect(batch.status).toBe(201);
+    await page.click("#nav-payouts");
+    const batch_bar = page.locator(`.payout-batch[data-batch="${String(batch.body.batch_id)}"] .run-progress`);
+    await batch_bar.waitFor();
+    expect(await batch_bar.getAttribute("data-phase")).toBe("done");
+    expect(await batch_bar.locator("progress").evaluate((el: { value: number; max: number }) => [el.value, el.max])).toEqual([2, 2]);
+    await shot("payout-batches");
   }, 60_000);
 
   it("shows a flagged merchant ID with each signal's contribution, and holds its settlement from the page", async () => {

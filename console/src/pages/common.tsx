@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, query, type Page } from "../api.ts";
-import { useT } from "../i18n.ts";
+import { useT, type Key } from "../i18n.ts";
 
 /** A list that pages through the API's cursors: first page on load, "next page" appends. */
 export function useCursorList<T>(path: string, params: Record<string, string | number | undefined>) {
@@ -40,3 +40,31 @@ export function Err({ error }: { error: string }) {
 }
 
 export const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : "—");
+
+/** Calls `tick` every `ms` while `active` (a run in progress); stops when it is not. */
+export function usePoll(active: boolean, tick: () => void, ms: number) {
+  const latest = useRef(tick);
+  latest.current = tick;
+  useEffect(() => {
+    if (!active) return;
+    const id = setInterval(() => latest.current(), ms);
+    return () => clearInterval(id);
+  }, [active, ms]);
+}
+
+/**
+ * A run's progress: a bar of `value` of `max` (max null: not known yet, the browser draws a moving
+ * bar), the phase in words and the counts. A finished run shows a full bar, so it has one too.
+ */
+export function ProgressBar(p: { phase: string | null; value: number; max: number | null; detail: string; failed?: boolean }) {
+  const t = useT();
+  const words = p.phase ? (DICT_HAS(t, `phase_${p.phase}`) ? t(`phase_${p.phase}` as Key) : p.phase) : "—";
+  return (
+    <span className={`run-progress${p.failed ? " error" : ""}`} data-phase={p.phase ?? ""} data-value={p.value} data-max={p.max ?? ""}>
+      {p.max === null ? <progress /> : <progress value={p.phase === "done" ? Math.max(p.max, 1) : Math.min(p.value, p.max)} max={Math.max(p.max, 1)} />}{" "}
+      <span className="run-progress-text">{words}{p.detail ? ` · ${p.detail}` : ""}</span>
+    </span>
+  );
+}
+
+const DICT_HAS = (t: (k: Key) => string, k: string) => typeof t(k as Key) === "string";

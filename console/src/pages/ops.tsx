@@ -3,7 +3,7 @@ import { api } from "../api.ts";
 import { useT } from "../i18n.ts";
 import { useCan, useSession } from "../session.ts";
 import { parseYuan, yuan } from "../money.ts";
-import { Err, More, useCursorList, when } from "./common.tsx";
+import { Err, More, ProgressBar, useCursorList, usePoll, when } from "./common.tsx";
 
 type Row = Record<string, unknown>;
 const text = (v: unknown) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
@@ -119,33 +119,63 @@ export function Channels() {
   );
 }
 
+/** GET /admin/v1/settlements/runs: one run, from this console, another process or the CLI. */
+interface SettlementRun {
+  run_id: string;
+  date: string;
+  status: "running" | "done" | "failed";
+  progress: { phase: "settle" | "payout" | "done"; done: number; total: number; updated_at: string };
+  operator_id: string | null;
+  records_created: number;
+  payouts_created: number;
+  amount_instructed: number;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+const RUN_POLL_MS = 1_000;
+
 export function Settlement() {
   const t = useT();
   const list = useCursorList<Row>("/admin/v1/settlements", {});
+  const runs = useCursorList<SettlementRun>("/admin/v1/settlements/runs", {});
   const can = useCan();
   const [date, setDate] = useState(new Date().toISOString().slice(0, 10));
   const [state, setState] = useState("");
+  const [posting, setPosting] = useState(false);
   const [error, setError] = useState("");
+  // While a run is under way (this page's or any other process's), its row is read again and again.
+  usePoll(posting || runs.rows.some((r) => r.status === "running"), runs.reload, RUN_POLL_MS);
   const run = async () => {
     setState(t("running"));
     setError("");
+    setPosting(true);
     try {
-      const res = await api("POST", "/admin/v1/settlements/run", { date });
-      setState(`${t("done")}: ${JSON.stringify(res.body)}`);
+      const res = await api<{ run_id: string; records_created: number; payouts_created: number; amount_instructed: number }>("POST", "/admin/v1/settlements/run", { date });
+      const b = res.body;
+      setState(`${t("done")}: ${b.run_id} · ${t("records_created")} ${b.records_created} · ${t("payouts_created")} ${b.payouts_created} · ${yuan(b.amount_instructed)}`);
       list.reload();
     } catch (err) {
       setState("");
       setError((err as Error).message);
+    } finally {
+      setPosting(false);
+      runs.reload();
     }
   };
   return (
     <section>
       <div className="row">
         <input id="settle-date" type="date" value={date} onChange={(e) => setDate(e.target.value)} />
-        {can("POST /admin/v1/settlements/run") && <button id="run-settlement" onClick={() => void run()}>{t("run_settlement")}</button>}
+        {can("POST /admin/v1/settlements/run") && <button id="run-settlement" disabled={posting} onClick={() => void run()}>{t("run_settlement")}</button>}
         <span className="progress" id="settle-state">{state}</span>
       </div>
-      <Err error={list.error || error} />
+      <Err error={list.error || error || runs.error} />
+      <h3>{t("settlement_runs")}</h3>
+      <SettlementRuns runs={runs.rows} />
+      <More more={runs.more} loading={false} />
+      <h3>{t("settlement")}</h3>
       <table id="settlements">
         <thead><tr><th>ID</th><th>{t("merchant")}</th><th>{t("date")}</th><th className="num">gross</th><th className="num">{t("fees")}</th><th className="num">{t("refunds")}</th><th className="num">net</th><th>{t("status")}</th></tr></thead>
         <tbody>
@@ -159,6 +189,30 @@ export function Settlement() {
       </table>
       <More more={list.more} loading={list.loading} />
     </section>
+  );
+}
+
+function SettlementRuns({ runs }: { runs: SettlementRun[] }) {
+  const t = useT();
+  if (runs.length === 0) return <p className="muted">{t("none")}</p>;
+  return (
+    <table id="settlement-runs">
+      <thead><tr><th>ID</th><th>{t("date")}</th><th>{t("status")}</th><th>{t("progress")}</th><th className="num">{t("records_created")}</th><th className="num">{t("payouts_created")}</th><th className="num">{t("amount")}</th><th>{t("operator")}</th><th>{t("time")}</th></tr></thead>
+      <tbody>
+        {runs.map((r) => (
+          <tr key={r.run_id} className="settlement-run" data-run={r.run_id} data-status={r.status}>
+            <td><code>{r.run_id}</code></td><td>{r.date}</td>
+            <td className={r.status === "failed" ? "error" : ""}>{r.status === "failed" ? t("run_failed") : r.status === "done" ? t("done") : t("running")}</td>
+            <td>
+              <ProgressBar phase={r.status === "failed" ? "failed" : r.progress.phase} value={r.progress.done} max={r.progress.total} detail={`${r.progress.done}/${r.progress.total}`} failed={r.status === "failed"} />
+              {r.error && <div className="error run-error">{r.error}</div>}
+            </td>
+            <td className="num">{r.records_created}</td><td className="num">{r.payouts_created}</td><td className="num">{yuan(r.amount_instructed)}</td>
+            <td>{r.operator_id ?? "CLI"}</td><td>{when(r.finished_at ?? r.progress.updated_at)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
@@ -196,6 +250,7 @@ export function Payouts() {
           ))}
         </tbody>
       </table>
+      <Batches />
       <h3>{t("payouts")}</h3>
       <Err error={list.error} />
       <table id="payouts">
@@ -210,5 +265,55 @@ export function Payouts() {
       </table>
       <More more={list.more} loading={list.loading} />
     </section>
+  );
+}
+
+/** GET /admin/v1/payout-batches: a batch's lines with an outcome (progress) and, while it is accepted, lines accepted. */
+interface BatchSummary {
+  batch_id: string;
+  merchant_id: string;
+  out_batch_no: string;
+  line_count: number;
+  lines_done: number;
+  finished: boolean;
+  lines_final: number;
+  created_at: string;
+}
+
+const BATCH_POLL_MS = 2_000;
+
+function Batches() {
+  const t = useT();
+  const list = useCursorList<BatchSummary>("/admin/v1/payout-batches", {});
+  // A batch is under way until each line has an outcome (payouts wait for their rail, then for the bank).
+  usePoll(list.rows.some((b) => !b.finished || b.lines_final < b.line_count), list.reload, BATCH_POLL_MS);
+  return (
+    <>
+      <h3>{t("batches")}</h3>
+      <Err error={list.error} />
+      {list.rows.length === 0 && !list.loading && <p className="muted">{t("none")}</p>}
+      {list.rows.length > 0 && (
+        <table id="payout-batches">
+          <thead><tr><th>{t("batch")}</th><th>{t("merchant")}</th><th className="num">{t("lines")}</th><th>{t("progress")}</th><th>{t("created")}</th></tr></thead>
+          <tbody>
+            {list.rows.map((b) => (
+              <tr key={b.batch_id} className="payout-batch" data-batch={b.batch_id}>
+                <td><code>{b.batch_id}</code> {b.out_batch_no}</td><td>{b.merchant_id}</td><td className="num">{b.line_count}</td>
+                <td>
+                  <ProgressBar
+                    phase={b.finished && b.lines_final >= b.line_count ? "done" : "running"}
+                    value={b.lines_final}
+                    max={b.line_count}
+                    detail={`${t("lines_final")} ${b.lines_final}/${b.line_count}${b.finished ? "" : ` · ${t("lines_accepted")} ${b.lines_done}/${b.line_count}`}`}
+                  />
+                </td>
+                <td>{when(b.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <More more={list.more} loading={list.loading} />
+    </>
   );
 }

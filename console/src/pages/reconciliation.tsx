@@ -3,7 +3,7 @@ import { api, query, type Page } from "../api.ts";
 import { useT, type Key } from "../i18n.ts";
 import { useCan } from "../session.ts";
 import { yuan } from "../money.ts";
-import { Err, More, useCursorList, when } from "./common.tsx";
+import { Err, More, ProgressBar, useCursorList, usePoll, when } from "./common.tsx";
 
 /** GET /admin/v1/reconciliations: one channel and network day (amounts are integer fen). */
 export interface Run {
@@ -19,6 +19,22 @@ export interface Run {
   open_exceptions: number;
   started_at: string;
   finished_at: string | null;
+  /** The current or last attempt, written on the run's row by whichever process runs it. */
+  progress: { phase: string | null; done: number; total: number | null; updated_at: string | null };
+  error: string | null;
+}
+
+/** The phases a run goes through once it holds its day; loading has no total until the file's last line. */
+const STEPS = ["loading", "matching", "resolving", "settling", "done"] as const;
+
+function RunProgressBar({ run }: { run: Pick<Run, "status" | "progress" | "error" | "line_count"> }) {
+  const t = useT();
+  const p = run.progress;
+  if (run.error) return <ProgressBar phase="failed" value={0} max={1} detail={run.error} failed />;
+  if (p.phase === null) return <ProgressBar phase={run.status === "done" ? "done" : "running"} value={run.status === "done" ? 1 : 0} max={1} detail={`${t("lines")} ${run.line_count}`} />;
+  if (p.phase === "loading") return <ProgressBar phase="loading" value={p.done} max={null} detail={`${t("lines")} ${p.done}`} />;
+  const step = STEPS.indexOf(p.phase as (typeof STEPS)[number]);
+  return <ProgressBar phase={p.phase} value={Math.max(step, 0)} max={STEPS.length - 1} detail={`${t("lines")} ${p.done}${p.total === null ? "" : `/${p.total}`}`} />;
 }
 
 interface Exception {
@@ -66,6 +82,8 @@ export function Reconciliation() {
   const [error, setError] = useState("");
   useEffect(() => void api<{ data: Setting[] }>("GET", "/admin/v1/reconciliation-settings").then((r) => setSettings(r.body.data), (e: Error) => setError(e.message)), []);
   const refresh = () => (runs.reload(), exceptions.reload(), alerts.reload());
+  // A run under way (started here, by the schedule, the CLI or another process) is read again until it is done.
+  usePoll(runs.rows.some((r) => r.status === "running" && !r.error), runs.reload, POLL_MS * 2);
   return (
     <section>
       <RunForm channels={settings.map((s) => s.channel_id)} onDone={refresh} />
@@ -102,7 +120,7 @@ function RunForm({ channels, onDone }: { channels: string[]; onDone: () => void 
   const can = useCan();
   const [channel, setChannel] = useState("");
   const [date, setDate] = useState(beijingToday());
-  const [state, setState] = useState<{ running: boolean; text: string }>({ running: false, text: "" });
+  const [state, setState] = useState<{ running: boolean; text: string; live?: Run }>({ running: false, text: "" });
   const [error, setError] = useState("");
   const poll = useRef<ReturnType<typeof setInterval> | null>(null);
   useEffect(() => () => void (poll.current && clearInterval(poll.current)), []);
@@ -113,7 +131,7 @@ function RunForm({ channels, onDone }: { channels: string[]; onDone: () => void 
     poll.current = setInterval(() => {
       void api<Page<Run>>("GET", "/admin/v1/reconciliations" + query({ channel: chosen, date, limit: 1 })).then((r) => {
         const row = r.body.data[0];
-        if (row?.status === "running") setState({ running: true, text: `${t("running")} ${t("lines")} ${row.line_count}` });
+        if (row?.status === "running") setState({ running: true, text: t("running"), live: row });
       }, () => {});
     }, POLL_MS);
     try {
@@ -137,7 +155,7 @@ function RunForm({ channels, onDone }: { channels: string[]; onDone: () => void 
       </select>
       <input id="recon-date" type="date" value={date} onChange={(e) => setDate(e.target.value)} />
       <button id="run-reconciliation" disabled={state.running || !chosen} onClick={() => void run()}>{t("run_reconciliation")}</button>
-      {state.running && <progress id="recon-progress" />}
+      {state.running && <span id="recon-progress">{state.live ? <RunProgressBar run={state.live} /> : <progress />}</span>}
       <span className="progress" id="recon-state">{state.text}</span>
       <Err error={error} />
     </div>
@@ -150,7 +168,7 @@ function RunsTable({ runs, pick }: { runs: Run[]; pick: (r: Run) => void }) {
     <table id="recon-runs">
       <thead>
         <tr>
-          <th>{t("channel")}</th><th>{t("date")}</th><th>{t("status")}</th><th className="num">{t("lines")}</th><th className="num">{t("matched")}</th>
+          <th>{t("channel")}</th><th>{t("date")}</th><th>{t("status")}</th><th>{t("progress")}</th><th className="num">{t("lines")}</th><th className="num">{t("matched")}</th>
           {KINDS.map((k) => <th key={k} className="num">{t(`kind_${k}`)}</th>)}
           <th className="num">{t("buffered")}</th><th className="num">{t("open")}</th><th className="num">{t("file_net")}</th><th className="num">{t("settled")}</th><th>{t("time")}</th>
         </tr>
@@ -158,7 +176,7 @@ function RunsTable({ runs, pick }: { runs: Run[]; pick: (r: Run) => void }) {
       <tbody>
         {runs.map((r) => (
           <tr key={r.reconciliation_id} className="recon-run" data-run={`${r.channel}/${r.date}`} onClick={() => pick(r)}>
-            <td><a href="#" onClick={(e) => e.preventDefault()}>{r.channel}</a></td><td>{r.date}</td><td className="run-status">{r.status}</td><td className="num">{r.line_count}</td>
+            <td><a href="#" onClick={(e) => e.preventDefault()}>{r.channel}</a></td><td>{r.date}</td><td className="run-status">{r.status}</td><td><RunProgressBar run={r} /></td><td className="num">{r.line_count}</td>
             <td className="num">{r.counts.matched ?? 0}</td>
             {KINDS.map((k) => <td key={k} className="num">{r.counts[k] ?? 0}</td>)}
             <td className="num">{r.counts.buffered ?? 0}</td><td className="num run-open">{r.open_exceptions}</td><td className="num">{yuan(r.file_net)}</td><td className="num">{yuan(r.settled_amount)}</td>
