@@ -20,6 +20,7 @@
 import { sql, type Kysely } from "kysely";
 import type { CardRow, Database, PaymentRow } from "../src/db/index.ts";
 import { newId } from "../src/kernel/ids.ts";
+import { insertIntent } from "../src/payments/intent.ts";
 import { windowUsageQuery } from "../src/risk/counters.ts";
 import { ruleWindows } from "../src/risk/evaluate.ts";
 import { applicableRules, rebuildCounters, screenPayment } from "../src/risk/index.ts";
@@ -124,9 +125,10 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
   const zero: number[] = [];
   const twenty: number[] = [];
   const screened = async (merchant_id: string, card: CardRow, i: number, into: number[]) => {
-    const row = () => paymentRow(merchant_id, agreements.get(`${merchant_id}:${card.card_id}`)!, card.card_id, app.ctx.clock.now(), "processing");
+    const row = paymentRow(merchant_id, agreements.get(`${merchant_id}:${card.card_id}`)!, card.card_id, app.ctx.clock.now(), "processing");
     const t0 = performance.now();
-    await screenPayment(app.ctx, { merchant_id, card, amount: 12_345n, out_trade_no: `bench-${into.length}-${i}-${merchant_id}` }, (db) => insert(db, row()));
+    const screening = { merchant_id, card, amount: 12_345n, out_trade_no: `bench-${into.length}-${i}-${merchant_id}`, payment_id: row.payment_id, created_at: row.created_at };
+    await screenPayment(app.ctx, screening, (db, counters) => insertIntent(db, row, counters, null).then((r) => (r.kind === "inserted" ? r.payment : null)));
     into.push(performance.now() - t0);
   };
   // Interleaved, so that the machine's load weighs on the three alike.

@@ -1,6 +1,6 @@
-import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import { confirmConfigAfterwards, configVersionSql, observeConfigVersion, type Database, type MerchantRow } from "../db/index.ts";
+import { confirmConfigAfterwards, observeConfigVersion, type MerchantRow } from "../db/index.ts";
+import { claimDeferredNonce, claimNonce, REPLAYED_MESSAGE, type NonceClaim } from "../db/request-nonce.ts";
 import { hmacSha256Base64, safeEqual } from "../kernel/crypto/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { LIMITS } from "../kernel/limits.ts";
@@ -26,6 +26,10 @@ export interface MerchantPrincipal {
   key_id: string;
   secret: string;
   merchant: MerchantRow;
+  /** A deferred nonce (src/db/request-nonce.ts): claimed by the request's writing statement or before its answer. */
+  nonce?: NonceClaim;
+  /** Checks signature and status again (when a deferred nonce's claim found the configuration moved). */
+  recheck?: () => Promise<void>;
 }
 
 const PARAM_NAMES = ["mch_id", "key_id", "timestamp", "nonce", "signature"] as const;
@@ -106,6 +110,8 @@ export async function authenticateMerchant(
   req: { method: string; url: string; authorization: string | undefined; body: string },
   /** Throws when this merchant ID is over its rate: checked after the signature, before the nonce is stored. */
   rateLimit: (merchant_id: string) => void = () => {},
+  /** Leave the nonce to the request's writing statement (src/db/request-nonce.ts): the principal carries it. */
+  options: { defer_nonce?: boolean } = {},
 ): Promise<MerchantPrincipal> {
   const h = parseAuthorization(req.authorization);
   const now = ctx.clock.now();
@@ -117,12 +123,37 @@ export async function authenticateMerchant(
   let verified = await verifiedPrincipal(ctx, h, req, now);
   // Over its rate, a client stores nothing: the nonce table grows only with the allowed rate.
   rateLimit(h.mch_id);
-  const claimed = await claimNonce(ctx.db, h.mch_id, h.nonce, new Date(now.getTime() + LIMITS.nonce_ttl_ms));
-  if (!claimed) throw new PaycoreError("replayed_request", "this nonce was already used within 15 minutes");
+  const nonce: NonceClaim = { merchant_id: h.mch_id, nonce: h.nonce, expires_at: new Date(now.getTime() + LIMITS.nonce_ttl_ms), read_under, claimed: false };
+  // Deferred only while the cached merchant is active: a refusal is confirmed on current
+  // configuration first (below), as every other request's is.
+  if (options.defer_nonce && (await effectiveStatus(ctx.db, verified.merchant)) === "active") {
+    return { ...verified, nonce, recheck: () => recheck(ctx, h, req, now) };
+  }
+  const claimed = await claimNonce(ctx.db, nonce, LIMITS.nonce_ttl_ms);
+  if (!claimed) throw new PaycoreError("replayed_request", REPLAYED_MESSAGE);
   observeConfigVersion(ctx.db, claimed.config_version);
   if (claimed.config_version !== read_under) verified = await verifiedPrincipal(ctx, h, req, now);
   assertActive(await effectiveStatus(ctx.db, verified.merchant));
   return verified;
+}
+
+/** The signature and the merchant's status checked again on configuration that moved. */
+async function recheck(ctx: Ctx, h: SignatureHeader, req: { method: string; url: string; body: string }, now: Date): Promise<void> {
+  const verified = await verifiedPrincipal(ctx, h, req, now);
+  assertActive(await effectiveStatus(ctx.db, verified.merchant));
+}
+
+/**
+ * Claims the deferred nonce of a request that answers without having written it (an error, an
+ * idempotent repeat): a replay answers `replayed_request`; a configuration change since the
+ * request's cached values were read checks the signature and the merchant's status again.
+ */
+export async function claimBeforeAnswer(ctx: Ctx, principal: MerchantPrincipal): Promise<void> {
+  const nonce = principal.nonce;
+  if (!nonce || nonce.claimed) return;
+  const claimed = await claimDeferredNonce(ctx.db, nonce, LIMITS.nonce_ttl_ms);
+  if (!claimed.ok) throw new PaycoreError("replayed_request", REPLAYED_MESSAGE);
+  if (claimed.config_version !== nonce.read_under) await principal.recheck?.();
 }
 
 async function verifiedPrincipal(ctx: Ctx, h: SignatureHeader, req: { method: string; url: string; body: string }, now: Date): Promise<MerchantPrincipal> {
@@ -136,16 +167,3 @@ async function verifiedPrincipal(ctx: Ctx, h: SignatureHeader, req: { method: st
   return { merchant_id: h.mch_id, key_id: h.key_id, secret, merchant };
 }
 
-/**
- * A nonce is used once per merchant ID: the primary key decides, race-free on both engines. The
- * same statement answers the configuration version (one round trip for both).
- */
-async function claimNonce(db: Kysely<Database>, merchant_id: string, nonce: string, expires_at: Date): Promise<{ config_version: bigint } | null> {
-  const inserted = await db
-    .insertInto("api_nonces")
-    .values({ merchant_id, nonce, expires_at })
-    .onConflict((oc) => oc.columns(["merchant_id", "nonce"]).doUpdateSet({ expires_at }).where("api_nonces.expires_at", "<", new Date(expires_at.getTime() - LIMITS.nonce_ttl_ms)))
-    .returning(configVersionSql.as("config_version"))
-    .executeTakeFirst();
-  return inserted ?? null;
-}

@@ -6,8 +6,9 @@ import type { Operator, OperatorRole } from "../operators/index.ts";
 import { errorResponse, zodToPaycoreError } from "./errors.ts";
 import { runIdempotent, type StoredResponse } from "./idempotency.ts";
 import { toJson } from "./json.ts";
-import type { MerchantPrincipal } from "./merchant-auth.ts";
-import type { StatementCounts } from "../db/index.ts";
+import { claimBeforeAnswer, type MerchantPrincipal } from "./merchant-auth.ts";
+import { observeConfigVersion, type StatementCounts } from "../db/index.ts";
+import { StaleConfiguration } from "../db/request-nonce.ts";
 
 /**
  * Routes are declared once with their Zod schemas: the same declaration validates requests and
@@ -55,6 +56,12 @@ interface Common<B, Q, P> {
   errors?: readonly ErrorCode[];
   /** This route's body limit when it is not the server's (a batch of 1,000 lines). */
   body_limit_bytes?: number;
+  /**
+   * Merchant routes whose one write can claim the request's nonce in its own statement (the
+   * payment's intent: src/db/request-nonce.ts). The handler passes `merchant.nonce` on; whatever
+   * the route answers without having claimed it, it claims before the answer leaves.
+   */
+  defer_nonce?: true;
 }
 
 export type RouteDef =
@@ -138,9 +145,34 @@ async function execute(def: RouteDef, request: FastifyRequest, extra: Record<str
   }
 }
 
+/** How many times a request whose deferred nonce found the configuration moved is run (then it answers 500). */
+const STALE_RUNS_MAX = 3;
+
+async function executeForMerchant(ctx: Ctx, hooks: RouteHooks, def: RouteDef, request: FastifyRequest): Promise<StoredResponse & { content_type: string; replayed?: boolean; headers?: Record<string, string> }> {
+  const key = request.headers["idempotency-key"];
+  const idempotent = def.method === "POST" && typeof key === "string";
+  for (let run = 1; ; run++) {
+    const merchant = await hooks.authenticateMerchant(request, { defer_nonce: def.defer_nonce === true && !idempotent });
+    request.paycore_merchant = merchant;
+    try {
+      if (idempotent) {
+        const stored = await runIdempotent(ctx, { merchant_id: merchant.merchant_id, key, method: def.method, path: request.url, body: request.raw_body ?? "" }, () => execute(def, request, { merchant }));
+        return { ...stored, content_type: "application/json; charset=utf-8" };
+      }
+      const result = await execute(def, request, { merchant });
+      await claimBeforeAnswer(ctx, merchant);
+      return result;
+    } catch (err) {
+      if (!(err instanceof StaleConfiguration) || run >= STALE_RUNS_MAX) throw err;
+      // Nothing was written: run the request again on the configuration as it is now.
+      observeConfigVersion(ctx.db, err.config_version);
+    }
+  }
+}
+
 export interface RouteHooks {
-  /** Checks the signature, then the merchant ID's rate, then stores the nonce (src/api/merchant-auth.ts). */
-  authenticateMerchant(request: FastifyRequest): Promise<MerchantPrincipal>;
+  /** Checks the signature, then the merchant ID's rate, then stores the nonce unless deferred (src/api/merchant-auth.ts). */
+  authenticateMerchant(request: FastifyRequest, options: { defer_nonce: boolean }): Promise<MerchantPrincipal>;
   authenticateOperator(request: FastifyRequest, roles: readonly OperatorRole[]): Promise<Operator>;
 }
 
@@ -152,16 +184,7 @@ export function mountRoute(app: FastifyInstance, ctx: Ctx, hooks: RouteHooks, de
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       let result: StoredResponse & { content_type: string; replayed?: boolean; headers?: Record<string, string> };
       if (def.auth === "merchant") {
-        const merchant = await hooks.authenticateMerchant(request);
-        request.paycore_merchant = merchant;
-        const key = request.headers["idempotency-key"];
-        if (def.method === "POST" && typeof key === "string") {
-          const run = () => execute(def, request, { merchant });
-          const stored = await runIdempotent(ctx, { merchant_id: merchant.merchant_id, key, method: def.method, path: request.url, body: request.raw_body ?? "" }, run);
-          result = { ...stored, content_type: "application/json; charset=utf-8" };
-        } else {
-          result = await execute(def, request, { merchant });
-        }
+        result = await executeForMerchant(ctx, hooks, def, request);
       } else if (def.auth === "admin") {
         const operator = await hooks.authenticateOperator(request, def.roles);
         request.paycore_operator = operator;

@@ -48,7 +48,7 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   installErrors(app, ctx);
   installResponseSigning(app);
   const hooks: RouteHooks = {
-    authenticateMerchant: (request) => merchantFor(ctx, request, limiter),
+    authenticateMerchant: (request, options) => merchantFor(ctx, request, limiter, options),
     authenticateOperator: (request, roles) => operatorFor(ctx, request, roles),
   };
   const routes = options.metrics ? [...options.routes, metricsRoute(options.metrics)] : options.routes;
@@ -69,13 +69,13 @@ export function buildServer(ctx: Ctx, options: ServerOptions): FastifyInstance {
   return app;
 }
 
-async function merchantFor(ctx: Ctx, request: FastifyRequest, limiter: RateLimiter) {
+async function merchantFor(ctx: Ctx, request: FastifyRequest, limiter: RateLimiter, options: { defer_nonce: boolean }) {
   try {
     const authorization = singleAuthorization(request.raw.rawHeaders);
     return await authenticateMerchant(ctx, { method: request.method, url: request.url, authorization, body: request.raw_body ?? "" }, (merchant_id) => {
       const now_ms = Date.now();
       if (!limiter.take(merchant_id, now_ms)) throw new RateLimitedError(limiter.retryAfterS(merchant_id, now_ms));
-    });
+    }, options);
   } catch (err) {
     // The caller gets one message for every signature failure; the operator gets the reason.
     if (err instanceof SignatureFailure) ctx.log.info({ request_id: request.id, reason: err.reason }, "request signature refused");

@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import { activeCardAgreements, getAgreementWithCard, recordCardAgreement } from "../agreements/store.ts";
 import { openElements } from "../agreements/vault.ts";
 import type { CardRow, Database, MerchantRow, PaymentRow } from "../db/index.ts";
-import { SQLSTATE, sqlState } from "../db/errors.ts";
+import { claimDeferredNonce, REPLAYED_MESSAGE, StaleConfiguration, type NonceClaim } from "../db/request-nonce.ts";
 import { bankByCode } from "../kernel/banks.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -15,6 +15,10 @@ import { applyPaymentOutcome, INTENT_GRACE_MS, RESIGN_REQUIRED } from "./outcome
 import type { PaymentCreateInput } from "./wire.ts";
 import { canonicalJson } from "../kernel/canonical-json.ts";
 import { screenPayment } from "../risk/index.ts";
+import { LIMITS } from "../kernel/limits.ts";
+import { insertIntent } from "./intent.ts";
+
+const replayed = () => new PaycoreError("replayed_request", REPLAYED_MESSAGE);
 
 export interface PaymentAnswer {
   status: 200 | 201;
@@ -25,9 +29,15 @@ export interface PaymentAnswer {
  * `POST /v1/payments`. The order is the crash-safe one: check, route, record the intent
  * (committed), call the network outside any transaction, record the outcome (committed). A crash
  * in between leaves a `processing` payment that the sweeper finishes by asking the network.
+ *
+ * `nonce` is the request's nonce when the route deferred claiming it: the intent's statement
+ * claims it (src/payments/intent.ts), and any other write before that claims it first.
  */
-export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput): Promise<PaymentAnswer> {
+export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput, nonce: NonceClaim | null = null): Promise<PaymentAnswer> {
   const db = deps.ctx.db;
+  const claimFirst = async () => {
+    if (nonce && !(await claimDeferredNonce(db, nonce, LIMITS.nonce_ttl_ms)).ok) throw replayed();
+  };
   const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ ...input, out_trade_no: undefined }));
   const existing = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirst();
   if (existing) {
@@ -39,9 +49,28 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
   if (input.sub_merchant_id) await checkSubMerchant(db, merchant, input.sub_merchant_id);
   const amount = fen(input.amount);
   await checkDailyLimits(db, merchant, card.card_id, amount, deps.ctx.clock.now());
-  const route = await resolveRoute(deps, card, amount).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
+  const route = await resolveRoute(deps, card, amount, claimFirst).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
+  const row = intentRow(deps.ctx.clock.now(), merchant, input, request_hash, card, route);
   // Risk rules and blocklists decide here, once; the intent is recorded under their scope locks.
-  const payment = await screenPayment(deps.ctx, { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no }, (db) => recordIntent({ ...deps, ctx: { ...deps.ctx, db } }, merchant, input, request_hash, card, route));
+  const screening = { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no, payment_id: row.payment_id, created_at: row.created_at };
+  const payment = await screenPayment(
+    deps.ctx,
+    screening,
+    async (handle, counters) => {
+      const result = await insertIntent(handle, row, counters, nonce && !nonce.claimed ? nonce : null);
+      switch (result.kind) {
+        case "inserted":
+          return result.payment;
+        case "conflict":
+          return null;
+        case "replayed":
+          throw replayed();
+        case "stale":
+          throw new StaleConfiguration(result.config_version);
+      }
+    },
+    claimFirst,
+  );
   if (!payment) {
     // A concurrent request with the same out_trade_no won the insert: answer its payment.
     const other = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirstOrThrow();
@@ -78,7 +107,7 @@ async function refusedForUnbind(db: Kysely<Database>, agreement_id: string, err:
 type UsableRoute = { channel_id: string; card_agreement_id: string; network_agreement_no: string; reason: string };
 
 /** Routing, and the sign sync a unified bank allows when the signing network is not usable. */
-export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: bigint): Promise<UsableRoute> {
+export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: bigint, beforeWrite: () => Promise<void> = async () => {}): Promise<UsableRoute> {
   const held = await activeCardAgreements(deps.ctx.db, card.card_id);
   const bank = bankByCode(card.bank_code);
   const route: PaymentRoute = routePayment(await deps.channels.views(), { bank_code: card.bank_code, bank_unified: bank?.unified_registries ?? false, agreements: held }, amount);
@@ -92,6 +121,7 @@ export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: big
     case "unavailable":
       throw new PaycoreError("channel_unavailable", route.reason);
     case "sync":
+      await beforeWrite();
       return syncAgreement(deps, card, route);
   }
 }
@@ -114,9 +144,8 @@ async function syncAgreement(deps: PaymentDeps, card: CardRow, route: Extract<Pa
   }
 }
 
-async function recordIntent(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput, request_hash: string, card: CardRow, route: UsableRoute): Promise<PaymentRow | null> {
-  const now = deps.ctx.clock.now();
-  const row: PaymentRow = {
+function intentRow(now: Date, merchant: MerchantRow, input: PaymentCreateInput, request_hash: string, card: CardRow, route: UsableRoute): PaymentRow {
+  return {
     payment_id: newId("pay", now.getTime()),
     merchant_id: merchant.merchant_id,
     sub_merchant_id: input.sub_merchant_id ?? null,
@@ -150,19 +179,6 @@ async function recordIntent(deps: PaymentDeps, merchant: MerchantRow, input: Pay
     succeeded_at: null,
     failed_at: null,
   };
-  // The insert re-checks the agreement under its row lock (migration 0610): an unbind that
-  // committed since the check above refuses it here, so nothing is sent after an unbind.
-  const inserted = await deps.ctx.db
-    .insertInto("payments")
-    .values(row)
-    .onConflict((oc) => oc.columns(["merchant_id", "out_trade_no"]).doNothing())
-    .returningAll()
-    .executeTakeFirst()
-    .catch((err: unknown) => {
-      if (sqlState(err) === SQLSTATE.agreement_inactive) throw new PaycoreError("agreement_inactive", `agreement ${input.agreement_id} was unbound`);
-      throw err;
-    });
-  return inserted ?? null;
 }
 
 /**

@@ -175,7 +175,25 @@ function stripeOf(id: string): number {
  * for as short a time as the transaction allows. Rows go in one order everywhere (sorted), so
  * two writers cannot deadlock on them.
  */
-export async function addToCounters(db: Kysely<Database>, c: { subject: RuleSubject; keys: ScopeKeys; id: string; at: Date; count: bigint; amount: bigint }): Promise<void> {
+export async function addToCounters(db: Kysely<Database>, c: CounterAddition): Promise<void> {
+  await counterUpsert(c).execute(db);
+}
+
+export interface CounterAddition {
+  subject: RuleSubject;
+  keys: ScopeKeys;
+  id: string;
+  at: Date;
+  count: bigint;
+  amount: bigint;
+}
+
+/**
+ * The upsert `addToCounters` runs, as SQL: a statement of its own, or a data-modifying CTE of
+ * the statement that records the payment (src/payments/intent.ts), in which case `only_if`
+ * names a CTE whose rows decide whether anything is added (the payment was inserted).
+ */
+export function counterUpsert(c: CounterAddition, only_if?: string): RawBuilder<unknown> {
   const rows: Increment[] = [];
   for (const scope of SUBJECT_SCOPES[c.subject]) {
     const scope_key = scopeKey(c.subject, scope, c.keys);
@@ -185,10 +203,12 @@ export async function addToCounters(db: Kysely<Database>, c: { subject: RuleSubj
     }
   }
   rows.sort((a, b) => (a.scope_key < b.scope_key ? -1 : a.scope_key > b.scope_key ? 1 : a.width_s - b.width_s));
-  const values = rows.map((r) => sql`(${r.scope_key}, ${r.width_s}::int, ${r.bucket_start}::timestamptz, ${r.stripe}::int2, ${r.count}::int8, ${r.amount}::int8)`);
-  await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount) VALUES ${sql.join(values)}
+  const values = rows.map((r) => sql`(${r.scope_key}::text, ${r.width_s}::int, ${r.bucket_start}::timestamptz, ${r.stripe}::int2, ${r.count}::int8, ${r.amount}::int8)`);
+  const guard = only_if ? sql` WHERE EXISTS (SELECT 1 FROM ${sql.id(only_if)})` : sql``;
+  return sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
+    SELECT * FROM (VALUES ${sql.join(values)}) AS v (scope_key, width_s, bucket_start, stripe, count, amount)${guard}
     ON CONFLICT (scope_key, width_s, bucket_start, stripe)
-    DO UPDATE SET count = risk_counters.count + excluded.count, amount = risk_counters.amount + excluded.amount`.execute(db);
+    DO UPDATE SET count = risk_counters.count + excluded.count, amount = risk_counters.amount + excluded.amount`;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { CardRow, Database } from "../db/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { blockFingerprint, blocklistHits } from "./blocklist.ts";
-import { addToCounters, lockScopes, type ScopeKeys } from "./counters.ts";
+import { addToCounters, lockScopes, type CounterAddition, type ScopeKeys } from "./counters.ts";
 import { evaluateRules, lockKeys, outcomeOf, type Attempt, type FiredRule } from "./evaluate.ts";
 import type { DecisionOutcome, RiskBlocklistRow, RuleSubject } from "./rows.ts";
 import { applicableRules } from "./rules.ts";
@@ -14,45 +14,56 @@ export interface PaymentScreening {
   card: CardRow;
   amount: bigint;
   out_trade_no: string;
+  /** The id and creation time the payment will have: its counter buckets follow from them. */
+  payment_id: string;
+  created_at: Date;
 }
 
 /**
  * The one risk check of a payment, run before its intent is recorded. `record` inserts the
- * intent with the database handle it is given and answers the row (or null when a concurrent
- * request with the same out_trade_no won). The check, the insert, the decision and the payment's
- * counter buckets commit in one transaction; when an enforced reject rule counts a scope, that
- * transaction holds the scope's lock from before the count, so two payments cannot both pass a
- * limit only one of them fits under. A reject throws `risk_rejected` naming the rule and
- * nothing is recorded but the decision.
+ * intent with the database handle it is given, adding the payment to its counter buckets in the
+ * same statement (src/payments/intent.ts), and answers the row (or null when a concurrent
+ * request with the same out_trade_no won). The check, the insert, the decision and the counter
+ * buckets commit together; when an enforced reject rule counts a scope, that transaction holds
+ * the scope's lock from before the count, so two payments cannot both pass a limit only one of
+ * them fits under. A reject throws `risk_rejected` naming the rule and nothing is recorded but
+ * the decision (after `beforeOtherWrite`, which claims a deferred request nonce).
  *
- * Statements: the rules and the blocklist (two, concurrently), then BEGIN, the scope locks (one
- * statement, only with enforced reject rules), the count (one, only with rules), the intent,
- * the decision (only with rules; and an alert for a review), the counter buckets, COMMIT.
+ * Statements: the rules and the blocklist (two, concurrently), then with rules BEGIN, the scope
+ * locks (one statement, only with enforced reject rules), the count, the intent, the decision
+ * (and an alert for a review), COMMIT; with no rule, only the intent's statement.
  */
-export async function screenPayment<T extends { payment_id: string; created_at: Date }>(ctx: Ctx, p: PaymentScreening, record: (db: Kysely<Database>) => Promise<T | null>): Promise<T | null> {
+export async function screenPayment<T extends { payment_id: string; created_at: Date }>(
+  ctx: Ctx,
+  p: PaymentScreening,
+  record: (db: Kysely<Database>, counters: CounterAddition) => Promise<T | null>,
+  beforeOtherWrite: () => Promise<void> = async () => {},
+): Promise<T | null> {
   const now = ctx.clock.now();
   const keys: ScopeKeys = { card_id: p.card.card_id, id_fingerprint: p.card.id_fingerprint, merchant_id: p.merchant_id };
+  const counters: CounterAddition = { subject: "payment", keys, id: p.payment_id, at: p.created_at, count: 1n, amount: p.amount };
   const [rules, blocked] = await Promise.all([applicableRules(ctx.db, "payment", p.merchant_id), blockedElements(ctx, p.card)]);
   const base = { subject: "payment" as const, merchant_id: p.merchant_id, reference: p.out_trade_no, card_id: p.card.card_id, amount: p.amount, rules_evaluated: rules.length, now };
   if (blocked.length > 0) {
+    await beforeOtherWrite();
     await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: blocked.map(blockedAsFired) });
     throw rejection("payment", blockedAsFired(blocked[0]!));
   }
+  // No rule: nothing to count or decide, the intent's one statement is all (it commits by itself).
+  if (rules.length === 0) return record(ctx.db, counters);
   const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
   const locks = lockKeys(rules, keys, "payment");
   const result = await ctx.db.transaction().execute(async (trx) => {
     await lockScopes(trx, locks);
-    const fired = rules.length > 0 ? await evaluateRules(trx, rules, attempt) : [];
+    const fired = await evaluateRules(trx, rules, attempt);
     const outcome = outcomeOf(fired);
     if (outcome === "reject") return { fired, outcome, payment: null };
-    const payment = await record(trx);
-    if (payment) {
-      if (rules.length > 0) await storeDecision(trx, { ...base, payment_id: payment.payment_id, outcome, fired });
-      await addToCounters(trx, { subject: "payment", keys, id: payment.payment_id, at: payment.created_at, count: 1n, amount: p.amount });
-    }
+    const payment = await record(trx, counters);
+    if (payment) await storeDecision(trx, { ...base, payment_id: payment.payment_id, outcome, fired });
     return { fired, outcome, payment };
   });
   if (result.outcome === "reject") {
+    await beforeOtherWrite();
     await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: result.fired });
     throw rejection("payment", result.fired.find((f) => f.mode === "enforce" && f.action === "reject")!);
   }

@@ -4,7 +4,8 @@ import type { PaycoreClient } from "../../src/client/index.ts";
 import type { CardRow, PaymentRow } from "../../src/db/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { newId } from "../../src/kernel/ids.ts";
-import { windowUsage, type ScopeKeys } from "../../src/risk/counters.ts";
+import { insertIntent } from "../../src/payments/intent.ts";
+import { windowUsage, type CounterAddition, type ScopeKeys } from "../../src/risk/counters.ts";
 import { releaseFailedPayment, screenPayment } from "../../src/risk/index.ts";
 import type { RuleScope } from "../../src/risk/rows.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
@@ -60,8 +61,12 @@ describe("risk counters in time buckets", () => {
       const payer = payers[Math.floor(random() * payers.length)]!;
       const amount = BigInt(1 + Math.floor(random() * 50_000));
       const row = paymentRow(payer.merchant_id, payer.agreement_id, payer.card.card_id, amount, clock.now());
-      const insert = async (db: typeof app.ctx.db) => (await db.insertInto("payments").values(row).returningAll().executeTakeFirst()) ?? null;
-      const payment = await screenPayment(app.ctx, { merchant_id: payer.merchant_id, card: payer.card, amount, out_trade_no: row.out_trade_no }, insert);
+      const insert = async (db: typeof app.ctx.db, counters: CounterAddition) => {
+        const r = await insertIntent(db, row, counters, null);
+        return r.kind === "inserted" ? r.payment : null;
+      };
+      const screening = { merchant_id: payer.merchant_id, card: payer.card, amount, out_trade_no: row.out_trade_no, payment_id: row.payment_id, created_at: row.created_at };
+      const payment = await screenPayment(app.ctx, screening, insert);
       made.push(payment!);
       if (random() < 0.2) await failPayment(made[Math.floor(random() * made.length)]!);
     }

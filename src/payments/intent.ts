@@ -1,0 +1,98 @@
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import type { Database, PaymentRow } from "../db/index.ts";
+import { SQLSTATE, sqlState } from "../db/errors.ts";
+import type { NonceClaim } from "../db/request-nonce.ts";
+import { PaycoreError } from "../kernel/errors.ts";
+import { LIMITS } from "../kernel/limits.ts";
+import { counterUpsert, type CounterAddition } from "../risk/counters.ts";
+
+/**
+ * The statement that records a payment's intent, and with it, all or nothing:
+ * - the request's nonce, when the request deferred claiming it (src/db/request-nonce.ts), only if
+ *   the configuration version is still the one the request's cached merchant and key were read
+ *   under — otherwise nothing is written and the request is looked at again;
+ * - the payment row (nothing on an `out_trade_no` conflict: a concurrent request won);
+ * - the payment's risk counter buckets (src/risk/counters.ts), only if the row went in.
+ * One round trip, and outside a risk rule's transaction one commit: the synchronous path of a
+ * payment is this commit and the outcome's (docs/performance.md).
+ */
+export type IntentResult =
+  | { kind: "inserted"; payment: PaymentRow }
+  /** A concurrent request with the same out_trade_no recorded its payment first. */
+  | { kind: "conflict" }
+  /** The nonce was already used: the request is a replay. */
+  | { kind: "replayed" }
+  /** The configuration moved since the request's cached values were read: nothing was written. */
+  | { kind: "stale"; config_version: bigint };
+
+/** Every column's SQL type: an INSERT … SELECT does not take its parameters' types from the table. */
+const PAYMENT_COLUMN_TYPES: Record<keyof PaymentRow, string> = {
+  payment_id: "text",
+  merchant_id: "text",
+  sub_merchant_id: "text",
+  out_trade_no: "text",
+  request_hash: "text",
+  agreement_id: "text",
+  card_id: "text",
+  channel_id: "text",
+  card_agreement_id: "text",
+  route_reason: "text",
+  txn_id: "text",
+  network_txn_id: "text",
+  amount: "int8",
+  currency: "text",
+  fee: "int8",
+  network_cost: "int8",
+  status: "text",
+  network_state: "text",
+  failure_code: "text",
+  failure_message: "text",
+  description: "text",
+  metadata: "jsonb",
+  notify_url: "text",
+  refunded_amount: "int8",
+  query_attempts: "int4",
+  next_query_at: "timestamptz",
+  alert: "bool",
+  created_at: "timestamptz",
+  updated_at: "timestamptz",
+  succeeded_at: "timestamptz",
+  failed_at: "timestamptz",
+};
+const PAYMENT_COLUMNS = Object.keys(PAYMENT_COLUMN_TYPES) as (keyof PaymentRow)[];
+
+function typedValues(row: PaymentRow): RawBuilder<unknown> {
+  return sql.join(PAYMENT_COLUMNS.map((c) => sql`${row[c]}::${sql.raw(PAYMENT_COLUMN_TYPES[c])}`));
+}
+
+export async function insertIntent(db: Kysely<Database>, row: PaymentRow, counters: CounterAddition, nonce: NonceClaim | null): Promise<IntentResult> {
+  const n = nonce
+    ? sql`INSERT INTO api_nonces (merchant_id, nonce, expires_at) SELECT * FROM (${nonceInsertValues(nonce)}) AS x WHERE (SELECT version FROM v) = ${nonce.read_under}::int8
+        ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE api_nonces.expires_at < ${new Date(nonce.expires_at.getTime() - LIMITS.nonce_ttl_ms)}::timestamptz
+        RETURNING 1 AS ok`
+    : sql`SELECT 1 AS ok`;
+  const statement = sql<PaymentRow & { config_version: bigint; nonce_ok: boolean }>`WITH
+    v AS (SELECT version FROM config_version WHERE singleton),
+    n AS (${n}),
+    p AS (INSERT INTO payments (${sql.join(PAYMENT_COLUMNS.map((c) => sql.id(c)))}) SELECT ${typedValues(row)} WHERE EXISTS (SELECT 1 FROM n)
+      ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING *),
+    c AS (${counterUpsert(counters, "p")})
+    SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, p.* FROM v LEFT JOIN p ON true`;
+  const r = await statement.execute(db).catch((err: unknown) => {
+    // The insert re-checks the agreement under its row lock (migration 0610): an unbind that
+    // committed since the request's check refuses it here, so nothing is sent after an unbind.
+    if (sqlState(err) === SQLSTATE.agreement_inactive) throw new PaycoreError("agreement_inactive", `agreement ${row.agreement_id} was unbound`);
+    throw err;
+  });
+  const out = r.rows[0]!;
+  const config_version = BigInt(out.config_version);
+  if (!out.nonce_ok) return nonce && nonce.read_under === config_version ? { kind: "replayed" } : { kind: "stale", config_version };
+  if (nonce) nonce.claimed = true;
+  if (out.payment_id === null) return { kind: "conflict" };
+  const { config_version: _v, nonce_ok: _n, ...payment } = out;
+  return { kind: "inserted", payment: payment as PaymentRow };
+}
+
+function nonceInsertValues(n: NonceClaim): RawBuilder<unknown> {
+  return sql`VALUES (${n.merchant_id}::text, ${n.nonce}::text, ${n.expires_at}::timestamptz)`;
+}
