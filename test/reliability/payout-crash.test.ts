@@ -19,6 +19,9 @@ const DEMO_LEGAL_NAME = "Demo Retail Group Co., Ltd.";
 const DEMO_PAYOUT_FEE = 200;
 /** CCB: in IBPS, so a payout under the cap settles at once, 7×24, whatever the hour of the run. */
 const CCB = "105100000017";
+/** CIB: not in IBPS, so the same payout goes by BEPS (cheaper than HVPS, 7×24) and settles with the next batch. */
+const CIB = "309100000018";
+const BEPS_BATCH_INTERVAL_MS = 2_000;
 const PAYEE_NAME = "上海某某贸易有限公司";
 const AMOUNT = 1_234_500; // 12,345.00 yuan
 const FINAL = ["succeeded", "failed", "returned"];
@@ -114,7 +117,7 @@ describe("payout crash safety: kill -9 at each of the three points", () => {
   beforeAll(async () => {
     storage = await cliStorage();
     data_dir = storage.env.PAYCORE_DATA_DIR!;
-    sandbox = await startSandbox({ port: 0, data_dir, seed: 11, log: createLogger("silent") });
+    sandbox = await startSandbox({ port: 0, data_dir, seed: 11, log: createLogger("silent"), rails: { beps_batch_interval_ms: BEPS_BATCH_INTERVAL_MS } });
     await boot(null);
     // Fund the demo merchant ID by a deposit from its own entity (票款一致), as a business would.
     const deposit = await sandboxJson("POST", "/sandbox/v1/deposits", { merchant_id, amount: 100_000_000, payer: { account_name: DEMO_LEGAL_NAME, account_number: "6222020200998877", bank_code: "102100000015" } });
@@ -134,21 +137,25 @@ describe("payout crash safety: kill -9 at each of the three points", () => {
     await storage?.cleanup();
   });
 
-  /** At death: what the rail holds for the payee (settled credits' message ids) and what paycore had committed. */
-  const POINTS: { point: CrashPoint; rail_had_it: boolean; proves: string }[] = [
-    { point: "payout_after_intent", rail_had_it: false, proves: "the intent is committed before the message leaves; after the restart the rail gets the committed message id, once" },
-    { point: "payout_after_send", rail_had_it: true, proves: "a message the rail took but paycore never heard about is found by status query, not sent as a new one" },
-    { point: "payout_before_outcome_commit", rail_had_it: true, proves: "an outcome whose transaction died is rolled back whole and recorded once after the restart" },
+  /**
+   * `at_death`: what the rail holds for the payee while paycore is dead — nothing, the settled
+   * credit, or (BEPS) an accepted transfer that the next batch settles and pushes to a dead paycore.
+   */
+  const POINTS: { point: CrashPoint; rail: "ibps" | "beps"; at_death: "nothing" | "credit" | "credit_by_batch"; proves: string }[] = [
+    { point: "payout_after_intent", rail: "ibps", at_death: "nothing", proves: "the intent is committed before the message leaves; after the restart the rail gets the committed message id, once" },
+    { point: "payout_after_send", rail: "ibps", at_death: "credit", proves: "a message the rail took but paycore never heard about is found by status query, not sent as a new one" },
+    { point: "payout_before_outcome_commit", rail: "ibps", at_death: "credit", proves: "an outcome whose transaction died is rolled back whole and recorded once after the restart" },
+    { point: "payout_after_send", rail: "beps", at_death: "credit_by_batch", proves: "BEPS: the batch settles and pushes its result while paycore is dead; after the restart it is recorded once" },
   ];
 
-  for (const [i, { point, rail_had_it, proves }] of POINTS.entries()) {
-    it(`${point}: ${proves}`, async () => {
-      const out_payout_no = `crash-${point}`;
+  for (const [i, { point, rail, at_death, proves }] of POINTS.entries()) {
+    it(`${point} (${rail}): ${proves}`, async () => {
+      const out_payout_no = `crash-${i}-${point}`;
       const payee_account = `62220000777700${String(i).padStart(2, "0")}`;
       await boot(point);
       const before = await available();
       const answer = await client
-        .post<Json>("/v1/payouts", { out_payout_no, amount: AMOUNT, payee: { account_name: PAYEE_NAME, account_number: payee_account, bank_code: CCB }, purpose: "货款", urgency: "normal" })
+        .post<Json>("/v1/payouts", { out_payout_no, amount: AMOUNT, payee: { account_name: PAYEE_NAME, account_number: payee_account, bank_code: rail === "ibps" ? CCB : CIB }, purpose: "货款", urgency: "normal" })
         .then(
           (res) => `answered ${res.status}`,
           () => "no answer",
@@ -166,18 +173,22 @@ describe("payout crash safety: kill -9 at each of the three points", () => {
       expect(msg_id).toMatch(/^ntx/);
       expect(dead.entries.map((e) => [e.event_type, Number(e.amount)])).toEqual([["payout_reserved", AMOUNT + DEMO_PAYOUT_FEE]]);
       expect(dead.events).toEqual([]);
-      const credits_at_death = await creditsTo(payee_account);
-      expect(credits_at_death.map((c) => c.msg_id)).toEqual(rail_had_it ? [msg_id] : []);
+      let credits_at_death = await creditsTo(payee_account);
+      for (let tries = 0; tries < 240 && at_death === "credit_by_batch" && credits_at_death.length === 0; tries++) {
+        await new Promise((r) => setTimeout(r, 250)); // the next BEPS batch, while paycore is still dead
+        credits_at_death = await creditsTo(payee_account);
+      }
+      expect(credits_at_death.map((c) => c.msg_id)).toEqual(at_death === "nothing" ? [] : [msg_id]);
 
       // Restarted without the crash point: the sweeper brings it to its end.
       await boot(null);
       const final = await waitFinal(out_payout_no);
-      expect(final).toMatchObject({ status: "succeeded", rail: "ibps", amount: AMOUNT, fee: DEMO_PAYOUT_FEE });
+      expect(final).toMatchObject({ status: "succeeded", rail, amount: AMOUNT, fee: DEMO_PAYOUT_FEE });
       settled_so_far += 1;
 
       // Exactly one credit at the payee, under the message id committed before the crash.
       const credits = await creditsTo(payee_account);
-      expect(credits.map((c) => [c.msg_id, c.end_to_end_id, c.rail, c.amount])).toEqual([[msg_id, final.payout_id, "ibps", AMOUNT]]);
+      expect(credits.map((c) => [c.msg_id, c.end_to_end_id, c.rail, c.amount])).toEqual([[msg_id, final.payout_id, rail, AMOUNT]]);
       // The reservation taken once, settled once; nothing else moved the merchant's money.
       expect(await available()).toBe(before - AMOUNT - DEMO_PAYOUT_FEE);
       const journal = await admin(`/admin/v1/ledger/journal?reference_id=${final.payout_id as string}`);
