@@ -638,6 +638,10 @@ export interface ReconciliationLineRow {
   amount: bigint;
   fee: bigint;
   settle_amount: bigint;
+  /** The line's result as loaded (an exception recorded since takes precedence); NULL before migration 1351. */
+  result: ReconciliationResult | null;
+  /** paycore's amount for the line (payment, refund or payout), NULL when paycore has none. */
+  platform_amount: bigint | null;
 }
 
 export interface ReconciliationExceptionRow {

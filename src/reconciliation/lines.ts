@@ -3,11 +3,14 @@ import type { StatementRecord } from "../channels/index.ts";
 import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { RECONCILIATION_LIMITS } from "./limits.ts";
+import { batchLines, classified, type RunKey } from "./match.ts";
 
 /**
  * Loads a file's records into `reconciliation_lines` as they stream in: one INSERT per batch of
  * `line_batch_max` lines (the batch travels as one JSON parameter, which both engines unpack with
- * `json_to_recordset`), so memory stays flat whatever the file's size. One batch is in the
+ * `json_to_recordset`), so memory stays flat whatever the file's size. The INSERT classifies the
+ * batch on its way in (src/reconciliation/match.ts: one index lookup per line into the payments,
+ * refunds or payouts) and keeps each line's result with it. One batch is in the
  * database while the next is parsed (at most two batches in memory): the file's parsing and the
  * database's inserting overlap instead of taking turns. Then ANALYZE, so that matching is planned
  * on what was just loaded (a million new rows), not on the table's statistics of before.
@@ -29,22 +32,23 @@ interface LineJson {
   settle_amount: string;
 }
 
-async function insertBatch(db: Kysely<Database>, reconciliation_id: string, batch: LineJson[]): Promise<void> {
+async function insertBatch(db: Kysely<Database>, run: RunKey, batch: LineJson[]): Promise<void> {
   await sql`
-    INSERT INTO reconciliation_lines (reconciliation_id, line_no, kind, network_txn_id, txn_id, order_id, amount, fee, settle_amount)
-    SELECT ${reconciliation_id}, x.line_no, x.kind, x.network_txn_id, x.txn_id, x.order_id, x.amount, x.fee, x.settle_amount
-    FROM json_to_recordset(${JSON.stringify(batch)}::json)
-      AS x(line_no integer, kind text, network_txn_id text, txn_id text, order_id text, amount int8, fee int8, settle_amount int8)`.execute(db);
+    INSERT INTO reconciliation_lines
+      (reconciliation_id, line_no, kind, network_txn_id, txn_id, order_id, amount, fee, settle_amount, result, platform_amount)
+    SELECT ${run.reconciliation_id}, c.line_no, c.kind, c.network_txn_id, c.txn_id, c.order_id, c.amount, c.fee, c.settle_amount,
+      c.result, c.platform_amount
+    FROM (${classified(batchLines(JSON.stringify(batch)), run.channel_id, run.settlement_date)}) c`.execute(db);
 }
 
 export async function loadLines(
   db: Kysely<Database>,
-  reconciliation_id: string,
+  run: RunKey,
   records: Iterable<StatementRecord> | AsyncIterable<StatementRecord>,
   progress: (lines: number) => void,
 ): Promise<LoadedLines> {
-  await db.deleteFrom("reconciliation_lines").where("reconciliation_id", "=", reconciliation_id).execute();
-  const writer = new BatchWriter<LineJson[]>((batch) => insertBatch(db, reconciliation_id, batch));
+  await db.deleteFrom("reconciliation_lines").where("reconciliation_id", "=", run.reconciliation_id).execute();
+  const writer = new BatchWriter<LineJson[]>((batch) => insertBatch(db, run, batch));
   let batch: LineJson[] = [];
   let line_count = 0;
   let file_net = 0n;

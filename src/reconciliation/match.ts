@@ -6,9 +6,9 @@ import { newId } from "../kernel/ids.ts";
 import { RECONCILIATION_LIMITS } from "./limits.ts";
 
 /**
- * Matching, set-based: the file's lines are in `reconciliation_lines`; one join pairs each line
- * with paycore's payment or refund by paycore's order id (echoed by the network), and the network
- * transaction id must agree where paycore knows it. The result of a line is the first that holds:
+ * Matching, set-based: one join pairs each line with paycore's payment or refund by paycore's
+ * order id (echoed by the network), and the network transaction id must agree where paycore
+ * knows it. The result of a line is the first that holds:
  *
  *   an exception already recorded for this line and day → its kind (re-runs give the same result)
  *   a refund paycore sent for an exception (`refund` action) → matched (booked by the action)
@@ -18,10 +18,36 @@ import { RECONCILIATION_LIMITS } from "./limits.ts";
  *   the network's fee differs from the cost paycore booked → fee_mismatch
  *   otherwise                                             → matched
  *
- * Statements: one aggregate, one select of the non-matched lines (bounded), inserts of their
- * exceptions. Nothing is locked; exceptions are unique per channel, day and line.
+ * Each line is classified once, as its batch is loaded (src/reconciliation/lines.ts: the join
+ * runs over the batch on its way into `reconciliation_lines`, which keeps the line's result and
+ * paycore's amount). After that, nothing reads a million lines against the payments again: the
+ * exceptions come from the few lines not matched (a partial index holds them), and the counts
+ * from one scan of the run's lines, where an exception recorded since takes precedence.
+ * Nothing is locked; exceptions are unique per channel, day and line.
  */
-const NETWORK_CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
+
+/** Where the lines come from, as `l`: the run's stored lines, or a batch on its way in (JSON). */
+export interface LineSource {
+  from: RawBuilder<unknown>;
+  where: RawBuilder<unknown>;
+}
+
+export function storedLines(reconciliation_id: string, only_unmatched: boolean): LineSource {
+  return {
+    from: sql`reconciliation_lines l`,
+    where: only_unmatched ? sql`l.reconciliation_id = ${reconciliation_id} AND l.result <> 'matched'` : sql`l.reconciliation_id = ${reconciliation_id}`,
+  };
+}
+
+export function batchLines(batch_json: string): LineSource {
+  return {
+    from: sql`json_to_recordset(${batch_json}::json)
+      AS l(line_no integer, kind text, network_txn_id text, txn_id text, order_id text, amount int8, fee int8, settle_amount int8)`,
+    where: sql`true`,
+  };
+}
+
+const NETWORK_CLASSIFIED = (lines: LineSource, channel_id: string, date: string) => sql`
   SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee, l.settle_amount,
     CASE WHEN l.kind = 'pay' THEN l.amount ELSE -l.amount END AS network_signed,
     p.payment_id, f.refund_id, NULL::text AS payout_id,
@@ -38,14 +64,14 @@ const NETWORK_CLASSIFIED = (reconciliation_id: string, channel_id: string, date:
       WHEN l.kind = 'pay' AND p.network_cost IS DISTINCT FROM l.fee THEN 'fee_mismatch'
       ELSE 'matched'
     END AS result
-  FROM reconciliation_lines l
+  FROM ${lines.from}
   LEFT JOIN payments p ON l.kind = 'pay' AND p.payment_id = l.order_id AND p.channel_id = ${channel_id}
   LEFT JOIN refunds f ON l.kind = 'refund' AND f.refund_id = l.order_id AND f.channel_id = ${channel_id}
   LEFT JOIN reconciliation_exceptions e
     ON e.channel_id = ${channel_id} AND e.settlement_date = ${date} AND e.match_key = l.network_txn_id
   LEFT JOIN reconciliation_exceptions a
     ON l.kind = 'refund' AND a.exception_id = l.order_id AND a.action_txn_id = l.txn_id AND a.channel_id = ${channel_id}
-  WHERE l.reconciliation_id = ${reconciliation_id}`;
+  WHERE ${lines.where}`;
 
 /**
  * A CNAPS rail's file against paycore's payouts: a line is a credit the rail settled, paired with
@@ -53,7 +79,7 @@ const NETWORK_CLASSIFIED = (reconciliation_id: string, channel_id: string, date:
  * id must be the payout's. A payout the rail returned later still settled that day. The rails
  * charge no per-item fee paycore books: a line with a fee is a fee mismatch.
  */
-const RAIL_CLASSIFIED = (reconciliation_id: string, channel_id: string, date: string) => sql`
+const RAIL_CLASSIFIED = (lines: LineSource, channel_id: string, date: string) => sql`
   SELECT l.line_no, l.kind, l.network_txn_id, l.txn_id, l.order_id, l.amount, l.fee, l.settle_amount,
     l.amount AS network_signed,
     NULL::text AS payment_id, NULL::text AS refund_id, o.payout_id,
@@ -68,14 +94,14 @@ const RAIL_CLASSIFIED = (reconciliation_id: string, channel_id: string, date: st
       WHEN l.fee <> 0 THEN 'fee_mismatch'
       ELSE 'matched'
     END AS result
-  FROM reconciliation_lines l
+  FROM ${lines.from}
   LEFT JOIN payouts o ON o.payout_id = l.order_id AND o.rail = ${channel_id}
   LEFT JOIN reconciliation_exceptions e
     ON e.channel_id = ${channel_id} AND e.settlement_date = ${date} AND e.match_key = l.network_txn_id
-  WHERE l.reconciliation_id = ${reconciliation_id}`;
+  WHERE ${lines.where}`;
 
-function CLASSIFIED(reconciliation_id: string, channel_id: string, date: string): RawBuilder<unknown> {
-  return isRail(channel_id) ? RAIL_CLASSIFIED(reconciliation_id, channel_id, date) : NETWORK_CLASSIFIED(reconciliation_id, channel_id, date);
+export function classified(lines: LineSource, channel_id: string, date: string): RawBuilder<unknown> {
+  return isRail(channel_id) ? RAIL_CLASSIFIED(lines, channel_id, date) : NETWORK_CLASSIFIED(lines, channel_id, date);
 }
 
 export interface ResultTotals {
@@ -104,14 +130,34 @@ interface Unmatched {
   result: ExceptionKind;
 }
 
-/** Per result: how many lines and their signed amounts (refunds negative). */
+/**
+ * Per result: how many lines and their signed amounts (refunds negative), from the results kept
+ * with the lines; an exception recorded for a line since (this run's, or an earlier run's) gives
+ * the line its kind, as in the classification.
+ */
 export async function lineTotals(db: Kysely<Database>, run: RunKey): Promise<ResultTotals[]> {
   const rows = await sql<{ result: ReconciliationResult; item_count: bigint; network_amount: bigint; platform_amount: bigint }>`
-    SELECT c.result, count(*)::int8 AS item_count, coalesce(sum(c.network_signed), 0)::int8 AS network_amount,
-      coalesce(sum(CASE WHEN c.kind = 'pay' THEN c.platform_amount ELSE -c.platform_amount END), 0)::int8 AS platform_amount
-    FROM (${CLASSIFIED(run.reconciliation_id, run.channel_id, run.settlement_date)}) c
-    GROUP BY c.result`.execute(db);
+    SELECT coalesce(e.kind, l.result) AS result, count(*)::int8 AS item_count,
+      coalesce(sum(CASE WHEN l.kind = 'pay' THEN l.amount ELSE -l.amount END), 0)::int8 AS network_amount,
+      coalesce(sum(CASE WHEN l.kind = 'pay' THEN l.platform_amount ELSE -l.platform_amount END), 0)::int8 AS platform_amount
+    FROM reconciliation_lines l
+    LEFT JOIN reconciliation_exceptions e
+      ON e.channel_id = ${run.channel_id} AND e.settlement_date = ${run.settlement_date} AND e.match_key = l.network_txn_id
+    WHERE l.reconciliation_id = ${run.reconciliation_id}
+    GROUP BY 1`.execute(db);
   return rows.rows;
+}
+
+/**
+ * Classifies the run's stored lines again (a re-run with the file already loaded: paycore's
+ * records may have moved since). Writes only the lines whose result or amount changed.
+ */
+export async function reclassifyLines(db: Kysely<Database>, run: RunKey): Promise<void> {
+  await sql`
+    UPDATE reconciliation_lines t SET result = c.result, platform_amount = c.platform_amount
+    FROM (${classified(storedLines(run.reconciliation_id, false), run.channel_id, run.settlement_date)}) c
+    WHERE t.reconciliation_id = ${run.reconciliation_id} AND t.line_no = c.line_no
+      AND (t.result, t.platform_amount) IS DISTINCT FROM (c.result, c.platform_amount)`.execute(db);
 }
 
 export interface RunKey {
@@ -123,7 +169,7 @@ export interface RunKey {
 /** Records an exception for every line that is not matched and has none yet. Answers how many were new. */
 export async function recordLineExceptions(db: Kysely<Database>, run: RunKey, at: Date): Promise<number> {
   const rows = await sql<Unmatched>`
-    SELECT c.* FROM (${CLASSIFIED(run.reconciliation_id, run.channel_id, run.settlement_date)}) c
+    SELECT c.* FROM (${classified(storedLines(run.reconciliation_id, true), run.channel_id, run.settlement_date)}) c
     WHERE c.result <> 'matched'
       AND NOT EXISTS (SELECT 1 FROM reconciliation_exceptions x
         WHERE x.channel_id = ${run.channel_id} AND x.settlement_date = ${run.settlement_date} AND x.match_key = c.network_txn_id)
