@@ -142,6 +142,7 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     await screened(merchant_id, card, i, twenty);
   }
   for (const list of [bare, zero, twenty]) list.sort((a, b) => a - b);
+  const server = await countingStatementTimes(app, ruled, cards);
   const engine = process.env.DATABASE_URL ? "postgres" : "pglite";
   const pair = (xs: number[]) => `${percentile(xs, 50).toFixed(2)} / ${percentile(xs, 99).toFixed(2)}`;
   const diff = (xs: number[], ys: number[]) => `${(percentile(xs, 50) - percentile(ys, 50)).toFixed(2)} / ${(percentile(xs, 99) - percentile(ys, 99)).toFixed(2)}`;
@@ -151,7 +152,30 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     { bench: "risk hook + insert, 20 rules", engine, samples: SAMPLES, "p50 / p99 ms": pair(twenty) },
     { bench: "added by 20 rules vs 0 rules", engine, samples: SAMPLES, "p50 / p99 ms": diff(twenty, zero) },
     { bench: "added by hook + 20 rules vs insert alone", engine, samples: SAMPLES, "p50 / p99 ms": diff(twenty, bare) },
+    { bench: "counting statement, 20 rules: planning + execution in the server", engine, samples: server.length, "p50 / p99 ms": pair(server) },
   ];
+}
+
+/**
+ * The counting statement's own time in the database (planning + execution, from EXPLAIN ANALYZE
+ * without per-node timing), for the same cards and merchant IDs as the timed payments: what the
+ * statement costs without the client, the round trip or the machine's run queue in front of it.
+ */
+async function countingStatementTimes(app: TestApp, merchant_ids: string[], cards: CardRow[]): Promise<number[]> {
+  const times: number[] = [];
+  const runs = Math.min(SAMPLES, 500);
+  for (let i = 0; i < runs; i++) {
+    const card = cards[(i * 7) % cards.length]!;
+    const merchant_id = merchant_ids[i % merchant_ids.length]!;
+    const rules = await applicableRules(app.ctx.db, "payment", merchant_id);
+    const attempt = { subject: "payment" as const, keys: { card_id: card.card_id, id_fingerprint: card.id_fingerprint, merchant_id }, amount: 12_345n, now: app.ctx.clock.now(), card_since: card.created_at };
+    const query = windowUsageQuery("payment", attempt.keys, ruleWindows(rules, attempt).windows);
+    const plan = await sql<{ "QUERY PLAN": unknown }>`EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) ${query}`.execute(app.ctx.db);
+    const cell = plan.rows[0]!["QUERY PLAN"];
+    const [summary] = (typeof cell === "string" ? JSON.parse(cell) : cell) as { "Planning Time": number; "Execution Time": number }[];
+    times.push(summary!["Planning Time"] + summary!["Execution Time"]);
+  }
+  return times.sort((a, b) => a - b);
 }
 
 /** BENCH_RISK_EXPLAIN=1: the plan of the 20 rules' counting statement, as a payment runs it (in its transaction). */
