@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { Database, OperatorRow } from "../db/index.ts";
 import { randomToken, sha256Hex } from "../kernel/crypto/index.ts";
@@ -46,28 +46,40 @@ export async function listOperators(db: Kysely<Database>): Promise<Operator[]> {
   return db.selectFrom("operators").select(["operator_id", "name", "role"]).where("status", "=", "active").orderBy("operator_id").execute();
 }
 
+/** The advisory lock the first admin is made under (the migrations' is 7291001). */
+const BOOTSTRAP_LOCK_KEY = 7291002;
+
 /**
  * First start: make sure an admin exists. With a configured token, that token is an admin's
  * (created if no operator holds it). Without one, an admin is created only when there is no
  * operator at all, and its generated token is returned to be printed once.
+ *
+ * Made once: several paycore processes starting together on an empty database
+ * take turns under a transaction-scoped advisory lock, and the later ones find the admin made.
+ * (Without it, both inserted the configured token and the second process died on the unique
+ * token hash; without a configured token, each made and printed an admin of its own.)
  */
 export async function ensureBootstrapAdmin(
   ctx: Pick<Ctx, "db" | "clock">,
   configured_token: string | undefined,
 ): Promise<{ token: string; created: boolean } | null> {
-  if (configured_token) {
-    const existing = await authenticateOperator(ctx.db, configured_token);
-    if (existing) {
-      if (existing.role !== "admin") throw new PaycoreError("forbidden", "PAYCORE_ADMIN_TOKEN belongs to an operator who is not an admin");
-      return { token: configured_token, created: false };
+  return ctx.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY})`.execute(trx);
+    const tctx = { db: trx, clock: ctx.clock };
+    if (configured_token) {
+      const existing = await authenticateOperator(trx, configured_token);
+      if (existing) {
+        if (existing.role !== "admin") throw new PaycoreError("forbidden", "PAYCORE_ADMIN_TOKEN belongs to an operator who is not an admin");
+        return { token: configured_token, created: false };
+      }
+      const { token } = await createOperator(tctx, { name: "admin", role: "admin", token: configured_token });
+      return { token, created: true };
     }
-    const { token } = await createOperator(ctx, { name: "admin", role: "admin", token: configured_token });
+    const any = await trx.selectFrom("operators").select("operator_id").limit(1).executeTakeFirst();
+    if (any) return null;
+    const { token } = await createOperator(tctx, { name: "admin", role: "admin" });
     return { token, created: true };
-  }
-  const any = await ctx.db.selectFrom("operators").select("operator_id").limit(1).executeTakeFirst();
-  if (any) return null;
-  const { token } = await createOperator(ctx, { name: "admin", role: "admin" });
-  return { token, created: true };
+  });
 }
 
 /** The operator the `paycore` CLI acts as when it asks the running server (audit log: "paycore CLI"). */

@@ -128,12 +128,12 @@ describe.runIf(runnable)("two paycore processes on one PostgreSQL under load", (
       PAYCORE_WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
       PAYCORE_LOG_LEVEL: "error",
     };
-    // One after the other: the first creates the channel keys in the shared data directory.
-    for (let i = 0; i < 2; i++) {
-      const p = await startCli({ ...env, SANDBOX_URL: tap.urls[i]! });
-      processes.push(p);
-      urls.push(/API\s+(http:\/\/\S+)/.exec(p.banner)![1]!);
-    }
+    // Both at once on an empty database and data directory: migrations, the first admin and the
+    // channel keys are made once whoever gets there first.
+    const started = await Promise.allSettled([0, 1].map((i) => startCli({ ...env, SANDBOX_URL: tap.urls[i]! })));
+    for (const r of started) if (r.status === "fulfilled") processes.push(r.value);
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+    for (const p of processes) urls.push(/API\s+(http:\/\/\S+)/.exec(p.banner)![1]!);
     splitter = await startCallbackSplitter(urls.map((u) => `${u}/callbacks/channels`));
     // Each process told the sandbox its own callback URL at start; the splitter replaces both.
     await sandboxJson("PUT", "/sandbox/v1/config", { paycore_callback_url: splitter.url });
