@@ -16,6 +16,7 @@ import { createLogger } from "../src/kernel/log.ts";
 import { computePaymentFee, postPaymentSucceeded, postRefundSucceeded } from "../src/ledger/index.ts";
 import { createEntity, createMerchant } from "../src/merchants/index.ts";
 import { checkBooks, runSettlement } from "../src/settlement/index.ts";
+import { createPayoutDeps } from "../src/payouts/index.ts";
 import { isValidUscc, usccCheckChar } from "../src/kernel/checks.ts";
 
 const MERCHANTS = Number(process.argv[2] ?? 50);
@@ -85,8 +86,8 @@ async function main(): Promise<void> {
       }
     });
     clock.set("2026-03-03T01:00:00Z");
-    const run = await timed(rows, "settlement run (instructions only)", MERCHANTS, () => runSettlement(ctx, { date: "2026-03-03", executor: null }));
-    await timed(rows, "settlement re-run (no change)", MERCHANTS, () => runSettlement(ctx, { date: "2026-03-03", executor: null }));
+    const run = await timed(rows, "settlement run (instructions only)", MERCHANTS, () => runSettlement(createPayoutDeps(ctx, null), { date: "2026-03-03", execute: false }));
+    await timed(rows, "settlement re-run (no change)", MERCHANTS, () => runSettlement(createPayoutDeps(ctx, null), { date: "2026-03-03", execute: false }));
     const check = await timed(rows, "books check", 1, () => checkBooks(handle.db));
     if (!check.ok || run.payouts_created !== MERCHANTS) throw new Error(`bench books inconsistent: ${JSON.stringify(check.problems)} ${run.payouts_created}`);
   } finally {

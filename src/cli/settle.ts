@@ -1,10 +1,12 @@
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config.ts";
 import { migrate } from "../db/index.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { formatYuan } from "../kernel/money.ts";
 import { isIsoDate } from "../ledger/index.ts";
-import { SandboxBankTransfers, checkBooks, runSettlement, type RunProgress, type RunSummary } from "../settlement/index.ts";
+import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
+import { checkBooks, runSettlement, type RunProgress, type RunSummary } from "../settlement/index.ts";
 import { openContext } from "./main.ts";
 import { ServerRefusal, runningServer, type ServerLink } from "./server-link.ts";
 
@@ -36,9 +38,12 @@ export async function settleCommand(config: Config, args: string[]): Promise<num
   try {
     await migrate(handle.db);
     const sandbox_url = config.sandbox_url ?? `http://${config.host}:${config.sandbox_port}`;
-    const executor = values["no-payouts"] ? null : new SandboxBankTransfers(sandbox_url);
-    console.log(`settlement run for ${values.date}${executor ? ` (payouts through ${sandbox_url})` : " (payout instructions only)"}`);
-    const s = await runSettlement(ctx, { date: values.date, executor, on_progress: progressPrinter((line) => console.log(`  ${line}`)) });
+    const data_dir = config.data_dir === "memory" ? resolve("data") : resolve(config.data_dir);
+    // Payouts are routed with the reserve bank in view even when they are only recorded here.
+    const pd = createPayoutDeps(ctx, new HttpRailGateway(sandbox_url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT }));
+    const execute = values["no-payouts"] !== true;
+    console.log(`settlement run for ${values.date}${execute ? ` (payouts over the rails through ${sandbox_url})` : " (payout instructions and their payouts recorded, not sent: the server's sweeper sends them)"}`);
+    const s = await runSettlement(pd, { date: values.date, execute, on_progress: progressPrinter((line) => console.log(`  ${line}`)) });
     printSummary(s);
     return 0;
   } catch (err) {

@@ -481,7 +481,8 @@ export interface SettlementRow {
   updated_at: Date;
 }
 
-export type SettlementPayoutStatus = "created" | "pending" | "succeeded" | "failed";
+/** `pending`: its payout is open (queued or processing); then as the payout ended (migration 1410 adds `returned`). */
+export type SettlementPayoutStatus = "created" | "pending" | "succeeded" | "failed" | "returned";
 
 export interface SettlementPayoutRow {
   instruction_id: string;
@@ -514,7 +515,7 @@ export interface SettlementHoldRow {
   created_at: Date;
 }
 
-/** A settlement run's progress and outcome (migration 1400). */
+/** A settlement run's progress and outcome (migration 1410). */
 export interface SettlementRunRow {
   run_id: string;
   settlement_date: string;
@@ -611,7 +612,7 @@ export interface ReconciliationRow {
   updated_at: Date;
 }
 
-/** The table: a run's row and the progress of its current or last attempt (migration 1400), optional on insert. */
+/** The table: a run's row and the progress of its current or last attempt (migration 1410), optional on insert. */
 export interface ReconciliationTableRow extends ReconciliationRow {
   progress_phase: ColumnType<string | null, string | null | undefined, string | null>;
   progress_done: ColumnType<number, number | undefined, number>;
@@ -757,6 +758,8 @@ export interface PayoutRow {
   updated_at: Date;
   succeeded_at: Date | null;
   returned_at: Date | null;
+  /** A settlement payout: the instruction it pays (migration 1410); null for a business payout. */
+  settlement_instruction_id: string | null;
 }
 
 export interface DepositRow {

@@ -82,13 +82,7 @@ export {
   type TrialBalance,
 } from "./queries.ts";
 export { postReconciliationAdjustment, type ReconciliationAdjustment } from "./reconciliation-postings.ts";
-export {
-  postPayoutFailed,
-  postPayoutInstructed,
-  postPayoutSucceeded,
-  postSettlementMatured,
-  type PayoutMember,
-} from "./settlement-postings.ts";
+export { postSettlementMatured, type PayoutMember } from "./settlement-postings.ts";
 export {
   postDepositCredited,
   postDepositReceived,

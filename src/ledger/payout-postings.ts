@@ -35,10 +35,31 @@ export async function reserveAvailable(trx: Kysely<Database>, merchant_id: strin
 export interface PayoutPosting {
   payout_id: string;
   merchant_id: string;
-  rail: string;
+  /** Null only for a payout queued while no rail can take it. */
+  rail: string | null;
   amount: Fen;
   fee: Fen;
   at: Date;
+  /**
+   * A settlement payout: whose available balances the amount comes from (and goes back to), each
+   * member's part of a group's one transfer (separate books); no fee. Absent: all of it is the
+   * payout's merchant ID's.
+   */
+  members?: readonly { merchant_id: string; amount: Fen }[] | undefined;
+}
+
+function settledBy(p: PayoutPosting): string {
+  assert(p.rail !== null, "a settled payout went by a rail");
+  return p.rail;
+}
+
+/** The merchant-available side of a payout entry: one line, or one per settlement group member. */
+function availableLines(p: PayoutPosting, side: "debit" | "credit", line_kind: string): LineSpec[] {
+  if (!p.members) return [{ account: merchantAvailable(p.merchant_id), side, amount: p.amount + p.fee, line_kind }];
+  assert(p.fee === 0n, "a settlement payout carries no fee");
+  assert(p.members.length >= 1 && new Set(p.members.map((m) => m.merchant_id)).size === p.members.length, "one line per member");
+  assert(p.members.every((m) => m.amount > 0n) && p.members.reduce((s, m) => s + m.amount, 0n) === p.amount, "members' parts make the amount");
+  return p.members.map((m) => ({ account: merchantAvailable(m.merchant_id), side, amount: m.amount, line_kind }));
 }
 
 async function post(trx: Kysely<Database>, event: "payout_reserved" | "payout_settled" | "payout_released" | "payout_returned", p: PayoutPosting, lines: LineSpec[]): Promise<PostedEntry> {
@@ -58,7 +79,7 @@ async function post(trx: Kysely<Database>, event: "payout_reserved" | "payout_se
 export async function postPayoutReserved(trx: Kysely<Database>, p: PayoutPosting): Promise<PostedEntry> {
   const total = p.amount + p.fee;
   return post(trx, "payout_reserved", p, [
-    { account: merchantAvailable(p.merchant_id), side: "debit", amount: total, line_kind: "payout" },
+    ...availableLines(p, "debit", "payout"),
     { account: PAYOUTS_IN_TRANSIT, side: "credit", amount: total, line_kind: "payout" },
   ]);
 }
@@ -66,7 +87,7 @@ export async function postPayoutReserved(trx: Kysely<Database>, p: PayoutPosting
 export async function postPayoutSettled(trx: Kysely<Database>, p: PayoutPosting): Promise<PostedEntry> {
   return post(trx, "payout_settled", p, [
     { account: PAYOUTS_IN_TRANSIT, side: "debit", amount: p.amount + p.fee, line_kind: "payout" },
-    { account: railSettlement(p.rail), side: "credit", amount: p.amount, line_kind: "payout" },
+    { account: railSettlement(settledBy(p)), side: "credit", amount: p.amount, line_kind: "payout" },
     { account: FEE_INCOME, side: "credit", amount: p.fee, line_kind: "fee" },
   ]);
 }
@@ -75,15 +96,15 @@ export async function postPayoutReleased(trx: Kysely<Database>, p: PayoutPosting
   const total = p.amount + p.fee;
   return post(trx, "payout_released", p, [
     { account: PAYOUTS_IN_TRANSIT, side: "debit", amount: total, line_kind: "payout_released" },
-    { account: merchantAvailable(p.merchant_id), side: "credit", amount: total, line_kind: "payout_released" },
+    ...availableLines(p, "credit", "payout_released"),
   ]);
 }
 
 export async function postPayoutReturned(trx: Kysely<Database>, p: PayoutPosting): Promise<PostedEntry> {
   return post(trx, "payout_returned", p, [
-    { account: railSettlement(p.rail), side: "debit", amount: p.amount, line_kind: "payout_returned" },
+    { account: railSettlement(settledBy(p)), side: "debit", amount: p.amount, line_kind: "payout_returned" },
     { account: FEE_INCOME, side: "debit", amount: p.fee, line_kind: "fee_returned" },
-    { account: merchantAvailable(p.merchant_id), side: "credit", amount: p.amount + p.fee, line_kind: "payout_returned" },
+    ...availableLines(p, "credit", "payout_returned"),
   ]);
 }
 

@@ -8,5 +8,7 @@ export { PAYOUT_LIMITS } from "./limits.ts";
 export { createPayout, getPayout, listPayouts, type PayoutAnswer, type PayoutQuery } from "./payouts.ts";
 export { railViews, updateRail, type RailPatch, type RailView } from "./rails.ts";
 export { routePayout, yuanText, type PayoutRoute, type RailChoice } from "./routing.ts";
-export { sweepPayouts } from "./sweeper.ts";
+export { queryPayout, sweepPayouts } from "./sweeper.ts";
+export { routeAgain, sendPayout } from "./outcomes.ts";
+export { recordSettlementPayout, type SettlementPayoutInput } from "./settlement.ts";
 export * as PayoutWire from "./wire.ts";

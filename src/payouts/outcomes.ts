@@ -5,12 +5,13 @@ import { crashPoint } from "../kernel/crash-point.ts";
 import { RAIL_NAMES } from "../kernel/cnaps/hours.ts";
 import { REJECT_REASONS } from "../kernel/cnaps/iso20022.ts";
 import { newId } from "../kernel/ids.ts";
-import { postPayoutReleased, postPayoutReturned, postPayoutSettled, type PayoutPosting } from "../ledger/index.ts";
+import { postPayoutReleased, postPayoutReturned, postPayoutSettled } from "../ledger/index.ts";
 import { enqueueEvent } from "../notify/index.ts";
 import type { PayoutDeps } from "./deps.ts";
 import { RAIL_REFUSALS, type RailOutcome } from "./gateway.ts";
 import { PAYOUT_LIMITS, queryDelayMs } from "./limits.ts";
 import { routeNow } from "./rails.ts";
+import { followSettlementPayout, payoutPosting } from "./settlement.ts";
 import { checkTransition } from "./states.ts";
 import { payoutToWire } from "./wire.ts";
 
@@ -26,8 +27,6 @@ export async function sendPayout(pd: PayoutDeps, row: PayoutRow): Promise<void> 
   pd.health.record(row.rail, outcome.status === "pending" ? "error" : "ok", pd.ctx.clock.now().getTime());
   await applyRailOutcome(pd, row.msg_id, outcome);
 }
-
-const posting = (p: PayoutRow, at: Date): PayoutPosting => ({ payout_id: p.payout_id, merchant_id: p.merchant_id, rail: p.rail!, amount: p.amount, fee: p.fee, at });
 
 async function notify(trx: Kysely<Database>, p: PayoutRow, type: "payout.succeeded" | "payout.failed" | "payout.returned", at: Date): Promise<void> {
   await enqueueEvent(trx, { merchant_id: p.merchant_id, type, data: payoutToWire(p), at, dedupe_key: `${type}:${p.payout_id}` });
@@ -48,7 +47,7 @@ export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, outcome: 
     switch (outcome.status) {
       case "succeeded":
         next = { ...p, status: "succeeded", succeeded_at: now, next_attempt_at: null, updated_at: now };
-        await postPayoutSettled(trx, posting(p, now));
+        await postPayoutSettled(trx, await payoutPosting(trx, p, now));
         break;
       case "rejected":
         if (RAIL_REFUSALS.has(outcome.code)) {
@@ -57,7 +56,7 @@ export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, outcome: 
           break;
         }
         next = { ...p, status: "failed", failure_code: outcome.code, failure_message: REJECT_REASONS[outcome.code as keyof typeof REJECT_REASONS] ?? "refused by the payee's bank", next_attempt_at: null, updated_at: now };
-        await postPayoutReleased(trx, posting(p, now));
+        await postPayoutReleased(trx, await payoutPosting(trx, p, now));
         break;
       case "accepted":
       case "pending":
@@ -68,6 +67,7 @@ export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, outcome: 
     await trx.updateTable("payouts").set(changes(p, next)).where("payout_id", "=", p.payout_id).execute();
     if (next.status === "succeeded") await notify(trx, next, "payout.succeeded", now);
     if (next.status === "failed") await notify(trx, next, "payout.failed", now);
+    if (next.status !== p.status) await followSettlementPayout(trx, next, now);
     crashPoint("payout_before_outcome_commit");
     return next;
   });
@@ -94,9 +94,10 @@ export async function applyReturn(pd: PayoutDeps, msg_id: string, reason: string
     if (!p || p.status !== "succeeded") return p ?? null;
     checkTransition(p.status, "returned");
     const next: PayoutRow = { ...p, status: "returned", returned_at: now, failure_code: reason, failure_message: REJECT_REASONS[reason as keyof typeof REJECT_REASONS] ?? "sent back by the payee's bank", updated_at: now };
-    await postPayoutReturned(trx, posting(p, now));
+    await postPayoutReturned(trx, await payoutPosting(trx, p, now));
     await trx.updateTable("payouts").set(changes(p, next)).where("payout_id", "=", p.payout_id).execute();
     await notify(trx, next, "payout.returned", now);
+    await followSettlementPayout(trx, next, now);
     return next;
   });
 }

@@ -48,7 +48,7 @@ export async function createPayout(pd: PayoutDeps, merchant_id: string, input: P
     msg_id: route.kind === "send" ? newId("ntx", now.getTime()) : null,
     failure_code: null, failure_message: null, attempt_count: 0,
     next_attempt_at: route.kind === "send" ? new Date(now.getTime() + PAYOUT_LIMITS.query_after_ms) : route.opens_at,
-    created_at: now, updated_at: now, succeeded_at: null, returned_at: null,
+    created_at: now, updated_at: now, succeeded_at: null, returned_at: null, settlement_instruction_id: null,
   };
   const recorded = await recordIntent(pd, row);
   if (!recorded) {

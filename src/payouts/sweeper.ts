@@ -36,7 +36,7 @@ async function claimDue(pd: PayoutDeps): Promise<PayoutRow[]> {
   return rows.rows;
 }
 
-async function queryPayout(pd: PayoutDeps, p: PayoutRow): Promise<void> {
+export async function queryPayout(pd: PayoutDeps, p: PayoutRow): Promise<void> {
   const answer = await pd.gateway!.query(p.msg_id!, pd.ctx.clock.now());
   if (answer.status === "not_found") {
     await sendPayout(pd, p); // never arrived: the same message id again

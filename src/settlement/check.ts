@@ -5,8 +5,9 @@ import { LEDGER_LIMITS, checkLedger, pendingItemsProblems, type LedgerCheck, typ
 /**
  * The whole-books check: the ledger against its journal, and settlement against the ledger —
  * each merchant's available balance is what its unpaid settlement records hold (with its deposits
- * and business payouts), money in transit
- * is what open instructions carry, an instruction is the sum of its records, and a pending balance
+ * and business payouts), settlement money in transit is what open instructions from before the
+ * payouts path carry (an instruction paid by a payout has its money in `payouts_in_transit`, like
+ * any payout), an instruction is the sum of its records, and a pending balance
  * is its unsettled items plus any negative net carried forward.
  */
 export interface SettlementProblem {
@@ -30,7 +31,8 @@ export async function carriedForward(db: Kysely<Database>): Promise<Map<string, 
 /**
  * A merchant ID's available balance is what its unpaid settlement records hold, plus the deposits
  * credited to it, less amount + fee of each business payout that holds a reservation or has gone
- * out (queued, processing, succeeded; a failed or returned one gave it back).
+ * out (queued, processing, succeeded; a failed or returned one gave it back). A settlement payout
+ * is not counted here: the records it pays left the unpaid ones when it took their money.
  */
 async function availableProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
   const rows = await sql<{ merchant_id: string; available: bigint; unpaid: bigint; deposits: bigint; payouts: bigint }>`
@@ -40,7 +42,8 @@ async function availableProblems(db: Kysely<Database>): Promise<SettlementProble
       UNION ALL
       SELECT merchant_id, 0, amount, 0 FROM deposits WHERE status = 'credited' AND merchant_id IS NOT NULL
       UNION ALL
-      SELECT merchant_id, 0, 0, amount + fee FROM payouts WHERE status IN ('queued', 'processing', 'succeeded')),
+      SELECT merchant_id, 0, 0, amount + fee FROM payouts
+       WHERE status IN ('queued', 'processing', 'succeeded') AND settlement_instruction_id IS NULL),
     expected AS (
       SELECT merchant_id, sum(unpaid) AS unpaid, sum(deposits) AS deposits, sum(payouts) AS payouts FROM sources GROUP BY merchant_id)
     SELECT coalesce(a.owner_id, e.merchant_id) AS merchant_id,
@@ -60,7 +63,8 @@ async function availableProblems(db: Kysely<Database>): Promise<SettlementProble
 async function transitProblems(db: Kysely<Database>): Promise<SettlementProblem[]> {
   const rows = await sql<{ in_transit: bigint; open: bigint }>`
     SELECT coalesce((SELECT credits - debits FROM ledger_balances WHERE kind = 'settlement_in_transit'), 0)::int8 AS in_transit,
-           coalesce((SELECT sum(amount) FROM settlement_payouts WHERE status IN ('created', 'pending')), 0)::int8 AS open`.execute(db);
+           coalesce((SELECT sum(amount) FROM settlement_payouts i WHERE status IN ('created', 'pending')
+                        AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.settlement_instruction_id = i.instruction_id)), 0)::int8 AS open`.execute(db);
   const r = rows.rows[0]!;
   return r.in_transit === r.open ? [] : [{ kind: "in_transit_mismatch", subject: "settlement_in_transit", detail: `in transit ${r.in_transit}, open instructions ${r.open}` }];
 }

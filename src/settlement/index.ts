@@ -1,8 +1,7 @@
 /** Settlement: cycles, group settlement with separate books, payout instructions, statements. */
 export { carriedForward, checkBooks, type BooksCheck, type SettlementProblem } from "./check.ts";
-export { SandboxBankTransfers, sandboxTransfersFromEnv, type TransferExecutor, type TransferInstruction, type TransferOutcome } from "./executor.ts";
 export { loadGroup, type GroupMember, type SettlementGroup } from "./members.ts";
-export { executePayouts, recordOutcome, type PayoutPass } from "./payouts.ts";
+export { executePayouts, type PayoutPass } from "./payouts.ts";
 export {
   getSettlementHold,
   holdSettlement,

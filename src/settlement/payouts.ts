@@ -1,17 +1,19 @@
 import { sql, type Kysely } from "kysely";
-import type { Ctx } from "../context.ts";
-import type { Database, SettlementPayoutRow } from "../db/index.ts";
+import type { Database, PayoutRow, SettlementPayoutRow } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { newId } from "../kernel/ids.ts";
 import type { Fen } from "../kernel/money.ts";
-import { LEDGER_LIMITS, postPayoutFailed, postPayoutInstructed, postPayoutSucceeded, type PayoutMember } from "../ledger/index.ts";
-import type { TransferExecutor, TransferOutcome } from "./executor.ts";
+import { LEDGER_LIMITS, type PayoutMember } from "../ledger/index.ts";
+import { queryPayout, recordSettlementPayout, routeAgain, sendPayout, type PayoutDeps } from "../payouts/index.ts";
 import type { SettlementGroup } from "./members.ts";
 
 /**
- * Payout instructions: one transfer to a payee's settlement account for the members' payable
- * settlement records. Made in the run's transaction (the intent, committed); executed after it,
- * outside any transaction; the outcome is recorded in a transaction of its own.
+ * Payout instructions: one payment to a payee's settlement account for the members' payable
+ * settlement records, made by a payout of the payouts module (routed over HVPS/BEPS/IBPS/
+ * bank-direct like any other; src/payouts/settlement.ts). The instruction, its payout and the
+ * reservation are recorded in the run's transaction (the intent, committed); the message leaves
+ * after it, outside any transaction; the outcome is recorded by the payouts module in a
+ * transaction of its own, which also moves the instruction and its records to their final state.
  */
 
 interface Payable {
@@ -48,7 +50,12 @@ function partsByMember(records: readonly Payable[]): PayoutMember[] {
   return [...parts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([merchant_id, amount]) => ({ merchant_id, amount }));
 }
 
-export async function createGroupPayout(trx: Kysely<Database>, group: SettlementGroup, date: string, now: Date): Promise<SettlementPayoutRow | null> {
+export interface GroupPayout {
+  instruction: SettlementPayoutRow;
+  payout: PayoutRow;
+}
+
+export async function createGroupPayout(pd: PayoutDeps, trx: Kysely<Database>, group: SettlementGroup, date: string, now: Date): Promise<GroupPayout | null> {
   const active = group.members.filter((m) => !m.held).map((m) => m.row.merchant_id);
   const records = await payableRecords(trx, active, date);
   if (records.length === 0) return null;
@@ -62,7 +69,7 @@ export async function createGroupPayout(trx: Kysely<Database>, group: Settlement
     .where("payee_merchant_id", "=", payee.merchant_id)
     .where("settlement_date", "=", date)
     .executeTakeFirstOrThrow();
-  const row: SettlementPayoutRow = {
+  const instruction: SettlementPayoutRow = {
     instruction_id: newId("spo", now.getTime()),
     payee_merchant_id: payee.merchant_id,
     settlement_date: date,
@@ -72,114 +79,74 @@ export async function createGroupPayout(trx: Kysely<Database>, group: Settlement
     account_number_enc: payee.settlement_account_number_enc,
     account_last4: payee.settlement_account_last4,
     bank_code: payee.settlement_bank_code,
-    status: "created",
+    status: "pending",
     failure_reason: null,
     attempt_count: 0,
     created_at: now,
     updated_at: now,
     finished_at: null,
   };
-  await trx.insertInto("settlement_payouts").values(row).execute();
-  await postPayoutInstructed(trx, { instruction_id: row.instruction_id, payee_merchant_id: payee.merchant_id, settlement_date: date, members, at: now });
+  await trx.insertInto("settlement_payouts").values(instruction).execute();
   await trx
     .insertInto("settlement_payout_items")
-    .values(records.map((r) => ({ instruction_id: row.instruction_id, settlement_id: r.settlement_id, merchant_id: r.merchant_id, amount: r.net })))
+    .values(records.map((r) => ({ instruction_id: instruction.instruction_id, settlement_id: r.settlement_id, merchant_id: r.merchant_id, amount: r.net })))
     .execute();
+  const account_number = pd.ctx.box.open(payee.settlement_account_number_enc, `settlement_account:${payee.merchant_id}`);
+  const payout = await recordSettlementPayout(pd, trx, {
+    instruction_id: instruction.instruction_id,
+    payee_merchant_id: payee.merchant_id,
+    amount,
+    members,
+    payee: { account_name: payee.settlement_account_name, account_number, bank_code: payee.settlement_bank_code },
+    purpose: `paycore settlement ${date}`,
+  });
   await trx
     .updateTable("settlements")
-    .set({ status: "in_transit", payout_instruction_id: row.instruction_id, updated_at: now })
+    .set({ status: "in_transit", payout_instruction_id: instruction.instruction_id, updated_at: now })
     .where("settlement_id", "in", records.map((r) => r.settlement_id))
     .execute();
-  return row;
-}
-
-/** Each member's part of an instruction, from its settlement records. */
-async function instructionMembers(trx: Kysely<Database>, instruction: SettlementPayoutRow): Promise<PayoutMember[]> {
-  const items = await trx.selectFrom("settlement_payout_items").select(["settlement_id", "merchant_id", "amount as net"]).where("instruction_id", "=", instruction.instruction_id).execute();
-  const members = partsByMember(items);
-  const total = members.reduce((s, m) => s + m.amount, 0n);
-  assert(total === instruction.amount, `instruction ${instruction.instruction_id}: amount ${instruction.amount}, records ${total}`);
-  return members;
-}
-
-export type PayoutResult = "succeeded" | "failed" | "pending" | "already_final";
-
-/** Records a transfer outcome once: the final state, its ledger entry, and the records' status. */
-export async function recordOutcome(ctx: Pick<Ctx, "db" | "clock">, instruction_id: string, outcome: TransferOutcome): Promise<PayoutResult> {
-  const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom("settlement_payouts").selectAll().where("instruction_id", "=", instruction_id).forUpdate().executeTakeFirstOrThrow();
-    if (row.status === "succeeded" || row.status === "failed") return "already_final";
-    const attempt_count = row.attempt_count + 1;
-    if (outcome.status === "pending") {
-      await trx.updateTable("settlement_payouts").set({ status: "pending", failure_reason: outcome.reason, attempt_count, updated_at: now }).where("instruction_id", "=", instruction_id).execute();
-      return "pending";
-    }
-    const members = await instructionMembers(trx, row);
-    const finished = { instruction_id, payee_merchant_id: row.payee_merchant_id, members, at: now };
-    if (outcome.status === "succeeded") await postPayoutSucceeded(trx, finished);
-    else await postPayoutFailed(trx, finished);
-    await trx
-      .updateTable("settlement_payouts")
-      .set({ status: outcome.status, failure_reason: outcome.status === "failed" ? outcome.reason : null, attempt_count, updated_at: now, finished_at: now })
-      .where("instruction_id", "=", instruction_id)
-      .execute();
-    await trx
-      .updateTable("settlements")
-      .set({ status: outcome.status === "succeeded" ? "paid" : "payout_failed", updated_at: now })
-      .where("payout_instruction_id", "=", instruction_id)
-      .execute();
-    return outcome.status;
-  });
-}
-
-async function attempt(ctx: Pick<Ctx, "box">, executor: TransferExecutor, row: SettlementPayoutRow): Promise<TransferOutcome> {
-  if (row.status === "pending") {
-    const known = await executor.status(row.instruction_id);
-    if (known.status !== "not_found") return known;
-  }
-  const account_number = ctx.box.open(row.account_number_enc, `settlement_account:${row.payee_merchant_id}`);
-  return executor.execute({
-    transfer_id: row.instruction_id,
-    amount: row.amount,
-    payee: { account_name: row.account_name, account_number, bank_code: row.bank_code },
-    purpose: `paycore settlement ${row.settlement_date}`,
-  });
+  return { instruction, payout };
 }
 
 export interface PayoutPass {
   attempted: number;
   succeeded: number;
+  /** Failed, or returned by the payee's bank: the records wait for the next date's run. */
   failed: number;
+  /** Still open: processing at a rail, or queued until one opens (the sweeper carries on). */
   pending: number;
 }
 
 /**
- * Executes open instructions (created, or pending at the bank), oldest first. Safe to run again
- * and after a crash: the bank is idempotent by instruction id.
+ * Moves open settlement payouts on, oldest first: the `fresh` ones (just recorded by this run)
+ * are sent; other processing ones are asked about by status query and sent again with the same
+ * message id when the rail never got them; queued ones are routed again. The sweeper does the
+ * same on its own; both are safe together (one message id per payout, outcomes applied once).
+ * Without a line to the rails (no gateway in this process) nothing is sent: answers null.
  */
 export async function executePayouts(
-  ctx: Pick<Ctx, "db" | "clock" | "box">,
-  executor: TransferExecutor,
-  options: { settlement_date?: string; on_progress?: (done: number, total: number) => void } = {},
-): Promise<PayoutPass> {
-  let q = ctx.db
-    .selectFrom("settlement_payouts")
+  pd: PayoutDeps,
+  options: { fresh?: ReadonlySet<string>; on_progress?: (done: number, total: number) => void } = {},
+): Promise<PayoutPass | null> {
+  if (!pd.gateway) return null;
+  const open = await pd.ctx.db
+    .selectFrom("payouts")
     .selectAll()
-    .where("status", "in", ["created", "pending"])
-    // Past the attempt limit an instruction waits for an operator instead of looping forever.
-    .where("attempt_count", "<", LEDGER_LIMITS.payout_attempts_max)
+    .where("settlement_instruction_id", "is not", null)
+    .where("status", "in", ["queued", "processing"])
     .orderBy("created_at")
-    .orderBy("instruction_id")
-    .limit(LEDGER_LIMITS.payouts_per_pass_max);
-  if (options.settlement_date) q = q.where("settlement_date", "=", options.settlement_date);
-  const open = await q.execute();
+    .orderBy("payout_id")
+    .limit(LEDGER_LIMITS.payouts_per_pass_max)
+    .execute();
   const pass: PayoutPass = { attempted: 0, succeeded: 0, failed: 0, pending: 0 };
   for (const row of open) {
-    const outcome = await attempt(ctx, executor, row);
-    const result = await recordOutcome(ctx, row.instruction_id, outcome);
+    const work = row.status === "queued" ? routeAgain(pd, row.payout_id) : options.fresh?.has(row.payout_id) ? sendPayout(pd, row) : queryPayout(pd, row);
+    await work.catch((err: Error) => pd.ctx.log.warn({ payout_id: row.payout_id, err: err.message }, "settlement payout not moved on; the sweeper retries"));
+    const now = await pd.ctx.db.selectFrom("payouts").select("status").where("payout_id", "=", row.payout_id).executeTakeFirstOrThrow();
     pass.attempted += 1;
-    if (result === "succeeded" || result === "failed" || result === "pending") pass[result] += 1;
+    if (now.status === "succeeded") pass.succeeded += 1;
+    else if (now.status === "failed" || now.status === "returned") pass.failed += 1;
+    else pass.pending += 1;
     options.on_progress?.(pass.attempted, open.length);
   }
   return pass;

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import type { Database, SettlementPayoutRow, SettlementRow } from "../db/index.ts";
+import type { Database, PayoutRow, SettlementPayoutRow, SettlementRow } from "../db/index.ts";
 import { toPage } from "../db/paging.ts";
 import { PaycoreError, notFound } from "../kernel/errors.ts";
 import { LEDGER_LIMITS, accountCode, merchantAvailable, merchantPending } from "../ledger/index.ts";
@@ -89,7 +89,14 @@ export async function listSettlements(db: Kysely<Database>, q: SettlementQuery) 
   return { data: await settlementViews(db, page.data), next_cursor: page.next_cursor };
 }
 
-export function payoutView(row: SettlementPayoutRow) {
+export interface InstructionPayout {
+  payout_id: string;
+  status: PayoutRow["status"];
+  rail: PayoutRow["rail"];
+  route_reason: string;
+}
+
+export function payoutView(row: SettlementPayoutRow, payout: InstructionPayout | null = null) {
   return {
     instruction_id: row.instruction_id,
     payee_merchant_id: row.payee_merchant_id,
@@ -101,18 +108,23 @@ export function payoutView(row: SettlementPayoutRow) {
     status: row.status,
     failure_reason: row.failure_reason,
     attempt_count: row.attempt_count,
+    payout,
     created_at: row.created_at.toISOString(),
     finished_at: row.finished_at?.toISOString() ?? null,
   };
 }
 
+/** Instructions newest first, each with the payout that pays it (its rail and why). */
 export async function listPayouts(db: Kysely<Database>, q: { settlement_date?: string | undefined; payee_merchant_id?: string | undefined; cursor?: string | undefined; limit: number }) {
   let query = db.selectFrom("settlement_payouts").selectAll().orderBy("instruction_id", "desc").limit(q.limit + 1);
   if (q.settlement_date) query = query.where("settlement_date", "=", q.settlement_date);
   if (q.payee_merchant_id) query = query.where("payee_merchant_id", "=", q.payee_merchant_id);
   if (q.cursor) query = query.where("instruction_id", "<", q.cursor);
   const page = toPage(await query.execute(), q.limit, (r) => r.instruction_id);
-  return { data: page.data.map(payoutView), next_cursor: page.next_cursor };
+  const ids = page.data.map((r) => r.instruction_id);
+  const payouts = ids.length === 0 ? [] : await db.selectFrom("payouts").select(["payout_id", "status", "rail", "route_reason", "settlement_instruction_id"]).where("settlement_instruction_id", "in", ids).execute();
+  const by = new Map(payouts.map((p) => [p.settlement_instruction_id!, { payout_id: p.payout_id, status: p.status, rail: p.rail, route_reason: p.route_reason }]));
+  return { data: page.data.map((r) => payoutView(r, by.get(r.instruction_id) ?? null)), next_cursor: page.next_cursor };
 }
 
 /** Holds a merchant ID's payouts (risk): it is still settled, its money stays available. */

@@ -1,10 +1,9 @@
 import { sql } from "kysely";
-import type { Ctx } from "../context.ts";
 import { assert } from "../kernel/assert.ts";
 import { PaycoreError, invalidRequest } from "../kernel/errors.ts";
 import type { Fen } from "../kernel/money.ts";
 import { LEDGER_LIMITS, addDays, beijingTime, dayClosesAt, isIsoDate, loadCalendar, type SettlementCalendar } from "../ledger/index.ts";
-import type { TransferExecutor } from "./executor.ts";
+import type { PayoutDeps } from "../payouts/index.ts";
 import { loadGroup, payeeCount, payeePage } from "./members.ts";
 import { createGroupPayout, executePayouts, type PayoutPass } from "./payouts.ts";
 import { settleMember, type MemberOutcome } from "./records.ts";
@@ -14,8 +13,9 @@ import { openSettlementRun, type SettlementRunRecord } from "./run-record.ts";
  * The settlement run for one date. For every settlement group (a payee and the members whose
  * money goes to its account), in one transaction per group: each member whose window has closed
  * gets its settlement record (matured pending → available), then one payout instruction takes the
- * active members' payable records. After all groups, the instructions are executed. Running the
- * same date again changes nothing: records exist, nothing is payable, nothing is open.
+ * active members' payable records, paid by one payout (routed, reserved from the members'
+ * available balances). After all groups, the payouts are sent. Running the same date again changes
+ * nothing: records exist, nothing is payable, nothing is open.
  */
 export interface RunProgress {
   phase: "settle" | "payout";
@@ -39,8 +39,11 @@ export interface RunSummary {
 
 export interface RunOptions {
   date: string;
-  /** Null: make records and instructions only (execute them later with `executePayouts`). */
-  executor: TransferExecutor | null;
+  /**
+   * False: make records, instructions and their payouts only; the sweeper (or `executePayouts`)
+   * sends them. Nothing is sent either when `payouts` has no line to the rails.
+   */
+  execute: boolean;
   on_progress?: (progress: RunProgress) => void;
   /** Who started it (recorded on the run's row); null from the CLI. */
   operator_id?: string | null;
@@ -59,9 +62,9 @@ function count(summary: RunSummary, outcome: MemberOutcome): void {
 }
 
 /** One group in one transaction, serialised against a concurrent run of the same group. */
-async function settleGroup(ctx: Pick<Ctx, "db" | "clock">, calendar: SettlementCalendar, payee_merchant_id: string, date: string, summary: RunSummary): Promise<void> {
-  const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+async function settleGroup(pd: PayoutDeps, calendar: SettlementCalendar, payee_merchant_id: string, date: string, summary: RunSummary, fresh: Set<string>): Promise<void> {
+  const now = pd.ctx.clock.now();
+  const made = await pd.ctx.db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`paycore:settle:${payee_merchant_id}`}))`.execute(trx);
     const group = await loadGroup(trx, payee_merchant_id);
     if (!group) return;
@@ -69,12 +72,13 @@ async function settleGroup(ctx: Pick<Ctx, "db" | "clock">, calendar: SettlementC
       const outcome = await settleMember(trx, { calendar, member: m.row, payee_merchant_id, held: m.held, date, now });
       count(summary, outcome);
     }
-    const payout = await createGroupPayout(trx, group, date, now);
-    if (payout) {
-      summary.payouts_created += 1;
-      summary.amount_instructed += payout.amount;
-    }
+    return createGroupPayout(pd, trx, group, date, now);
   });
+  if (made) {
+    summary.payouts_created += 1;
+    summary.amount_instructed += made.instruction.amount;
+    if (made.payout.status === "processing") fresh.add(made.payout.payout_id);
+  }
 }
 
 /**
@@ -94,13 +98,14 @@ export function assertSettlementDateBegun(calendar: SettlementCalendar, date: st
   );
 }
 
-export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box" | "log">, options: RunOptions): Promise<RunSummary> {
+export async function runSettlement(pd: PayoutDeps, options: RunOptions): Promise<RunSummary> {
+  const ctx = pd.ctx;
   if (!isIsoDate(options.date)) throw invalidRequest("date", "must be a calendar date YYYY-MM-DD");
   const calendar = await loadCalendar(ctx.db);
   assertSettlementDateBegun(calendar, options.date, ctx.clock.now());
   const record = await openSettlementRun(ctx, options.date, options.operator_id ?? null);
   try {
-    const summary = await settleAndPay(ctx, calendar, options, record);
+    const summary = await settleAndPay(pd, calendar, options, record);
     await record.finish(summary);
     return summary;
   } catch (err) {
@@ -110,12 +115,14 @@ export async function runSettlement(ctx: Pick<Ctx, "db" | "clock" | "box" | "log
 }
 
 /** The run's work; each progress point goes to the caller (the CLI's printer) and to the run's row. */
-async function settleAndPay(ctx: Pick<Ctx, "db" | "clock" | "box">, calendar: SettlementCalendar, options: RunOptions, record: SettlementRunRecord): Promise<RunSummary> {
+async function settleAndPay(pd: PayoutDeps, calendar: SettlementCalendar, options: RunOptions, record: SettlementRunRecord): Promise<RunSummary> {
+  const ctx = pd.ctx;
   const report = (p: RunProgress) => {
     options.on_progress?.(p);
     record.note(p);
   };
   const summary = emptySummary(record.run_id, options.date);
+  const fresh = new Set<string>();
   const total = await payeeCount(ctx.db);
   record.note({ phase: "settle", done: 0, total });
   let after: string | null = null;
@@ -123,7 +130,7 @@ async function settleAndPay(ctx: Pick<Ctx, "db" | "clock" | "box">, calendar: Se
   for (let page = 0; page < LEDGER_LIMITS.run_pages_max && !exhausted; page++) {
     const payees = await payeePage(ctx.db, after, LEDGER_LIMITS.run_page_groups_max);
     for (const payee of payees) {
-      await settleGroup(ctx, calendar, payee, options.date, summary);
+      await settleGroup(pd, calendar, payee, options.date, summary, fresh);
       summary.groups += 1;
       report({ phase: "settle", done: summary.groups, total: Math.max(total, summary.groups) });
     }
@@ -131,9 +138,10 @@ async function settleAndPay(ctx: Pick<Ctx, "db" | "clock" | "box">, calendar: Se
     after = payees.at(-1) ?? after;
   }
   assert(exhausted, "settlement run exceeded its page limit");
-  if (options.executor) {
-    // Every open instruction, not only this date's: a pending one from before is finished too.
-    summary.payouts = await executePayouts(ctx, options.executor, {
+  if (options.execute) {
+    // Every open settlement payout, not only this date's: a pending one from before is moved on too.
+    summary.payouts = await executePayouts(pd, {
+      fresh,
       on_progress: (done, total_open) => report({ phase: "payout", done, total: total_open }),
     });
   }

@@ -77,7 +77,7 @@ describe("progress of settlement runs, reconciliation runs and payout batches", 
 
   it("records the same counters the CLI prints, and no row for a date that has not begun", async () => {
     const points: RunProgress[] = [];
-    const summary = await runSettlement(app.ctx, { date: "2026-05-04", executor: null, on_progress: (p) => points.push(p) });
+    const summary = await runSettlement(app.deps.payouts!, { date: "2026-05-04", execute: false, on_progress: (p) => points.push(p) });
     const row = (await app.admin("GET", `/admin/v1/settlements/runs/${summary.run_id}`)).body;
     const last = points.at(-1)!;
     expect(last.phase).toBe("settle");

@@ -8,6 +8,7 @@ import { ManualClock } from "../../src/kernel/clock.ts";
 import { SecretBox } from "../../src/kernel/crypto/index.ts";
 import { createLogger } from "../../src/kernel/log.ts";
 import { createEntity, createMerchant } from "../../src/merchants/index.ts";
+import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway, type PayoutDeps } from "../../src/payouts/index.ts";
 import { startSandbox, type RunningSandbox } from "../../src/sandbox/index.ts";
 import { createTestDatabase } from "../support/db.ts";
 import { testUscc } from "../support/app.ts";
@@ -80,13 +81,37 @@ export async function openWorld(label: string, start = "2026-03-02T01:00:00Z"): 
   };
 }
 
-export async function openSandbox(): Promise<RunningSandbox> {
-  return startSandbox({ port: 0, data_dir: mkdtempSync(join(tmpdir(), "paycore-ledger-sbx-")) });
+/** A sandbox (its rails' batches and returns shortened) and a line to its rails sharing its keys. */
+export interface RailsSandbox extends RunningSandbox {
+  data_dir: string;
+  /** Payout dependencies of `ctx` with the gateway to this sandbox's rails. */
+  payouts(ctx: Ctx): PayoutDeps;
 }
 
-/** What the sandbox bank says an account received (succeeded transfers), in fen. */
+/** `clock`: the sandbox's clock (rail hours), shared with the world's so both see the same time. */
+export async function openSandbox(options: { clock?: ManualClock; data_dir?: string } = {}): Promise<RailsSandbox> {
+  const data_dir = options.data_dir ?? mkdtempSync(join(tmpdir(), "paycore-ledger-sbx-"));
+  const sandbox = await startSandbox({
+    port: 0, data_dir, log: createLogger("silent"),
+    ...(options.clock ? { clock: options.clock } : {}),
+    rails: { beps_batch_interval_ms: 300, return_delay_ms: 300, forward_delay_ms: 200, tick_ms: 50 },
+  });
+  return { ...sandbox, data_dir, payouts: (ctx) => createPayoutDeps(ctx, new HttpRailGateway(sandbox.url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT })) };
+}
+
+/** What the sandbox rails say an account received: settled credits, less those sent back, in fen. */
 export async function receivedBy(sandbox_url: string, account_number: string): Promise<bigint> {
-  const res = await fetch(`${sandbox_url}/sandbox/v1/transfers?account_number=${account_number}`);
-  const body = (await res.json()) as { data: { amount: number; status: string }[] };
-  return body.data.filter((t) => t.status === "succeeded").reduce((s, t) => s + BigInt(t.amount), 0n);
+  const res = await fetch(`${sandbox_url}/sandbox/v1/rails/credits?account_number=${account_number}`);
+  const body = (await res.json()) as { data: { amount: number; returned_at: string | null }[] };
+  return body.data.filter((t) => t.returned_at === null).reduce((s, t) => s + BigInt(t.amount), 0n);
+}
+
+/** Makes the sandbox payee bank reject every credit to this account (the world's "Shop Co." ICBC accounts). */
+export async function rejectingPayee(sandbox_url: string, account_number: string, bank_code = "102290000012"): Promise<void> {
+  const res = await fetch(`${sandbox_url}/sandbox/v1/payees`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ account_name: "Shop Co.", account_number, bank_code, behaviour: "reject" }),
+  });
+  if (res.status !== 201) throw new Error(`sandbox payees answered ${res.status}`);
 }

@@ -9,7 +9,7 @@ type Json = Record<string, unknown> & { error?: { code: string; message: string;
 
 /**
  * End to end over HTTP: real payments and a refund through the sandbox networks post to the
- * ledger; the admin settlement run pays the group's account through the sandbox bank; merchants
+ * ledger; the admin settlement run pays the group's account by a payout over the sandbox rails; merchants
  * read balances, settlement records and statements; operators read the books.
  */
 describe("ledger and settlement API, end to end", () => {
@@ -17,12 +17,9 @@ describe("ledger and settlement API, end to end", () => {
   let app: TestApp;
   let parent: PaycoreClient, store: PaycoreClient, stranger: PaycoreClient;
   let parent_id = "", store_id = "", store_payment = "";
-  const previous_sandbox_url = process.env.SANDBOX_URL;
 
   beforeAll(async () => {
     app = await startTestApp({ label: "stlapi", clock, sandbox: true });
-    // The admin run executes payouts on the sandbox named by SANDBOX_URL (as `paycore start` does).
-    process.env.SANDBOX_URL = app.sandbox!.url;
     const p = await createTestMerchant(app, { name: "Group HQ" });
     const s = await createTestMerchant(app, { name: "Store 1", parent_merchant_id: p.merchant.merchant_id, settlement: { mode: "parent", cycle_days: 1 } }, p.entity_id);
     const o = await createTestMerchant(app, { name: "Other" });
@@ -30,8 +27,6 @@ describe("ledger and settlement API, end to end", () => {
     [parent_id, store_id] = [p.merchant.merchant_id, s.merchant.merchant_id];
   });
   afterAll(async () => {
-    if (previous_sandbox_url === undefined) delete process.env.SANDBOX_URL;
-    else process.env.SANDBOX_URL = previous_sandbox_url;
     await app.close();
   });
 
@@ -94,10 +89,15 @@ describe("ledger and settlement API, end to end", () => {
     expect(mine.body.data).toEqual([
       expect.objectContaining({ merchant_id: store_id, payee_merchant_id: parent_id, gross: 10_000, fees: 48, refunds: 2_000, net: 7_952, status: "paid", settlement_account: { account_name: TEST_ACCOUNT.account_name, account_number_last4: TEST_ACCOUNT.account_number.slice(-4), bank_code: TEST_ACCOUNT.bank_code } }),
     ]);
-    const transfers = await app.sandbox!.get<{ data: { amount: number; status: string }[] }>(`/sandbox/v1/transfers?account_number=${TEST_ACCOUNT.account_number}`);
-    expect(transfers.body.data.map((t) => [t.amount, t.status])).toEqual([[12_922, "succeeded"]]);
+    // One credit over the rails to the group's account, by the payout the instruction names.
+    const credits = await app.sandbox!.get<{ data: { amount: number; rail: string; end_to_end_id: string }[] }>(`/sandbox/v1/rails/credits?account_number=${TEST_ACCOUNT.account_number}`);
     const payouts = await app.admin("GET", "/admin/v1/settlement-payouts?date=2026-05-04");
-    expect(payouts.body.data).toEqual([expect.objectContaining({ payee_merchant_id: parent_id, amount: 12_922, status: "succeeded" })]);
+    expect(payouts.body.data).toEqual([expect.objectContaining({ payee_merchant_id: parent_id, amount: 12_922, status: "succeeded", payout: expect.objectContaining({ status: "succeeded", rail: "bank_direct" }) })]);
+    const payout = payouts.body.data[0].payout;
+    expect(payout.route_reason).toContain("sent by bank-direct");
+    expect(credits.body.data.map((c) => [c.amount, c.rail, c.end_to_end_id])).toEqual([[12_922, "bank_direct", payout.payout_id]]);
+    const listed = await app.admin("GET", `/admin/v1/payouts?merchant_id=${parent_id}`);
+    expect(listed.body.data).toEqual([expect.objectContaining({ payout_id: payout.payout_id, out_payout_no: `settlement:${payouts.body.data[0].instruction_id}`, amount: 12_922, fee: 0, status: "succeeded" })]);
     const again = await app.admin("POST", "/admin/v1/settlements/run", { date: "2026-05-04" });
     expect(again.body).toMatchObject({ records_created: 0, payouts_created: 0, payouts: { attempted: 0 } });
     expect((await store.get<Json>("/v1/balance")).body).toEqual({ pending: 0, available: 0, currency: "CNY" });

@@ -12,9 +12,9 @@ import {
   trialBalance,
 } from "../../src/ledger/index.ts";
 import { patchMerchant } from "../../src/merchants/index.ts";
-import type { RunningSandbox } from "../../src/sandbox/index.ts";
-import { SandboxBankTransfers, checkBooks, holdSettlement, releaseSettlementHold, runSettlement } from "../../src/settlement/index.ts";
-import { accountNumber, openSandbox, openWorld, receivedBy, type World } from "../ledger/world.ts";
+import type { PayoutDeps } from "../../src/payouts/index.ts";
+import { checkBooks, holdSettlement, releaseSettlementHold, runSettlement } from "../../src/settlement/index.ts";
+import { accountNumber, openSandbox, openWorld, receivedBy, rejectingPayee, type RailsSandbox, type World } from "../ledger/world.ts";
 import { booksSnapshot } from "./snapshot.ts";
 
 /**
@@ -70,9 +70,10 @@ interface Model {
 /**
  * The group: entity A has a merchant ID (0) with two stores settled to it (1, 2) and a store with
  * its own account (3); entity B has a merchant ID (4) with one store settled to it (5), and a
- * stand-alone merchant ID (6). B's group may settle to a closed account (payouts fail).
+ * stand-alone merchant ID (6). B's group may settle to an account whose bank rejects every credit
+ * (payouts fail).
  */
-async function buildShops(w: World, setup: Setup): Promise<Shop[]> {
+async function buildShops(w: World, sandbox: RailsSandbox, setup: Setup): Promise<Shop[]> {
   const [a, b] = [await w.entity(), await w.entity()];
   const opts = (i: number) => ({ cycle_days: setup.cycles[i]!, fee_rate_bps: setup.rates[i]!.bps, fee_min: setup.rates[i]!.min });
   const own = async (entity_id: string, i: number, account = accountNumber(), parent?: string) => ({
@@ -82,12 +83,13 @@ async function buildShops(w: World, setup: Setup): Promise<Shop[]> {
   const store = async (entity_id: string, i: number, parent: string) => ({ merchant_id: await w.merchant({ entity_id, ...opts(i), parent_merchant_id: parent, mode: "parent" }), account_number: null });
   const p0 = await own(a, 0);
   const shops: Shop[] = [p0, await store(a, 1, p0.merchant_id), await store(a, 2, p0.merchant_id), await own(a, 3, accountNumber(), p0.merchant_id)];
-  const p4 = await own(b, 4, setup.closed_account ? `6222${String(shops.length)}02020011220000` : accountNumber());
+  const p4 = await own(b, 4);
+  if (setup.closed_account) await rejectingPayee(sandbox.url, p4.account_number);
   shops.push(p4, await store(b, 5, p4.merchant_id), await own(b, 6));
   return shops;
 }
 
-async function applyStep(w: World, bank: SandboxBankTransfers, model: Model, step: Step): Promise<void> {
+async function applyStep(w: World, pd: PayoutDeps, model: Model, step: Step): Promise<void> {
   const db = w.ctx.db;
   const now = w.clock.now();
   switch (step.kind) {
@@ -128,10 +130,10 @@ async function applyStep(w: World, bank: SandboxBankTransfers, model: Model, ste
     }
     case "settle": {
       const date = addDays(await businessDateAt(db, now), -step.days_back);
-      await runSettlement(w.ctx, { date, executor: bank });
+      await runSettlement(pd, { date, execute: true });
       // Re-running the same settlement changes nothing.
       const before = await booksSnapshot(db);
-      await runSettlement(w.ctx, { date, executor: bank });
+      await runSettlement(pd, { date, execute: true });
       expect(await booksSnapshot(db), `re-run of ${date}`).toEqual(before);
       return;
     }
@@ -173,19 +175,17 @@ async function assertBooks(w: World, sandbox_url: string, model: Model): Promise
     expect(records_net).toBe(members_net);
   }
   // Money in (payments less refunds) = money held for merchants + fees + money paid out.
-  const held = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_balances WHERE kind IN ('merchant_pending', 'merchant_available', 'settlement_in_transit')`);
+  const held = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_balances WHERE kind IN ('merchant_pending', 'merchant_available', 'settlement_in_transit', 'payouts_in_transit')`);
   const fees = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(credits - debits), 0)::int8 AS v FROM ledger_balances WHERE kind = 'fee_income'`);
   const paid_out = await sumOf(w, sql<{ v: bigint }>`SELECT coalesce(sum(amount), 0)::int8 AS v FROM settlement_payouts WHERE status = 'succeeded'`);
   expect(held + fees + paid_out, "money in = held + fees + paid out").toBe(model.money_in);
 }
 
 describe("books property: any sequence of payments, refunds, network and merchant settlements keeps the books", () => {
-  let sandbox: RunningSandbox;
-  let bank: SandboxBankTransfers;
+  let sandbox: RailsSandbox;
 
   beforeAll(async () => {
     sandbox = await openSandbox();
-    bank = new SandboxBankTransfers(sandbox.url);
   });
   afterAll(async () => sandbox.close());
 
@@ -194,11 +194,12 @@ describe("books property: any sequence of payments, refunds, network and merchan
     const property = fc.asyncProperty(setupArb, fc.array(stepArb, { minLength: 10, maxLength: 30 }), async (setup, steps) => {
       const w = await openWorld("books", "2026-03-02T01:00:00Z");
       try {
-        const model: Model = { shops: await buildShops(w, setup), payments: [], money_in: 0n, net_settled_batches: 0 };
+        const pd = sandbox.payouts(w.ctx);
+        const model: Model = { shops: await buildShops(w, sandbox, setup), payments: [], money_in: 0n, net_settled_batches: 0 };
         // Every sequence ends by letting everything mature and settling it.
         const closing: Step[] = [{ kind: "advance", hours: 100 }, { kind: "settle", days_back: 0 }];
         for (const step of [...steps, ...closing]) {
-          await applyStep(w, bank, model, step);
+          await applyStep(w, pd, model, step);
           await assertBooks(w, sandbox.url, model);
         }
       } finally {

@@ -27,7 +27,8 @@ describe("paycore settle --date and paycore ledger check", () => {
 
   beforeAll(async () => {
     storage = await cliStorage();
-    sandbox = await openSandbox();
+    // The CLI signs its rail messages with the keys in its data directory: the sandbox reads them there.
+    sandbox = await openSandbox({ data_dir: storage.env.PAYCORE_DATA_DIR! });
     const handle = await connect({ database_url: storage.env.DATABASE_URL, data_dir: storage.env.PAYCORE_DATA_DIR });
     try {
       await migrate(handle.db);
@@ -61,7 +62,7 @@ describe("paycore settle --date and paycore ledger check", () => {
 
   const env = () => ({ ...storage.env, PAYCORE_MASTER_KEY: master_key.toString("hex"), SANDBOX_URL: sandbox.url, PAYCORE_LOG_LEVEL: "warn" });
 
-  it("settles the date with progress, pays out through the bank, and a second run changes nothing", async () => {
+  it("settles the date with progress, pays out over the rails, and a second run changes nothing", async () => {
     const first = await runCli(["settle", "--date", day], env());
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);

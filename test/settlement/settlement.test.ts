@@ -2,35 +2,39 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/kernel/ids.ts";
 import { merchantBalance, postPaymentSucceeded, postRefundSucceeded } from "../../src/ledger/index.ts";
 import { patchMerchant } from "../../src/merchants/index.ts";
-import type { RunningSandbox } from "../../src/sandbox/index.ts";
+import type { PayoutDeps } from "../../src/payouts/index.ts";
 import {
-  SandboxBankTransfers,
   checkBooks,
   executePayouts,
   holdSettlement,
+  listPayouts as listSettlementPayouts,
   listSettlements,
   releaseSettlementHold,
   runSettlement,
   statementCsv,
 } from "../../src/settlement/index.ts";
-import { accountNumber, openSandbox, openWorld, receivedBy, type World } from "../ledger/world.ts";
+import { accountNumber, openSandbox, openWorld, receivedBy, rejectingPayee, type RailsSandbox, type World } from "../ledger/world.ts";
 import { booksSnapshot } from "./snapshot.ts";
 
 const ACTOR = { operator_id: "op_test", request_id: "req_test" };
 
 /** Beijing wall-clock time as an instant. */
 const bj = (local: string) => new Date(`${local}+08:00`);
+/** Settlement accounts at CCB (in IBPS) and CIB (not in IBPS); the world's default is ICBC, the reserve bank. */
+const CCB = "105100000017";
+const CIB = "309100000018";
+const sortLines = (lines: (string | bigint)[][]) => [...lines].sort((a, b) => (String(a.slice(0, 3)) < String(b.slice(0, 3)) ? -1 : 1));
 
 describe("settlement: cycles, cut-off, group settlement with separate books, carry, holds, payouts", () => {
   let w: World;
-  let sandbox: RunningSandbox;
-  let bank: SandboxBankTransfers;
+  let sandbox: RailsSandbox;
+  let pd: PayoutDeps;
   let entity: string;
 
   beforeAll(async () => {
     w = await openWorld("settle");
-    sandbox = await openSandbox();
-    bank = new SandboxBankTransfers(sandbox.url);
+    sandbox = await openSandbox({ clock: w.clock });
+    pd = sandbox.payouts(w.ctx);
     entity = await w.entity();
   });
   afterAll(async () => {
@@ -47,7 +51,18 @@ describe("settlement: cycles, cut-off, group settlement with separate books, car
     w.ctx.db.transaction().execute((trx) => postRefundSucceeded(trx, { refund_id: newId("ref"), payment_id, merchant_id, amount, at }));
   const run = async (date: string, at: Date) => {
     w.clock.set(at);
-    return runSettlement(w.ctx, { date, executor: bank });
+    return runSettlement(pd, { date, execute: true });
+  };
+  const payoutOf = (instruction_id: string) => w.ctx.db.selectFrom("payouts").selectAll().where("settlement_instruction_id", "=", instruction_id).executeTakeFirstOrThrow();
+  /** A payout's journal lines as [event, account, side, amount], sorted. */
+  const entryLines = async (payout_id: string) => {
+    const rows = await w.ctx.db
+      .selectFrom("journal_lines as l")
+      .innerJoin("journal_entries as e", "e.entry_id", "l.entry_id")
+      .select(["e.event_type", "l.account_code", "l.side", "l.amount"])
+      .where("e.reference_id", "=", payout_id)
+      .execute();
+    return sortLines(rows.map((r) => [r.event_type, r.account_code, r.side, BigInt(r.amount)]));
   };
   const record = async (merchant_id: string, date: string) => (await listSettlements(w.ctx.db, { merchant_id, settlement_date: date, limit: 10 })).data[0];
   const expectBooksOk = async () => {
@@ -176,14 +191,35 @@ describe("settlement: cycles, cut-off, group settlement with separate books, car
     await expectBooksOk();
   });
 
-  it("a refused transfer returns the money to the members' available balances; a same-day re-run does not retry, the next day's does", async () => {
-    const closed = "62220202001122330000";
-    const shop = await w.merchant({ entity_id: entity, account_number: closed });
+  it("a payee-bank rejection fails the payout: each member gets its part back, the records are payout_failed; a same-day re-run does not retry, the next day's does", async () => {
+    const rejecting = accountNumber();
+    await rejectingPayee(sandbox.url, rejecting);
+    const shop = await w.merchant({ entity_id: entity, account_number: rejecting });
+    const store = await w.merchant({ entity_id: entity, parent_merchant_id: shop, mode: "parent" });
     await pay(shop, 4_000n, bj("2026-03-23T10:00:00"), 24n);
+    await pay(store, 1_000n, bj("2026-03-23T10:00:00"), 6n);
     const first = await run("2026-03-24", bj("2026-03-24T08:00:00"));
     expect(first.payouts).toMatchObject({ failed: 1 });
-    expect((await record(shop, "2026-03-24"))!.status).toBe("payout_failed");
+    const failed = (await record(shop, "2026-03-24"))!;
+    expect(failed.status).toBe("payout_failed");
+    expect((await record(store, "2026-03-24"))!.status).toBe("payout_failed");
+    const payout = await payoutOf(failed.payout_instruction_id!);
+    expect(payout).toMatchObject({ status: "failed", failure_code: "AC04", rail: "bank_direct", amount: 4_970n, fee: 0n });
+    const instruction = await w.ctx.db.selectFrom("settlement_payouts").selectAll().where("instruction_id", "=", failed.payout_instruction_id!).executeTakeFirstOrThrow();
+    expect(instruction.status).toBe("failed");
+    // Reserved from each member's available balance and given back to each: one line per member.
+    expect(await entryLines(payout.payout_id)).toEqual(sortLines([
+      ["payout_released", `merchant_available:${shop}`, "credit", 3_976n],
+      ["payout_released", `merchant_available:${store}`, "credit", 994n],
+      ["payout_released", "payouts_in_transit", "debit", 4_970n],
+      ["payout_reserved", `merchant_available:${shop}`, "debit", 3_976n],
+      ["payout_reserved", `merchant_available:${store}`, "debit", 994n],
+      ["payout_reserved", "payouts_in_transit", "credit", 4_970n],
+    ]));
     expect(await merchantBalance(w.ctx.db, shop)).toEqual({ pending: 0n, available: 3_976n });
+    expect(await merchantBalance(w.ctx.db, store)).toEqual({ pending: 0n, available: 994n });
+    expect(await receivedBy(sandbox.url, rejecting)).toBe(0n);
+    await expectBooksOk();
     const snapshot = await booksSnapshot(w.ctx.db);
     await run("2026-03-24", bj("2026-03-24T09:00:00"));
     expect(await booksSnapshot(w.ctx.db)).toEqual(snapshot);
@@ -191,8 +227,10 @@ describe("settlement: cycles, cut-off, group settlement with separate books, car
     await patchMerchant(w.ctx, shop, { settlement: { mode: "own", cycle_days: 1, account: { account_name: "Shop Co.", account_number: good, bank_code: "102290000012" } } }, ACTOR);
     await run("2026-03-25", bj("2026-03-25T08:00:00"));
     expect((await record(shop, "2026-03-24"))!.status).toBe("paid");
-    expect(await receivedBy(sandbox.url, good)).toBe(3_976n);
+    expect((await record(store, "2026-03-24"))!.status).toBe("paid");
+    expect(await receivedBy(sandbox.url, good)).toBe(4_970n);
     expect(await merchantBalance(w.ctx.db, shop)).toEqual({ pending: 0n, available: 0n });
+    expect(await merchantBalance(w.ctx.db, store)).toEqual({ pending: 0n, available: 0n });
     await expectBooksOk();
   });
 
@@ -223,21 +261,83 @@ describe("settlement: cycles, cut-off, group settlement with separate books, car
     await expectBooksOk();
   });
 
-  it("a transfer the bank is still processing stays in transit until a later pass finds it done", async () => {
-    const slow = "62220202001122339999";
-    const shop = await w.merchant({ entity_id: entity, account_number: slow });
+  it("a BEPS payout (payee bank not in IBPS) stays in transit until a later pass finds its batch settled", async () => {
+    const account = accountNumber();
+    const shop = await w.merchant({ entity_id: entity, account_number: account });
+    await patchMerchant(w.ctx, shop, { settlement: { mode: "own", cycle_days: 1, account: { account_name: "Shop Co.", account_number: account, bank_code: CIB } } }, ACTOR);
     await pay(shop, 3_000n, bj("2026-04-06T10:00:00"), 18n);
     const summary = await run("2026-04-07", bj("2026-04-07T08:00:00"));
     expect(summary.payouts).toMatchObject({ pending: 1 });
-    expect((await record(shop, "2026-04-07"))!.status).toBe("in_transit");
+    const r = (await record(shop, "2026-04-07"))!;
+    expect(r.status).toBe("in_transit");
+    expect(await payoutOf(r.payout_instruction_id!)).toMatchObject({ status: "processing", rail: "beps", route_reason: "the payee bank is not in IBPS; BEPS is the cheapest open rail that can take it: sent by BEPS" });
     await expectBooksOk();
-    const pass = await executePayouts(w.ctx, bank);
+    let pass = await executePayouts(pd);
+    for (let i = 0; i < 200 && pass?.succeeded !== 1; i++) {
+      await new Promise((done) => setTimeout(done, 25)); // the sandbox settles BEPS batches every 300 ms
+      pass = await executePayouts(pd);
+    }
     expect(pass).toMatchObject({ succeeded: 1, pending: 0 });
     expect((await record(shop, "2026-04-07"))!.status).toBe("paid");
+    expect(await receivedBy(sandbox.url, account)).toBe(2_982n);
+    await expectBooksOk();
+  });
+
+  it("each settlement record is paid by one payout, routed like any other: a rail and a route_reason, no fee, no second reservation", async () => {
+    const ccb = accountNumber();
+    const big = accountNumber();
+    const small_shop = await w.merchant({ entity_id: entity, account_number: ccb });
+    const big_shop = await w.merchant({ entity_id: entity, account_number: big });
+    for (const [id, account] of [[small_shop, ccb], [big_shop, big]] as const) {
+      await patchMerchant(w.ctx, id, { settlement: { mode: "own", cycle_days: 1, account: { account_name: "Shop Co.", account_number: account, bank_code: CCB } } }, ACTOR);
+    }
+    await pay(small_shop, 2_000_000n, bj("2026-04-13T10:00:00"), 0n); // 20,000.00 yuan
+    await pay(big_shop, 6_000_000n, bj("2026-04-13T10:00:00"), 0n); // 60,000.00 yuan
+    const summary = await run("2026-04-14", bj("2026-04-14T09:00:00")); // Tuesday morning: HVPS is open
+    expect(summary.payouts).toMatchObject({ failed: 0, pending: 0 }); // these two, and any other shop's of the shared world
+    const small = (await record(small_shop, "2026-04-14"))!;
+    const large = (await record(big_shop, "2026-04-14"))!;
+    expect([small.status, large.status]).toEqual(["paid", "paid"]);
+    expect(await payoutOf(small.payout_instruction_id!)).toMatchObject({
+      merchant_id: small_shop, status: "succeeded", rail: "ibps", amount: 2_000_000n, fee: 0n, payee_account_last4: ccb.slice(-4), payee_bank_code: CCB,
+      route_reason: "IBPS is the cheapest open rail that can take it: sent by IBPS",
+    });
+    expect(await payoutOf(large.payout_instruction_id!)).toMatchObject({
+      status: "succeeded", rail: "hvps", amount: 6_000_000n, fee: 0n, route_reason: "60,000.00 yuan is over the BEPS/IBPS cap of 50,000.00; HVPS is open: sent by HVPS",
+    });
+    const payout = await payoutOf(small.payout_instruction_id!);
+    expect(await entryLines(payout.payout_id)).toEqual([
+      ["payout_reserved", `merchant_available:${small_shop}`, "debit", 2_000_000n],
+      ["payout_reserved", "payouts_in_transit", "credit", 2_000_000n],
+      ["payout_settled", "payouts_in_transit", "debit", 2_000_000n],
+      ["payout_settled", "rail_settlement:ibps", "credit", 2_000_000n],
+    ]);
+    // The money left the merchant's available balance once: settlement matured it, the payout took it.
+    const events = await w.ctx.db.selectFrom("journal_entries").select("event_type").where("merchant_id", "=", small_shop).orderBy("event_type").execute();
+    expect(events.map((e) => e.event_type)).toEqual(["payment_succeeded", "payout_reserved", "payout_settled", "settlement_matured"]);
+    expect(await receivedBy(sandbox.url, ccb)).toBe(2_000_000n);
+    expect(await receivedBy(sandbox.url, big)).toBe(6_000_000n);
+    const admin = await listSettlementPayouts(w.ctx.db, { settlement_date: "2026-04-14", payee_merchant_id: small_shop, limit: 10 });
+    expect(admin.data).toEqual([expect.objectContaining({ status: "succeeded", payout: { payout_id: payout.payout_id, status: "succeeded", rail: "ibps", route_reason: payout.route_reason } })]);
+    await expectBooksOk();
+  });
+
+  it("two processes running the same date at once make one payout per record", async () => {
+    const account = accountNumber();
+    const shop = await w.merchant({ entity_id: entity, account_number: account });
+    await pay(shop, 7_000n, bj("2026-04-20T10:00:00"), 42n);
+    w.clock.set(bj("2026-04-21T08:00:00"));
+    const other = sandbox.payouts(w.ctx); // a second process: its own rail health, the same database
+    await Promise.all([runSettlement(pd, { date: "2026-04-21", execute: true }), runSettlement(other, { date: "2026-04-21", execute: true })]);
+    const r = (await record(shop, "2026-04-21"))!;
+    expect(r.status).toBe("paid");
+    const payouts = await w.ctx.db.selectFrom("payouts").select("payout_id").where("merchant_id", "=", shop).execute();
+    expect(payouts).toHaveLength(1);
+    expect(await receivedBy(sandbox.url, account)).toBe(6_958n);
     await expectBooksOk();
   });
 
   it("refuses a date that is not a calendar date", async () => {
-    await expect(runSettlement(w.ctx, { date: "2026-02-30", executor: null })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(runSettlement(pd, { date: "2026-02-30", execute: false })).rejects.toMatchObject({ code: "invalid_request" });
   });
 });

@@ -30,10 +30,9 @@ import {
   holdReleaseKind,
   payoutOverrideKind,
   runSettlement,
-  sandboxTransfersFromEnv,
   type RunSummary,
-  type TransferExecutor,
 } from "../../settlement/index.ts";
+import type { PayoutDeps } from "../../payouts/index.ts";
 import type { Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
 import { ProposalOut } from "./admin-proposals.ts";
@@ -95,9 +94,13 @@ const PayoutOut = z.object({
   amount: Fen,
   currency: z.literal("CNY"),
   payee: z.object({ account_name: z.string(), account_number_last4: z.string(), bank_code: z.string() }),
-  status: z.enum(["created", "pending", "succeeded", "failed"]),
+  status: z.enum(["created", "pending", "succeeded", "failed", "returned"]).describe("pending: its payout is queued or processing; then as the payout ended"),
   failure_reason: z.string().nullable(),
   attempt_count: z.number().int(),
+  payout: z
+    .object({ payout_id: z.string(), status: z.enum(["queued", "processing", "succeeded", "failed", "returned"]), rail: z.enum(["hvps", "beps", "ibps", "bank_direct"]).nullable(), route_reason: z.string() })
+    .nullable()
+    .describe("The payout that pays it (GET /admin/v1/payouts/{payout_id}); null for an instruction from before settlement payouts went by the rails"),
   created_at: z.string(),
   finished_at: z.string().nullable(),
 });
@@ -220,17 +223,17 @@ function ledgerReadRoutes(ctx: Ctx): RouteDef[] {
 }
 
 /** Settlement: runs, records, payout instructions, holds. */
-function settlementRoutes(ctx: Ctx, proposals: Proposals, transfers: () => TransferExecutor): RouteDef[] {
+function settlementRoutes(ctx: Ctx, proposals: Proposals, payouts: PayoutDeps): RouteDef[] {
   return [
     adminRoute({
       method: "POST",
       url: "/admin/v1/settlements/run",
-      summary: "Settle what has matured by the date's cut-off, then execute the payouts; running it again changes nothing",
+      summary: "Settle what has matured by the date's cut-off, then send the settlement payouts (routed over the CNAPS rails like any payout); running it again changes nothing",
       tags: ["Admin: settlement"],
       body: z.strictObject({ date: IsoDate }),
       response: RunOut,
       handler: async (i) => {
-        const summary = await runSettlement(ctx, { date: i.body.date, executor: transfers(), operator_id: i.operator.operator_id });
+        const summary = await runSettlement(payouts, { date: i.body.date, execute: true, operator_id: i.operator.operator_id });
         await audit(ctx, i, "settlement.run", "settlement_date", i.body.date, runToWire(summary));
         return { body: runToWire(summary) };
       },
@@ -262,11 +265,11 @@ function settlementRoutes(ctx: Ctx, proposals: Proposals, transfers: () => Trans
     adminRoute({
       method: "POST",
       url: "/admin/v1/settlement-payouts/execute",
-      summary: "Execute open payout instructions (created, or still processing at the bank)",
+      summary: "Move open settlement payouts on: ask the rail about processing ones (sending again what it never got), route queued ones again",
       tags: ["Admin: settlement"],
       response: PassOut,
       handler: async (i) => {
-        const pass = await executePayouts(ctx, transfers());
+        const pass = (await executePayouts(payouts)) ?? { attempted: 0, succeeded: 0, failed: 0, pending: 0 };
         await audit(ctx, i, "settlement.payouts_execute", "settlement_payouts", "open", pass);
         return { body: pass };
       },
@@ -364,11 +367,11 @@ function configRoutes(ctx: Ctx): RouteDef[] {
 }
 
 /**
- * Operators' ledger and settlement API. `transfers` is the executor for payouts; by default the
- * sandbox bank at SANDBOX_URL (or the one `paycore start` runs on SANDBOX_PORT).
+ * Operators' ledger and settlement API. Settlement payouts go through `payouts` (the server's line
+ * to the rails; without one they are recorded and the sweeper of a process that has one sends them).
  */
-export function adminLedgerRoutes(ctx: Ctx, proposals: Proposals, transfers: () => TransferExecutor = () => sandboxTransfersFromEnv()): RouteDef[] {
+export function adminLedgerRoutes(ctx: Ctx, proposals: Proposals, payouts: PayoutDeps): RouteDef[] {
   proposals.register(holdReleaseKind(ctx));
   proposals.register(payoutOverrideKind(ctx));
-  return [...ledgerReadRoutes(ctx), ...settlementRoutes(ctx, proposals, transfers), ...configRoutes(ctx)];
+  return [...ledgerReadRoutes(ctx), ...settlementRoutes(ctx, proposals, payouts), ...configRoutes(ctx)];
 }

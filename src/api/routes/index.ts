@@ -15,7 +15,6 @@ import { hostedSigningRoutes } from "./hosted-signing.ts";
 import { openSettlementRoutes } from "./open-settlement.ts";
 import { adminLedgerRoutes } from "./admin-ledger.ts";
 import { adminRiskRoutes } from "./admin-risk.ts";
-import { SandboxBankTransfers } from "../../settlement/index.ts";
 import { Proposals } from "../../proposals/index.ts";
 import { adminProposalRoutes } from "./admin-proposals.ts";
 import { adminReconciliationRoutes } from "./admin-reconciliation.ts";
@@ -43,7 +42,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...openPayoutRoutes(payouts),
     ...adminMerchantRoutes(ctx, proposals),
     ...adminChannelRoutes(deps, proposals),
-    ...(deps.sandbox_url ? adminLedgerRoutes(ctx, proposals, () => new SandboxBankTransfers(deps.sandbox_url!)) : adminLedgerRoutes(ctx, proposals)),
+    ...adminLedgerRoutes(ctx, proposals, payouts),
     ...adminSettlementRunRoutes(ctx),
     ...adminReconciliationRoutes(deps, proposals),
     ...adminProposalRoutes(proposals),
