@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
+import type { StatementRecord } from "../../src/channels/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
+import { PaycoreError } from "../../src/kernel/errors.ts";
+import { runReconciliation } from "../../src/reconciliation/index.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { runSettlement, type RunProgress } from "../../src/settlement/index.ts";
 import { createTestMerchant, startTestApp, testUscc, type TestApp } from "../support/app.ts";
@@ -98,6 +101,22 @@ describe("progress of settlement runs, reconciliation runs and payout batches", 
     expect(one.body.progress).toEqual(res.body.progress);
     const again = await app.admin("POST", "/admin/v1/reconciliations", { channel, date: DAY });
     expect(again.body).toMatchObject({ run_count: 2, progress: { phase: "done", done: 3, total: 3 }, error: null });
+  });
+
+  it("an attempt that fails after claiming its day records the error; running the day again takes it over at once", async () => {
+    const DAY2 = "2026-05-03";
+    // A file read elsewhere (as the CLI reads one from disk) whose stream breaks after a line.
+    async function* broken(): AsyncGenerator<StatementRecord> {
+      yield { kind: "pay", network_txn_id: "ntx-broken-1", txn_id: "t-1", order_id: "pay_unknown", amount_fen: 100n, fee_fen: 1n, settlement_amount_fen: 99n, card_masked: "6222****0001" };
+      throw new PaycoreError("channel_unavailable", "the download stopped after line 1");
+    }
+    await expect(runReconciliation(app.deps, { channel_id: channel, date: DAY2, file: { sha256: null, records: broken() } })).rejects.toMatchObject({ code: "channel_unavailable" });
+    const failed = (await app.admin("GET", `/admin/v1/reconciliations?channel=${channel}&date=${DAY2}`, undefined, auditor)).body.data[0];
+    expect(failed).toMatchObject({ status: "running", error: "channel_unavailable: the download stopped after line 1", progress: { phase: "failed" } });
+    // Not 15 minutes later (the lease): at once, on the same clock.
+    const again = await app.admin("POST", "/admin/v1/reconciliations", { channel, date: DAY2 });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body).toMatchObject({ reconciliation_id: failed.reconciliation_id, status: "done", run_count: 2, error: null, progress: { phase: "done", done: 0, total: 0 } });
   });
 
   it("a payout batch's progress is its lines with a final outcome", async () => {
