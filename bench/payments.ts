@@ -9,7 +9,8 @@
  * 4. run pgbench TPC-B (scale 10, -c 16 -j 2 -T 20) on the same server;
  * 5. print payments/s, p50/p99, CPU ms per payment of each process (/proc), SQL statements and
  *    commits per payment (pg_stat_statements, pg_stat_database) and the ratio to pgbench.
- * Nothing here asserts a speed. BENCH_SECONDS, BENCH_CLIENTS, BENCH_AGREEMENTS override.
+ * Nothing here asserts a speed. BENCH_SECONDS, BENCH_CLIENTS, BENCH_AGREEMENTS override;
+ * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -72,7 +73,9 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
 }
 
 function startProcess(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...(script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [])], {
+  // BENCH_CPU_PROF=DIR: V8 CPU profiles of both processes into DIR (written when they exit).
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, "--import", "tsx", script, ...(script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [])], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -243,9 +246,11 @@ export async function benchPayments(): Promise<Row[]> {
       },
     ];
   } finally {
+    const exited = (c: ChildProcess | null) => (c && c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve());
+    const both = Promise.all([exited(paycore), exited(sandbox)]);
     paycore?.kill("SIGTERM");
     sandbox.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 1_000));
+    await Promise.race([both, new Promise((r) => setTimeout(r, 15_000))]);
     cluster?.stop();
     rmSync(data_dir, { recursive: true, force: true });
   }
