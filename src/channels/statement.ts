@@ -52,35 +52,56 @@ function fen(text: string, what: string, line_no: number): bigint {
   return value;
 }
 
-function netsUnionParser(): StatementParser {
+/**
+ * A file whose first line is a header stating its record count and net (the sum of settlement
+ * amounts): `header` reads it (null when it is not one), `detail` reads every other line; the
+ * totals are checked at the end.
+ */
+function headedParser(
+  name: string,
+  header: (text: string) => { count: number; net: bigint } | null,
+  detail: (text: string, line_no: number) => StatementRecord,
+): StatementParser {
   let line_no = 0;
-  let header: { count: number; net: bigint } | null = null;
+  let stated: { count: number; net: bigint } | null = null;
   let count = 0;
   let net = 0n;
   return {
     line(text) {
       line_no += 1;
       if (line_no === 1) {
-        const m = /^H (\d{8}) (\d{8}) +(-?\d+)$/.exec(text);
-        if (!m) throw new StatementFormatError("line 1: not a NetsUnion statement header");
-        header = { count: Number(m[2]), net: BigInt(m[3]!) };
+        stated = header(text);
+        if (!stated) throw new StatementFormatError(`line 1: not a ${name} statement header`);
         return null;
       }
-      const c = sliceColumns(text, NETSUNION_WIDTHS);
-      if (!c || c[0] !== "D" || (c[1] !== "0110" && c[1] !== "0121")) throw new StatementFormatError(`line ${line_no}: not a NetsUnion detail line`);
-      const record: StatementRecord = {
-        kind: c[1] === "0110" ? "pay" : "refund", network_txn_id: c[2]!, txn_id: c[3]!, order_id: c[4]!, amount_fen: fen(c[6]!, "amount", line_no),
-        fee_fen: fen(c[7]!, "fee", line_no), settlement_amount_fen: fen(c[8]!, "settlement amount", line_no), card_masked: c[11]!,
-      };
+      const record = detail(text, line_no);
       count += 1;
       net += record.settlement_amount_fen;
       return record;
     },
     finish() {
-      if (!header) throw new StatementFormatError("empty file: no NetsUnion header");
-      if (header.count !== count || header.net !== net) throw new StatementFormatError(`header says ${header.count} lines netting ${header.net}, the file has ${count} netting ${net}`);
+      if (!stated) throw new StatementFormatError(`empty file: no ${name} header`);
+      if (stated.count !== count || stated.net !== net) throw new StatementFormatError(`header says ${stated.count} lines netting ${stated.net}, the file has ${count} netting ${net}`);
     },
   };
+}
+
+function netsUnionParser(): StatementParser {
+  return headedParser(
+    "NetsUnion",
+    (text) => {
+      const m = /^H (\d{8}) (\d{8}) +(-?\d+)$/.exec(text);
+      return m ? { count: Number(m[2]), net: BigInt(m[3]!) } : null;
+    },
+    (text, line_no) => {
+      const c = sliceColumns(text, NETSUNION_WIDTHS);
+      if (!c || c[0] !== "D" || (c[1] !== "0110" && c[1] !== "0121")) throw new StatementFormatError(`line ${line_no}: not a NetsUnion detail line`);
+      return {
+        kind: c[1] === "0110" ? "pay" : "refund", network_txn_id: c[2]!, txn_id: c[3]!, order_id: c[4]!, amount_fen: fen(c[6]!, "amount", line_no),
+        fee_fen: fen(c[7]!, "fee", line_no), settlement_amount_fen: fen(c[8]!, "settlement amount", line_no), card_masked: c[11]!,
+      };
+    },
+  );
 }
 
 function unionPayParser(): StatementParser {
@@ -108,34 +129,22 @@ const RAIL_CODES: Record<Rail, string> = { hvps: "HVPS", beps: "BEPS", ibps: "IB
  * account — negative). A line is a `pay` record: money the PI sent.
  */
 function railParser(rail: Rail): StatementParser {
-  let line_no = 0;
-  let header: { count: number; net: bigint } | null = null;
-  let count = 0;
-  let net = 0n;
-  return {
-    line(text) {
-      line_no += 1;
-      if (line_no === 1) {
-        const m = /^H ([A-Z]{4}) (\d{8}) (\d{8}) +(-?\d+)$/.exec(text);
-        if (!m || m[1] !== RAIL_CODES[rail]) throw new StatementFormatError(`line 1: not a ${RAIL_CODES[rail]} statement header`);
-        header = { count: Number(m[3]), net: BigInt(m[4]!) };
-        return null;
-      }
+  const code = RAIL_CODES[rail];
+  return headedParser(
+    code,
+    (text) => {
+      const m = /^H ([A-Z]{4}) (\d{8}) (\d{8}) +(-?\d+)$/.exec(text);
+      return m && m[1] === code ? { count: Number(m[3]), net: BigInt(m[4]!) } : null;
+    },
+    (text, line_no) => {
       const c = sliceColumns(text, RAIL_WIDTHS);
-      if (!c || c[0] !== "D" || c[1] !== RAIL_CODES[rail] || !c[2] || !c[3]) throw new StatementFormatError(`line ${line_no}: not a ${RAIL_CODES[rail]} detail line`);
-      const record: StatementRecord = {
+      if (!c || c[0] !== "D" || c[1] !== code || !c[2] || !c[3]) throw new StatementFormatError(`line ${line_no}: not a ${code} detail line`);
+      return {
         kind: "pay", network_txn_id: c[2], txn_id: c[2], order_id: c[3], amount_fen: fen(c[4]!, "amount", line_no),
         fee_fen: fen(c[5]!, "fee", line_no), settlement_amount_fen: fen(c[6]!, "settlement amount", line_no), card_masked: "",
       };
-      count += 1;
-      net += record.settlement_amount_fen;
-      return record;
     },
-    finish() {
-      if (!header) throw new StatementFormatError(`empty file: no ${RAIL_CODES[rail]} header`);
-      if (header.count !== count || header.net !== net) throw new StatementFormatError(`header says ${header.count} lines netting ${header.net}, the file has ${count} netting ${net}`);
-    },
-  };
+  );
 }
 
 /** The parser of a network's or a rail's statement layout (docs/sandbox.md). */
