@@ -20,8 +20,15 @@ export interface SettlementGroup {
   members: GroupMember[];
 }
 
+/**
+ * Reads the group inside the run's group transaction. The payee's row (its settlement account) and
+ * the members' rows (their settlement mode) are read FOR SHARE: an approved settlement change
+ * (an UPDATE of the row) then waits until the group's payout instruction is committed, and a run
+ * that starts after the change reads the new account. Without the lock a change committed between
+ * this read and the instruction made an instruction pay an account that had already been replaced.
+ */
 export async function loadGroup(trx: Kysely<Database>, payee_merchant_id: string): Promise<SettlementGroup | null> {
-  const payee = await trx.selectFrom("merchants").selectAll().where("merchant_id", "=", payee_merchant_id).executeTakeFirst();
+  const payee = await trx.selectFrom("merchants").selectAll().where("merchant_id", "=", payee_merchant_id).forShare().executeTakeFirst();
   if (!payee || payee.settlement_mode !== "own") return null;
   const subs = await trx
     .selectFrom("merchants")
@@ -30,6 +37,7 @@ export async function loadGroup(trx: Kysely<Database>, payee_merchant_id: string
     .where("settlement_mode", "=", "parent")
     .orderBy("merchant_id")
     .limit(LEDGER_LIMITS.group_members_max)
+    .forShare()
     .execute();
   assert(subs.length < LEDGER_LIMITS.group_members_max, `group ${payee_merchant_id} has too many members`);
   const rows = [payee, ...subs];
