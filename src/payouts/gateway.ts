@@ -42,6 +42,14 @@ export const GATEWAY_TIMEOUT_MS = 10_000;
 /** Rejections that are the rail's and not the payee's: the payout waits for another rail or time. */
 export const RAIL_REFUSALS: ReadonlySet<string> = new Set(["CLSD", "OCAP", "NIBP"]);
 
+/**
+ * Rejections that say "this message id (or payment) was already received": a rail answers them to
+ * exactly the resend paycore makes after a crash or a lost answer, so the first message may have
+ * settled. They are never a failure: the outcome is unknown and the status query of the original
+ * message decides. DUPL is the sandbox's code; AM05 and DU01–DU05 the ISO 20022 duplicate reasons.
+ */
+export const DUPLICATE_REFUSALS: ReadonlySet<string> = new Set(["DUPL", "AM05", "DU01", "DU02", "DU03", "DU04", "DU05"]);
+
 export function outcomeOfReport(report: StatusReport): RailOutcome {
   switch (report.status) {
     case "ACSC":

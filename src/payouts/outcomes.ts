@@ -8,7 +8,7 @@ import { newId } from "../kernel/ids.ts";
 import { postPayoutReleased, postPayoutReturned, postPayoutSettled } from "../ledger/index.ts";
 import { enqueueEvent } from "../notify/index.ts";
 import type { PayoutDeps } from "./deps.ts";
-import { RAIL_REFUSALS, type RailOutcome } from "./gateway.ts";
+import { DUPLICATE_REFUSALS, RAIL_REFUSALS, type RailOutcome } from "./gateway.ts";
 import { PAYOUT_LIMITS, queryDelayMs } from "./limits.ts";
 import { routeNow } from "./rails.ts";
 import { followSettlementPayout, payoutPosting } from "./settlement.ts";
@@ -35,11 +35,14 @@ async function notify(trx: Kysely<Database>, p: PayoutRow, type: "payout.succeed
 /**
  * Records a rail's statement about the message `msg_id`, once: settled, refused by the payee's
  * bank (the reservation goes back), refused by the rail itself (queued for another try), or not
- * final yet (the next status query is scheduled). A statement about an older message of the
- * payout, or about a payout already final, changes nothing.
+ * final yet (the next status query is scheduled). A refusal as a duplicate (DUPL: the rail already
+ * has this message id) is not final: the first message may have settled, so it is recorded as
+ * pending and the status query decides. A statement about an older message of the payout, or
+ * about a payout already final, changes nothing.
  */
-export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, outcome: RailOutcome): Promise<PayoutRow | null> {
+export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, stated: RailOutcome): Promise<PayoutRow | null> {
   const now = pd.ctx.clock.now();
+  const outcome: RailOutcome = stated.status === "rejected" && DUPLICATE_REFUSALS.has(stated.code) ? { status: "pending", cause: `the rail already has this message id (${stated.code})` } : stated;
   return pd.ctx.db.transaction().execute(async (trx) => {
     const p = await trx.selectFrom("payouts").selectAll().where("msg_id", "=", msg_id).forUpdate().executeTakeFirst();
     if (!p || p.status !== "processing") return p ?? null;
