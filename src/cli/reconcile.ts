@@ -9,7 +9,7 @@ import { createChannelRegistry } from "../payments/channel-registry.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
 import { RECONCILED_CHANNELS, RESULT_NAMES, reconciliationViews, runReconciliation, sandboxSettlementSource, type RunPhase } from "../reconciliation/index.ts";
 import { openContext } from "./main.ts";
-import { runningServer, type ServerLink } from "./server-link.ts";
+import { runningServer, whileRunning, type ServerLink } from "./server-link.ts";
 
 const USAGE = `usage: paycore reconcile --channel ${RECONCILED_CHANNELS.join("|")} --date YYYY-MM-DD`;
 
@@ -36,8 +36,14 @@ export function progressPrinter(write: (line: string) => void): (phase: RunPhase
   };
 }
 
+/** The phases a server's attempt records once it holds the day ("done" is printed from the answer). */
+const SHOWN_PHASES: readonly RunPhase[] = ["loading", "matching", "resolving", "settling"];
+
 interface RunView {
   reconciliation_id: string;
+  status: "running" | "done";
+  progress: { phase: string | null; done: number; total: number | null };
+  error: string | null;
   channel: string;
   date: string;
   counts: Record<string, number>;
@@ -100,8 +106,16 @@ export async function reconcileCommand(config: Config, args: string[]): Promise<
 async function reconcileThroughServer(server: ServerLink, channel: string, date: string, write: (line: string) => void): Promise<number> {
   write(`reconciling ${channel} ${date} through the running server at ${server.url}`);
   write("  fetching, loading and matching on the server…");
-  const view = await server.call<RunView>("POST", "/admin/v1/reconciliations", { channel, date });
-  write(`  done: ${view.line_count} lines`);
+  // The server's attempt writes its phase and lines on the run's row: printed as a local run prints them.
+  const print = progressPrinter((line) => write(`  ${line}`));
+  const poll = async () => {
+    const page = await server.call<{ data: RunView[] }>("GET", `/admin/v1/reconciliations?channel=${encodeURIComponent(channel)}&date=${date}&limit=1`);
+    const r = page.data[0];
+    const phase = r?.progress?.phase;
+    if (r?.status === "running" && !r.error && phase && SHOWN_PHASES.includes(phase as RunPhase)) print(phase as RunPhase, r.progress.done);
+  };
+  const view = await whileRunning(server.call<RunView>("POST", "/admin/v1/reconciliations", { channel, date }), poll);
+  print("done", view.line_count);
   printRun(view, write);
   return 0;
 }

@@ -68,3 +68,24 @@ function link(url: string, token: string, pid: number): ServerLink {
     },
   };
 }
+
+/** Time between two reads of a run's progress while the server runs it. */
+const PROGRESS_POLL_MS = 500;
+
+/**
+ * Waits for `posted` (a run the server does within one request) and meanwhile reads the run's row
+ * every PROGRESS_POLL_MS with `poll`, so the CLI prints the server's progress with its own printer.
+ * A poll that fails is skipped: progress is for people, the answer is what counts.
+ */
+export async function whileRunning<T>(posted: Promise<T>, poll: () => Promise<void>): Promise<T> {
+  let finished = false;
+  const answer = posted.finally(() => (finished = true));
+  const polling = (async () => {
+    while (!finished) {
+      await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
+      if (!finished) await poll().catch(() => undefined);
+    }
+  })();
+  const [value] = await Promise.all([answer, polling]);
+  return value;
+}

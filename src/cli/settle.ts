@@ -8,7 +8,7 @@ import { isIsoDate } from "../ledger/index.ts";
 import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../payouts/index.ts";
 import { checkBooks, runSettlement, type RunProgress, type RunSummary } from "../settlement/index.ts";
 import { openContext } from "./main.ts";
-import { ServerRefusal, runningServer, type ServerLink } from "./server-link.ts";
+import { ServerRefusal, runningServer, whileRunning, type ServerLink } from "./server-link.ts";
 
 /** Prints a progress line at each tenth of the way, so a long run shows it is alive. */
 function progressPrinter(write: (line: string) => void): (p: RunProgress) => void {
@@ -71,8 +71,17 @@ async function settleThroughServer(server: ServerLink, date: string, no_payouts:
   }
   console.log(`settlement run for ${date} through the running server at ${server.url} (payouts through its sandbox)`);
   let s: Omit<Summary, "amount_instructed"> & { amount_instructed: number };
+  // The server's run writes its counters on its row (GET /admin/v1/settlements/runs): the same ones this printer shows locally.
+  const print = progressPrinter((line) => console.log(`  ${line}`));
+  const poll = async () => {
+    const page = await server.call<{ data: { progress: { phase: string; done: number; total: number } }[] }>("GET", `/admin/v1/settlements/runs?date=${date}&status=running&limit=1`);
+    const p = page.data[0]?.progress;
+    if (p && (p.phase === "settle" || p.phase === "payout")) print({ phase: p.phase, done: p.done, total: p.total });
+  };
   try {
-    s = await server.call("POST", "/admin/v1/settlements/run", { date });
+    s = await whileRunning(server.call("POST", "/admin/v1/settlements/run", { date }), poll);
+    print({ phase: "settle", done: s.groups, total: s.groups });
+    if (s.payouts && s.payouts.attempted > 0) print({ phase: "payout", done: s.payouts.attempted, total: s.payouts.attempted });
   } catch (err) {
     if (!(err instanceof ServerRefusal) || err.code !== "business_day_not_closed") throw err;
     console.error(`paycore settle: refused, nothing settled: ${err.server_message}`);

@@ -44,6 +44,8 @@ describe("one process owns the embedded database's data directory", () => {
     expect(settle.code, settle.stderr).toBe(0);
     expect(settle.stdout).toContain(`through the running server at ${url} (payouts through its sandbox)`);
     expect(settle.stdout).toMatch(/payout instructions \d+/);
+    // The server's run counters, printed as a local run prints them (the last point, at least).
+    expect(settle.stdout).toMatch(/settling groups: (\d+)\/\1/);
     const bad = await runCli(["settle", "--date", "2026-13-45"], env());
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe("paycore settle: --date 2026-13-45 is not a date; give it as YYYY-MM-DD (e.g. 2026-05-04)");
