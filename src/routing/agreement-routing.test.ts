@@ -39,10 +39,18 @@ describe("agreement routing", () => {
     expect(r.reason).toContain("netsunion disabled");
   });
 
-  it("asks for a re-sign when the bank is not unified", () => {
-    const r = routePayment([ch(NU, { healthy: false }), ch(UP)], { bank_code: "CIB", bank_unified: false, agreements: [{ channel_id: NU, card_agreement_id: "a" }] }, 100n);
+  it("asks for a re-sign when the bank is not unified and the card's network is switched off", () => {
+    const r = routePayment([ch(NU, { enabled: false }), ch(UP)], { bank_code: "CIB", bank_unified: false, agreements: [{ channel_id: NU, card_agreement_id: "a" }] }, 100n);
     expect(r.kind).toBe("resign_required");
     expect(r.reason).toContain("CIB is not in the unified registries");
+  });
+
+  it("answers unavailable, never a re-sign, while the card's only network is merely unhealthy", () => {
+    const r = routePayment([ch(NU, { healthy: false }), ch(UP)], { bank_code: "CIB", bank_unified: false, agreements: [{ channel_id: NU, card_agreement_id: "a" }] }, 100n);
+    expect(r.kind).toBe("unavailable");
+    expect(r.reason).toContain("retry when netsunion recovers");
+    const legacy = routePayment([ch(QP, { healthy: false }), ch(NU), ch(UP)], { bank_code: "ICBC", bank_unified: true, agreements: [{ channel_id: QP, card_agreement_id: "q" }] }, 100n);
+    expect(legacy.kind).toBe("unavailable");
   });
 
   it("never carries a legacy quick-pay agreement over, even for a unified bank", () => {

@@ -91,6 +91,10 @@ export function routePayment(channels: readonly ChannelView[], card: CardView, a
     }
     return { kind: "unavailable", reason: `${down}; no other unified network is usable` };
   }
+  // A network that is only unhealthy (enabled, serving the bank) comes back: the card's agreement
+  // there is still good, so the answer is "retry later", never "sign again".
+  const resting = held.filter((x) => x.c.enabled && !x.c.healthy && (x.c.banks === null || x.c.banks.includes(card.bank_code)));
+  if (resting.length > 0) return { kind: "unavailable", reason: `${down}; the card's agreement there stays valid: retry when ${resting.map((x) => x.c.channel_id).join(", ")} recovers` };
   const legacy_only = held.length > 0 && held.every((x) => x.c.legacy);
   const because = legacy_only ? "legacy quick-pay agreements do not carry over" : card.bank_unified ? "no unified agreement to sync from" : `${card.bank_code} is not in the unified registries`;
   return { kind: "resign_required", reason: `${down}; ${because}: the cardholder must sign again` };
