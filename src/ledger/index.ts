@@ -58,11 +58,12 @@ export {
   type Product,
   type RefundFeePolicy,
 } from "./fees.ts";
-export { buildEntry, isGuarded, postEntry, type EntryExtras, type EntrySpec, type LineSpec, type PostedEntry } from "./journal.ts";
+export { buildEntry, isGuarded, postEntries, postEntry, type EntryExtras, type EntryToPost, type EntrySpec, type LineSpec, type PostedEntry } from "./journal.ts";
 export { LEDGER_LIMITS } from "./limits.ts";
 export {
   postNetworkSettled,
   postPaymentSucceeded,
+  postPaymentsSucceeded,
   postRefundSucceeded,
   type NetworkSettled,
   type PaymentSucceeded,

@@ -113,11 +113,101 @@ export async function postEntry(trx: Kysely<Database>, spec: EntrySpec, extras: 
     publishPosting({ event_type: entry.event_type });
     return { entry_id, event_key: entry.event_key, replayed: false };
   }
+  return replayedEntry(trx, entry);
+}
+
+/** The entry stored under a built entry's event key, which must have the same lines. */
+async function replayedEntry(trx: Kysely<Database>, entry: BuiltEntry): Promise<PostedEntry> {
   const existing = await findEntryByEventKey(trx, entry.event_key);
   assert(existing !== undefined, `entry ${entry.event_key} was neither written nor found`);
   const stored = await trx.selectFrom("journal_lines").selectAll().where("entry_id", "=", existing.entry_id).orderBy("line_no").execute();
   if (!sameLines(entry.lines, stored)) throw new InvariantError(`event ${entry.event_key} was already posted with other lines`);
   return { entry_id: existing.entry_id, event_key: entry.event_key, replayed: true };
+}
+
+export interface EntryToPost {
+  spec: EntrySpec;
+  extras?: EntryExtras;
+}
+
+/**
+ * Several entries in the caller's transaction with one statement (an importer, a batch of
+ * outcomes): the same rows postEntry writes, each entry once per event key, in the order given.
+ * Entries already posted return their first entry (replayed) and must have the same lines.
+ * Only deferred accounts: an entry on a guarded account needs postEntry's row lock. Statement cost:
+ * one, plus one read per replayed entry; rows locked: none (inserts only).
+ */
+export async function postEntries(trx: Kysely<Database>, items: readonly EntryToPost[]): Promise<PostedEntry[]> {
+  assert(items.length >= 1 && items.length <= LEDGER_LIMITS.entries_per_batch_max, `a batch holds 1 to ${LEDGER_LIMITS.entries_per_batch_max} entries: ${items.length}`);
+  const batch = items.map((item) => {
+    const entry = buildEntry(item.spec);
+    const totals = accountTotals(entry.lines);
+    for (const t of totals.values()) assert(!isGuarded(t.account), `entry ${entry.event_key} moves guarded account ${accountCode(t.account)}: use postEntry`);
+    return { entry, entry_id: newId("jnl", entry.effective_at.getTime()), totals, extras: item.extras ?? {} };
+  });
+  assert(new Set(batch.map((b) => b.entry.event_key)).size === batch.length, "a batch names each event key once");
+  const line_count = batch.reduce((n, b) => n + b.entry.lines.length, 0);
+  assert(line_count <= LEDGER_LIMITS.lines_per_batch_max, `a batch holds at most ${LEDGER_LIMITS.lines_per_batch_max} lines: ${line_count}`);
+  const written = await writeEntries(batch).execute(trx);
+  const fresh = new Set(written.rows.map((r) => r.event_key));
+  const posted: PostedEntry[] = [];
+  for (const b of batch) {
+    if (fresh.has(b.entry.event_key)) {
+      publishPosting({ event_type: b.entry.event_type });
+      posted.push({ entry_id: b.entry_id, event_key: b.entry.event_key, replayed: false });
+    } else {
+      posted.push(await replayedEntry(trx, b.entry));
+    }
+  }
+  return posted;
+}
+
+interface BatchedEntry {
+  entry: BuiltEntry;
+  entry_id: string;
+  totals: Map<string, AccountTotal>;
+  extras: EntryExtras;
+}
+
+/** postEntry's statement for many entries: rows keyed by event key, joined to the entries written. */
+function writeEntries(batch: readonly BatchedEntry[]) {
+  const accounts = new Map<string, AccountRef>();
+  for (const b of batch) for (const t of b.totals.values()) accounts.set(accountCode(t.account), t.account);
+  const account_rows = sql.join([...accounts].map(([code, a]) => sql`(${code}::text, ${a.kind}::text, ${ACCOUNT_KINDS[a.kind].type}::text, ${a.owner_id}::text)`));
+  const entry_rows = sql.join(batch.map(({ entry: e, entry_id }) => sql`(${entry_id}::text, ${e.event_key}::text, ${e.event_type}::text, ${e.reference_id}::text, ${e.merchant_id}::text, ${e.channel_id}::text, ${e.effective_at}::timestamptz, ${e.business_date}::text, now(), ${e.lines.length}::int4, ${e.amount}::int8)`));
+  const line_rows = sql.join(batch.flatMap(({ entry: e }) => e.lines.map((l) => sql`(${e.event_key}::text, ${l.line_no}::int4, ${l.account_code}::text, ${l.side}::text, ${l.amount}::int8, ${l.line_kind}::text, ${e.business_date}::text)`)));
+  const unapplied_rows = sql.join(batch.flatMap(({ entry: e, totals }) => [...totals.values()].map((t) => sql`(${e.event_key}::text, ${accountCode(t.account)}::text, ${t.debits}::int8, ${t.credits}::int8)`)));
+  const items = batch.filter((b) => b.extras.pending_item !== undefined);
+  const parts = [
+    sql`new_accounts AS (
+      INSERT INTO ledger_accounts (account_code, kind, account_type, owner_id, debits, credits, created_at, updated_at)
+      SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now() FROM (VALUES ${account_rows}) AS v(code, kind, type, owner)
+       WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_code = v.code)
+      ON CONFLICT (account_code) DO NOTHING)`,
+    sql`e AS (
+      INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
+      VALUES ${entry_rows}
+      ON CONFLICT (event_key) DO NOTHING RETURNING entry_id, event_key)`,
+    sql`l AS (
+      INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
+      SELECT e.entry_id, v.line_no, v.code, v.side, v.amount, v.kind, v.business_date
+        FROM (VALUES ${line_rows}) AS v(event_key, line_no, code, side, amount, kind, business_date) JOIN e ON e.event_key = v.event_key)`,
+    sql`u AS (
+      INSERT INTO ledger_unapplied (account_code, debits, credits, entry_id)
+      SELECT v.code, v.debits, v.credits, e.entry_id
+        FROM (VALUES ${unapplied_rows}) AS v(event_key, code, debits, credits) JOIN e ON e.event_key = v.event_key)`,
+  ];
+  if (items.length > 0) {
+    const item_rows = sql.join(items.map(({ entry: e, extras }) => {
+      const i = extras.pending_item!;
+      return sql`(${e.event_key}::text, ${i.merchant_id}::text, ${i.item_kind}::text, ${i.reference_id}::text, ${i.payment_id}::text, ${i.amount}::int8, ${i.fee}::int8, ${e.business_date}::text)`;
+    }));
+    parts.push(sql`p AS (
+      INSERT INTO pending_items (entry_id, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date, settlement_id)
+      SELECT e.entry_id, v.merchant_id, v.item_kind, v.reference_id, v.payment_id, v.amount, v.fee, v.business_date, NULL
+        FROM (VALUES ${item_rows}) AS v(event_key, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date) JOIN e ON e.event_key = v.event_key)`);
+  }
+  return sql<{ entry_id: string; event_key: string }>`WITH ${sql.join(parts)} SELECT entry_id, event_key FROM e`;
 }
 
 /** Accounts whose balance has a floor: updated in the posting's transaction (see the migration 0700). */

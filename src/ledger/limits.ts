@@ -2,6 +2,10 @@
 export const LEDGER_LIMITS = {
   /** Lines in one journal entry: a group payout has one line per member plus one. */
   lines_per_entry_max: 1_024,
+  /** Entries posted by one postEntries statement. */
+  entries_per_batch_max: 500,
+  /** Lines of one postEntries statement (about 7 bind parameters each, within PostgreSQL's 65,535). */
+  lines_per_batch_max: 3_000,
   /** Merchant IDs settled to one settlement account (a parent and its sub-merchants). */
   group_members_max: 1_000,
   /** Earlier held / failed settlement records swept into one payout, per member. */

@@ -6,7 +6,7 @@ import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
 import { FEE_INCOME, RESERVE_FUNDS, merchantPending, networkCost, networkReceivable } from "./accounts.ts";
 import { businessDateAt, isIsoDate } from "./business-day.ts";
 import { refundFeePolicy, refundFeeReturned } from "./fees.ts";
-import { findEntryByEventKey, postEntry, type PostedEntry } from "./journal.ts";
+import { findEntryByEventKey, postEntries, postEntry, type EntryToPost, type PostedEntry } from "./journal.ts";
 
 /**
  * What payments, refunds and reconciliation post. Each function runs in the caller's database
@@ -47,6 +47,21 @@ export interface PaymentSucceeded {
 
 /** Payment succeeded: the network owes the PI, the merchant ID is owed the amount less its fee. */
 export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucceeded): Promise<PostedEntry> {
+  const { spec, extras } = await paymentSucceededEntry(trx, e);
+  return postEntry(trx, spec, extras);
+}
+
+/**
+ * Many succeeded payments in one statement (postEntries): the same entries postPaymentSucceeded
+ * makes, each once per payment. At most LEDGER_LIMITS.entries_per_batch_max.
+ */
+export async function postPaymentsSucceeded(trx: Kysely<Database>, payments: readonly PaymentSucceeded[]): Promise<PostedEntry[]> {
+  const items: EntryToPost[] = [];
+  for (const e of payments) items.push(await paymentSucceededEntry(trx, e));
+  return postEntries(trx, items);
+}
+
+async function paymentSucceededEntry(trx: Kysely<Database>, e: PaymentSucceeded): Promise<Required<EntryToPost>> {
   assertAmount(e.amount, "amount");
   assertAmount(e.fee, "fee", true);
   assertAmount(e.network_cost, "network_cost", true);
@@ -54,23 +69,23 @@ export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucc
   assert(CHANNEL_ID.test(e.channel_id), `bad channel id ${e.channel_id}`);
   await assertMerchant(trx, e.merchant_id);
   const business_date = await businessDateAt(trx, e.at);
-  const posted = await postEntry(trx, {
+  const spec = {
     event_key: `payment_succeeded:${e.payment_id}`,
-    event_type: "payment_succeeded",
+    event_type: "payment_succeeded" as const,
     reference_id: e.payment_id,
     merchant_id: e.merchant_id,
     channel_id: e.channel_id,
     effective_at: e.at,
     business_date,
     lines: [
-      { account: networkReceivable(e.channel_id), side: "debit", amount: e.amount - e.network_cost, line_kind: "payment" },
-      { account: networkCost(e.channel_id), side: "debit", amount: e.network_cost, line_kind: "network_cost" },
-      { account: merchantPending(e.merchant_id), side: "credit", amount: e.amount, line_kind: "payment" },
-      { account: merchantPending(e.merchant_id), side: "debit", amount: e.fee, line_kind: "fee" },
-      { account: FEE_INCOME, side: "credit", amount: e.fee, line_kind: "fee" },
+      { account: networkReceivable(e.channel_id), side: "debit" as const, amount: e.amount - e.network_cost, line_kind: "payment" },
+      { account: networkCost(e.channel_id), side: "debit" as const, amount: e.network_cost, line_kind: "network_cost" },
+      { account: merchantPending(e.merchant_id), side: "credit" as const, amount: e.amount, line_kind: "payment" },
+      { account: merchantPending(e.merchant_id), side: "debit" as const, amount: e.fee, line_kind: "fee" },
+      { account: FEE_INCOME, side: "credit" as const, amount: e.fee, line_kind: "fee" },
     ],
-  }, { pending_item: { merchant_id: e.merchant_id, item_kind: "payment", reference_id: e.payment_id, payment_id: e.payment_id, amount: e.amount, fee: e.fee } });
-  return posted;
+  };
+  return { spec, extras: { pending_item: { merchant_id: e.merchant_id, item_kind: "payment", reference_id: e.payment_id, payment_id: e.payment_id, amount: e.amount, fee: e.fee } } };
 }
 
 export interface RefundSucceeded {

@@ -8,9 +8,12 @@ import {
   computePaymentFee,
   merchantBalance,
   merchantPending,
+  postEntries,
   postEntry,
   postNetworkSettled,
   postPaymentSucceeded,
+  postPaymentsSucceeded,
+  LEDGER_LIMITS,
   postRefundSucceeded,
   searchJournal,
   setRefundFeePolicy,
@@ -82,6 +85,58 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     await expect(w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, { ...event, fee: 31n }))).rejects.toThrow(InvariantError);
     const entries = await w.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", payment_id).execute();
     expect(entries).toHaveLength(1);
+  });
+
+  it("posts many payments in one statement: the same entries and balances as one by one, each once, a repeat replayed", async () => {
+    const other = await w.merchant({ entity_id: entity, fee_rate_bps: 60, fee_min: 10 });
+    const at = w.clock.now();
+    const event = (i: number, merchant_id: string) => ({ payment_id: newId("pay"), merchant_id, amount: 10_000n + BigInt(i), fee: 60n, channel_id: i % 2 ? "netsunion" : "unionpay_nocard", network_cost: 4n, at });
+    const events = Array.from({ length: 6 }, (_, i) => event(i, i % 3 ? shop : other));
+    // The first is posted alone before the batch: the batch returns its entry and writes it again nowhere.
+    const single = await w.ctx.db.transaction().execute((trx) => postPaymentSucceeded(trx, events[0]!));
+    const before = { shop: await merchantBalance(w.ctx.db, shop), other: await merchantBalance(w.ctx.db, other), trial: await trialBalance(w.ctx.db) };
+    const posted = await w.ctx.db.transaction().execute((trx) => postPaymentsSucceeded(trx, events));
+    expect(posted.map((p) => p.replayed)).toEqual([true, false, false, false, false, false]);
+    expect(posted[0]).toEqual({ ...single, replayed: true });
+    const owed = (list: typeof events) => list.reduce((s, e) => s + e.amount - e.fee, 0n);
+    expect((await merchantBalance(w.ctx.db, shop)).pending - before.shop.pending).toBe(owed(events.slice(1).filter((e) => e.merchant_id === shop)));
+    expect((await merchantBalance(w.ctx.db, other)).pending - before.other.pending).toBe(owed(events.slice(1).filter((e) => e.merchant_id === other)));
+    const trial = await trialBalance(w.ctx.db);
+    expect(trial.balanced).toBe(true);
+    expect(trial.debits - before.trial.debits).toBe(events.slice(1).reduce((s, e) => s + e.amount + e.fee, 0n));
+    // Each entry has the lines postPaymentSucceeded writes, in its order, and one pending item.
+    const stored = await searchJournal(w.ctx.db, { reference_id: events[1]!.payment_id, limit: 10 });
+    expect(stored.data[0]!.lines.map((l) => [l.account_code, l.side, l.amount, l.line_kind])).toEqual([
+      ["network_receivable:netsunion", "debit", 9_997n, "payment"],
+      ["network_cost:netsunion", "debit", 4n, "network_cost"],
+      [`merchant_pending:${shop}`, "credit", 10_001n, "payment"],
+      [`merchant_pending:${shop}`, "debit", 60n, "fee"],
+      ["fee_income", "credit", 60n, "fee"],
+    ]);
+    const items = await w.ctx.db.selectFrom("pending_items").select(["payment_id", "amount", "fee"]).where("payment_id", "in", events.map((e) => e.payment_id)).execute();
+    expect(items).toHaveLength(6);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+    // The whole batch again: every entry replayed, nothing written.
+    const again = await w.ctx.db.transaction().execute((trx) => postPaymentsSucceeded(trx, events));
+    expect(again).toEqual(posted.map((p) => ({ ...p, replayed: true })));
+    expect(await trialBalance(w.ctx.db)).toEqual(trial);
+    // A posted event with other amounts is a bug: the batch throws and its transaction leaves nothing.
+    const fresh = event(7, shop);
+    await expect(w.ctx.db.transaction().execute((trx) => postPaymentsSucceeded(trx, [fresh, { ...events[2]!, fee: 61n }]))).rejects.toThrow(InvariantError);
+    expect(await w.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", fresh.payment_id).execute()).toHaveLength(0);
+    await applyLedgerBalances(w.ctx.db);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
+  it("a batch refuses a guarded account, an event key twice and more entries than its limit", async () => {
+    const guarded = { spec: { event_key: `settlement_matured:b_${shop}`, event_type: "settlement_matured" as const, reference_id: "b", merchant_id: shop, channel_id: null, effective_at: w.clock.now(), business_date: "2026-03-02", lines: [{ account: merchantPending(shop), side: "debit" as const, amount: 1n, line_kind: "settlement" }, { account: merchantAvailable(shop), side: "credit" as const, amount: 1n, line_kind: "settlement" }] } };
+    await expect(w.ctx.db.transaction().execute((trx) => postEntries(trx, [guarded]))).rejects.toThrow(/guarded/);
+    const e = { payment_id: newId("pay"), merchant_id: shop, amount: 100n, fee: 1n, channel_id: "netsunion", network_cost: 0n, at: w.clock.now() };
+    await expect(w.ctx.db.transaction().execute((trx) => postPaymentsSucceeded(trx, [e, e]))).rejects.toThrow(/once/);
+    await expect(w.ctx.db.transaction().execute((trx) => postEntries(trx, []))).rejects.toThrow(/batch holds/);
+    const many = Array.from({ length: LEDGER_LIMITS.entries_per_batch_max + 1 }, () => ({ ...e, payment_id: newId("pay") }));
+    await expect(w.ctx.db.transaction().execute((trx) => postPaymentsSucceeded(trx, many))).rejects.toThrow(/batch holds/);
+    expect(await w.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", e.payment_id).execute()).toHaveLength(0);
   });
 
   it("rolls back with the caller's transaction: a failed state change leaves no entry", async () => {
