@@ -98,6 +98,18 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await notifier.runOnce(); // payment.succeeded reaches the merchant's URL
     await receiver.waitFor(1);
     await page.click("#nav-payments");
+    // The other filters: the page shows what the API lists for this merchant ID and each status.
+    const count = async (status: string) => ((await app.admin("GET", `/admin/v1/payments?merchant_id=${merchant_id}&status=${status}`)).body.data as Json[]).length;
+    const [failed_n, succeeded_n] = [await count("failed"), await count("succeeded")];
+    expect(succeeded_n).toBeGreaterThanOrEqual(1);
+    await page.fill("#search-merchant", merchant_id);
+    await page.selectOption("#search-status", "succeeded");
+    await page.click("#search");
+    await page.waitForFunction((n) => document.querySelectorAll(".payment-row").length === n, succeeded_n);
+    await page.selectOption("#search-status", "failed");
+    await page.click("#search");
+    await page.waitForFunction((n) => document.querySelectorAll(".payment-row").length === n, failed_n);
+    await page.selectOption("#search-status", "");
     await page.fill("#search-out-trade-no", "console-order-1");
     await page.click("#search");
     await page.waitForFunction(() => document.querySelectorAll(".payment-row").length === 1);

@@ -60,14 +60,22 @@ interface Account {
 
 export function Payments() {
   const t = useT();
-  const [filter, setFilter] = useState("");
-  const [applied, setApplied] = useState("");
+  // The admin API's filters: out_trade_no, merchant ID, status, and the payments on alert (outcome never told).
+  const blank = { out_trade_no: "", merchant_id: "", status: "", alert: "" };
+  const [filter, setFilter] = useState(blank);
+  const [applied, setApplied] = useState(blank);
   const [open, setOpen] = useState<string | null>(null);
-  const list = useCursorList<Payment>("/admin/v1/payments", { out_trade_no: applied || undefined });
+  const list = useCursorList<Payment>("/admin/v1/payments", Object.fromEntries(Object.entries(applied).map(([k, v]) => [k, v || undefined])));
   return (
     <section>
-      <form className="row" onSubmit={(e) => (e.preventDefault(), setApplied(filter.trim()))}>
-        <input id="search-out-trade-no" placeholder={t("out_trade_no")} value={filter} onChange={(e) => setFilter(e.target.value)} />
+      <form className="row" id="payment-filter" onSubmit={(e) => (e.preventDefault(), setApplied({ ...filter, out_trade_no: filter.out_trade_no.trim(), merchant_id: filter.merchant_id.trim() }))}>
+        <input id="search-out-trade-no" placeholder={t("out_trade_no")} value={filter.out_trade_no} onChange={(e) => setFilter({ ...filter, out_trade_no: e.target.value })} />
+        <input id="search-merchant" placeholder={t("merchant")} value={filter.merchant_id} onChange={(e) => setFilter({ ...filter, merchant_id: e.target.value })} />
+        <select id="search-status" value={filter.status} onChange={(e) => setFilter({ ...filter, status: e.target.value })}>
+          <option value="">{t("status")}: {t("all")}</option>
+          {["processing", "succeeded", "failed"].map((st) => <option key={st} value={st}>{st}</option>)}
+        </select>
+        <label><input id="search-alert" type="checkbox" checked={filter.alert === "true"} onChange={(e) => setFilter({ ...filter, alert: e.target.checked ? "true" : "" })} /> {t("alert")}</label>
         <button id="search" type="submit">{t("search")}</button>
       </form>
       <Err error={list.error} />
