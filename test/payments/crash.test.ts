@@ -35,6 +35,16 @@ describe("crash safety: kill -9 between the intent and the outcome", () => {
     return url;
   }
 
+  /** Waits until the running paycore shows the payment (its intent is committed). */
+  async function recorded(out_trade_no: string): Promise<void> {
+    for (let tries = 0; tries < 1_500; tries++) {
+      const list = await client.get<{ data: Json[] }>(`/v1/payments?out_trade_no=${out_trade_no}`);
+      if (list.body.data.length > 0) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`${out_trade_no} was never recorded`);
+  }
+
   beforeAll(async () => {
     storage = await cliStorage();
     data_dir = storage.env.PAYCORE_DATA_DIR!;
@@ -60,11 +70,19 @@ describe("crash safety: kill -9 between the intent and the outcome", () => {
     // (or, for the shortest delay, before paycore has even sent it).
     await sandboxJson("POST", "/sandbox/v1/faults", { channel: "*", operation: "pay", kind: "latency", rate: 1, latency_ms: 1_500, seed: 1 });
     const amounts = [101, 202, 303];
-    const kill_after_ms = [5, 400, 1_200];
+    // The first kill lands 5 ms after the request (before or around the intent); the others once
+    // the intent is recorded (read through the API while it runs, so a slow machine cannot make
+    // every kill land before anything was recorded): at once, and 800 ms into the network's 1.5 s.
+    const kill_after_intent_ms = [null, 0, 800];
     const before = await balance();
     for (let i = 0; i < amounts.length; i++) {
       const pending = client.post<Json>("/v1/payments", { out_trade_no: `crash-${i}`, agreement_id, amount: amounts[i], currency: "CNY", description: "crash" }).catch(() => null);
-      await new Promise((r) => setTimeout(r, kill_after_ms[i]));
+      const after_intent = kill_after_intent_ms[i];
+      if (after_intent === null || after_intent === undefined) await new Promise((r) => setTimeout(r, 5));
+      else {
+        await recorded(`crash-${i}`);
+        await new Promise((r) => setTimeout(r, after_intent));
+      }
       await paycore!.stop("SIGKILL");
       await pending;
       await boot();
