@@ -173,7 +173,7 @@ class LineChecker {
 async function* readRecords(channel_id: StatementChannelId, path: string): AsyncGenerator<StatementRecord> {
   const parser = statementParser(channel_id);
   const splitter = new LineSplitter();
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+  for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
     for (const text of splitter.push(chunk as Buffer)) {
       const record = parser.line(text);
       if (record) yield record;
