@@ -1,3 +1,4 @@
+import { RAILS, type Rail } from "../kernel/cnaps/hours.ts";
 import { SANDBOX_LIMITS, CapacityError } from "./limits.ts";
 import { DECLINE_REASONS, type DeclineReason, type NetworkId, type Operation } from "./model.ts";
 import type { ForcedDecline } from "./engine.ts";
@@ -8,7 +9,8 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {
   fault_id: string;
-  channel: NetworkId | "*";
+  /** A network, a CNAPS rail (named only: `*` means every network, not the rails), or `*`. */
+  channel: NetworkId | Rail | "*";
   operation: Operation | "*";
   kind: FaultKind;
   rate: number;
@@ -52,10 +54,11 @@ export class Faults {
     this.rules = [];
   }
 
-  plan(channel: NetworkId, operation: Operation): FaultPlan {
+  plan(channel: NetworkId | Rail, operation: Operation): FaultPlan {
     const plan: FaultPlan = { ...NO_FAULTS };
+    const is_rail = (RAILS as readonly string[]).includes(channel);
     for (const { rule, rng } of this.rules) {
-      if (rule.channel !== "*" && rule.channel !== channel) continue;
+      if (rule.channel === "*" ? is_rail : rule.channel !== channel) continue;
       if (rule.operation !== "*" && rule.operation !== operation) continue;
       if (!(rng.next() < rule.rate)) continue;
       apply(plan, rule);

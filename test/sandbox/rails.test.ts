@@ -131,18 +131,21 @@ describe("sandbox rails", () => {
 });
 
 describe("sandbox rails across a restart", () => {
-  it("keeps payees, transfers and deposits in the data directory", async () => {
+  it("keeps payees, transfers, deposits and the rails' resend answer in the data directory", async () => {
     const data_dir = mkdtempSync(join(tmpdir(), "paycore-rails-"));
     const first = await startTestSandbox({ data_dir, rails: { tick_ms: 50 } });
     const gateway = new HttpRailGateway(first.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
     await first.send("POST", "/sandbox/v1/payees", { account_number: "6222000011113333", account_name: "拒收公司", bank_code: "105100000017", behaviour: "reject" });
     const c = { msg_id: "MSGRESTART000001", end_to_end_id: "po_restart0001", rail: "ibps" as const, amount: 500n, creditor: { name: "某公司", account: "6222000011114444", agent: "105100000017" }, purpose: "goods" };
     expect((await gateway.send(c, first.clock.now())).status).toBe("succeeded");
+    expect((await first.send("POST", "/sandbox/v1/rails/ibps", { resend: "dupl" })).body).toMatchObject({ rail: "ibps", resend: "dupl" });
     await first.close();
     const again = await startTestSandbox({ data_dir, rails: { tick_ms: 50 } });
     try {
       const regateway = new HttpRailGateway(again.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
       expect((await regateway.query(c.msg_id, again.clock.now())).status).toBe("succeeded");
+      expect(await regateway.send(c, again.clock.now())).toEqual({ status: "rejected", code: "DUPL" }); // the rail still answers a resend DUPL
+      expect((await again.send("POST", "/sandbox/v1/rails/ibps", { resend: "original" })).body).toMatchObject({ rail: "ibps", resend: "original" });
       expect((await regateway.send(c, again.clock.now())).status).toBe("succeeded"); // same message id: still one credit
       expect((await again.get<{ data: unknown[] }>("/sandbox/v1/rails/credits?account_number=6222000011114444")).body.data).toHaveLength(1);
       const rejected = { ...c, msg_id: "MSGRESTART000002", creditor: { name: "拒收公司", account: "6222000011113333", agent: "105100000017" } };

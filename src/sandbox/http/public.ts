@@ -71,7 +71,7 @@ const NewCardSchema = z.object({
 }).strict();
 
 const FaultSchema = z.object({
-  channel: z.enum([...NETWORK_IDS, "*"]),
+  channel: z.enum([...NETWORK_IDS, ...RAILS, "*"]),
   operation: z.enum([...OPERATIONS, "*"]),
   kind: z.enum(FAULT_KINDS),
   rate: z.number().min(0).max(1).default(1),

@@ -19,7 +19,11 @@ const party = z.strictObject({
     .regex(/^\d{12}$/, "12-digit CNAPS code")
     .refine((code) => cnapsParticipant(code) !== undefined, "not a participant in the CNAPS bank directory"),
 });
-const RailControl = z.strictObject({ status: z.enum(["open", "closed", "schedule"]), per_item_max: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)).nullable().optional() });
+const RailControl = z.strictObject({
+  status: z.enum(["open", "closed", "schedule"]).optional(),
+  per_item_max: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)).nullable().optional(),
+  resend: z.enum(["original", "dupl"]).optional(),
+});
 const PayeeBody = party.extend({ behaviour: z.enum(["accept", "reject", "return"]) });
 const DepositBody = z.strictObject({ merchant_id: z.string().min(1).max(64), amount: z.number().int().min(1).max(Number(AMOUNT_FEN_MAX)), payer: party });
 
@@ -49,13 +53,18 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     if (!opened.ok) return reply.code(400).type("text/plain").send(`${opened.reason}: ${opened.detail}`);
     const m = opened.message;
     if (m.type === "pacs.008") {
-      world.receive(m);
+      const plan = ctx.faults.plan(m.rail, "pay");
+      const answer = world.receive(m);
       save(); // kept before the answer leaves: a settled credit survives a restart
-      return reply.type(XML).send(sign(world.statusReport(world.state.transfers[m.msg_id]!)));
+      if (plan.timeout) return dropAnswer(reply);
+      const report = world.statusReport(world.state.transfers[m.msg_id]!);
+      return reply.type(XML).send(sign(answer.reason === "DUPL" ? { ...report, status: "RJCT", reason: "DUPL", settled_at: null } : report));
     }
     if (m.type === "pacs.028") {
       const record = world.state.transfers[m.original_msg_id];
-      if (!record) return reply.code(404).type("text/plain").send("no such transfer");
+      const plan = record ? ctx.faults.plan(record.rail, "query") : null;
+      if (!record || plan?.decline) return reply.code(404).type("text/plain").send("no such transfer");
+      if (plan?.timeout) return dropAnswer(reply);
       return reply.type(XML).send(sign(world.statusReport(record)));
     }
     if (m.type === "pacs.004") {
@@ -73,7 +82,8 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     if (!rail) return reply.code(404).send({ error: { code: "not_found", message: `rails: ${RAILS.join(", ")}` } });
     const body = parse(RailControl, request.body, reply);
     if (!body) return reply;
-    world.force(rail, body.status);
+    if (body.status) world.force(rail, body.status);
+    if (body.resend) world.setResend(rail, body.resend);
     if (body.per_item_max !== undefined) world.state.caps[rail] = body.per_item_max === null ? null : String(body.per_item_max);
     save();
     return world.railViews().find((v) => v.rail === rail);
@@ -125,6 +135,13 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     stopped = true;
     clearInterval(timer);
   };
+}
+
+/** A `timeout` fault: the message was applied, and its answer is lost (the connection drops, no status report). */
+function dropAnswer(reply: FastifyReply): FastifyReply {
+  reply.hijack();
+  reply.raw.destroy();
+  return reply;
 }
 
 /** Delivers queued messages in order, each until paycore answers 2xx (bounded attempts, growing waits). */

@@ -16,6 +16,8 @@ import { CapacityError } from "../limits.ts";
 export const RAIL_LIMITS = { transfers_max: 200_000, payees_max: 10_000, deposits_max: 100_000, outbox_max: 10_000, push_attempts_max: 20 } as const;
 
 export type Behaviour = "accept" | "reject" | "return";
+/** What a rail answers to a message id it already has, sent again with the same content. */
+export type ResendAnswer = "original" | "dupl";
 
 export interface RailsConfig {
   calendar: RailCalendar;
@@ -68,6 +70,8 @@ export interface RailsState {
   forced: Partial<Record<Rail, "open" | "closed">>;
   caps: Record<Rail, string | null>;
   payees: Record<string, { account_name: string; behaviour: Behaviour }>;
+  /** Rails that answer a resend with `RJCT DUPL` (absent: the first transfer's status; older saved worlds lack it). */
+  resend?: Partial<Record<Rail, ResendAnswer>>;
   transfers: Record<string, TransferRecord>;
   deposits: Record<string, DepositRecord>;
   outbox: OutboxItem[];
@@ -75,7 +79,7 @@ export interface RailsState {
 }
 
 export function emptyRailsState(): RailsState {
-  return { forced: {}, caps: { ...DEFAULT_CAPS_FEN }, payees: {}, transfers: {}, deposits: {}, outbox: [], counter: 0 };
+  return { forced: {}, caps: { ...DEFAULT_CAPS_FEN }, payees: {}, resend: {}, transfers: {}, deposits: {}, outbox: [], counter: 0 };
 }
 
 const payeeKey = (bank_code: string, account: string) => `${bank_code}:${account}`;
@@ -111,11 +115,22 @@ export class RailsWorld {
     this.state.payees[key] = { account_name, behaviour };
   }
 
-  /** A pacs.008 arrives: the same message id again answers the first transfer's state. */
+  setResend(rail: Rail, answer: ResendAnswer): void {
+    this.state.resend = { ...this.state.resend, [rail]: answer };
+  }
+
+  /**
+   * A pacs.008 arrives: the same message id again answers the first transfer's state, or `RJCT
+   * DUPL` on a rail set to (as real rails do); another transfer under a known id always gets DUPL.
+   * Either way nothing more moves.
+   */
   receive(ct: CreditTransfer): Acceptance {
     const body_key = JSON.stringify({ ...ct, created_at: undefined, amount: ct.amount.toString() });
     const existing = this.state.transfers[ct.msg_id];
-    if (existing) return existing.body_key === body_key ? { status: existing.status, reason: existing.reason as RejectReason | null } : { status: "RJCT", reason: "DUPL" };
+    if (existing) {
+      if (existing.body_key !== body_key || this.state.resend?.[existing.rail] === "dupl") return { status: "RJCT", reason: "DUPL" };
+      return { status: existing.status, reason: existing.reason as RejectReason | null };
+    }
     if (Object.keys(this.state.transfers).length >= RAIL_LIMITS.transfers_max) throw new CapacityError("rail transfers");
     const record: TransferRecord = {
       msg_id: ct.msg_id, end_to_end_id: ct.end_to_end_id, rail: ct.rail, amount: ct.amount.toString(), creditor: ct.creditor, body_key,
@@ -226,7 +241,10 @@ export class RailsWorld {
     return Object.values(this.state.transfers).filter((t) => t.creditor.account === account_number && t.settled_at !== null);
   }
 
-  railViews(): { rail: Rail; open: boolean; forced: "open" | "closed" | null; per_item_max: number | null }[] {
-    return RAILS.map((rail) => ({ rail, open: this.isOpen(rail), forced: this.state.forced[rail] ?? null, per_item_max: this.state.caps[rail] === null ? null : Number(this.state.caps[rail]) }));
+  railViews(): { rail: Rail; open: boolean; forced: "open" | "closed" | null; per_item_max: number | null; resend: ResendAnswer }[] {
+    return RAILS.map((rail) => ({
+      rail, open: this.isOpen(rail), forced: this.state.forced[rail] ?? null, per_item_max: this.state.caps[rail] === null ? null : Number(this.state.caps[rail]),
+      resend: this.state.resend?.[rail] ?? "original",
+    }));
   }
 }
