@@ -26,7 +26,7 @@ const zh = {
   scope: "维度", max_count: "笔数上限", max_amount: "金额上限", window: "时间窗", mode: "模式", alert: "告警", settlement_hold: "暂停结算",
   settlement_runs: "结算批次", run_failed: "失败", phase_settle: "结算分组", phase_payout: "执行付款", phase_loading: "加载明细", phase_matching: "勾对",
   phase_resolving: "自动处理差错", phase_settling: "网络结算入账", phase_done: "完成", phase_running: "进行中", phase_failed: "失败", records_created: "新结算记录", payouts_created: "付款指令",
-  lines_final: "已有结果", lines_accepted: "已受理", batch: "批次", error: "错误",
+  lines_final: "已有结果", api_keys: "API 密钥", revoke: "吊销", expires: "到期", lines_accepted: "已受理", batch: "批次", error: "错误",
   kind_network_only: "长款（网络有平台无）", kind_platform_only: "短款（平台有网络无）", kind_amount_mismatch: "金额不符", kind_status_mismatch: "状态不符", kind_fee_mismatch: "手续费不符",
 };
 const en: typeof zh = {
@@ -53,7 +53,7 @@ const en: typeof zh = {
   scope: "Scope", max_count: "Max count", max_amount: "Max amount", window: "Window", mode: "Mode", alert: "Alert", settlement_hold: "Hold settlement",
   settlement_runs: "Settlement runs", run_failed: "Failed", phase_settle: "settling groups", phase_payout: "executing payouts", phase_loading: "loading lines", phase_matching: "matching",
   phase_resolving: "resolving", phase_settling: "booking the network's settlement", phase_done: "done", phase_running: "in progress", phase_failed: "failed", records_created: "Records", payouts_created: "Payout instructions",
-  lines_final: "with an outcome", lines_accepted: "accepted", batch: "Batch", error: "Error",
+  lines_final: "with an outcome", api_keys: "API keys", revoke: "Revoke", expires: "Expires", lines_accepted: "accepted", batch: "Batch", error: "Error",
   kind_network_only: "Network only", kind_platform_only: "paycore only", kind_amount_mismatch: "Amount mismatch", kind_status_mismatch: "Status mismatch", kind_fee_mismatch: "Fee mismatch",
 };
 

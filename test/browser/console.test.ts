@@ -162,6 +162,17 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await node.locator(".toggle-status").click();
     await page.waitForFunction((id) => document.querySelector(`[data-merchant="${id}"] .status`)?.textContent === "active", merchant_id);
     expect((await shop.get<Json>("/v1/balance")).status).toBe(200);
+    // Rotate, then revoke the new key from the key list; the old key (the shop's) works through its grace period.
+    await node.locator(".rotate").click();
+    await node.locator(".note").waitFor();
+    const keys = (await app.admin("GET", `/admin/v1/merchants/${merchant_id}/keys`)).body.data as Json[];
+    const fresh = String(keys.filter((k) => k.status === "active").sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))[0]!.key_id);
+    await node.locator(".show-keys").click();
+    await node.locator(`[data-key="${fresh}"] .revoke-key`).click();
+    await page.waitForFunction((k) => document.querySelector(`[data-key="${k}"] .key-status`)?.textContent === "revoked", fresh);
+    const after = (await app.admin("GET", `/admin/v1/merchants/${merchant_id}/keys`)).body.data as Json[];
+    expect(after.find((k) => k.key_id === fresh)!.status).toBe("revoked");
+    expect((await shop.get<Json>("/v1/balance")).status).toBe(200);
   });
 
   it("proposes a settlement-account change that another operator approves", async () => {
@@ -171,8 +182,8 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await node.locator("input[name=account_number]").fill("6222020200119876543");
     await node.locator("input[name=bank_code]").fill("102290000012");
     await node.locator(".account-form button[type=submit]").click();
-    await node.locator(".note").waitFor();
-    expect(await node.locator(".note").textContent()).toMatch(/another operator|另一位/);
+    // The node's note says what the last action did (the key revocation above left one).
+    await page.waitForFunction((id) => /another operator|另一位/.test(document.querySelector(`[data-merchant="${id}"] .note`)?.textContent ?? ""), merchant_id);
     expect((await app.admin("GET", `/admin/v1/merchants/${merchant_id}`)).body.settlement.account.account_number_last4).not.toBe("6543");
 
     // The proposer is offered no approval of their own change (the API would refuse it).
@@ -304,6 +315,9 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await signIn(token);
     await page.click("#nav-merchants");
     await page.locator(`[data-merchant="${merchant_id}"]`).waitFor();
+    await page.locator(`[data-merchant="${merchant_id}"] .show-keys`).click();
+    await page.locator(`[data-merchant="${merchant_id}"] .keys`).waitFor();
+    expect(await page.locator(".revoke-key").count()).toBe(0);
     await page.click("#nav-payments");
     await page.fill("#search-out-trade-no", "console-order-1");
     await page.click("#search");
@@ -322,7 +336,7 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await shot("auditor-reconciliation");
     await page.click("#nav-risk");
     await page.locator(`.risk-merchant[data-merchant="${merchant_id}"] .signal`).first().waitFor();
-    for (const changing of [".toggle-status", ".rotate", ".change-account", "#refund", ".redeliver", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert"]) {
+    for (const changing of [".toggle-status", ".rotate", ".revoke-key", ".change-account", "#refund", ".redeliver", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert"]) {
       expect(await page.locator(changing).count(), changing).toBe(0);
     }
     await page.click("#signout");

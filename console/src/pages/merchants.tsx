@@ -2,7 +2,7 @@ import { useState } from "react";
 import { api } from "../api.ts";
 import { useT } from "../i18n.ts";
 import { useCan } from "../session.ts";
-import { Err, More, useCursorList } from "./common.tsx";
+import { Err, More, useCursorList, when } from "./common.tsx";
 
 interface Merchant {
   merchant_id: string;
@@ -13,6 +13,15 @@ interface Merchant {
   risk_level: string;
   products: { product: string; fee_rate_bps: number }[];
   settlement: { mode: string; cycle_days: number; account: { account_name: string; account_number_last4: string; bank_code: string } | null };
+}
+
+/** GET /admin/v1/merchants/{id}/keys: a key, never its secret. */
+interface ApiKey {
+  key_id: string;
+  status: "active" | "revoked" | "expired";
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
 }
 
 /** Entities → merchant IDs → sub-merchants, built from the merchant list (paged by cursor). */
@@ -61,6 +70,14 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
   };
   const can = useCan();
   const suspended = m.status === "suspended";
+  const [keys, setKeys] = useState<ApiKey[] | null>(null);
+  const loadKeys = async () => setKeys((await api<{ data: ApiKey[] }>("GET", `/admin/v1/merchants/${m.merchant_id}/keys`)).body.data);
+  const revoke = (key_id: string) =>
+    act(async () => {
+      await api("POST", `/admin/v1/merchants/${m.merchant_id}/keys/${key_id}/revoke`, {});
+      await loadKeys();
+      return `${t("revoke")}: ${key_id}`;
+    });
   return (
     <div className="card merchant" data-merchant={m.merchant_id}>
       <div className="row">
@@ -73,6 +90,7 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
           {suspended ? t("activate") : t("suspend")}
         </button>}
         {can("POST /admin/v1/merchants/:merchant_id/keys") && <button className="rotate" onClick={() => void act(async () => `${t("new_secret")}: ${JSON.stringify((await api("POST", `/admin/v1/merchants/${m.merchant_id}/keys`, {})).body)}`)}>{t("rotate_key")}</button>}
+        {can("GET /admin/v1/merchants/:merchant_id/keys") && <button className="show-keys" onClick={() => void loadKeys().catch((err: Error) => setError(err.message))}>{t("api_keys")}</button>}
         {m.settlement.mode === "own" && can("PATCH /admin/v1/merchants/:merchant_id") && <button className="change-account" onClick={() => setForm({ account_name: "", account_number: "", bank_code: "" })}>{t("settlement_account")}</button>}
       </div>
       {form && (
@@ -89,6 +107,19 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
           <input name="bank_code" placeholder={t("bank_code")} value={form.bank_code} onChange={(e) => setForm({ ...form, bank_code: e.target.value })} />
           <button type="submit">{t("propose")}</button>
         </form>
+      )}
+      {keys && (
+        <table className="keys">
+          <thead><tr><th>key_id</th><th>{t("status")}</th><th>{t("created")}</th><th>{t("expires")}</th><th /></tr></thead>
+          <tbody>
+            {keys.map((k) => (
+              <tr key={k.key_id} data-key={k.key_id}>
+                <td><code>{k.key_id}</code></td><td className="key-status">{k.status}</td><td>{when(k.created_at)}</td><td>{when(k.revoked_at ?? k.expires_at)}</td>
+                <td>{k.status === "active" && can("POST /admin/v1/merchants/:merchant_id/keys/:key_id/revoke") && <button className="revoke-key" onClick={() => void revoke(k.key_id)}>{t("revoke")}</button>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
       {note && <p className="ok note">{note}</p>}
       <Err error={error} />
