@@ -39,10 +39,16 @@ export function storedLines(reconciliation_id: string, only_unmatched: boolean):
   };
 }
 
-export function batchLines(batch_json: string): LineSource {
+/**
+ * A batch on its way in: UTF-8 bytes of a JSON array of objects with one-letter keys (n line_no,
+ * k kind, x network txn id, t txn id, o order id, a amount, f fee, s settlement amount), sent as
+ * one binary parameter (bytea on both engines) and unpacked by `json_to_recordset`.
+ */
+export function batchLines(batch_json: Uint8Array): LineSource {
   return {
-    from: sql`json_to_recordset(${batch_json}::json)
-      AS l(line_no integer, kind text, network_txn_id text, txn_id text, order_id text, amount int8, fee int8, settle_amount int8)`,
+    from: sql`(SELECT b.n AS line_no, b.k AS kind, b.x AS network_txn_id, b.t AS txn_id, b.o AS order_id, b.a AS amount, b.f AS fee, b.s AS settle_amount
+      FROM json_to_recordset(convert_from(${batch_json}::bytea, 'UTF8')::json)
+        AS b(n integer, k text, x text, t text, o text, a int8, f int8, s int8)) l`,
     where: sql`true`,
   };
 }
