@@ -1,0 +1,145 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PaycoreClient } from "../../src/client/index.ts";
+import { CONSOLE_DIST } from "../../src/api/console.ts";
+import { createOperator } from "../../src/operators/index.ts";
+import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
+import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
+import { browserAvailable, launchBrowser } from "../support/browser.ts";
+import { runCommand } from "../support/run.ts";
+
+type Json = Record<string, unknown>;
+// Evaluated in the page (waitForFunction): the page's document, not Node's.
+declare const document: { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
+const ARTIFACTS = join(process.cwd(), "test-artifacts", "console");
+
+/** The console is built by `npm install` (prepare); a checkout without the build gets one here. */
+async function ensureConsoleBuilt(): Promise<void> {
+  if (existsSync(join(CONSOLE_DIST, "index.html"))) return;
+  const built = await runCommand("npm", ["run", "build", "-w", "@paycore/console"], { timeout_ms: 180_000 });
+  if (built.status !== 0) throw new Error(`console build failed: ${built.stderr.slice(-2000)}`);
+}
+
+/** The console's editing pages: risk rules and the blocklist, statements, fee rates. */
+describe.skipIf(!browserAvailable())("operations console in Chromium: changes", () => {
+  let app: TestApp;
+  let shop: PaycoreClient;
+  let merchant_id = "";
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let page: Page;
+  const outside: string[] = [];
+
+  beforeAll(async () => {
+    await ensureConsoleBuilt();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    app = await startTestApp({ label: "console-edit", sandbox: true });
+    const m = await createTestMerchant(app, { name: "Noodle Bar" });
+    merchant_id = m.merchant.merchant_id as string;
+    shop = app.merchantClient(m.creds);
+    const agreement_id = await signCard(app, shop, pickCard(await catalogue(app), { unified: true }), "console-edit-sign");
+    const paid = await shop.post<Json>("/v1/payments", { out_trade_no: "console-edit-1", agreement_id, amount: 8_800, currency: "CNY", description: "noodles" });
+    expect(paid.body.status).toBe("succeeded");
+    browser = await launchBrowser();
+    const context = await browser.browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+    // The console must work with no network: anything not served by paycore itself is refused and recorded.
+    await context.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === new URL(app.url).origin) return route.continue();
+      outside.push(url.href);
+      return route.abort();
+    });
+    page = await context.newPage();
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  async function signIn(token: string): Promise<void> {
+    await page.goto(`${app.url}/console/`);
+    await page.fill("#token", token);
+    await page.click("#signin");
+    await page.waitForSelector("#nav-payments");
+  }
+
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  it("creates a risk rule from the form, sees the API's refusal naming the field, then disables and changes the rule", async () => {
+    await signIn(app.admin_token);
+    await page.click("#nav-risk");
+    await page.waitForSelector("#rule-form");
+    // A velocity rule without max_count: the API's 400 names the field, shown beside the form.
+    await page.fill("#rule-form input[name=name]", "cards-per-hour-edit");
+    await page.fill("#rule-form input[name=max_count]", "");
+    await page.click("#rule-create");
+    await page.waitForSelector("#rule-error");
+    expect(await page.textContent("#rule-error")).toContain("max_count");
+    await page.fill("#rule-form input[name=max_count]", "5");
+    await page.fill("#rule-form input[name=window_seconds]", "600");
+    await page.fill("#rule-form input[name=merchant_id]", merchant_id);
+    await page.click("#rule-create");
+    await page.waitForSelector("#rule-msg");
+    const row = page.locator('.risk-rule[data-name="cards-per-hour-edit"]');
+    await row.waitFor();
+    const rule_id = (await row.getAttribute("data-rule"))!;
+    const created = await app.admin("GET", `/admin/v1/risk/rules/${rule_id}`);
+    expect(created.body).toMatchObject({ kind: "velocity", scope: "card", max_count: 5, window_seconds: 600, action: "reject", mode: "enforce", merchant_id, enabled: true });
+    await shot("risk-rule-created");
+    // Disable, then change its limit and mode in place.
+    await row.locator(".rule-toggle").click();
+    await page.waitForSelector(`.risk-rule[data-rule="${rule_id}"][data-enabled="false"]`);
+    expect((await app.admin("GET", `/admin/v1/risk/rules/${rule_id}`)).body.enabled).toBe(false);
+    await row.locator(".rule-edit").click();
+    await row.locator("input[name=max_count]").fill("7");
+    await row.locator("select[name=mode]").selectOption("shadow");
+    await row.locator(".rule-save").click();
+    await page.waitForFunction((id) => document.querySelector(`.risk-rule[data-rule="${id}"] td:nth-child(5)`)?.textContent === "7", rule_id);
+    expect((await app.admin("GET", `/admin/v1/risk/rules/${rule_id}`)).body).toMatchObject({ max_count: 7, mode: "shadow", enabled: false });
+  });
+
+  it("adds a card number to the blocklist (only its last four are shown) and removes it", async () => {
+    const card_number = "6222020200112233445";
+    await page.selectOption("#blocklist-form select[name=kind]", "card_number");
+    await page.fill("#blocklist-form input[name=value]", "12345");
+    await page.click("#blocklist-add");
+    await page.waitForSelector("#blocklist-error");
+    expect(await page.textContent("#blocklist-error")).toContain("value");
+    await page.fill("#blocklist-form input[name=value]", card_number);
+    await page.fill("#blocklist-form input[name=reason]", "reported stolen");
+    await page.click("#blocklist-add");
+    const entry = page.locator('.block-entry[data-kind="card_number"]').first();
+    await entry.waitFor();
+    expect(await entry.textContent()).toContain("3445");
+    // Never the full number: not in the list, not left in the form.
+    expect(await page.content()).not.toContain(card_number);
+    expect(await page.inputValue("#blocklist-form input[name=value]")).toBe("");
+    const entry_id = (await entry.getAttribute("data-entry"))!;
+    expect(((await app.admin("GET", "/admin/v1/risk/blocklist")).body.data as Json[]).map((e) => e.entry_id)).toContain(entry_id);
+    await shot("risk-blocklist");
+    await entry.locator(".block-remove").click();
+    await page.waitForFunction((id) => document.querySelector(`.block-entry[data-entry="${id}"]`) === null, entry_id);
+    expect(((await app.admin("GET", "/admin/v1/risk/blocklist")).body.data as Json[]).map((e) => e.entry_id)).not.toContain(entry_id);
+  });
+
+  it("an auditor sees rules and the blocklist with no edit controls", async () => {
+    await app.admin("POST", "/admin/v1/risk/blocklist", { kind: "phone", value: "13800138000", reason: "fraud ring" });
+    const { token } = await createOperator(app.ctx, { name: "edit-auditor", role: "auditor" });
+    await page.click("#signout");
+    await signIn(token);
+    await page.click("#nav-risk");
+    await page.waitForSelector(".risk-rule");
+    await page.waitForSelector(".block-entry");
+    expect(await page.locator("#rule-form").count()).toBe(0);
+    expect(await page.locator(".rule-toggle, .rule-edit").count()).toBe(0);
+    expect(await page.locator("#blocklist-form").count()).toBe(0);
+    expect(await page.locator(".block-remove").count()).toBe(0);
+    await page.click("#signout");
+    await signIn(app.admin_token);
+  });
+
+  it("fetched nothing from outside paycore", () => {
+    expect(outside).toEqual([]);
+  });
+});
