@@ -25,6 +25,7 @@ import { createPayoutDeps } from "../../payouts/index.ts";
 import { adminSessionRoute } from "./admin-session.ts";
 import { adminAgreementRoutes } from "./admin-agreements.ts";
 import { adminPaymentHistoryRoutes } from "./admin-payment-history.ts";
+import { adminStatsRoutes } from "./admin-stats.ts";
 
 /** Every route of the server, in the order the docs list them. */
 export function allRoutes(deps: PaymentDeps): RouteDef[] {
@@ -51,6 +52,7 @@ export function allRoutes(deps: PaymentDeps): RouteDef[] {
     ...adminAgreementRoutes(ctx),
     ...adminPaymentHistoryRoutes(ctx),
     ...adminRiskRoutes(ctx),
+    ...adminStatsRoutes(ctx),
     ...adminOperatorRoutes(ctx),
     ...adminEventRoutes(ctx),
     ...railCallbackRoutes(payouts),
