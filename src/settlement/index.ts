@@ -11,6 +11,8 @@ export {
   releaseSettlementHold,
   settlementViews,
   statementCsv,
+  buildStatement,
+  type Statement,
   type SettlementView,
 } from "./queries.ts";
 export { runSettlement, type RunOptions, type RunProgress, type RunSummary } from "./run.ts";

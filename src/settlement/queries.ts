@@ -176,18 +176,41 @@ function csvRow(fields: readonly string[]): string {
   return fields.map(csvField).join(",");
 }
 
+/** One balance line of a statement: signed fen as it moves the merchant's balance (+ owed to the merchant). */
+export interface StatementBalanceLine {
+  line_type: string;
+  occurred_at: Date;
+  account: "pending" | "available";
+  amount: bigint;
+  reference_id: string;
+  payment_id: string | null;
+  entry_id: string;
+  event_type: string;
+}
+
+/** A merchant ID's statement for one business day, as data: what the CSV and the admin API both show. */
+export interface Statement {
+  merchant_id: string;
+  date: string;
+  /** For each account: opening + the day's lines = closing, to the fen. */
+  accounts: { account: "pending" | "available"; opening: bigint; closing: bigint }[];
+  lines: StatementBalanceLine[];
+  /** The day's settlement records (they move no balance here: their lines are among `lines`). */
+  settlements: { settlement_id: string; created_at: Date; status: string; gross: bigint; fees: bigint; refunds: bigint; carried_in: bigint; net: bigint; item_count: number; payee_merchant_id: string }[];
+}
+
 /**
- * A merchant ID's statement for one business day, as CSV. Amounts are integer fen, signed as
- * they move the merchant's balance (+ owed to the merchant, − taken from it). For each account
- * (pending, available): opening + the day's lines = closing, to the fen. Settlement records of
- * the date follow as `settlement` rows (not balance lines).
+ * A merchant ID's statement for one business day. Amounts are integer fen, signed as they move
+ * the merchant's balance (+ owed to the merchant, − taken from it). For each account (pending,
+ * available): opening + the day's lines = closing, to the fen. At most
+ * LEDGER_LIMITS.statement_lines_max lines (`limit_exceeded` beyond).
  */
-export async function statementCsv(db: Kysely<Database>, merchant_id: string, date: string): Promise<string> {
+export async function buildStatement(db: Kysely<Database>, merchant_id: string, date: string): Promise<Statement> {
   const accounts = [
-    { name: "pending", code: accountCode(merchantPending(merchant_id)) },
-    { name: "available", code: accountCode(merchantAvailable(merchant_id)) },
+    { name: "pending" as const, code: accountCode(merchantPending(merchant_id)) },
+    { name: "available" as const, code: accountCode(merchantAvailable(merchant_id)) },
   ];
-  const lines = (await sql<StatementLine>`
+  const rows = (await sql<StatementLine>`
     SELECT l.entry_id, e.event_type, e.reference_id, e.effective_at, l.account_code, l.side, l.amount, l.line_kind, pi.payment_id
       FROM journal_lines l
       JOIN journal_entries e ON e.entry_id = l.entry_id
@@ -195,23 +218,42 @@ export async function statementCsv(db: Kysely<Database>, merchant_id: string, da
      WHERE l.account_code IN (${accounts[0]!.code}, ${accounts[1]!.code}) AND l.business_date = ${date}
      ORDER BY e.effective_at, l.entry_id, l.line_no
      LIMIT ${LEDGER_LIMITS.statement_lines_max + 1}`.execute(db)).rows;
-  if (lines.length > LEDGER_LIMITS.statement_lines_max) throw new PaycoreError("limit_exceeded", "statement too long for one file");
-  const out = [csvRow(CSV_HEADER)];
+  if (rows.length > LEDGER_LIMITS.statement_lines_max) throw new PaycoreError("limit_exceeded", "statement too long for one file");
+  const opening = new Map<string, bigint>();
   const closing = new Map<string, bigint>();
   for (const a of accounts) {
-    const opening = await openingBalance(db, a.code, date);
-    closing.set(a.code, opening);
-    out.push(csvRow(["opening_balance", "", date, a.name, opening.toString(), "", "", "", ""]));
+    const o = await openingBalance(db, a.code, date);
+    opening.set(a.code, o);
+    closing.set(a.code, o);
   }
-  for (const l of lines) {
+  const lines: StatementBalanceLine[] = rows.map((l) => {
     const signed = l.side === "credit" ? l.amount : -l.amount;
     closing.set(l.account_code, closing.get(l.account_code)! + signed);
     const account = accounts.find((a) => a.code === l.account_code)!.name;
-    out.push(csvRow([l.line_kind, new Date(l.effective_at).toISOString(), date, account, signed.toString(), l.reference_id, l.payment_id ?? "", l.entry_id, l.event_type]));
-  }
-  for (const a of accounts) out.push(csvRow(["closing_balance", "", date, a.name, closing.get(a.code)!.toString(), "", "", "", ""]));
+    return { line_type: l.line_kind, occurred_at: new Date(l.effective_at), account, amount: signed, reference_id: l.reference_id, payment_id: l.payment_id, entry_id: l.entry_id, event_type: l.event_type };
+  });
   const records = await db.selectFrom("settlements").selectAll().where("merchant_id", "=", merchant_id).where("settlement_date", "=", date).execute();
-  for (const r of records) {
+  return {
+    merchant_id,
+    date,
+    accounts: accounts.map((a) => ({ account: a.name, opening: opening.get(a.code)!, closing: closing.get(a.code)! })),
+    lines,
+    settlements: records.map((r) => ({ settlement_id: r.settlement_id, created_at: r.created_at, status: r.status, gross: r.gross, fees: r.fees, refunds: r.refunds, carried_in: r.carried_in, net: r.net, item_count: r.item_count, payee_merchant_id: r.payee_merchant_id })),
+  };
+}
+
+/**
+ * A merchant ID's statement for one business day, as CSV (see buildStatement): opening balances,
+ * the day's lines, closing balances, then the date's settlement records as `settlement` rows
+ * (not balance lines).
+ */
+export async function statementCsv(db: Kysely<Database>, merchant_id: string, date: string): Promise<string> {
+  const st = await buildStatement(db, merchant_id, date);
+  const out = [csvRow(CSV_HEADER)];
+  for (const a of st.accounts) out.push(csvRow(["opening_balance", "", date, a.account, a.opening.toString(), "", "", "", ""]));
+  for (const l of st.lines) out.push(csvRow([l.line_type, l.occurred_at.toISOString(), date, l.account, l.amount.toString(), l.reference_id, l.payment_id ?? "", l.entry_id, l.event_type]));
+  for (const a of st.accounts) out.push(csvRow(["closing_balance", "", date, a.account, a.closing.toString(), "", "", "", ""]));
+  for (const r of st.settlements) {
     const note = `status=${r.status} gross=${r.gross} fees=${r.fees} refunds=${r.refunds} carried_in=${r.carried_in} items=${r.item_count} payee=${r.payee_merchant_id}`;
     out.push(csvRow(["settlement", r.created_at.toISOString(), date, "", r.net.toString(), r.settlement_id, "", "", note]));
   }

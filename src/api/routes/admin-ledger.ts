@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
-import { notFound } from "../../kernel/errors.ts";
+import { PaycoreError, notFound } from "../../kernel/errors.ts";
 import { fenToWire } from "../../kernel/money.ts";
 import {
   ACCOUNT_KINDS,
@@ -30,14 +30,16 @@ import {
   holdReleaseKind,
   payoutOverrideKind,
   runSettlement,
+  buildStatement,
   type RunSummary,
+  type Statement,
 } from "../../settlement/index.ts";
 import type { PayoutDeps } from "../../payouts/index.ts";
 import type { Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
 import { ProposalOut } from "./admin-proposals.ts";
 import { PageQuery, listOf } from "./common.ts";
-import { SettlementOut, settlementToWire } from "./open-settlement.ts";
+import { SettlementOut, beijingToday, settlementToWire } from "./open-settlement.ts";
 
 const IsoDate = z.string().refine(isIsoDate, "must be a date YYYY-MM-DD");
 const Fen = z.number().int();
@@ -222,6 +224,66 @@ function ledgerReadRoutes(ctx: Ctx): RouteDef[] {
   ];
 }
 
+const StatementOut = z.object({
+  merchant_id: z.string(),
+  date: z.string(),
+  accounts: z
+    .array(z.object({ account: z.enum(["pending", "available"]), opening: Fen, closing: Fen }))
+    .describe("For each account, opening + the day's lines = closing, to the fen"),
+  lines: z.array(
+    z.object({
+      line_type: z.string(),
+      occurred_at: z.string(),
+      account: z.enum(["pending", "available"]),
+      amount: Fen.describe("signed fen: + owed to the merchant, − taken from it"),
+      reference_id: z.string(),
+      payment_id: z.string().nullable(),
+      entry_id: z.string(),
+      event_type: z.string(),
+    }),
+  ),
+  totals: z.object({ credits: Fen, debits: Fen, net: Fen }).describe("The day's lines: sum of the + lines, of the − lines (as a positive number), and their sum"),
+  settlements: z
+    .array(
+      z.object({
+        settlement_id: z.string(),
+        created_at: z.string(),
+        status: z.string(),
+        gross: Fen,
+        fees: Fen,
+        refunds: Fen,
+        carried_in: Fen,
+        net: Fen,
+        item_count: z.number().int(),
+        payee_merchant_id: z.string(),
+      }),
+    )
+    .describe("The day's settlement records (their balance lines are among lines)"),
+});
+
+function statementToWire(st: Statement): z.infer<typeof StatementOut> {
+  let credits = 0n;
+  let debits = 0n;
+  for (const l of st.lines) if (l.amount >= 0n) credits += l.amount;
+  else debits -= l.amount;
+  return {
+    merchant_id: st.merchant_id,
+    date: st.date,
+    accounts: st.accounts.map((a) => ({ account: a.account, opening: fenToWire(a.opening), closing: fenToWire(a.closing) })),
+    lines: st.lines.map((l) => ({ ...l, occurred_at: l.occurred_at.toISOString(), amount: fenToWire(l.amount) })),
+    totals: { credits: fenToWire(credits), debits: fenToWire(debits), net: fenToWire(credits - debits) },
+    settlements: st.settlements.map((r) => ({
+      ...r,
+      created_at: r.created_at.toISOString(),
+      gross: fenToWire(r.gross),
+      fees: fenToWire(r.fees),
+      refunds: fenToWire(r.refunds),
+      carried_in: fenToWire(r.carried_in),
+      net: fenToWire(r.net),
+    })),
+  };
+}
+
 /** Settlement: runs, records, payout instructions, holds. */
 function settlementRoutes(ctx: Ctx, proposals: Proposals, payouts: PayoutDeps): RouteDef[] {
   return [
@@ -248,6 +310,25 @@ function settlementRoutes(ctx: Ctx, proposals: Proposals, payouts: PayoutDeps): 
       handler: async (i) => {
         const page = await listSettlements(ctx.db, { merchant_id: i.query.merchant_id, settlement_date: i.query.date, status: i.query.status, cursor: i.query.cursor, limit: i.query.limit });
         return { body: { data: page.data.map(settlementToWire), next_cursor: page.next_cursor } };
+      },
+    }),
+    adminRoute({
+      method: "GET",
+      url: "/admin/v1/merchants/:merchant_id/statements",
+      summary: "A merchant ID's statement for one business day, as JSON: the lines GET /v1/statements gives the merchant as CSV (same builder), with totals",
+      description:
+        "The merchant ID's own pending and available accounts: opening and closing balances, every payment, fee, refund, fee returned, settlement and payout line of the day (signed fen, + owed to the merchant), the lines' totals, and the day's settlement records. A sub-merchant whose books are its parent's has no lines of its own: ask for the parent.",
+      tags: ["Admin: settlement"],
+      params: MerchantIdParam,
+      query: z.strictObject({ date: IsoDate }),
+      response: StatementOut,
+      handler: async (i) => {
+        // After the day's cut-off, lines already carry tomorrow's business date: tomorrow may be asked for, no later.
+        const tomorrow = new Date(Date.parse(`${beijingToday(ctx.clock.now())}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+        if (i.query.date > tomorrow) throw new PaycoreError("date_in_future", `date: ${i.query.date} is after tomorrow (${tomorrow}, Beijing time): that day has no statement yet`);
+        const m = await ctx.db.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", i.params.merchant_id).executeTakeFirst();
+        if (!m) throw notFound("merchant");
+        return { body: statementToWire(await buildStatement(ctx.db, i.params.merchant_id, i.query.date)) };
       },
     }),
     adminRoute({

@@ -43,7 +43,7 @@ export async function booksOwner(ctx: Ctx, caller: string, sub_merchant_id: stri
 
 const BEIJING_OFFSET_MS = 8 * 3_600_000;
 /** Today's calendar date in Beijing (UTC+8, no daylight saving). */
-const beijingToday = (now: Date): string => new Date(now.getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 10);
+export const beijingToday = (now: Date): string => new Date(now.getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 10);
 
 export function openSettlementRoutes(ctx: Ctx): RouteDef[] {
   return [
