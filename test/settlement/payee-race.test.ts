@@ -5,6 +5,8 @@ import { createOperator } from "../../src/operators/index.ts";
 import { runSettlement } from "../../src/settlement/index.ts";
 import { TEST_ACCOUNT, createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
+import { testDatabaseUrl } from "../support/db.ts";
+import { startPrivateCluster, type PrivateCluster } from "../support/private-pg.ts";
 
 /**
  * A settlement-account change approved while a run settles the group must not interleave with it
@@ -12,24 +14,31 @@ import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
  * UPDATE waits until the group's payout instruction is committed, and an instruction never pays an
  * account that had already been replaced when it was made.
  *
- * PostgreSQL only: PGlite runs one transaction at a time, so there is nothing to interleave. The
+ * PostgreSQL only: PGlite runs one transaction at a time, so there is nothing to interleave; in
+ * the PGlite pass the test runs on a private PostgreSQL cluster of its own. The
  * interleaving is forced, not hoped for: another session holds settlement_payouts in EXCLUSIVE mode,
  * so the run's group transaction stops at its instruction insert after it has read the payee; the
  * approval is then sent, and the session lets go only once the approval has either answered or is
  * seen waiting behind the run (pg_blocking_pids).
  */
-describe.runIf(Boolean(process.env.DATABASE_URL))("settlement run against a settlement-account change (PostgreSQL)", () => {
+describe("settlement run against a settlement-account change (PostgreSQL)", () => {
   const clock = new ManualClock("2026-05-02T03:00:00Z"); // Saturday 11:00 Beijing
   let app: TestApp;
   let maker = "", checker = "";
   const NEW_ACCOUNT = { account_name: "New Account Co., Ltd.", account_number: "6222020200119998887", bank_code: "102290000012" };
 
+  let cluster: PrivateCluster | null = null;
+
   beforeAll(async () => {
-    app = await startTestApp({ label: "payeerace", clock, sandbox: true });
+    const database_url = testDatabaseUrl() ?? (cluster = await startPrivateCluster()).url;
+    app = await startTestApp({ label: "payeerace", clock, sandbox: true, database_url });
     maker = (await createOperator(app.ctx, { name: "maker", role: "operator" })).token;
     checker = (await createOperator(app.ctx, { name: "checker", role: "operator" })).token;
   });
-  afterAll(async () => app.close());
+  afterAll(async () => {
+    await app?.close();
+    await cluster?.destroy();
+  });
 
   it("the approval waits for the run's group transaction; the instruction pays the account in force when it was made", async () => {
     const { creds, merchant } = await createTestMerchant(app, { name: "Payee" });

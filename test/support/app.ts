@@ -56,9 +56,11 @@ export async function startTestApp(
     rails?: RailOptions;
     /** PAYCORE_PUBLIC_URL; by default the server's own address (as the demo), null for none. */
     public_url?: string | null;
+    /** A PostgreSQL server for this app's schema (a PostgreSQL-only test in the PGlite pass). */
+    database_url?: string;
   } = {},
 ): Promise<TestApp> {
-  const db = await createTestDatabase(options.label ?? "app");
+  const db = await createTestDatabase(options.label ?? "app", options.database_url);
   const log_lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -19,9 +19,10 @@ export async function sharedPGlite(): Promise<PGlite> {
   return holder.__paycore_test_pglite;
 }
 
-export async function createTestDatabase(label = "t"): Promise<DatabaseHandle & { drop(): Promise<void> }> {
+/** A schema of its own on the run's database; `database_url` puts it on that PostgreSQL server instead. */
+export async function createTestDatabase(label = "t", database_url?: string): Promise<DatabaseHandle & { drop(): Promise<void> }> {
   const schema = `${label.replace(/[^a-z0-9_]/g, "_").slice(0, 20)}_${randomBytes(5).toString("hex")}`;
-  const url = testDatabaseUrl();
+  const url = database_url ?? testDatabaseUrl();
   const handle = url ? await connect({ database_url: url, schema, pool_size_max: 5 }) : await connect({ pglite: await sharedPGlite(), schema });
   await migrate(handle.db);
   return {
