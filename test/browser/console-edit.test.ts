@@ -139,6 +139,37 @@ describe.skipIf(!browserAvailable())("operations console in Chromium: changes", 
     await signIn(app.admin_token);
   });
 
+  it("shows a merchant ID's statement for the day of its payment, in yuan, with totals, and the settlement payout instructions", async () => {
+    const payment = ((await app.admin("GET", `/admin/v1/payments?out_trade_no=console-edit-1&merchant_id=${merchant_id}`)).body.data as Json[])[0]!;
+    // The business date the payment was booked on (after the day's cut-off it is tomorrow's).
+    const booked = await app.ctx.db
+      .selectFrom("pending_items")
+      .innerJoin("journal_lines", "journal_lines.entry_id", "pending_items.entry_id")
+      .select("journal_lines.business_date")
+      .where("pending_items.payment_id", "=", payment.payment_id as string)
+      .executeTakeFirstOrThrow();
+    const day = String(booked.business_date);
+    const api = (await app.admin("GET", `/admin/v1/merchants/${merchant_id}/statements?date=${day}`)).body as Json;
+    await page.click("#nav-settlement");
+    await page.waitForSelector("#settlement-payouts");
+    await page.fill("#statement-merchant", merchant_id);
+    await page.fill("#statement-date", day);
+    await page.click("#statement-load");
+    await page.waitForSelector(`#statement[data-date="${day}"]`);
+    const line = page.locator(`.statement-line[data-type="payment"][data-payment="${payment.payment_id as string}"]`);
+    expect(await line.locator(".amount").textContent()).toBe("¥88.00");
+    expect(await page.locator(".statement-line").count()).toBe((api.lines as Json[]).length);
+    const yuanOf = (fen: number) => `${fen < 0 ? "-" : ""}¥${Math.floor(Math.abs(fen) / 100).toLocaleString("en-US")}.${String(Math.abs(fen) % 100).padStart(2, "0")}`;
+    expect(await page.textContent("#statement-totals .net")).toBe(yuanOf((api.totals as Json).net as number));
+    expect(await page.textContent('#statement-balances [data-account="pending"] .closing')).toBe(yuanOf((api.accounts as Json[]).find((a) => a.account === "pending")!.closing as number));
+    await shot("settlement-statement");
+    // A far-future day: the API's refusal is shown beside the form.
+    await page.fill("#statement-date", "2099-01-01");
+    await page.click("#statement-load");
+    await page.waitForSelector("#statement-error");
+    expect(await page.textContent("#statement-error")).toContain("2099-01-01");
+  });
+
   it("fetched nothing from outside paycore", () => {
     expect(outside).toEqual([]);
   });

@@ -4,6 +4,7 @@ import { useT } from "../i18n.ts";
 import { useCan, useSession } from "../session.ts";
 import { parseYuan, yuan } from "../money.ts";
 import { Err, More, ProgressBar, useCursorList, usePoll, when } from "./common.tsx";
+import { SettlementPayouts, StatementView } from "./statement.tsx";
 
 type Row = Record<string, unknown>;
 const text = (v: unknown) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
@@ -188,6 +189,8 @@ export function Settlement() {
         </tbody>
       </table>
       <More more={list.more} loading={list.loading} />
+      <SettlementPayouts />
+      <StatementView />
     </section>
   );
 }
