@@ -2,6 +2,7 @@ import { useState } from "react";
 import { api } from "../api.ts";
 import { useT } from "../i18n.ts";
 import { useCan } from "../session.ts";
+import { parseYuan, yuan } from "../money.ts";
 import { Err, More, useCursorList, when } from "./common.tsx";
 
 interface Merchant {
@@ -11,7 +12,7 @@ interface Merchant {
   name: string;
   status: string;
   risk_level: string;
-  products: { product: string; fee_rate_bps: number }[];
+  products: { product: string; fee_rate_bps: number; fee_min: number }[];
   settlement: { mode: string; cycle_days: number; account: { account_name: string; account_number_last4: string; bank_code: string } | null };
 }
 
@@ -82,7 +83,7 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
     <div className="card merchant" data-merchant={m.merchant_id}>
       <div className="row">
         <strong>{m.name}</strong> <code>{m.merchant_id}</code> <span className="status">{m.status}</span>
-        <span>{m.products.map((p) => `${p.product} ${p.fee_rate_bps}bps`).join(", ")}</span>
+        <span className="products">{m.products.map((p) => <span key={p.product} className="product" data-product={p.product}>{p.product} <span className="fee-rate">{p.fee_rate_bps}bps</span> · {t("fee_min")} <span className="fee-min">{yuan(p.fee_min)}</span>{" "}</span>)}</span>
         <span>{m.settlement.account ? `${m.settlement.account.account_name} ****${m.settlement.account.account_number_last4}` : m.settlement.mode}</span>
       </div>
       <div className="row">
@@ -93,6 +94,7 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
         {can("GET /admin/v1/merchants/:merchant_id/keys") && <button className="show-keys" onClick={() => void loadKeys().catch((err: Error) => setError(err.message))}>{t("api_keys")}</button>}
         {m.settlement.mode === "own" && can("PATCH /admin/v1/merchants/:merchant_id") && <button className="change-account" onClick={() => setForm({ account_name: "", account_number: "", bank_code: "" })}>{t("settlement_account")}</button>}
       </div>
+      {can("PATCH /admin/v1/merchants/:merchant_id") && m.products.length > 0 && <ProductFees m={m} act={act} />}
       {form && (
         <form className="row account-form" onSubmit={(e) => {
           e.preventDefault();
@@ -124,5 +126,46 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
       {note && <p className="ok note">{note}</p>}
       <Err error={error} />
     </div>
+  );
+}
+
+/**
+ * A product's fee rate (bps) and minimum fee (typed in yuan, sent as integer fen). PATCH
+ * /admin/v1/merchants/{id} replaces the whole product list, so the others are sent unchanged.
+ * A fee change applies at once (only settlement changes are four-eyes); a 202 would show as a proposal.
+ */
+function ProductFees({ m, act }: { m: Merchant; act: (f: () => Promise<string | void>) => Promise<void> }) {
+  const t = useT();
+  const [product, setProduct] = useState(m.products[0]!.product);
+  const current = m.products.find((p) => p.product === product) ?? m.products[0]!;
+  const [rate, setRate] = useState("");
+  const [min, setMin] = useState("");
+  const [error, setError] = useState("");
+  const submit = () => {
+    setError("");
+    const bps = rate.trim() === "" ? current.fee_rate_bps : /^\d{1,5}$/.test(rate.trim()) ? Number(rate.trim()) : NaN;
+    if (Number.isNaN(bps)) return setError(`fee_rate_bps: ${t("bad_number")}`);
+    const minFen = min.trim() === "" ? current.fee_min : parseYuan(min);
+    if (minFen === null) return setError(`fee_min: ${t("bad_yuan")}`);
+    const products = m.products.map((p) => (p.product === current.product ? { product: p.product, fee_rate_bps: bps, fee_min: Number(minFen) } : { product: p.product, fee_rate_bps: p.fee_rate_bps, fee_min: p.fee_min }));
+    void act(async () => {
+      const res = await api<{ proposal_id?: string }>("PATCH", `/admin/v1/merchants/${m.merchant_id}`, { products });
+      setRate("");
+      setMin("");
+      return res.status === 202 ? `${t("proposed")} (${res.body.proposal_id ?? ""})` : `${t("fee_changed")}: ${current.product}`;
+    });
+  };
+  return (
+    <>
+      <form className="row fee-form" onSubmit={(e) => (e.preventDefault(), submit())}>
+        <select name="product" value={current.product} onChange={(e) => setProduct(e.target.value)}>
+          {m.products.map((p) => <option key={p.product} value={p.product}>{p.product}</option>)}
+        </select>
+        <input name="fee_rate_bps" size={6} placeholder={`${t("fee_rate_bps")} (${current.fee_rate_bps})`} value={rate} onChange={(e) => setRate(e.target.value)} />
+        <input name="fee_min" size={8} placeholder={`${t("fee_min_yuan")} (${yuan(current.fee_min)})`} value={min} onChange={(e) => setMin(e.target.value)} />
+        <button type="submit" className="change-fee">{t("change_fee")}</button>
+      </form>
+      {error && <p className="error fee-error">{error}</p>}
+    </>
   );
 }
