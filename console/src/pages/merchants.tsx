@@ -161,8 +161,8 @@ function ProductFees({ m, act }: { m: Merchant; act: (f: () => Promise<string | 
         <select name="product" value={current.product} onChange={(e) => setProduct(e.target.value)}>
           {m.products.map((p) => <option key={p.product} value={p.product}>{p.product}</option>)}
         </select>
-        <input name="fee_rate_bps" size={6} placeholder={`${t("fee_rate_bps")} (${current.fee_rate_bps})`} value={rate} onChange={(e) => setRate(e.target.value)} />
-        <input name="fee_min" size={8} placeholder={`${t("fee_min_yuan")} (${yuan(current.fee_min)})`} value={min} onChange={(e) => setMin(e.target.value)} />
+        <input name="fee_rate_bps" size={16} placeholder={`${t("fee_rate_bps")} (${current.fee_rate_bps})`} value={rate} onChange={(e) => setRate(e.target.value)} />
+        <input name="fee_min" size={20} placeholder={`${t("fee_min_yuan")} (${yuan(current.fee_min)})`} value={min} onChange={(e) => setMin(e.target.value)} />
         <button type="submit" className="change-fee">{t("change_fee")}</button>
       </form>
       {error && <p className="error fee-error">{error}</p>}

@@ -365,7 +365,7 @@ function Blocklist() {
       const r = await api<BlockEntry>("POST", "/admin/v1/risk/blocklist", { kind: f.kind, value: f.value.trim(), ...(f.reason.trim() ? { reason: f.reason.trim() } : {}) });
       // The typed number leaves the page's state at once; only the hint stays.
       setF((o) => ({ ...o, value: "", reason: "" }));
-      setMsg(`${t("blocked")}: ${t(r.body.kind)} …${r.body.hint}`);
+      setMsg(`${t("blocked")}: ${t(r.body.kind)} ${r.body.hint}`);
       list.reload();
     } catch (err) {
       setError((err as Error).message);
@@ -411,7 +411,7 @@ function Blocklist() {
         <tbody>
           {list.rows.map((b) => (
             <tr key={b.entry_id} className="block-entry" data-entry={b.entry_id} data-kind={b.kind} data-hint={b.hint}>
-              <td>{t(b.kind)}</td><td>…{b.hint}</td><td>{b.reason ?? "—"}</td><td>{b.created_by}</td><td>{when(b.created_at)}</td>
+              <td>{t(b.kind)}</td><td className="hint">{b.hint}</td><td>{b.reason ?? "—"}</td><td>{b.created_by}</td><td>{when(b.created_at)}</td>
               {canRemove && <td><button className="block-remove" onClick={() => void remove(b.entry_id)}>{t("remove")}</button></td>}
             </tr>
           ))}
