@@ -317,7 +317,7 @@ function settlementRoutes(ctx: Ctx, proposals: Proposals, payouts: PayoutDeps): 
       url: "/admin/v1/merchants/:merchant_id/statements",
       summary: "A merchant ID's statement for one business day, as JSON: the lines GET /v1/statements gives the merchant as CSV (same builder), with totals",
       description:
-        "The merchant ID's own pending and available accounts: opening and closing balances, every payment, fee, refund, fee returned, settlement and payout line of the day (signed fen, + owed to the merchant), the lines' totals, and the day's settlement records. A sub-merchant whose books are its parent's has no lines of its own: ask for the parent.",
+        "The merchant ID's own pending and available accounts: opening and closing balances, every payment, fee, refund, fee returned, settlement and payout line of the day (signed fen, + owed to the merchant), the lines' totals, and the day's settlement records.",
       tags: ["Admin: settlement"],
       params: MerchantIdParam,
       query: z.strictObject({ date: IsoDate }),
