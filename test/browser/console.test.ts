@@ -1,9 +1,8 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
-import { CONSOLE_DIST } from "../../src/api/console.ts";
 import { businessDate } from "../../src/ledger/index.ts";
 import { startNotifier, type Notifier } from "../../src/notify/index.ts";
 import { Receiver } from "../notify/receiver.ts";
@@ -11,20 +10,12 @@ import { scoreMerchant } from "../../src/risk/index.ts";
 import { createOperator } from "../../src/operators/index.ts";
 import { catalogue, pickCard, signCard } from "../payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
-import { browserAvailable, launchBrowser } from "../support/browser.ts";
-import { runCommand } from "../support/run.ts";
+import { ARTIFACTS, browserAvailable, ensureConsoleBuilt, launchBrowser } from "../support/browser.ts";
 
 type Json = Record<string, unknown>;
 // Evaluated in the page (waitForFunction): the page's document, not Node's.
 declare const document: { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
-const ARTIFACTS = join(process.cwd(), "test-artifacts", "console");
 
-/** The console is built by `npm install` (prepare); a checkout without the build gets one here. */
-async function ensureConsoleBuilt(): Promise<void> {
-  if (existsSync(join(CONSOLE_DIST, "index.html"))) return;
-  const built = await runCommand("npm", ["run", "build", "-w", "@paycore/console"], { timeout_ms: 180_000 });
-  if (built.status !== 0) throw new Error(`console build failed: ${built.stderr.slice(-2000)}`);
-}
 
 describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
   let app: TestApp;

@@ -1,5 +1,8 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
+import { CONSOLE_DIST } from "../../src/api/console.ts";
+import { runCommand } from "./run.ts";
 
 /**
  * The system Chromium (Debian's `chromium`, never a downloaded browser), headless, with the
@@ -35,4 +38,14 @@ export async function launchBrowser(): Promise<{ browser: Browser; close(): Prom
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   return { browser, close: () => browser.close() };
+}
+
+/** Where the console's browser tests save their screenshots. */
+export const ARTIFACTS = join(process.cwd(), "test-artifacts", "console");
+
+/** The console is built by `npm install` (prepare); a checkout without the build gets one here. */
+export async function ensureConsoleBuilt(): Promise<void> {
+  if (existsSync(join(CONSOLE_DIST, "index.html"))) return;
+  const built = await runCommand("npm", ["run", "build", "-w", "@paycore/console"], { timeout_ms: 180_000 });
+  if (built.status !== 0) throw new Error(`console build failed: ${built.stderr.slice(-2000)}`);
 }
