@@ -3,6 +3,7 @@ import { acquireDirLock, type DirLock } from "../kernel/dir-lock.ts";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
+import { MIGRATION_LOCK } from "./migrate.ts";
 import { ensurePrivateDir, PrivateNodeFS, restrictTree } from "./private-files.ts";
 import type { Database } from "./schema.ts";
 import { countingDialect, type StatementCounts } from "./stats.ts";
@@ -112,7 +113,9 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     // ends emits 'error' on the client itself, where the pool does not listen. The next
     // statement on it fails with a connection error (503 at the edge) and the pool replaces it.
     pool.on("connect", (client) => client.on("error", (err) => options.on_pool_error?.(err)));
-    if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    // Two processes starting at once on a new schema: one simple query is one implicit
+    // transaction, so the lock is held until the schema exists (see src/db/migrate.ts).
+    if (schema !== "public") await pool.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}); CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const counts = { statements: 0, commits: 0 };
     const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), counts) });
     const size_max = options.pool_size_max ?? 10;
