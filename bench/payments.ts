@@ -190,6 +190,20 @@ async function resetStatements(url: string): Promise<boolean> {
   }
 }
 
+/** `BENCH_TOP_STATEMENTS=1`: the statements of the timed load by calls per payment, with their mean times. */
+async function printTopStatements(url: string, payments: number): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ calls: string; mean_ms: number; query: string }>(
+      "SELECT calls::text, mean_exec_time AS mean_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 30",
+    );
+    console.table(r.rows.map((row) => ({ "per payment": (Number(row.calls) / payments).toFixed(2), "mean ms": row.mean_ms.toFixed(2), query: row.query })));
+  } finally {
+    await c.end();
+  }
+}
+
 function pgbench(url: string): number {
   sh("/usr/bin/pgbench", ["-i", "-s", "10", "-q", url]);
   const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(SECONDS), url]);
@@ -227,6 +241,7 @@ export async function benchPayments(): Promise<Row[]> {
     const elapsed_s = (performance.now() - started) / 1000;
     const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!) };
     const n = latencies.length;
+    if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
     const tps = pgbench(url);
     const rate = n / elapsed_s;
     return [
