@@ -211,7 +211,12 @@ async function timedLoad(writer: () => Promise<number>, seconds = LOAD_SECONDS):
   let entries = 0;
   await Promise.all(
     Array.from({ length: LOAD_WRITERS }, async () => {
-      while (performance.now() < until) entries += await runCounted({ statements: 0, commits: 0 }, writer);
+      while (performance.now() < until) {
+        // Not `entries += await …`: that reads `entries` before the await and writes back a stale
+        // sum, losing every other writer's entries posted meanwhile.
+        const posted = await runCounted({ statements: 0, commits: 0 }, writer);
+        entries += posted;
+      }
     }),
   );
   return { entries, seconds: (performance.now() - started) / 1000 };
