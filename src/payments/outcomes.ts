@@ -7,6 +7,7 @@ import { channelCostFen } from "../routing/index.ts";
 import { publishOutcome } from "../kernel/observe.ts";
 import { releaseFailedPayment } from "../risk/index.ts";
 import type { PaymentDeps } from "./deps.ts";
+import { awaitInFlight } from "./in-flight.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
 
@@ -71,6 +72,21 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
     return applied;
   }
   return alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
+}
+
+/**
+ * The network's notification of a debit's result. A call for the debit in flight in this process
+ * records the outcome (in-flight.ts): the notification waits for it and, when it made the payment
+ * final, writes and reads nothing. Otherwise the payment is read and the outcome applied.
+ */
+export async function applyNotifiedPayment(deps: PaymentDeps, channel_id: string, txn_id: string, answer: Answer): Promise<void> {
+  const recorded = await awaitInFlight(deps.ctx.db, channel_id, txn_id);
+  if (recorded && recorded.status !== "processing") {
+    alreadyFinal(deps, recorded, money(answer), "notify");
+    return;
+  }
+  const p = await deps.ctx.db.selectFrom("payments").selectAll().where("txn_id", "=", txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
+  if (p) await applyPaymentOutcome(deps, p, answer, "notify");
 }
 
 /** Announced after the commit, by the one call that made the row final (metrics count it once). */

@@ -17,6 +17,7 @@ import { canonicalJson } from "../kernel/canonical-json.ts";
 import { screenPayment } from "../risk/index.ts";
 import { LIMITS } from "../kernel/limits.ts";
 import { insertIntent } from "./intent.ts";
+import { whileInFlight } from "./in-flight.ts";
 
 const replayed = () => new PaycoreError("replayed_request", REPLAYED_MESSAGE);
 
@@ -189,10 +190,13 @@ export async function sendPayment(deps: PaymentDeps, payment: PaymentRow, source
   const network_agreement_no =
     agreement_no ??
     (await deps.ctx.db.selectFrom("card_agreements").select(["network_agreement_no"]).where("card_agreement_id", "=", payment.card_agreement_id!).executeTakeFirstOrThrow()).network_agreement_no;
-  const result = await callChannel(deps, payment.channel_id!, (a) =>
-    a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: network_agreement_no, amount_fen: payment.amount, description: payment.description }),
-  );
-  return applyPaymentOutcome(deps, payment, result, source);
+  // The network's notification of this debit waits for this call instead of racing it (in-flight.ts).
+  return whileInFlight(deps.ctx.db, payment.channel_id!, payment.txn_id, async () => {
+    const result = await callChannel(deps, payment.channel_id!, (a) =>
+      a.pay({ txn_id: payment.txn_id, order_id: payment.payment_id, agreement_no: network_agreement_no, amount_fen: payment.amount, description: payment.description }),
+    );
+    return applyPaymentOutcome(deps, payment, result, source);
+  });
 }
 
 /**

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import type { PaycoreClient } from "../../src/client/index.ts";
+import type { ChannelAdapter } from "../../src/channels/types.ts";
+import type { ChannelRegistry } from "../../src/payments/deps.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
 import { eventually, startCallbackReceiver } from "../support/sandbox.ts";
 import { catalogue, pickCard, signCard } from "./helpers.ts";
@@ -60,5 +62,44 @@ describe("round trips of a payment", () => {
     expect(late.commits).toBe(0);
     const entries = await app.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", pay.body.payment_id as string).execute();
     expect(entries).toHaveLength(1);
+  });
+
+  it("a notification that arrives while the payment's call is in flight waits for it: no statement, the outcome applied once", async () => {
+    // The network's notification is handed to paycore between the network's answer and its recording.
+    const channels = app.deps.channels as { adapter: ChannelRegistry["adapter"] };
+    const original = channels.adapter;
+    const before = receiver.received.length;
+    let notify_answer: Promise<Response> | null = null;
+    let parsed!: () => void;
+    const seen = new Promise<void>((resolve) => (parsed = resolve));
+    channels.adapter = async (channel_id) => {
+      const adapter = await original.call(app.deps.channels, channel_id);
+      return Object.assign(Object.create(adapter) as ChannelAdapter, {
+        parseNotification: (input: Parameters<ChannelAdapter["parseNotification"]>[0]) => {
+          const out = adapter.parseNotification(input);
+          parsed();
+          return out;
+        },
+        pay: async (request: Parameters<ChannelAdapter["pay"]>[0]) => {
+          const answer = await adapter.pay(request);
+          const note = await eventually(() => receiver.received[before] ?? null, "the network's notification");
+          notify_answer = fetch(`${app.url}/callbacks/channels/${note.channel_id}`, { method: "POST", headers: { "content-type": note.content_type }, body: note.body });
+          await seen;
+          return answer;
+        },
+      });
+    };
+    try {
+      const pay = await client.post<Json>("/v1/payments", { out_trade_no: "trips-2", agreement_id, amount: 2_345, currency: "CNY", description: "raced" });
+      expect(pay.body.status).toBe("succeeded");
+      expect(notify_answer).not.toBeNull();
+      expect((await notify_answer!).status).toBe(200);
+      const raced = lastRequest(app, `/callbacks/channels/${receiver.received[before]!.channel_id}`);
+      expect(raced.sql, "statements of a notification racing its payment's call").toBe(0);
+      const entries = await app.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", pay.body.payment_id as string).execute();
+      expect(entries).toHaveLength(1);
+    } finally {
+      channels.adapter = original;
+    }
   });
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { unbindByNetwork } from "../../agreements/unbind.ts";
 import type { ChannelNotification } from "../../channels/types.ts";
 import type { PaymentDeps } from "../../payments/deps.ts";
-import { applyPaymentOutcome, applyRefundOutcome } from "../../payments/outcomes.ts";
+import { applyNotifiedPayment, applyRefundOutcome } from "../../payments/outcomes.ts";
 import { publicRoute, type RouteDef } from "../route.ts";
 
 /**
@@ -42,8 +42,7 @@ async function handleNotification(deps: PaymentDeps, channel_id: string, n: Chan
     }
     case "txn_result": {
       if (n.txn_kind === "pay") {
-        const p = await deps.ctx.db.selectFrom("payments").selectAll().where("txn_id", "=", n.txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
-        if (p) await applyPaymentOutcome(deps, p, n.outcome, "notify");
+        await applyNotifiedPayment(deps, channel_id, n.txn_id, n.outcome);
       } else {
         const r = await deps.ctx.db.selectFrom("refunds").select("refund_id").where("txn_id", "=", n.txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
         if (r) await applyRefundOutcome(deps, r.refund_id, n.outcome, "notify");
