@@ -4,7 +4,7 @@ import { SQLSTATE, sqlState } from "../db/errors.ts";
 import type { NonceClaim } from "../db/request-nonce.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { LIMITS } from "../kernel/limits.ts";
-import { counterUpsert, type CounterAddition } from "../risk/counters.ts";
+import { intentRiskWrites, namedWrites, RiskScopesMoved, type IntentRisk } from "../risk/index.ts";
 
 /**
  * The statement that records a payment's intent, and with it, all or nothing:
@@ -12,7 +12,9 @@ import { counterUpsert, type CounterAddition } from "../risk/counters.ts";
  *   the configuration version is still the one the request's cached merchant and key were read
  *   under — otherwise nothing is written and the request is looked at again;
  * - the payment row (nothing on an `out_trade_no` conflict: a concurrent request won);
- * - the payment's risk counter buckets (src/risk/counters.ts), only if the row went in.
+ * - the payment's risk counter buckets (src/risk/counters.ts) and, when rules applied, its risk
+ *   decision, only if the row went in; when the rules were counted without their scope locks,
+ *   nothing at all unless the risk guard (taking the locks) answers true.
  * One round trip, and outside a risk rule's transaction one commit: the synchronous path of a
  * payment is this commit and the outcome's (docs/performance.md).
  */
@@ -65,19 +67,22 @@ function typedValues(row: PaymentRow): RawBuilder<unknown> {
   return sql.join(PAYMENT_COLUMNS.map((c) => sql`${row[c]}::${sql.raw(PAYMENT_COLUMN_TYPES[c])}`));
 }
 
-export async function insertIntent(db: Kysely<Database>, row: PaymentRow, counters: CounterAddition, nonce: NonceClaim | null): Promise<IntentResult> {
+export async function insertIntent(db: Kysely<Database>, row: PaymentRow, risk: IntentRisk, nonce: NonceClaim | null): Promise<IntentResult> {
+  const guarded = risk.guard !== null;
+  const allowed = guarded ? sql` AND (SELECT ok FROM g)` : sql``;
   const n = nonce
-    ? sql`INSERT INTO api_nonces (merchant_id, nonce, expires_at) SELECT * FROM (${nonceInsertValues(nonce)}) AS x WHERE (SELECT version FROM v) = ${nonce.read_under}::int8
+    ? sql`INSERT INTO api_nonces (merchant_id, nonce, expires_at) SELECT * FROM (${nonceInsertValues(nonce)}) AS x WHERE (SELECT version FROM v) = ${nonce.read_under}::int8${allowed}
         ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE api_nonces.expires_at < ${new Date(nonce.expires_at.getTime() - LIMITS.nonce_ttl_ms)}::timestamptz
         RETURNING 1 AS ok`
-    : sql`SELECT 1 AS ok`;
-  const statement = sql<PaymentRow & { config_version: bigint; nonce_ok: boolean }>`WITH
+    : sql`SELECT 1 AS ok${guarded ? sql` WHERE (SELECT ok FROM g)` : sql``}`;
+  const statement = sql<PaymentRow & { config_version: bigint; nonce_ok: boolean; risk_ok: boolean }>`WITH
     v AS (SELECT version FROM config_version WHERE singleton),
+    ${guarded ? sql`g AS (SELECT ${risk.guard} AS ok),` : sql``}
     n AS (${n}),
     p AS (INSERT INTO payments (${sql.join(PAYMENT_COLUMNS.map((c) => sql.id(c)))}) SELECT ${typedValues(row)} WHERE EXISTS (SELECT 1 FROM n)
       ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING *),
-    c AS (${counterUpsert(counters, "p")})
-    SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, p.* FROM v LEFT JOIN p ON true`;
+    ${namedWrites(intentRiskWrites(risk, "p"))}
+    SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, ${guarded ? sql`(SELECT ok FROM g)` : sql`true`} AS risk_ok, p.* FROM v LEFT JOIN p ON true`;
   const r = await statement.execute(db).catch((err: unknown) => {
     // The insert re-checks the agreement under its row lock (migration 0610): an unbind that
     // committed since the request's check refuses it here, so nothing is sent after an unbind.
@@ -85,11 +90,12 @@ export async function insertIntent(db: Kysely<Database>, row: PaymentRow, counte
     throw err;
   });
   const out = r.rows[0]!;
+  if (!out.risk_ok) throw new RiskScopesMoved();
   const config_version = BigInt(out.config_version);
   if (!out.nonce_ok) return nonce && nonce.read_under === config_version ? { kind: "replayed" } : { kind: "stale", config_version };
   if (nonce) nonce.claimed = true;
   if (out.payment_id === null) return { kind: "conflict" };
-  const { config_version: _v, nonce_ok: _n, ...payment } = out;
+  const { config_version: _v, nonce_ok: _n, risk_ok: _r, ...payment } = out;
   return { kind: "inserted", payment: payment as PaymentRow };
 }
 

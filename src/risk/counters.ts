@@ -87,20 +87,51 @@ export function windowRanges(since: Date): { edge: [Date, Date] | null; buckets:
 }
 
 /**
- * Usage of each window, in one statement whatever the number of rules, scopes and windows.
- * Counts are of attempts (every status: declines are what card testing looks like); amounts are
- * of payments that succeeded or may still succeed.
+ * A scope whose attempts must not have grown between the count and the intent's statement: its
+ * attempts in its day buckets since `from` (the UTC day of its oldest window), as counted.
  */
-export async function windowUsage(db: Kysely<Database>, subject: RuleSubject, keys: ScopeKeys, windows: readonly WindowQuery[]): Promise<Usage[]> {
+export interface ScopeCheck {
+  scope_key: string;
+  from: Date;
+  count: bigint;
+}
+
+/**
+ * Usage of each window, in one statement whatever the number of rules, scopes and windows, and
+ * the check total of each scope in `checks` (its `count` is filled in). Counts are of attempts
+ * (every status: declines are what card testing looks like); amounts are of payments that
+ * succeeded or may still succeed.
+ */
+export async function windowUsage(db: Kysely<Database>, subject: RuleSubject, keys: ScopeKeys, windows: readonly WindowQuery[], checks: ScopeCheck[] = []): Promise<Usage[]> {
   if (windows.length === 0) return [];
-  const result = await windowUsageQuery(subject, keys, windows).execute(db);
+  const result = await windowUsageQuery(subject, keys, windows, checks).execute(db);
   const usage = windows.map(() => ({ count: 0n, amount: 0n }));
-  for (const row of result.rows) usage[Number(row.w)] = { count: BigInt(row.n), amount: BigInt(row.a) };
+  for (const check of checks) check.count = 0n;
+  for (const row of result.rows) {
+    const w = Number(row.w);
+    if (w < windows.length) usage[w] = { count: BigInt(row.n), amount: BigInt(row.a) };
+    else checks[w - windows.length]!.count = BigInt(row.n);
+  }
   return usage;
 }
 
-/** The statement `windowUsage` runs (the benchmark EXPLAINs it): one row per window with any usage. */
-export function windowUsageQuery(subject: RuleSubject, keys: ScopeKeys, windows: readonly WindowQuery[]): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
+/** The UTC day a check of these windows starts from: that of the oldest one. */
+export function checkFrom(windows: readonly WindowQuery[]): Date {
+  assert(windows.length > 0, "a check needs a window");
+  const oldest = Math.min(...windows.map((w) => w.since.getTime()));
+  return new Date(Math.floor(oldest / DAY_MS) * DAY_MS);
+}
+
+/**
+ * The statement `windowUsage` runs (the benchmark EXPLAINs it): one row per window with any
+ * usage, then one per check (`w` = windows.length + its index) with its day buckets' attempts.
+ */
+export function windowUsageQuery(
+  subject: RuleSubject,
+  keys: ScopeKeys,
+  windows: readonly WindowQuery[],
+  checks: readonly ScopeCheck[] = [],
+): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
   assert(windows.length > 0, "no window to count");
   assert(windows.length <= RISK_LIMITS.rules_per_payment_max, "more windows than rules per payment");
   const bucket_rows: RawBuilder<unknown>[] = [];
@@ -111,6 +142,7 @@ export function windowUsageQuery(subject: RuleSubject, keys: ScopeKeys, windows:
     for (const b of buckets) bucket_rows.push(sql`(${i}::int, ${key}::text, ${b.width_s}::int, ${b.lo}::timestamptz, ${b.hi}::timestamptz)`);
     if (edge) edges.set(w.scope, [...(edges.get(w.scope) ?? []), sql`(${i}::int, ${edge[0]}::timestamptz, ${edge[1]}::timestamptz)`]);
   });
+  checks.forEach((c, j) => bucket_rows.push(sql`(${windows.length + j}::int, ${c.scope_key}::text, 86400::int, ${c.from}::timestamptz, ${FAR_FUTURE}::timestamptz)`));
   const parts: RawBuilder<unknown>[] = [];
   if (bucket_rows.length > 0) {
     parts.push(sql`SELECT r.w, c.count AS n, c.amount AS a
@@ -126,6 +158,18 @@ export function windowUsageQuery(subject: RuleSubject, keys: ScopeKeys, windows:
   return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, sum(n)::int8 AS n, sum(a)::int8 AS a,
       set_config('max_parallel_workers_per_gather', '0', true) AS serial
     FROM (${sql.join(parts, sql` UNION ALL `)}) AS u GROUP BY w`;
+}
+
+/**
+ * The intent statement's guard for a payment counted without its scope locks: takes the locks
+ * (held to the statement's commit) and answers whether every checked scope's attempts are still
+ * what they were counted as (migration 1302_risk_scope_recheck.sql).
+ */
+export function scopesUnchanged(lock_keys: readonly string[], checks: readonly ScopeCheck[]): RawBuilder<boolean> {
+  const texts = (xs: readonly string[]) => (xs.length === 0 ? sql`ARRAY[]::text[]` : sql`ARRAY[${sql.join(xs.map((x) => sql`${x}::text`))}]`);
+  const times = checks.length === 0 ? sql`ARRAY[]::timestamptz[]` : sql`ARRAY[${sql.join(checks.map((c) => sql`${c.from}::timestamptz`))}]`;
+  const counts = checks.length === 0 ? sql`ARRAY[]::int8[]` : sql`ARRAY[${sql.join(checks.map((c) => sql`${c.count}::int8`))}]`;
+  return sql<boolean>`risk_scopes_unchanged(${RISK_LOCK_CLASS}::int, ${texts(lock_keys)}, ${texts(checks.map((c) => c.scope_key))}, ${times}, ${counts})`;
 }
 
 /** The raw rows of the window edges of one scope (each edge is less than a minute long). */

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import { formatYuan } from "../kernel/money.ts";
-import { scopeKey, windowUsage, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
+import { checkFrom, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
 
 /** One rule that fired, with the figures that made it fire: what operators read. */
@@ -39,16 +39,27 @@ function windowStart(rule: RiskRuleRow, a: Attempt): Date {
 /**
  * Counts what each rule's scope has done in its window and lists the rules this attempt would
  * break: one statement for all rules (rules sharing a scope and a window start share a window).
+ * The same statement reads a check total for each scope in `check_keys` that a window counts
+ * (see `scopesUnchanged`): the attempts it was judged on.
  */
-export async function evaluateRules(db: Kysely<Database>, rules: readonly RiskRuleRow[], a: Attempt): Promise<FiredRule[]> {
+export async function evaluateRules(
+  db: Kysely<Database>,
+  rules: readonly RiskRuleRow[],
+  a: Attempt,
+  check_keys: readonly string[] = [],
+): Promise<{ fired: FiredRule[]; checks: ScopeCheck[] }> {
   const { live, windows, window_of } = ruleWindows(rules, a);
-  const usage = await windowUsage(db, a.subject, a.keys, windows);
+  const checks = [...new Set(check_keys)].flatMap((scope_key) => {
+    const counted = windows.filter((w) => scopeKey(a.subject, w.scope, a.keys) === scope_key);
+    return counted.length === 0 ? [] : [{ scope_key, from: checkFrom(counted), count: 0n }];
+  });
+  const usage = await windowUsage(db, a.subject, a.keys, windows, checks);
   const fired: FiredRule[] = [];
   live.forEach((rule, i) => {
     const hit = judge(rule, usage[window_of[i]!]!, a);
     if (hit) fired.push(hit);
   });
-  return fired;
+  return { fired, checks };
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 export { screenPayment, screenSigning, type PaymentScreening, type SigningScreening } from "./screen.ts";
 export { rebuildCounters, releaseFailedPayment, sweepOldCounters } from "./counters.ts";
+export { countersOnly, intentRiskWrites, namedWrites, RiskScopesMoved, type IntentRisk } from "./intent-writes.ts";
 export * from "./rules.ts";
 export * from "./blocklist.ts";
 export * from "./decisions.ts";

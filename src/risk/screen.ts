@@ -1,12 +1,14 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { CardRow, Database } from "../db/index.ts";
+import { assert } from "../kernel/assert.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { blockFingerprint, blocklistHits } from "./blocklist.ts";
-import { addToCounters, lockScopes, type CounterAddition, type ScopeKeys } from "./counters.ts";
+import { addToCounters, lockScopes, scopesUnchanged, type CounterAddition, type ScopeKeys } from "./counters.ts";
 import { evaluateRules, lockKeys, outcomeOf, type Attempt, type FiredRule } from "./evaluate.ts";
-import type { DecisionOutcome, RiskBlocklistRow, RuleSubject } from "./rows.ts";
+import { countersOnly, RiskScopesMoved, type IntentRisk } from "./intent-writes.ts";
+import type { DecisionOutcome, RiskBlocklistRow, RiskRuleRow, RuleSubject } from "./rows.ts";
 import { applicableRules } from "./rules.ts";
 
 export interface PaymentScreening {
@@ -21,22 +23,29 @@ export interface PaymentScreening {
 
 /**
  * The one risk check of a payment, run before its intent is recorded. `record` inserts the
- * intent with the database handle it is given, adding the payment to its counter buckets in the
- * same statement (src/payments/intent.ts), and answers the row (or null when a concurrent
- * request with the same out_trade_no won). The check, the insert, the decision and the counter
- * buckets commit together; when an enforced reject rule counts a scope, that transaction holds
- * the scope's lock from before the count, so two payments cannot both pass a limit only one of
- * them fits under. A reject throws `risk_rejected` naming the rule and nothing is recorded but
- * the decision (after `beforeOtherWrite`, which claims a deferred request nonce).
+ * intent with the database handle it is given, in one statement with what `IntentRisk` adds
+ * (src/payments/intent.ts): the payment's counter buckets, its decision (and a review's alert),
+ * and the guard of a payment counted without its locks. It answers the row, or null when a
+ * concurrent request with the same out_trade_no won. A reject throws `risk_rejected` naming the
+ * rule and nothing is recorded but the decision (after `beforeOtherWrite`, which claims a
+ * deferred request nonce).
  *
- * Statements: the rules and the blocklist (two, concurrently), then with rules BEGIN, the scope
- * locks (one statement, only with enforced reject rules), the count, the intent, the decision
- * (and an alert for a review), COMMIT; with no rule, only the intent's statement.
+ * Exact under concurrency: when an enforced reject rule counts a scope, the payment is recorded
+ * only while it holds the scope's advisory lock and the scope's attempts are still those the
+ * rules were judged on. The usual way costs no statement more than the judgement: the count
+ * runs unlocked, and the intent's statement takes the locks and re-checks the count first
+ * (`scopesUnchanged`); if a payment of the scope was recorded in between, that statement writes
+ * nothing and the payment is judged again in a transaction that takes the locks before it counts.
+ *
+ * Statements: the rules and the blocklist (two, concurrently); with no rule the intent's
+ * statement; with rules the count, then the intent's statement (with the decision), which
+ * commits by itself. Only after a re-check failed: BEGIN, the scope locks, the count, the
+ * intent's statement, COMMIT.
  */
 export async function screenPayment<T extends { payment_id: string; created_at: Date }>(
   ctx: Ctx,
   p: PaymentScreening,
-  record: (db: Kysely<Database>, counters: CounterAddition) => Promise<T | null>,
+  record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
   beforeOtherWrite: () => Promise<void> = async () => {},
 ): Promise<T | null> {
   const now = ctx.clock.now();
@@ -50,24 +59,60 @@ export async function screenPayment<T extends { payment_id: string; created_at: 
     throw rejection("payment", blockedAsFired(blocked[0]!));
   }
   // No rule: nothing to count or decide, the intent's one statement is all (it commits by itself).
-  if (rules.length === 0) return record(ctx.db, counters);
+  if (rules.length === 0) return record(ctx.db, countersOnly(counters));
   const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
-  const locks = lockKeys(rules, keys, "payment");
-  const result = await ctx.db.transaction().execute(async (trx) => {
-    await lockScopes(trx, locks);
-    const fired = await evaluateRules(trx, rules, attempt);
-    const outcome = outcomeOf(fired);
-    if (outcome === "reject") return { fired, outcome, payment: null };
-    const payment = await record(trx, counters);
-    if (payment) await storeDecision(trx, { ...base, payment_id: payment.payment_id, outcome, fired });
-    return { fired, outcome, payment };
-  });
-  if (result.outcome === "reject") {
-    await beforeOtherWrite();
-    await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: result.fired });
-    throw rejection("payment", result.fired.find((f) => f.mode === "enforce" && f.action === "reject")!);
+  const judged = { ...base, rules, attempt, counters, payment_id: p.payment_id };
+  const unlocked = await judgeAndRecord(ctx.db, judged, "unlocked", record);
+  if (unlocked !== MOVED) return rejectedOr(ctx, base, unlocked, beforeOtherWrite);
+  const locked = await ctx.db.transaction().execute(async (trx) => judgeAndRecord(trx, judged, "locked", record));
+  assert(locked !== MOVED, "a payment judged under its scope locks cannot find them moved");
+  return rejectedOr(ctx, base, locked, beforeOtherWrite);
+}
+
+const MOVED = Symbol("risk scopes moved");
+
+interface Judged extends Omit<DecisionInput, "outcome" | "fired" | "payment_id"> {
+  rules: RiskRuleRow[];
+  attempt: Attempt;
+  counters: CounterAddition;
+  payment_id: string;
+}
+
+type Judgement<T> = { outcome: "reject"; fired: FiredRule[] } | { outcome: Exclude<DecisionOutcome, "reject">; payment: T | null };
+
+/**
+ * Counts and judges, then records the intent with its decision unless rejected. Unlocked: the
+ * intent's statement takes the scope locks and re-checks (answers MOVED if the count moved).
+ * Locked (in a transaction): the locks are taken before the count.
+ */
+async function judgeAndRecord<T>(
+  db: Kysely<Database>,
+  j: Judged,
+  how: "unlocked" | "locked",
+  record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
+): Promise<Judgement<T> | typeof MOVED> {
+  const locks = lockKeys(j.rules, j.attempt.keys, "payment");
+  if (how === "locked") await lockScopes(db, locks);
+  const { fired, checks } = await evaluateRules(db, j.rules, j.attempt, how === "unlocked" ? locks : []);
+  const outcome = outcomeOf(fired);
+  if (outcome === "reject") return { outcome, fired };
+  const { rules: _r, attempt: _a, counters, ...base } = j;
+  const guard = how === "unlocked" && locks.length > 0 ? scopesUnchanged(locks, checks) : null;
+  const writes = (inserted: string) => decisionInserts({ ...base, outcome, fired }, inserted);
+  try {
+    return { outcome, payment: await record(db, { counters, guard, writes }) };
+  } catch (err) {
+    if (err instanceof RiskScopesMoved && guard !== null) return MOVED;
+    throw err;
   }
-  return result.payment;
+}
+
+/** A reject stores its decision (no payment) and throws; anything else answers the payment. */
+async function rejectedOr<T>(ctx: Ctx, base: Omit<DecisionInput, "outcome" | "fired" | "payment_id">, j: Judgement<T>, beforeOtherWrite: () => Promise<void>): Promise<T | null> {
+  if (j.outcome !== "reject") return j.payment;
+  await beforeOtherWrite();
+  await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: j.fired });
+  throw rejection("payment", j.fired.find((f) => f.mode === "enforce" && f.action === "reject")!);
 }
 
 export interface SigningScreening {
@@ -102,7 +147,7 @@ export async function screenSigning(ctx: Ctx, s: SigningScreening): Promise<void
   const locks = lockKeys(rules, keys, "signing");
   const result = await ctx.db.transaction().execute(async (trx) => {
     await lockScopes(trx, locks);
-    const fired = rules.length > 0 ? await evaluateRules(trx, rules, attempt) : [];
+    const fired = rules.length > 0 ? (await evaluateRules(trx, rules, attempt)).fired : [];
     const outcome = outcomeOf(fired);
     if (outcome !== "reject") {
       const signing_id = newId("rsg", now.getTime());
@@ -169,37 +214,26 @@ interface DecisionInput {
 
 /** The decision with its reasons; a review also raises an alert for operators. */
 async function storeDecision(db: Kysely<Database>, d: DecisionInput): Promise<void> {
-  await db
-    .insertInto("risk_decisions")
-    .values({
-      decision_id: newId("rdc", d.now.getTime()),
-      subject: d.subject,
-      merchant_id: d.merchant_id,
-      payment_id: d.payment_id,
-      reference: d.reference,
-      card_id: d.card_id,
-      amount: d.amount,
-      outcome: d.outcome,
-      rules_evaluated: d.rules_evaluated,
-      fired: JSON.stringify(d.fired),
-      created_at: d.now,
-    })
-    .execute();
-  if (d.outcome !== "review") return;
+  for (const insert of decisionInserts(d, null)) await insert.execute(db);
+}
+
+/**
+ * The decision's insert and, for a review, its alert's: statements of their own, or parts of the
+ * intent's statement that write only if the payment went in (`inserted` names its CTE).
+ */
+function decisionInserts(d: DecisionInput, inserted: string | null): RawBuilder<unknown>[] {
+  const only_if = inserted === null ? sql`` : sql` WHERE EXISTS (SELECT 1 FROM ${sql.id(inserted)})`;
+  const inserts = [
+    sql`INSERT INTO risk_decisions (decision_id, subject, merchant_id, payment_id, reference, card_id, amount, outcome, rules_evaluated, fired, created_at)
+      SELECT ${newId("rdc", d.now.getTime())}::text, ${d.subject}::text, ${d.merchant_id}::text, ${d.payment_id}::text, ${d.reference}::text, ${d.card_id}::text,
+        ${d.amount}::int8, ${d.outcome}::text, ${d.rules_evaluated}::int4, ${JSON.stringify(d.fired)}::jsonb, ${d.now}::timestamptz${only_if}`,
+  ];
+  if (d.outcome !== "review") return inserts;
   const review = d.fired.find((f) => f.mode === "enforce" && f.action === "review")!;
-  await db
-    .insertInto("risk_alerts")
-    .values({
-      alert_id: newId("ral", d.now.getTime()),
-      kind: d.subject === "payment" ? "payment_review" : "signing_review",
-      merchant_id: d.merchant_id,
-      payment_id: d.payment_id,
-      rule_id: review.rule_id,
-      message: `${d.subject} ${d.payment_id ?? d.reference} let through for review by rule ${review.rule_id} (${review.name}): ${review.explanation}`,
-      status: "open",
-      created_at: d.now,
-      closed_at: null,
-      closed_by: null,
-    })
-    .execute();
+  const kind = d.subject === "payment" ? "payment_review" : "signing_review";
+  const message = `${d.subject} ${d.payment_id ?? d.reference} let through for review by rule ${review.rule_id} (${review.name}): ${review.explanation}`;
+  inserts.push(sql`INSERT INTO risk_alerts (alert_id, kind, merchant_id, payment_id, rule_id, message, status, created_at, closed_at, closed_by)
+    SELECT ${newId("ral", d.now.getTime())}::text, ${kind}::text, ${d.merchant_id}::text, ${d.payment_id}::text, ${review.rule_id}::text, ${message}::text,
+      'open', ${d.now}::timestamptz, NULL, NULL${only_if}`);
+  return inserts;
 }

@@ -5,7 +5,8 @@ import type { CardRow, PaymentRow } from "../../src/db/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { newId } from "../../src/kernel/ids.ts";
 import { insertIntent } from "../../src/payments/intent.ts";
-import { windowUsage, type CounterAddition, type ScopeKeys } from "../../src/risk/counters.ts";
+import { windowUsage, type ScopeKeys } from "../../src/risk/counters.ts";
+import type { IntentRisk } from "../../src/risk/index.ts";
 import { releaseFailedPayment, screenPayment } from "../../src/risk/index.ts";
 import type { RuleScope } from "../../src/risk/rows.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
@@ -61,7 +62,7 @@ describe("risk counters in time buckets", () => {
       const payer = payers[Math.floor(random() * payers.length)]!;
       const amount = BigInt(1 + Math.floor(random() * 50_000));
       const row = paymentRow(payer.merchant_id, payer.agreement_id, payer.card.card_id, amount, clock.now());
-      const insert = async (db: typeof app.ctx.db, counters: CounterAddition) => {
+      const insert = async (db: typeof app.ctx.db, counters: IntentRisk) => {
         const r = await insertIntent(db, row, counters, null);
         return r.kind === "inserted" ? r.payment : null;
       };
