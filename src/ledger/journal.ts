@@ -169,43 +169,126 @@ interface BatchedEntry {
   extras: EntryExtras;
 }
 
-/** postEntry's statement for many entries: rows keyed by event key, joined to the entries written. */
-function writeEntries(batch: readonly BatchedEntry[]) {
+/** One array per column: a batch is bound as about 30 parameters, whatever its size. */
+interface BatchColumns {
+  account: { code: string[]; kind: string[]; type: string[]; owner: (string | null)[] };
+  entry: {
+    entry_id: string[];
+    event_key: string[];
+    event_type: string[];
+    reference_id: string[];
+    merchant_id: (string | null)[];
+    channel_id: (string | null)[];
+    effective_at: string[];
+    business_date: string[];
+    line_count: number[];
+    amount: string[];
+  };
+  line: { entry_id: string[]; line_no: number[]; code: string[]; side: string[]; amount: string[]; kind: string[] };
+  moved: { entry_id: string[]; code: string[]; debits: string[]; credits: string[] };
+  item: { entry_id: string[]; merchant_id: string[]; kind: string[]; reference_id: string[]; payment_id: string[]; amount: string[]; fee: string[] };
+}
+
+function batchColumns(batch: readonly BatchedEntry[]): BatchColumns {
+  const c: BatchColumns = {
+    account: { code: [], kind: [], type: [], owner: [] },
+    entry: { entry_id: [], event_key: [], event_type: [], reference_id: [], merchant_id: [], channel_id: [], effective_at: [], business_date: [], line_count: [], amount: [] },
+    line: { entry_id: [], line_no: [], code: [], side: [], amount: [], kind: [] },
+    moved: { entry_id: [], code: [], debits: [], credits: [] },
+    item: { entry_id: [], merchant_id: [], kind: [], reference_id: [], payment_id: [], amount: [], fee: [] },
+  };
   const accounts = new Map<string, AccountRef>();
-  for (const b of batch) for (const t of b.totals.values()) accounts.set(accountCode(t.account), t.account);
-  const account_rows = sql.join([...accounts].map(([code, a]) => sql`(${code}::text, ${a.kind}::text, ${ACCOUNT_KINDS[a.kind].type}::text, ${a.owner_id}::text)`));
-  const entry_rows = sql.join(batch.map(({ entry: e, entry_id }) => sql`(${entry_id}::text, ${e.event_key}::text, ${e.event_type}::text, ${e.reference_id}::text, ${e.merchant_id}::text, ${e.channel_id}::text, ${e.effective_at}::timestamptz, ${e.business_date}::text, now(), ${e.lines.length}::int4, ${e.amount}::int8)`));
-  const line_rows = sql.join(batch.flatMap(({ entry: e }) => e.lines.map((l) => sql`(${e.event_key}::text, ${l.line_no}::int4, ${l.account_code}::text, ${l.side}::text, ${l.amount}::int8, ${l.line_kind}::text, ${e.business_date}::text)`)));
-  const unapplied_rows = sql.join(batch.flatMap(({ entry: e, totals }) => [...totals.values()].map((t) => sql`(${e.event_key}::text, ${accountCode(t.account)}::text, ${t.debits}::int8, ${t.credits}::int8)`)));
-  const items = batch.filter((b) => b.extras.pending_item !== undefined);
+  for (const { entry: e, entry_id, totals, extras } of batch) {
+    c.entry.entry_id.push(entry_id);
+    c.entry.event_key.push(e.event_key);
+    c.entry.event_type.push(e.event_type);
+    c.entry.reference_id.push(e.reference_id);
+    c.entry.merchant_id.push(e.merchant_id);
+    c.entry.channel_id.push(e.channel_id);
+    c.entry.effective_at.push(e.effective_at.toISOString());
+    c.entry.business_date.push(e.business_date);
+    c.entry.line_count.push(e.lines.length);
+    c.entry.amount.push(String(e.amount));
+    for (const l of e.lines) {
+      c.line.entry_id.push(entry_id);
+      c.line.line_no.push(l.line_no);
+      c.line.code.push(l.account_code);
+      c.line.side.push(l.side);
+      c.line.amount.push(String(l.amount));
+      c.line.kind.push(l.line_kind);
+    }
+    for (const [code, t] of totals) {
+      accounts.set(code, t.account);
+      c.moved.entry_id.push(entry_id);
+      c.moved.code.push(code);
+      c.moved.debits.push(String(t.debits));
+      c.moved.credits.push(String(t.credits));
+    }
+    const i = extras.pending_item;
+    if (i) {
+      c.item.entry_id.push(entry_id);
+      c.item.merchant_id.push(i.merchant_id);
+      c.item.kind.push(i.item_kind);
+      c.item.reference_id.push(i.reference_id);
+      c.item.payment_id.push(i.payment_id);
+      c.item.amount.push(String(i.amount));
+      c.item.fee.push(String(i.fee));
+    }
+  }
+  for (const [code, a] of accounts) {
+    c.account.code.push(code);
+    c.account.kind.push(a.kind);
+    c.account.type.push(ACCOUNT_KINDS[a.kind].type);
+    c.account.owner.push(a.owner_id);
+  }
+  return c;
+}
+
+/**
+ * postEntry's rows for many entries, in one statement whose size does not grow with the batch:
+ * each column is one array parameter, unnested (a VALUES list of several thousand bind
+ * parameters costs more to build, send, parse and plan than the rows cost to insert). Lines,
+ * amounts and items join the entries written by entry_id, so a replayed entry writes nothing.
+ * The amounts each account is moved by are summed over the batch: one unapplied row per account
+ * per statement, not per entry (its entry_id is the statement's first entry written).
+ */
+function writeEntries(batch: readonly BatchedEntry[]) {
+  const { account: a, entry: e, line: l, moved: m, item: i } = batchColumns(batch);
   const parts = [
     sql`new_accounts AS (
       INSERT INTO ledger_accounts (account_code, kind, account_type, owner_id, debits, credits, created_at, updated_at)
-      SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now() FROM (VALUES ${account_rows}) AS v(code, kind, type, owner)
-       WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_code = v.code)
+      SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now()
+        FROM unnest(${a.code}::text[], ${a.kind}::text[], ${a.type}::text[], ${a.owner}::text[]) AS v(code, kind, type, owner)
+       WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts x WHERE x.account_code = v.code)
       ON CONFLICT (account_code) DO NOTHING)`,
     sql`e AS (
       INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
-      VALUES ${entry_rows}
-      ON CONFLICT (event_key) DO NOTHING RETURNING entry_id, event_key)`,
+      SELECT v.entry_id, v.event_key, v.event_type, v.reference_id, v.merchant_id, v.channel_id, v.effective_at, v.business_date, now(), v.line_count, v.amount
+        FROM unnest(${e.entry_id}::text[], ${e.event_key}::text[], ${e.event_type}::text[], ${e.reference_id}::text[], ${e.merchant_id}::text[],
+                    ${e.channel_id}::text[], ${e.effective_at}::timestamptz[], ${e.business_date}::text[], ${e.line_count}::int4[], ${e.amount}::int8[])
+          AS v(entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, line_count, amount)
+      ON CONFLICT (event_key) DO NOTHING
+      RETURNING entry_id, event_key, business_date)`,
     sql`l AS (
       INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
-      SELECT e.entry_id, v.line_no, v.code, v.side, v.amount, v.kind, v.business_date
-        FROM (VALUES ${line_rows}) AS v(event_key, line_no, code, side, amount, kind, business_date) JOIN e ON e.event_key = v.event_key)`,
+      SELECT e.entry_id, v.line_no, v.code, v.side, v.amount, v.kind, e.business_date
+        FROM unnest(${l.entry_id}::text[], ${l.line_no}::int4[], ${l.code}::text[], ${l.side}::text[], ${l.amount}::int8[], ${l.kind}::text[])
+          AS v(entry_id, line_no, code, side, amount, kind)
+        JOIN e ON e.entry_id = v.entry_id)`,
     sql`u AS (
       INSERT INTO ledger_unapplied (account_code, debits, credits, entry_id)
-      SELECT v.code, v.debits, v.credits, e.entry_id
-        FROM (VALUES ${unapplied_rows}) AS v(event_key, code, debits, credits) JOIN e ON e.event_key = v.event_key)`,
+      SELECT v.code, sum(v.debits)::int8, sum(v.credits)::int8, min(e.entry_id)
+        FROM unnest(${m.entry_id}::text[], ${m.code}::text[], ${m.debits}::int8[], ${m.credits}::int8[]) AS v(entry_id, code, debits, credits)
+        JOIN e ON e.entry_id = v.entry_id
+       GROUP BY v.code)`,
   ];
-  if (items.length > 0) {
-    const item_rows = sql.join(items.map(({ entry: e, extras }) => {
-      const i = extras.pending_item!;
-      return sql`(${e.event_key}::text, ${i.merchant_id}::text, ${i.item_kind}::text, ${i.reference_id}::text, ${i.payment_id}::text, ${i.amount}::int8, ${i.fee}::int8, ${e.business_date}::text)`;
-    }));
+  if (i.entry_id.length > 0) {
     parts.push(sql`p AS (
       INSERT INTO pending_items (entry_id, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date, settlement_id)
-      SELECT e.entry_id, v.merchant_id, v.item_kind, v.reference_id, v.payment_id, v.amount, v.fee, v.business_date, NULL
-        FROM (VALUES ${item_rows}) AS v(event_key, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date) JOIN e ON e.event_key = v.event_key)`);
+      SELECT e.entry_id, v.merchant_id, v.kind, v.reference_id, v.payment_id, v.amount, v.fee, e.business_date, NULL
+        FROM unnest(${i.entry_id}::text[], ${i.merchant_id}::text[], ${i.kind}::text[], ${i.reference_id}::text[], ${i.payment_id}::text[], ${i.amount}::int8[], ${i.fee}::int8[])
+          AS v(entry_id, merchant_id, kind, reference_id, payment_id, amount, fee)
+        JOIN e ON e.entry_id = v.entry_id)`);
   }
   return sql<{ entry_id: string; event_key: string }>`WITH ${sql.join(parts)} SELECT entry_id, event_key FROM e`;
 }

@@ -4,7 +4,7 @@ export const LEDGER_LIMITS = {
   lines_per_entry_max: 1_024,
   /** Entries posted by one postEntries statement. */
   entries_per_batch_max: 500,
-  /** Lines of one postEntries statement (about 7 bind parameters each, within PostgreSQL's 65,535). */
+  /** Lines of one postEntries statement (one array element per column each; bounds the statement's size). */
   lines_per_batch_max: 3_000,
   /** Merchant IDs settled to one settlement account (a parent and its sub-merchants). */
   group_members_max: 1_000,
