@@ -1,6 +1,6 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Channel } from "./config.ts";
-import type { FetchLike, Transport } from "./http.ts";
+import { nodeHttpFetch, type FetchLike, type Transport } from "./http.ts";
 import { NetworkKeys, ensurePaycoreChannelKeys } from "./keys.ts";
 import { createNetsUnionAdapter } from "./netsunion/index.ts";
 import { CHANNEL_LIMITS } from "./support.ts";
@@ -14,7 +14,7 @@ export interface AdapterDependencies {
   data_dir: string;
   /** Base URL of the sandbox, for channels whose `endpoint_url` is null. */
   sandbox_url: string | null;
-  /** Defaults to the global fetch. */
+  /** Defaults to node:http with keep-alive (http.ts). */
   fetch?: FetchLike;
   /** Overrides every channel's configured timeout (tests use a short one for timeout faults). */
   timeout_ms?: number;
@@ -32,8 +32,6 @@ export function sandboxEndpoint(channel_id: AgreementChannelId, sandbox_url: str
   }
 }
 
-const defaultFetch: FetchLike = (url, init) => fetch(url, init);
-
 /**
  * One adapter per agreement channel with an endpoint, whether enabled or not (routing decides
  * what to use). paycore's channel keys are created at first use and published for the networks.
@@ -47,7 +45,7 @@ export function createChannelAdapters(channels: readonly Channel[], deps: Adapte
     const id = channel.channel_id as AgreementChannelId;
     const endpoint_url = channel.endpoint_url ?? (deps.sandbox_url ? sandboxEndpoint(id, deps.sandbox_url) : null);
     if (!endpoint_url) continue;
-    const transport: Transport = { fetch: deps.fetch ?? defaultFetch, timeout_ms: Math.min(deps.timeout_ms ?? channel.timeout_ms, CHANNEL_LIMITS.timeout_ms_max) };
+    const transport: Transport = { fetch: deps.fetch ?? nodeHttpFetch, timeout_ms: Math.min(deps.timeout_ms ?? channel.timeout_ms, CHANNEL_LIMITS.timeout_ms_max) };
     const base = { endpoint_url, institution_id: channel.institution_id, network_keys };
     switch (id) {
       case "netsunion":
