@@ -18,6 +18,11 @@ export const SANDBOX_LIMITS = {
   notify_queue_max: 10_000,
   notify_attempts_max: 5,
   notify_timeout_ms: 5_000,
+  /** Connections kept open to paycore for notifications and pushes (src/sandbox/http-client.ts). */
+  notify_sockets_max: 32,
+  /** An idle connection to paycore is closed after this, before a Node server's own 5 s. */
+  notify_idle_socket_ms: 4_000,
+  notify_answer_bytes_max: 64 * 1024,
   /** Messages must be this fresh; their ids are remembered this long to refuse replays. */
   message_window_s: 300,
   seen_messages_max: 200_000,

@@ -1,6 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Logger } from "../kernel/log.ts";
 import type { Agreement, TxnRecord } from "./engine.ts";
+import { postText } from "./http-client.ts";
 import { SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import type { StateTable } from "./persistence.ts";
@@ -92,12 +93,8 @@ export class Notifier {
     entry.attempts += 1;
     const message = this.encoders[event.network](event, this.clock.now());
     try {
-      const response = await fetch(`${base.replace(/\/+$/, "")}/${event.network}`, {
-        method: "POST", headers: { "content-type": message.content_type }, body: message.body,
-        signal: AbortSignal.timeout(SANDBOX_LIMITS.notify_timeout_ms),
-      });
-      await response.arrayBuffer();
-      if (response.ok) return this.finish(entry, "delivered");
+      const response = await postText(`${base.replace(/\/+$/, "")}/${event.network}`, message.content_type, message.body, SANDBOX_LIMITS.notify_timeout_ms);
+      if (response.status >= 200 && response.status < 300) return this.finish(entry, "delivered");
       entry.last_error = `HTTP ${response.status}`;
     } catch (error) {
       entry.last_error = error instanceof Error ? error.message : String(error);

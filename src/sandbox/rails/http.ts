@@ -5,6 +5,7 @@ import { AMOUNT_FEN_MAX } from "../../kernel/money.ts";
 import { RAILS } from "../../kernel/cnaps/hours.ts";
 import { openMessage, signMessage, type CnapsMessage, type StatusReport } from "../../kernel/cnaps/iso20022.ts";
 import type { SandboxContext } from "../context.ts";
+import { postText } from "../http-client.ts";
 import { RAIL_LIMITS, type RailsWorld } from "./world.ts";
 
 const PUSH_TIMEOUT_MS = 5_000;
@@ -154,9 +155,8 @@ async function push(ctx: SandboxContext, world: RailsWorld, sign: (m: CnapsMessa
     item.attempts += 1;
     let delivered = false;
     try {
-      const res = await fetch(`${base.replace(/\/+$/, "")}/cnaps`, { method: "POST", headers: { "content-type": "application/xml" }, body: sign(item.message), signal: AbortSignal.timeout(PUSH_TIMEOUT_MS) });
-      await res.arrayBuffer();
-      delivered = res.ok;
+      const res = await postText(`${base.replace(/\/+$/, "")}/cnaps`, "application/xml", sign(item.message), PUSH_TIMEOUT_MS);
+      delivered = res.status >= 200 && res.status < 300;
     } catch {
       delivered = false;
     }
