@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
+import { assert } from "../kernel/assert.ts";
 import { formatYuan } from "../kernel/money.ts";
 import { checkFrom, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
@@ -36,30 +37,66 @@ function windowStart(rule: RiskRuleRow, a: Attempt): Date {
   return rule.kind === "first_payment" ? a.card_since : new Date(a.now.getTime() - rule.window_seconds * 1000);
 }
 
+/** What one counting statement read: the windows, each one's usage, the check totals. */
+export interface Counted {
+  windows: WindowQuery[];
+  usage: Usage[];
+  checks: ScopeCheck[];
+}
+
 /**
- * Counts what each rule's scope has done in its window and lists the rules this attempt would
- * break: one statement for all rules (rules sharing a scope and a window start share a window).
- * The same statement reads a check total for each scope in `check_keys` that a window counts
- * (see `scopesUnchanged`): the attempts it was judged on.
+ * Counts what each rule's scope has done in its window: one statement for all rules (rules
+ * sharing a scope and a window start share a window). The same statement reads a check total
+ * for each scope in `check_keys` that a window counts (see `scopesUnchanged`): the attempts the
+ * rules are judged on.
  */
+export async function countWindows(db: Kysely<Database>, rules: readonly RiskRuleRow[], a: Attempt, check_keys: readonly string[]): Promise<Counted> {
+  const { windows } = ruleWindows(rules, a);
+  const checks = [...new Set(check_keys)].flatMap((scope_key) => {
+    const counted = windows.filter((w) => scopeKey(a.subject, w.scope, a.keys) === scope_key);
+    return counted.length === 0 ? [] : [{ scope_key, from: checkFrom(counted), count: 0n }];
+  });
+  const usage = await windowUsage(db, a.subject, a.keys, windows, checks);
+  return { windows, usage, checks };
+}
+
+const windowId = (w: WindowQuery) => `${w.scope}@${w.since.getTime()}`;
+
+/**
+ * Whether a count (made on another rule set: the one this merchant ID had last) read exactly the
+ * windows and checks these rules need for this attempt: then it may be judged on.
+ */
+export function countFits(counted: Counted, rules: readonly RiskRuleRow[], a: Attempt, check_keys: readonly string[]): boolean {
+  const { windows } = ruleWindows(rules, a);
+  const have = new Set(counted.windows.map(windowId));
+  if (windows.length !== counted.windows.length || !windows.every((w) => have.has(windowId(w)))) return false;
+  const keys = [...new Set(check_keys)].filter((k) => windows.some((w) => scopeKey(a.subject, w.scope, a.keys) === k));
+  return keys.length === counted.checks.length && keys.every((k) => counted.checks.some((c) => c.scope_key === k));
+}
+
+/** The rules this attempt would break, judged on a count of their windows. */
+export function judgeRules(rules: readonly RiskRuleRow[], a: Attempt, counted: Counted): FiredRule[] {
+  const { live } = ruleWindows(rules, a);
+  const usage = new Map(counted.windows.map((w, i) => [windowId(w), counted.usage[i]!]));
+  const fired: FiredRule[] = [];
+  for (const rule of live) {
+    const used = usage.get(windowId({ scope: rule.scope, since: windowStart(rule, a) }));
+    assert(used !== undefined, "a rule was judged on a count without its window");
+    const hit = judge(rule, used, a);
+    if (hit) fired.push(hit);
+  }
+  return fired;
+}
+
+/** Counts and judges in one go: the rules this attempt would break, and the check totals read. */
 export async function evaluateRules(
   db: Kysely<Database>,
   rules: readonly RiskRuleRow[],
   a: Attempt,
   check_keys: readonly string[] = [],
 ): Promise<{ fired: FiredRule[]; checks: ScopeCheck[] }> {
-  const { live, windows, window_of } = ruleWindows(rules, a);
-  const checks = [...new Set(check_keys)].flatMap((scope_key) => {
-    const counted = windows.filter((w) => scopeKey(a.subject, w.scope, a.keys) === scope_key);
-    return counted.length === 0 ? [] : [{ scope_key, from: checkFrom(counted), count: 0n }];
-  });
-  const usage = await windowUsage(db, a.subject, a.keys, windows, checks);
-  const fired: FiredRule[] = [];
-  live.forEach((rule, i) => {
-    const hit = judge(rule, usage[window_of[i]!]!, a);
-    if (hit) fired.push(hit);
-  });
-  return { fired, checks };
+  const counted = await countWindows(db, rules, a, check_keys);
+  return { fired: judgeRules(rules, a, counted), checks: counted.checks };
 }
 
 /**
@@ -73,7 +110,7 @@ export function ruleWindows(rules: readonly RiskRuleRow[], a: Attempt): { live: 
   const index = new Map<string, number>();
   const window_of = live.map((rule) => {
     const since = windowStart(rule, a);
-    const id = `${rule.scope}@${since.getTime()}`;
+    const id = windowId({ scope: rule.scope, since });
     if (!index.has(id)) {
       index.set(id, windows.length);
       windows.push({ scope: rule.scope, since });

@@ -6,9 +6,10 @@ import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { blockFingerprint, blocklistHits } from "./blocklist.ts";
 import { addToCounters, lockScopes, scopesUnchanged, type CounterAddition, type ScopeKeys } from "./counters.ts";
-import { evaluateRules, lockKeys, outcomeOf, type Attempt, type FiredRule } from "./evaluate.ts";
+import { countFits, countWindows, evaluateRules, judgeRules, lockKeys, outcomeOf, type Attempt, type Counted, type FiredRule } from "./evaluate.ts";
 import { countersOnly, RiskScopesMoved, type IntentRisk } from "./intent-writes.ts";
 import type { DecisionOutcome, RiskBlocklistRow, RiskRuleRow, RuleSubject } from "./rows.ts";
+import { RISK_LIMITS } from "./limits.ts";
 import { applicableRules } from "./rules.ts";
 
 export interface PaymentScreening {
@@ -37,10 +38,11 @@ export interface PaymentScreening {
  * (`scopesUnchanged`); if a payment of the scope was recorded in between, that statement writes
  * nothing and the payment is judged again in a transaction that takes the locks before it counts.
  *
- * Statements: the rules and the blocklist (two, concurrently); with no rule the intent's
- * statement; with rules the count, then the intent's statement (with the decision), which
- * commits by itself. Only after a re-check failed: BEGIN, the scope locks, the count, the
- * intent's statement, COMMIT.
+ * Statements: the rules and the blocklist, concurrently, and beside them the count of the
+ * windows the merchant ID's rules had at its last payment in this process (`speculativeCount`);
+ * with no rule, then the intent's statement; with rules, the count again only if the rules
+ * changed, then the intent's statement (with the decision), which commits by itself. Only after a
+ * re-check failed: BEGIN, the scope locks, the count, the intent's statement, COMMIT.
  */
 export async function screenPayment<T extends { payment_id: string; created_at: Date }>(
   ctx: Ctx,
@@ -51,7 +53,13 @@ export async function screenPayment<T extends { payment_id: string; created_at: 
   const now = ctx.clock.now();
   const keys: ScopeKeys = { card_id: p.card.card_id, id_fingerprint: p.card.id_fingerprint, merchant_id: p.merchant_id };
   const counters: CounterAddition = { subject: "payment", keys, id: p.payment_id, at: p.created_at, count: 1n, amount: p.amount };
-  const [rules, blocked] = await Promise.all([applicableRules(ctx.db, "payment", p.merchant_id), blockedElements(ctx, p.card)]);
+  const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
+  const [rules, blocked, guess] = await Promise.all([
+    applicableRules(ctx.db, "payment", p.merchant_id),
+    blockedElements(ctx, p.card),
+    speculativeCount(ctx.db, p.merchant_id, attempt),
+  ]);
+  rememberRules(ctx.db, p.merchant_id, rules);
   const base = { subject: "payment" as const, merchant_id: p.merchant_id, reference: p.out_trade_no, card_id: p.card.card_id, amount: p.amount, rules_evaluated: rules.length, now };
   if (blocked.length > 0) {
     await beforeOtherWrite();
@@ -60,16 +68,40 @@ export async function screenPayment<T extends { payment_id: string; created_at: 
   }
   // No rule: nothing to count or decide, the intent's one statement is all (it commits by itself).
   if (rules.length === 0) return record(ctx.db, countersOnly(counters));
-  const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
   const judged = { ...base, rules, attempt, counters, payment_id: p.payment_id };
-  const unlocked = await judgeAndRecord(ctx.db, judged, "unlocked", record);
+  const unlocked = await judgeAndRecord(ctx.db, judged, { how: "unlocked", guess }, record);
   if (unlocked !== MOVED) return rejectedOr(ctx, base, unlocked, beforeOtherWrite);
-  const locked = await ctx.db.transaction().execute(async (trx) => judgeAndRecord(trx, judged, "locked", record));
+  const locked = await ctx.db.transaction().execute(async (trx) => judgeAndRecord(trx, judged, { how: "locked" }, record));
   assert(locked !== MOVED, "a payment judged under its scope locks cannot find them moved");
   return rejectedOr(ctx, base, locked, beforeOtherWrite);
 }
 
 const MOVED = Symbol("risk scopes moved");
+
+/**
+ * The rules each merchant ID's last payment in this process had (per database handle). Never
+ * used to decide: the rules are read on every payment. While they are read, the count is
+ * started on the windows these name; it is judged on only if it read exactly the windows the
+ * rules just read need (`countFits`), else the payment counts again. A rule change therefore
+ * costs the next payment one count more, and applies to it.
+ */
+const last_rules = new WeakMap<Kysely<Database>, Map<string, RiskRuleRow[]>>();
+
+function rememberRules(db: Kysely<Database>, merchant_id: string, rules: RiskRuleRow[]): void {
+  let byMerchant = last_rules.get(db);
+  if (!byMerchant) last_rules.set(db, (byMerchant = new Map()));
+  byMerchant.delete(merchant_id);
+  byMerchant.set(merchant_id, rules);
+  // Oldest first (insertion order): the merchant IDs not seen for longest go.
+  if (byMerchant.size > RISK_LIMITS.remembered_rule_sets_max) byMerchant.delete(byMerchant.keys().next().value!);
+}
+
+/** The count on the rules the merchant ID had last, or null (none known, none then, or it failed). */
+async function speculativeCount(db: Kysely<Database>, merchant_id: string, a: Attempt): Promise<Counted | null> {
+  const rules = last_rules.get(db)?.get(merchant_id);
+  if (!rules || rules.length === 0) return null;
+  return countWindows(db, rules, a, lockKeys(rules, a.keys, "payment")).catch(() => null);
+}
 
 interface Judged extends Omit<DecisionInput, "outcome" | "fired" | "payment_id"> {
   rules: RiskRuleRow[];
@@ -88,16 +120,19 @@ type Judgement<T> = { outcome: "reject"; fired: FiredRule[] } | { outcome: Exclu
 async function judgeAndRecord<T>(
   db: Kysely<Database>,
   j: Judged,
-  how: "unlocked" | "locked",
+  mode: { how: "unlocked"; guess: Counted | null } | { how: "locked" },
   record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
 ): Promise<Judgement<T> | typeof MOVED> {
   const locks = lockKeys(j.rules, j.attempt.keys, "payment");
-  if (how === "locked") await lockScopes(db, locks);
-  const { fired, checks } = await evaluateRules(db, j.rules, j.attempt, how === "unlocked" ? locks : []);
+  if (mode.how === "locked") await lockScopes(db, locks);
+  const check_keys = mode.how === "unlocked" ? locks : [];
+  const guess = mode.how === "unlocked" ? mode.guess : null;
+  const counted = guess && countFits(guess, j.rules, j.attempt, check_keys) ? guess : await countWindows(db, j.rules, j.attempt, check_keys);
+  const fired = judgeRules(j.rules, j.attempt, counted);
   const outcome = outcomeOf(fired);
   if (outcome === "reject") return { outcome, fired };
   const { rules: _r, attempt: _a, counters, ...base } = j;
-  const guard = how === "unlocked" && locks.length > 0 ? scopesUnchanged(locks, checks) : null;
+  const guard = mode.how === "unlocked" && locks.length > 0 ? scopesUnchanged(locks, counted.checks) : null;
   const writes = (inserted: string) => decisionInserts({ ...base, outcome, fired }, inserted);
   try {
     return { outcome, payment: await record(db, { counters, guard, writes }) };

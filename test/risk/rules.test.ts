@@ -148,8 +148,14 @@ describe("risk rules", () => {
     const patched = await app.admin("PATCH", `/admin/v1/risk/rules/${rule_id}`, { max_count: 2 });
     expect(patched.body.max_count).toBe(2);
     expect((await pay(M, agreement_id, 100)).status).toBe(201);
+    // A narrower window: the next payment counts it, not the window the last payment counted
+    // (the process starts the count on the rules it saw last and must notice they changed).
+    expect((await pay(M, agreement_id, 100)).status).toBe(422);
+    clock.advance(120_000);
+    expect((await app.admin("PATCH", `/admin/v1/risk/rules/${rule_id}`, { window_seconds: 60 })).status).toBe(200);
+    expect((await pay(M, agreement_id, 100)).status).toBe(201);
     const audit = await app.admin("GET", `/admin/v1/audit-log?target_id=${rule_id}`);
-    expect(audit.body.data.map((e: { action: string }) => e.action).sort()).toEqual(["risk.rule.create", "risk.rule.update"]);
+    expect(audit.body.data.map((e: { action: string }) => e.action).sort()).toEqual(["risk.rule.create", "risk.rule.update", "risk.rule.update"]);
   });
 
   it("a blocklisted card number, ID number or phone cannot pay or sign; only fingerprints are stored", async () => {
