@@ -208,7 +208,7 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect(() => buildEntry({ ...base, lines: [{ account: RESERVE_FUNDS, side: "debit", amount: -5n, line_kind: "x" }, { account: FEE_INCOME, side: "credit", amount: -5n, line_kind: "x" }] })).toThrow(/negative/);
   });
 
-  it("the database refuses to update, delete or truncate the journal, and refuses an unbalanced entry at commit", async () => {
+  it("the database refuses to update, delete or truncate the journal, an unbalanced entry, and lines added to a written entry", async () => {
     const any_entry = await w.ctx.db.selectFrom("journal_entries").select("entry_id").limit(1).executeTakeFirstOrThrow();
     await expect(sql`UPDATE journal_lines SET amount = amount + 1 WHERE entry_id = ${any_entry.entry_id}`.execute(w.ctx.db)).rejects.toThrow(/append-only/);
     await expect(sql`DELETE FROM journal_entries WHERE entry_id = ${any_entry.entry_id}`.execute(w.ctx.db)).rejects.toThrow(/append-only/);
@@ -222,6 +222,13 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
                   (${entry_id}, 1, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'), (${entry_id}, 2, 'fee_income', 'credit', 4, 'x', '2026-03-02')`.execute(trx);
       }),
     ).rejects.toThrow(/unbalanced/);
+    // Lines added later to a written entry, even balanced ones, make it incomplete.
+    const old = await w.ctx.db.selectFrom("journal_entries").select(["entry_id", "line_count"]).where("entry_id", "=", any_entry.entry_id).executeTakeFirstOrThrow();
+    await expect(
+      sql`INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date) VALUES
+          (${old.entry_id}, ${old.line_count + 1}, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'),
+          (${old.entry_id}, ${old.line_count + 2}, 'fee_income', 'credit', 5, 'x', '2026-03-02')`.execute(w.ctx.db),
+    ).rejects.toThrow(/incomplete/);
     expect((await checkLedger(w.ctx.db)).ok).toBe(true);
   });
 
