@@ -753,6 +753,8 @@ export interface PayoutRow {
   failure_code: string | null;
   failure_message: string | null;
   attempt_count: number;
+  /** Not final after the whole query schedule: operators look (the sweeper keeps asking). */
+  alert: boolean;
   next_attempt_at: Date | null;
   created_at: Date;
   updated_at: Date;

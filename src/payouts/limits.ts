@@ -16,6 +16,10 @@ export const PAYOUT_LIMITS = {
   /** Waits between status queries (the NetsUnion back-off), then every minute. */
   query_backoff_ms: [1_000, 2_000, 4_000, 8_000, 16_000, 32_000] as readonly number[],
   query_interval_max_ms: 60_000,
+  /** Status queries of one message (about an hour) after which a payout still not final is flagged (alert). */
+  alert_after_queries: 66,
+  /** Once flagged, the sweeper keeps asking this often. */
+  alert_query_interval_ms: 10 * 60_000,
   /** After a rail refuses (closed, over its cap), route again this much later. */
   requeue_after_ms: 60_000,
   /** Consecutive transport failures that make a rail unhealthy, and how long it stays so. */
@@ -24,5 +28,6 @@ export const PAYOUT_LIMITS = {
 } as const;
 
 export function queryDelayMs(attempt_count: number): number {
+  if (attempt_count >= PAYOUT_LIMITS.alert_after_queries) return PAYOUT_LIMITS.alert_query_interval_ms;
   return PAYOUT_LIMITS.query_backoff_ms[attempt_count] ?? PAYOUT_LIMITS.query_interval_max_ms;
 }

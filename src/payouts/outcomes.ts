@@ -64,6 +64,10 @@ export async function applyRailOutcome(pd: PayoutDeps, msg_id: string, stated: R
       case "accepted":
       case "pending":
         next = { ...p, attempt_count: p.attempt_count + 1, next_attempt_at: new Date(now.getTime() + queryDelayMs(p.attempt_count)), updated_at: now };
+        if (next.attempt_count >= PAYOUT_LIMITS.alert_after_queries && !p.alert) {
+          next.alert = true;
+          pd.ctx.log.error({ alert: "payout.unresolved", payout_id: p.payout_id, rail: p.rail, attempts: next.attempt_count }, `payout not final after ${next.attempt_count} status queries (${outcome.status === "pending" ? outcome.cause : "accepted"}): operators must look; paycore keeps asking`);
+        }
         break;
     }
     if (next.status !== p.status) checkTransition(p.status, next.status);
@@ -118,7 +122,7 @@ export async function routeAgain(pd: PayoutDeps, payout_id: string): Promise<voi
       return null;
     }
     checkTransition(p.status, "processing");
-    const next: PayoutRow = { ...p, status: "processing", rail: route.rail, route_reason: route.reason, msg_id: newId("ntx", now.getTime()), attempt_count: 0, next_attempt_at: new Date(now.getTime() + PAYOUT_LIMITS.query_after_ms), updated_at: now };
+    const next: PayoutRow = { ...p, status: "processing", rail: route.rail, route_reason: route.reason, msg_id: newId("ntx", now.getTime()), attempt_count: 0, alert: false, next_attempt_at: new Date(now.getTime() + PAYOUT_LIMITS.query_after_ms), updated_at: now };
     await trx.updateTable("payouts").set(changes(p, next)).where("payout_id", "=", payout_id).execute();
     return next;
   });

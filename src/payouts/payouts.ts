@@ -46,7 +46,7 @@ export async function createPayout(pd: PayoutDeps, merchant_id: string, input: P
     payee_bank_code: input.payee.bank_code, purpose: input.purpose, urgency: input.urgency,
     status: route.kind === "send" ? "processing" : "queued", rail: route.rail, route_reason: route.reason,
     msg_id: route.kind === "send" ? newId("ntx", now.getTime()) : null,
-    failure_code: null, failure_message: null, attempt_count: 0,
+    failure_code: null, failure_message: null, attempt_count: 0, alert: false,
     next_attempt_at: route.kind === "send" ? new Date(now.getTime() + PAYOUT_LIMITS.query_after_ms) : route.opens_at,
     created_at: now, updated_at: now, succeeded_at: null, returned_at: null, settlement_instruction_id: null,
   };
@@ -97,6 +97,7 @@ export interface PayoutQuery {
   status?: PayoutRow["status"] | undefined;
   rail?: NonNullable<PayoutRow["rail"]> | undefined;
   batch_id?: string | undefined;
+  alert?: "true" | "false" | undefined;
   cursor?: string | undefined;
   limit: number;
 }
@@ -109,6 +110,7 @@ export async function listPayouts(db: Kysely<Database>, q: PayoutQuery): Promise
   if (q.status) query = query.where("status", "=", q.status);
   if (q.rail) query = query.where("rail", "=", q.rail);
   if (q.batch_id) query = query.where("batch_id", "=", q.batch_id);
+  if (q.alert) query = query.where("alert", "=", q.alert === "true");
   if (q.cursor) query = query.where("payout_id", "<", q.cursor);
   const rows = await query.execute();
   const more = rows.length > q.limit;

@@ -64,6 +64,7 @@ export async function recordSettlementPayout(pd: PayoutDeps, trx: Kysely<Databas
     failure_code: null,
     failure_message: null,
     attempt_count: 0,
+    alert: false,
     next_attempt_at: send ? new Date(now.getTime() + PAYOUT_LIMITS.query_after_ms) : route.kind === "queue" ? route.opens_at : new Date(now.getTime() + PAYOUT_LIMITS.requeue_after_ms),
     created_at: now,
     updated_at: now,

@@ -46,7 +46,7 @@ function pageFields() {
 const page = pageFields();
 const Status = z.enum(["queued", "processing", "succeeded", "failed", "returned"]);
 export const PayoutListQuery = z.strictObject({ ...page, out_payout_no: outNo.optional(), status: Status.optional() });
-export const AdminPayoutQuery = z.strictObject({ ...page, status: Status.optional(), merchant_id: z.string().min(1).max(64).optional(), rail: z.enum(RAILS).optional(), batch_id: z.string().min(1).max(64).optional() });
+export const AdminPayoutQuery = z.strictObject({ ...page, status: Status.optional(), merchant_id: z.string().min(1).max(64).optional(), rail: z.enum(RAILS).optional(), batch_id: z.string().min(1).max(64).optional(), alert: z.enum(["true", "false"]).optional().describe("true: payouts flagged as not final after the whole query schedule (the flag stays once final; with status=processing, those still open)") });
 export const DepositListQuery = z.strictObject({ ...page, status: z.enum(["credited", "returning", "returned"]).optional() });
 
 const time = z.string().nullable();

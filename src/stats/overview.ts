@@ -55,7 +55,7 @@ export interface OverviewStats {
   refunds: RefundCell[];
   payouts: PayoutCell[];
   risk_alerts: AlertCell[];
-  open: { risk_alerts: number; reconciliation_exceptions: number; payment_alerts: number };
+  open: { risk_alerts: number; reconciliation_exceptions: number; payment_alerts: number; payout_alerts: number };
 }
 
 type Db = Kysely<Database>;
@@ -141,11 +141,12 @@ async function alertCells(db: Db, p: OverviewPeriod): Promise<AlertCell[]> {
 /** What is open now, whenever it was raised; each count stops at open_count_max (a LIMIT inside the count, on the status indexes). */
 async function openCounts(db: Db): Promise<OverviewStats["open"]> {
   const cap = STATS_LIMITS.open_count_max;
-  const { rows } = await sql<{ risk: Int; exceptions: Int; payments: Int }>`
+  const { rows } = await sql<{ risk: Int; exceptions: Int; payments: Int; payouts: Int }>`
     SELECT
       (SELECT count(*) FROM (SELECT 1 FROM risk_alerts WHERE status = 'open' LIMIT ${cap}) x)::int8 AS risk,
       (SELECT count(*) FROM (SELECT 1 FROM reconciliation_exceptions WHERE status = 'open' LIMIT ${cap}) x)::int8 AS exceptions,
-      (SELECT count(*) FROM (SELECT 1 FROM payments WHERE status = 'processing' AND alert LIMIT ${cap}) x)::int8 AS payments`.execute(db);
+      (SELECT count(*) FROM (SELECT 1 FROM payments WHERE status = 'processing' AND alert LIMIT ${cap}) x)::int8 AS payments,
+      (SELECT count(*) FROM (SELECT 1 FROM payouts WHERE status = 'processing' AND alert LIMIT ${cap}) x)::int8 AS payouts`.execute(db);
   const row = rows[0]!;
-  return { risk_alerts: int(row.risk), reconciliation_exceptions: int(row.exceptions), payment_alerts: int(row.payments) };
+  return { risk_alerts: int(row.risk), reconciliation_exceptions: int(row.exceptions), payment_alerts: int(row.payments), payout_alerts: int(row.payouts) };
 }

@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PaycoreClient } from "../../src/client/index.ts";
-import { AS_NPM_START, cliStorage, startCli } from "../support/cli.ts";
+import { AS_NPM_START, cliStorage, readBanner, startCli } from "../support/cli.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const DIST = join(ROOT, "dist");
@@ -64,9 +63,7 @@ describe("production start: `npm run build` to JavaScript, `npm start` runs the 
     const running = await startCli({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" }, AS_NPM_START);
     try {
       expect(running.output()).not.toMatch(/building dist/);
-      const url = /API\s+(http:\/\/\S+)/.exec(running.banner)![1]!;
-      const cred = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(running.banner)!;
-      const client = new PaycoreClient(url, { mch_id: cred[1]!, key_id: cred[2]!, secret: cred[3]! });
+      const { api: url, client } = readBanner(running.banner);
       const balance = await client.get("/v1/balance");
       expect(balance.status).toBe(200);
       expect(balance.signature_valid).toBe(true);

@@ -2,16 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PaycoreClient } from "../../src/client/index.ts";
-import { cliStorage, runCli, startCli, type RunningCli } from "../support/cli.ts";
+import type { PaycoreClient } from "../../src/client/index.ts";
+import { cliStorage, readBanner, runCli, startCli, type RunningCli } from "../support/cli.ts";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function field(banner: string, re: RegExp): string {
-  const m = re.exec(banner);
-  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
-  return m[1]!;
-}
 
 /**
  * `paycore payouts import FILE.csv --merchant M` against a running `paycore start` and its
@@ -35,12 +29,8 @@ describe("paycore payouts import", () => {
   beforeAll(async () => {
     storage = await cliStorage();
     server = await startCli({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" });
-    api = field(server.banner, /API\s+(http:\/\/\S+)/);
-    sandbox_url = field(server.banner, /Sandbox\s+(http:\/\/\S+)/);
-    token = field(server.banner, /Operator token (\S+)/);
-    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(server.banner)!;
-    merchant_id = m[1]!;
-    client = new PaycoreClient(api, { mch_id: m[1]!, key_id: m[2]!, secret: m[3]! });
+    ({ api, sandbox_url, token, client } = readBanner(server.banner));
+    merchant_id = client.creds.mch_id;
     const before = await available();
     const dep = await fetch(`${sandbox_url}/sandbox/v1/deposits`, {
       method: "POST",

@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PaycoreClient } from "../../src/client/index.ts";
 import { businessDate } from "../../src/ledger/index.ts";
-import { cliStorage, runCli, startCli, type RunningCli } from "../support/cli.ts";
+import { cliStorage, readBanner, runCli, startCli, type RunningCli } from "../support/cli.ts";
 import { cardBody, type SandboxCard } from "../payments/helpers.ts";
 
 type Json = Record<string, unknown>;
-
-function field(banner: string, re: RegExp): string {
-  const m = re.exec(banner);
-  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
-  return m[1]!;
-}
 
 /**
  * `paycore reconcile --channel C --date D` against a running `paycore start` and its sandbox: on
@@ -31,11 +24,9 @@ describe("paycore reconcile", () => {
   beforeAll(async () => {
     storage = await cliStorage();
     server = await startCli({ ...storage.env, PORT: "0", SANDBOX_PORT: "0", PAYCORE_LOG_LEVEL: "warn" });
-    api = field(server.banner, /API\s+(http:\/\/\S+)/);
-    sandbox_url = field(server.banner, /Sandbox\s+(http:\/\/\S+)/);
-    token = field(server.banner, /Operator token (\S+)/);
-    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(server.banner)!;
-    const client = new PaycoreClient(api, { mch_id: m[1]!, key_id: m[2]!, secret: m[3]! });
+    const banner = readBanner(server.banner);
+    ({ api, sandbox_url, token } = banner);
+    const client = banner.client;
     const cards = ((await (await fetch(`${sandbox_url}/sandbox/v1/cards`)).json()) as { data: SandboxCard[] }).data;
     const card = cards.filter((c) => c.card_type === "debit" && c.status === "normal" && c.balance >= 100_000)[2]!;
     const start = await client.post<Json>("/v1/agreements", { out_request_no: "recon-sign", user_ref: "recon", card: cardBody(card) });

@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PaycoreClient } from "../../src/client/index.ts";
-import { cliStorage, startCli, type RunningCli } from "../support/cli.ts";
+import type { PaycoreClient } from "../../src/client/index.ts";
+import { cliStorage, readBanner, startCli, type RunningCli } from "../support/cli.ts";
 import { runCommand } from "../support/run.ts";
 import { cardBody, type SandboxCard } from "../payments/helpers.ts";
 
@@ -21,12 +21,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function field(banner: string, re: RegExp): string {
-  const m = re.exec(banner);
-  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
-  return m[1]!;
-}
-
 /**
  * The README's walk across restarts with the embedded sandbox: sign, pay, stop (once by
  * SIGKILL, once cleanly), start, pay again on the same agreement and refund the earlier payment.
@@ -42,10 +36,7 @@ describe("the sandbox's world survives a restart of paycore start", () => {
 
   async function boot(): Promise<void> {
     paycore = await startCli(env());
-    const url = field(paycore.banner, /API\s+(http:\/\/\S+)/);
-    sandbox_url = field(paycore.banner, /Sandbox\s+(http:\/\/\S+)/);
-    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(paycore.banner)!;
-    client = new PaycoreClient(url, { mch_id: m[1]!, key_id: m[2]!, secret: m[3]! });
+    ({ sandbox_url, client } = readBanner(paycore.banner));
   }
   const cards = async () => ((await (await fetch(`${sandbox_url}/sandbox/v1/cards`)).json()) as { data: SandboxCard[] }).data;
   const pay = (out_trade_no: string, agreement_id: string, amount: number) =>
@@ -64,10 +55,10 @@ describe("the sandbox's world survives a restart of paycore start", () => {
     await boot();
     expect(paycore!.banner).toContain(`http://127.0.0.1:${ports.PORT}`);
     // The README's first payment, with the server's own settings: it finds both servers and says where.
-    const m = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/.exec(paycore!.banner)!;
+    const demo = readBanner(paycore!.banner).demo;
     const example = await runCommand(process.execPath, ["--import", "tsx", "examples/first-payment.ts"], {
       cwd: ROOT, timeout_ms: 60_000,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ports, MCH_ID: m[1]!, KEY_ID: m[2]!, SECRET: m[3]! },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...ports, MCH_ID: demo.mch_id, KEY_ID: demo.key_id, SECRET: demo.secret },
     });
     expect(example.status, example.stderr).toBe(0);
     expect(example.stdout).toContain(`using paycore at http://127.0.0.1:${ports.PORT} (PORT=${ports.PORT}), sandbox at http://127.0.0.1:${ports.SANDBOX_PORT} (SANDBOX_PORT=${ports.SANDBOX_PORT})`);

@@ -1,17 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaycoreClient } from "../../src/client/index.ts";
-import { cliStorage, runCli, startCli } from "../support/cli.ts";
-
-function field(banner: string, re: RegExp): string {
-  const m = re.exec(banner);
-  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
-  return m[1]!;
-}
-
-function demoCreds(banner: string) {
-  const re = /mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/g;
-  return [...banner.matchAll(re)].map((m) => ({ mch_id: m[1]!, key_id: m[2]!, secret: m[3]! }));
-}
+import { bannerCredentials, bannerField, cliStorage, runCli, startCli } from "../support/cli.ts";
 
 describe("paycore CLI: start, restart on the same data, migrate, operator create, bad config", () => {
   let storage: Awaited<ReturnType<typeof cliStorage>>;
@@ -24,13 +13,13 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
 
   it("starts, prints where to look, seeds the demo, and keeps everything across a restart", { timeout: 300_000 }, async () => {
     const first = await startCli(env());
-    const url = field(first.banner, /API\s+(http:\/\/\S+)/);
-    const token = field(first.banner, /Operator token (pco_\S+)/);
+    const url = bannerField(first.banner, /API\s+(http:\/\/\S+)/);
+    const token = bannerField(first.banner, /Operator token (pco_\S+)/);
     expect(first.banner).toContain(`${url}/docs`);
-    const creds = demoCreds(first.banner);
+    const creds = bannerCredentials(first.banner);
     expect(creds).toHaveLength(3);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    const sandbox = field(first.banner, /Sandbox\s+(http:\/\/\S+)/);
+    const sandbox = bannerField(first.banner, /Sandbox\s+(http:\/\/\S+)/);
     const cards = (await (await fetch(`${sandbox}/sandbox/v1/cards`)).json()) as { data: unknown[] };
     expect(cards.data.length).toBeGreaterThanOrEqual(30);
     const balance = await new PaycoreClient(url, creds[0]!).get("/v1/balance");
@@ -44,9 +33,9 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
     expect(await first.stop()).toBe(0);
 
     const second = await startCli(env());
-    const url2 = field(second.banner, /API\s+(http:\/\/\S+)/);
+    const url2 = bannerField(second.banner, /API\s+(http:\/\/\S+)/);
     expect(second.banner).not.toMatch(/Operator token pco_/);
-    expect(demoCreds(second.banner)).toEqual(creds);
+    expect(bannerCredentials(second.banner)).toEqual(creds);
     const again = await fetch(`${url2}/admin/v1/merchants`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await again.json()) as { data: unknown[] }).data).toHaveLength(3);
     expect(await second.stop()).toBe(0);

@@ -78,4 +78,46 @@ describe("a payout whose resend the rail answers DUPL", () => {
     const events = await app.ctx.db.selectFrom("notify_events").select("type").where("merchant_id", "=", merchant_id).where("type", "in", ["payout.succeeded", "payout.failed"]).execute();
     expect(events.map((e) => e.type)).toEqual(["payout.succeeded"]);
   }, 60_000);
+
+  it("flags a payout the rail neither settles nor refuses after the whole query schedule, keeps asking, and settles it later", async () => {
+    expect((await app.sandbox!.send("POST", "/sandbox/v1/rails/ibps", { resend: "dupl" })).status).toBe(200);
+    await fault({ channel: "ibps", operation: "pay", kind: "timeout" });
+    const before = await available();
+    const created = await client.post<Json>("/v1/payouts", { out_payout_no: "dupl-forever", amount: AMOUNT, payee: { account_name: "上海某某贸易有限公司", account_number: PAYEE_ACCOUNT, bank_code: CCB }, purpose: "货款", urgency: "normal" });
+    expect([created.status, created.body.status]).toEqual([201, "processing"]);
+    const payout_id = created.body.payout_id as string;
+    await clearFaults();
+    await fault({ channel: "ibps", operation: "query", kind: "decline" }); // never found, every resend DUPL
+    const flagged = async () => (await app.admin("GET", "/admin/v1/payouts?alert=true&status=processing")).body.data as Json[];
+    const row = () => app.ctx.db.selectFrom("payouts").select(["status", "attempt_count", "alert", "next_attempt_at"]).where("payout_id", "=", payout_id).executeTakeFirstOrThrow();
+
+    // One status query short of the schedule: not flagged yet.
+    for (let i = 0; i < 70 && (await row()).attempt_count < 65; i++) await sweepLater();
+    expect(await row()).toMatchObject({ status: "processing", attempt_count: 65, alert: false });
+    expect(await flagged()).toEqual([]);
+    await sweepLater();
+    const at_alert = await row();
+    expect(at_alert).toMatchObject({ status: "processing", attempt_count: 66, alert: true });
+    const listed = await flagged();
+    expect(listed.map((p) => [p.payout_id, p.status, p.alert, p.attempt_count])).toEqual([[payout_id, "processing", true, 66]]);
+    const stats = await app.admin("GET", "/admin/v1/stats/overview?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z&bucket=day");
+    expect(stats.body.open.payout_alerts).toBe(1);
+    // The money stays reserved: it may have left.
+    expect(await available()).toBe(before - AMOUNT - (created.body.fee as number));
+
+    // Flagged: asked every ten minutes from now on, not every minute.
+    await sweepLater();
+    expect((await row()).attempt_count).toBe(67);
+    await sweepLater();
+    expect((await row()).attempt_count).toBe(67);
+
+    await clearFaults();
+    clock.advance(10 * 60_000);
+    await app.sweep();
+    expect((await client.get<Json>(`/v1/payouts/${payout_id}`)).body.status).toBe("succeeded");
+    expect(await flagged()).toEqual([]); // the flag stays on the row as its history; the open count drops
+    expect(((await app.admin("GET", "/admin/v1/payouts?alert=true")).body.data as Json[]).map((p) => p.payout_id)).toEqual([payout_id]);
+    expect((await app.admin("GET", "/admin/v1/stats/overview?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z&bucket=day")).body.open.payout_alerts).toBe(0);
+    expect((await credits()).filter((c) => c.end_to_end_id === payout_id)).toHaveLength(1);
+  }, 120_000);
 });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { testDatabaseUrl } from "./db.ts";
+import { PaycoreClient, type Credentials } from "../../src/client/index.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "src", "cli", "main.ts");
@@ -99,4 +100,24 @@ export async function cliStorage(): Promise<{ env: Record<string, string>; clean
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One value from `paycore start`'s banner (the first group of `re`); throws with the banner if absent. */
+export function bannerField(banner: string, re: RegExp): string {
+  const m = re.exec(banner);
+  if (!m) throw new Error(`not in banner: ${re}\n${banner}`);
+  return m[1]!;
+}
+
+/** The demo merchant IDs' credentials the banner prints, in its order. */
+export function bannerCredentials(banner: string): Credentials[] {
+  return [...banner.matchAll(/mch_id=(\S+)\s+key_id=(\S+)\s+secret=(\S+)/g)].map((m) => ({ mch_id: m[1]!, key_id: m[2]!, secret: m[3]! }));
+}
+
+/** Where `paycore start` says to look, and a client signed as the first demo merchant ID. */
+export function readBanner(banner: string): { api: string; sandbox_url: string; token: string; demo: Credentials; client: PaycoreClient } {
+  const api = bannerField(banner, /API\s+(http:\/\/\S+)/);
+  const demo = bannerCredentials(banner)[0];
+  if (!demo) throw new Error(`no demo credentials in banner\n${banner}`);
+  return { api, sandbox_url: bannerField(banner, /Sandbox\s+(http:\/\/\S+)/), token: bannerField(banner, /Operator token (\S+)/), demo, client: new PaycoreClient(api, demo) };
 }

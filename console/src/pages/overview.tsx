@@ -34,7 +34,7 @@ interface Stats {
     payouts: { rail: string | null; status: string; count: number; amount: number; fee_amount: number }[];
     risk_alerts: number;
   };
-  open: { risk_alerts: number; reconciliation_exceptions: number; payment_alerts: number };
+  open: { risk_alerts: number; reconciliation_exceptions: number; payment_alerts: number; payout_alerts: number };
 }
 
 type Bucket = "hour" | "day";
@@ -168,7 +168,7 @@ function Figures({ s }: { s: Stats }) {
   const t = useT();
   const p = s.totals.payments;
   const payouts_ok = s.totals.payouts.filter((x) => x.status === "succeeded");
-  const open = s.open.risk_alerts + s.open.reconciliation_exceptions + s.open.payment_alerts;
+  const open = s.open.risk_alerts + s.open.reconciliation_exceptions + s.open.payment_alerts + s.open.payout_alerts;
   return (
     <div className="card stats" id="stats">
       <div>{t("count")}<strong>{p.count}</strong></div>
@@ -218,6 +218,7 @@ function PayoutsAndAlerts({ s }: { s: Stats }) {
           <tr><td>{t("risk_alerts_open")}</td><td id="open-risk">{s.open.risk_alerts}</td></tr>
           <tr><td>{t("exceptions_open")}</td><td id="open-exceptions">{s.open.reconciliation_exceptions}</td></tr>
           <tr><td>{t("payment_alerts")}</td><td id="open-payments">{s.open.payment_alerts}</td></tr>
+          <tr><td>{t("payout_alerts")}</td><td id="open-payouts">{s.open.payout_alerts}</td></tr>
         </tbody>
       </table>
     </div>

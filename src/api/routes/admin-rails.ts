@@ -84,13 +84,13 @@ export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[
     adminRoute({
       method: "GET",
       url: "/admin/v1/payouts",
-      summary: "Search payouts (every merchant ID), newest first; a queued payout's route_reason says what it waits for",
+      summary: "Search payouts (every merchant ID), newest first; a queued payout's route_reason says what it waits for; alert=true lists those not final after the whole query schedule",
       tags: ["Admin: payouts"],
       query: W.AdminPayoutQuery,
-      response: listOf(W.PayoutOut.extend({ merchant_id: z.string() })),
+      response: listOf(W.PayoutOut.extend({ merchant_id: z.string(), attempt_count: z.number().int().describe("Status queries of the current message"), alert: z.boolean().describe("Not final after the whole query schedule: look") })),
       handler: async (i) => {
         const page = await listPayouts(pd.ctx.db, i.query);
-        return { body: { data: page.data.map((p) => ({ ...W.payoutToWire(p), merchant_id: p.merchant_id })), next_cursor: page.next_cursor } };
+        return { body: { data: page.data.map((p) => ({ ...W.payoutToWire(p), merchant_id: p.merchant_id, attempt_count: p.attempt_count, alert: p.alert })), next_cursor: page.next_cursor } };
       },
     }),
     adminRoute({

@@ -42,7 +42,7 @@ const OverviewOut = z.object({
     risk_alerts: z.number().int(),
   }),
   open: z
-    .object({ risk_alerts: z.number().int(), reconciliation_exceptions: z.number().int(), payment_alerts: z.number().int() })
+    .object({ risk_alerts: z.number().int(), reconciliation_exceptions: z.number().int(), payment_alerts: z.number().int(), payout_alerts: z.number().int() })
     .describe(`Open now, whenever raised (each counted up to ${STATS_LIMITS.open_count_max})`),
 });
 
