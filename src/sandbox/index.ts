@@ -93,6 +93,15 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
 
   const app = Fastify({ logger: false, bodyLimit: SANDBOX_LIMITS.message_bytes_max, forceCloseConnections: true });
   const held = new Set<NodeJS.Timeout>();
+  // No answer leaves before the journal lines of the changes it may report are written (persistence.ts).
+  app.addHook("onSend", (_request, _reply, payload, done) => {
+    try {
+      state.flush();
+    } catch (error) {
+      return done(error as Error);
+    }
+    done(null, payload);
+  });
   registerParsers(app);
   registerGateways(app, ctx, held);
   registerCardRoutes(app, ctx, { seed });

@@ -32,6 +32,8 @@ export const SANDBOX_LIMITS = {
   statement_records_max: 100_000,
   /** The state journal is folded into a snapshot past this size (src/sandbox/persistence.ts). */
   state_journal_bytes_max: 16 * 1024 * 1024,
+  /** Journal lines held for one write are written at once past this (src/sandbox/persistence.ts). */
+  state_journal_pending_bytes_max: 1024 * 1024,
 } as const;
 
 export class CapacityError extends Error {

@@ -92,6 +92,7 @@ export class Notifier {
     if (this.closed || !base) return this.finish(entry, "gave_up");
     entry.attempts += 1;
     const message = this.encoders[event.network](event, this.clock.now());
+    this.counters?.flush(); // the notification reports changes: their journal lines are written first
     try {
       const response = await postText(`${base.replace(/\/+$/, "")}/${event.network}`, message.content_type, message.body, SANDBOX_LIMITS.notify_timeout_ms);
       if (response.status >= 200 && response.status < 300) return this.finish(entry, "delivered");

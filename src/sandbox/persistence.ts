@@ -9,9 +9,17 @@ import { SANDBOX_LIMITS } from "./limits.ts";
  * and transactions — real networks keep their agreements.
  *
  * State is a set of named tables of JSON-serialisable values (bigint and Date allowed). Every
- * `set`/`delete` appends one line to a journal before the caller answers anyone; when the journal
- * passes `state_journal_bytes_max`, all tables are written to a snapshot (temp file, fsync,
- * rename) and the journal is emptied. Loading reads the snapshot, then replays the journal; each
+ * `set`/`delete` makes one journal line; when the journal passes `state_journal_bytes_max`, all
+ * tables are written to a snapshot (temp file, fsync, rename) and the journal is emptied.
+ *
+ * Durability guarantee: nothing that reports a change leaves the process before the change's
+ * journal line is written (to the OS, as before: a crash of the process loses nothing written; the
+ * journal is not fsynced). Lines are collected and written together by `flush()` — one write per
+ * answer instead of one per `set` (a payment makes five) — which runs: in an `onSend` hook before
+ * every HTTP answer (src/sandbox/index.ts), before every notification or push to paycore, at the
+ * end of the event-loop turn for changes made outside a request (setImmediate), and whenever
+ * `state_journal_pending_bytes_max` is reached. A crash can lose only changes nobody was told of,
+ * which a caller's retry makes again, as a crash just before the answer always could. Loading reads the snapshot, then replays the journal; each
  * line carries a whole value, so replaying a line twice is harmless and a line torn by a crash
  * is the only thing dropped. Files live in `<data_dir>/sandbox/state/`, locked to one process.
  *
@@ -24,6 +32,8 @@ export interface StateTable<V> {
   /** Stores (and journals) the value; call again after mutating a stored value. */
   set(key: string, value: V): void;
   delete(key: string): void;
+  /** Writes the pending journal lines of every table now (see the durability guarantee above). */
+  flush(): void;
   keys(): IterableIterator<string>;
   values(): IterableIterator<V>;
   entries(): IterableIterator<[string, V]>;
@@ -63,6 +73,9 @@ export class SandboxState {
   private readonly tables = new Map<string, Map<string, unknown>>();
   private fd: number | null = null;
   private journal_bytes = 0;
+  private pending: string[] = [];
+  private pending_bytes = 0;
+  private flush_scheduled = false;
   private lock: DirLock | null = null;
 
   private constructor(
@@ -113,6 +126,7 @@ export class SandboxState {
       delete: (key) => {
         if (rows.delete(key)) write({ t: name, k: key, d: 1 });
       },
+      flush: () => this.flush(),
       keys: () => rows.keys(),
       values: () => rows.values(),
       entries: () => rows.entries(),
@@ -125,6 +139,9 @@ export class SandboxState {
   /** Writes a snapshot now and empties the journal (also done on close, so a restart loads fast). */
   compact(): void {
     if (!this.dir || this.fd === null) return;
+    // Pending lines go to the journal first: a crash before the truncation below replays the whole
+    // journal over the new snapshot, which gives the snapshot only if the journal ends at it.
+    this.writePending();
     const tables: Record<string, [string, unknown][]> = {};
     for (const [name, rows] of this.tables) tables[name] = [...rows.entries()];
     const temp = join(this.dir, `${SNAPSHOT}.tmp`);
@@ -143,18 +160,47 @@ export class SandboxState {
 
   close(): void {
     if (this.fd === null) return;
-    this.compact();
+    this.compact(); // pending lines included
     closeSync(this.fd);
     this.fd = null;
     this.lock?.release();
     this.lock = null;
   }
 
+  /** Writes the pending journal lines in one write; see the durability guarantee above. */
+  flush(): void {
+    if (this.fd === null || this.pending.length === 0) return;
+    this.writePending();
+    if (this.journal_bytes > SANDBOX_LIMITS.state_journal_bytes_max) this.compact();
+  }
+
+  private writePending(): void {
+    if (this.fd === null || this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
+    // Cleared only once written: after a failed write the lines are still pending, and the answer
+    // that triggered the flush fails instead of leaving.
+    this.journal_bytes += writeSync(this.fd, text);
+    this.pending = [];
+    this.pending_bytes = 0;
+  }
+
   private append(line: Line): void {
     if (this.fd === null) return;
     const text = encode(line) + "\n";
-    this.journal_bytes += writeSync(this.fd, text);
-    if (this.journal_bytes > SANDBOX_LIMITS.state_journal_bytes_max) this.compact();
+    this.pending.push(text);
+    this.pending_bytes += text.length;
+    if (this.pending_bytes >= SANDBOX_LIMITS.state_journal_pending_bytes_max) return this.flush();
+    if (this.flush_scheduled) return;
+    this.flush_scheduled = true;
+    setImmediate(() => {
+      this.flush_scheduled = false;
+      try {
+        this.flush();
+      } catch (err) {
+        // The lines stay pending: the next answer's flush tries again, and fails that answer if it must.
+        this.log?.error({ err }, "sandbox state: writing the journal failed");
+      }
+    });
   }
 
   private load(): void {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -41,6 +41,8 @@ describe("sandbox state store", () => {
     t.set("a", 1);
     t.set("a", 2);
     t.set("b", 3);
+    t.flush(); // what every answer does before it leaves
+    t.set("d", 4); // never flushed: nobody was told of it, and a crash may lose it
     // No close(): the process "dies" here, mid-way through appending a line.
     appendFileSync(join(dir, "sandbox", "state", "journal.ndjson"), '{"t":"counters","k":"c","v":');
     (first as unknown as { lock: { release(): void } }).lock.release();
@@ -76,6 +78,33 @@ describe("sandbox state store", () => {
     const reopened = SandboxState.open(dir, log);
     expect(reopened.table<string>("big").size).toBe(10);
     reopened.close();
+  });
+});
+
+describe("sandbox journal and answers", () => {
+  it("writes a change's journal line before the answer that reports it leaves", async () => {
+    const data_dir = freshDir();
+    const sandbox = await startTestSandbox({ data_dir });
+    try {
+      const card = await addCard(sandbox, { balance: 70_000 });
+      // Read at once, without close(): the answer above came after the line was written.
+      const journal = readFileSync(join(data_dir, "sandbox", "state", "journal.ndjson"), "utf8");
+      expect(journal.split("\n").some((line) => line.includes('"t":"engine.cards"') && line.includes(card.card_number))).toBe(true);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it("writes the lines of many changes in one write, and changes made outside a request by the next turn", async () => {
+    const dir = freshDir();
+    const state = SandboxState.open(dir, log);
+    const t = state.table<number>("n");
+    const journal = join(dir, "sandbox", "state", "journal.ndjson");
+    for (let i = 0; i < 5; i++) t.set(String(i), i);
+    expect(readFileSync(journal, "utf8")).toBe("");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(readFileSync(journal, "utf8").trim().split("\n")).toHaveLength(5);
+    state.close();
   });
 });
 

@@ -149,6 +149,7 @@ function dropAnswer(reply: FastifyReply): FastifyReply {
 async function push(ctx: SandboxContext, world: RailsWorld, sign: (m: CnapsMessage) => string): Promise<void> {
   const base = ctx.notifier.callback_url;
   if (!base) return;
+  ctx.state.flush(); // the pushes report changes: their journal lines are written first
   const now_ms = Date.now();
   for (const item of [...world.state.outbox]) {
     if (item.next_at_ms > now_ms) continue;
