@@ -134,6 +134,7 @@ export function windowUsageQuery(
 ): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
   assert(windows.length > 0, "no window to count");
   assert(windows.length <= RISK_LIMITS.rules_per_payment_max, "more windows than rules per payment");
+  if (subject === "payment") return paymentUsageCall(keys, windows, checks);
   const bucket_rows: RawBuilder<unknown>[] = [];
   const edges = new Map<RuleScope, RawBuilder<unknown>[]>();
   windows.forEach((w, i) => {
@@ -170,6 +171,49 @@ export function scopesUnchanged(lock_keys: readonly string[], checks: readonly S
   const times = checks.length === 0 ? sql`ARRAY[]::timestamptz[]` : sql`ARRAY[${sql.join(checks.map((c) => sql`${c.from}::timestamptz`))}]`;
   const counts = checks.length === 0 ? sql`ARRAY[]::int8[]` : sql`ARRAY[${sql.join(checks.map((c) => sql`${c.count}::int8`))}]`;
   return sql<boolean>`risk_scopes_unchanged(${RISK_LOCK_CLASS}::int, ${texts(lock_keys)}, ${texts(checks.map((c) => c.scope_key))}, ${times}, ${counts})`;
+}
+
+/** A PostgreSQL array literal (each element quoted): one parameter whatever the length. */
+function arrayLiteral(xs: readonly (string | number | Date)[]): string {
+  return `{${xs.map((x) => `"${(x instanceof Date ? x.toISOString() : String(x)).replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
+}
+
+/**
+ * A payment's count as a call of `risk_payment_window_usage` (migration 1303), whose one query is
+ * planned once per connection: the same bucket ranges and raw edges as the statement below, as
+ * arrays (one parameter each).
+ */
+function paymentUsageCall(keys: ScopeKeys, windows: readonly WindowQuery[], checks: readonly ScopeCheck[]): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
+  const b = { w: [] as number[], key: [] as string[], width: [] as number[], lo: [] as Date[], hi: [] as Date[] };
+  const edges: Record<"card" | "id_holder" | "merchant", { w: number[]; lo: Date[]; hi: Date[] }> = {
+    card: { w: [], lo: [], hi: [] },
+    id_holder: { w: [], lo: [], hi: [] },
+    merchant: { w: [], lo: [], hi: [] },
+  };
+  const bucket = (w: number, key: string, width_s: number, lo: Date, hi: Date) => {
+    b.w.push(w);
+    b.key.push(key);
+    b.width.push(width_s);
+    b.lo.push(lo);
+    b.hi.push(hi);
+  };
+  windows.forEach((win, i) => {
+    assert(win.scope !== "phone", "payments are not counted per phone");
+    const { edge, buckets } = windowRanges(win.since);
+    for (const r of buckets) bucket(i, scopeKey("payment", win.scope, keys), r.width_s, r.lo, r.hi);
+    if (!edge) return;
+    edges[win.scope].w.push(i);
+    edges[win.scope].lo.push(edge[0]);
+    edges[win.scope].hi.push(edge[1]);
+  });
+  checks.forEach((c, j) => bucket(windows.length + j, c.scope_key, 86_400, c.from, FAR_FUTURE));
+  const ints = (xs: number[]) => sql`${arrayLiteral(xs)}::int[]`;
+  const texts = (xs: string[]) => sql`${arrayLiteral(xs)}::text[]`;
+  const times = (xs: Date[]) => sql`${arrayLiteral(xs)}::timestamptz[]`;
+  const edge = (e: { w: number[]; lo: Date[]; hi: Date[] }) => sql`${ints(e.w)}, ${times(e.lo)}, ${times(e.hi)}`;
+  return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, n, a FROM risk_payment_window_usage(
+    ${ints(b.w)}, ${texts(b.key)}, ${ints(b.width)}, ${times(b.lo)}, ${times(b.hi)},
+    ${keys.card_id}::text, ${edge(edges.card)}, ${keys.id_fingerprint}::text, ${edge(edges.id_holder)}, ${keys.merchant_id}::text, ${edge(edges.merchant)})`;
 }
 
 /** The raw rows of the window edges of one scope (each edge is less than a minute long). */
