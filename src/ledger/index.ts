@@ -58,10 +58,11 @@ export {
   type Product,
   type RefundFeePolicy,
 } from "./fees.ts";
-export { buildEntry, isGuarded, postEntries, postEntry, type EntryExtras, type EntryToPost, type EntrySpec, type LineSpec, type PostedEntry } from "./journal.ts";
+export { buildEntry, isGuarded, postEntries, postEntry, type EntryExtras, type EntryToPost, type EntrySpec, type EntryWithin, type LineSpec, type PostedEntry } from "./journal.ts";
 export { LEDGER_LIMITS } from "./limits.ts";
 export {
   postNetworkSettled,
+  paymentSucceededWithin,
   postPaymentSucceeded,
   postPaymentsSucceeded,
   postRefundSucceeded,

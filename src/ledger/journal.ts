@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database, JournalEventType, JournalLineRow } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { InvariantError } from "../kernel/errors.ts";
@@ -324,7 +324,43 @@ export async function ensureAccounts(trx: Kysely<Database>, accounts: readonly A
   await trx.insertInto("ledger_accounts").values(rows).onConflict((oc) => oc.column("account_code").doNothing()).execute();
 }
 
+/** What entryWithin adds to a caller's statement, and what the caller checks once it ran. */
+export interface EntryWithin {
+  /** Common table expressions named new_accounts, e, l, u and p: the caller's names must differ. */
+  ctes: RawBuilder<unknown>;
+  entry_id: string;
+  event_key: string;
+  /** Call with the rows of `e` the statement wrote (the caller selects `(SELECT count(*) FROM e)`). */
+  written(rows: number): void;
+}
+
+/**
+ * postEntry's writes as parts of a caller's own statement, so a state change and its entry commit
+ * in one statement: the entry is written only if `only_if` holds when that statement runs.
+ * Deferred accounts only (a guarded account needs postEntry's row lock). The entry's event key
+ * must not exist yet: `written(0)` when `only_if` held is an invariant broken.
+ */
+export function entryWithin(spec: EntrySpec, extras: EntryExtras, only_if: RawBuilder<unknown>): EntryWithin {
+  const entry = buildEntry(spec);
+  const entry_id = newId("jnl", entry.effective_at.getTime());
+  const totals = accountTotals(entry.lines);
+  for (const t of totals.values()) assert(!isGuarded(t.account), `entry ${entry.event_key} moves guarded account ${accountCode(t.account)}: use postEntry`);
+  return {
+    ctes: sql.join(entryParts(entry, entry_id, totals, extras, only_if)),
+    entry_id,
+    event_key: entry.event_key,
+    written: (rows) => {
+      assert(rows <= 1, `entry ${entry.event_key} written ${rows} times`);
+      if (rows === 1) publishPosting({ event_type: entry.event_type });
+    },
+  };
+}
+
 function writeEntry(trx: Kysely<Database>, entry: BuiltEntry, entry_id: string, totals: Map<string, AccountTotal>, extras: EntryExtras) {
+  return sql<{ entry_id: string }>`WITH ${sql.join(entryParts(entry, entry_id, totals, extras, null))} SELECT entry_id FROM e`;
+}
+
+function entryParts(entry: BuiltEntry, entry_id: string, totals: Map<string, AccountTotal>, extras: EntryExtras, only_if: RawBuilder<unknown> | null) {
   const all = [...totals.values()];
   const accounts = sql.join(all.filter((t) => !isGuarded(t.account)).map((t) => sql`(${accountCode(t.account)}::text, ${t.account.kind}::text, ${ACCOUNT_KINDS[t.account.kind].type}::text, ${t.account.owner_id}::text)`));
   const lines = sql.join(entry.lines.map((l) => sql`(${l.line_no}::int4, ${l.account_code}::text, ${l.side}::text, ${l.amount}::int8, ${l.line_kind}::text)`));
@@ -342,9 +378,16 @@ function writeEntry(trx: Kysely<Database>, entry: BuiltEntry, entry_id: string, 
       SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now() FROM (VALUES ${accounts}) AS v(code, kind, type, owner)
        WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_code = v.code)
       ON CONFLICT (account_code) DO NOTHING)`,
-    sql`e AS (
+    only_if === null
+      ? sql`e AS (
       INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
       VALUES (${entry_id}, ${entry.event_key}, ${entry.event_type}, ${entry.reference_id}, ${entry.merchant_id}, ${entry.channel_id}, ${entry.effective_at}, ${entry.business_date}, now(), ${entry.lines.length}, ${entry.amount})
+      ON CONFLICT (event_key) DO NOTHING RETURNING entry_id)`
+      : sql`e AS (
+      INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
+      SELECT ${entry_id}::text, ${entry.event_key}::text, ${entry.event_type}::text, ${entry.reference_id}::text, ${entry.merchant_id}::text, ${entry.channel_id}::text,
+             ${entry.effective_at}::timestamptz, ${entry.business_date}::text, now(), ${entry.lines.length}::int4, ${entry.amount}::int8
+       WHERE ${only_if}
       ON CONFLICT (event_key) DO NOTHING RETURNING entry_id)`,
     sql`l AS (
       INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
@@ -365,7 +408,7 @@ function writeEntry(trx: Kysely<Database>, entry: BuiltEntry, entry_id: string, 
       INSERT INTO pending_items (entry_id, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date, settlement_id)
       SELECT e.entry_id, ${item.merchant_id}, ${item.item_kind}, ${item.reference_id}, ${item.payment_id}, ${item.amount}::int8, ${item.fee}::int8, ${entry.business_date}, NULL FROM e)`);
   }
-  return sql<{ entry_id: string }>`WITH ${sql.join(parts)} SELECT entry_id FROM e`;
+  return parts;
 }
 
 interface AccountTotal {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import { cachedConfig, type Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { InvariantError } from "../kernel/errors.ts";
@@ -6,7 +6,7 @@ import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
 import { FEE_INCOME, RESERVE_FUNDS, merchantPending, networkCost, networkReceivable } from "./accounts.ts";
 import { businessDateAt, isIsoDate } from "./business-day.ts";
 import { refundFeePolicy, refundFeeReturned } from "./fees.ts";
-import { findEntryByEventKey, postEntries, postEntry, type EntryToPost, type PostedEntry } from "./journal.ts";
+import { entryWithin, findEntryByEventKey, postEntries, postEntry, type EntryToPost, type EntryWithin, type PostedEntry } from "./journal.ts";
 
 /**
  * What payments, refunds and reconciliation post. Each function runs in the caller's database
@@ -49,6 +49,15 @@ export interface PaymentSucceeded {
 export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucceeded): Promise<PostedEntry> {
   const { spec, extras } = await paymentSucceededEntry(trx, e);
   return postEntry(trx, spec, extras);
+}
+
+/**
+ * The same entry as parts of the caller's statement that makes the payment succeed, written only
+ * if `only_if` holds (journal.ts entryWithin).
+ */
+export async function paymentSucceededWithin(trx: Kysely<Database>, e: PaymentSucceeded, only_if: RawBuilder<unknown>): Promise<EntryWithin> {
+  const { spec, extras } = await paymentSucceededEntry(trx, e);
+  return entryWithin(spec, extras, only_if);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database, NotifyEventType } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { InvariantError, notFound } from "../kernel/errors.ts";
@@ -78,6 +78,33 @@ export async function enqueueEvent(trx: Kysely<Database>, input: EventInput): Pr
   }
   if (url) await insertDelivery(trx, { event_id, merchant_id: input.merchant_id, url, origin: "initial", at: input.at });
   return { event_id, created: true };
+}
+
+/**
+ * enqueueEvent as parts of the caller's own statement (common table expressions `ev` and `ev_dl`),
+ * so a state change and its event commit in one statement: the event and its first delivery are
+ * written only if `only_if` holds when that statement runs. A repeat of the dedupe key writes
+ * nothing (the first event stands).
+ */
+export async function eventWithin(db: Kysely<Database>, input: EventInput, only_if: RawBuilder<unknown>): Promise<RawBuilder<unknown>> {
+  const data_json = checkInput(input);
+  const merchant = await cachedMerchant(db, input.merchant_id);
+  if (!merchant) throw notFound("merchant");
+  const url = input.notify_url ?? merchant.notify_url;
+  const event_id = newId("evt", input.at.getTime());
+  const event = sql`ev AS (
+    INSERT INTO notify_events (event_id, merchant_id, type, data, notify_url, dedupe_key, status, created_at, delivered_at, updated_at)
+    SELECT ${event_id}::text, ${input.merchant_id}::text, ${input.type}::text, ${data_json}::jsonb, ${input.notify_url ?? null}::text, ${input.dedupe_key ?? null}::text,
+           ${url ? "pending" : "no_url"}::text, ${input.at}::timestamptz, NULL, ${input.at}::timestamptz
+     WHERE ${only_if}
+    ON CONFLICT (merchant_id, dedupe_key) DO NOTHING RETURNING event_id)`;
+  if (!url) return event;
+  const delivery = sql`ev_dl AS (
+    INSERT INTO notify_deliveries (delivery_id, event_id, merchant_id, url, origin, status, attempt_count, next_attempt_at, lease_until, created_at, finished_at, updated_at)
+    SELECT ${newId("dlv", input.at.getTime())}::text, ev.event_id, ${input.merchant_id}::text, ${url}::text, 'initial', 'pending', 0, ${input.at}::timestamptz, NULL,
+           ${input.at}::timestamptz, NULL, ${input.at}::timestamptz
+      FROM ev)`;
+  return sql.join([event, delivery]);
 }
 
 export async function insertDelivery(

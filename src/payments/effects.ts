@@ -1,7 +1,8 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely, type OperationNodeSource } from "kysely";
 import type { AgreementRow, Database, PaymentRow, RefundRow } from "../db/index.ts";
-import { postPaymentSucceeded, postRefundSucceeded } from "../ledger/index.ts";
-import { enqueueEvent } from "../notify/index.ts";
+import { paymentSucceededWithin, postPaymentSucceeded, postRefundSucceeded } from "../ledger/index.ts";
+import { enqueueEvent, eventWithin } from "../notify/index.ts";
+import { assert } from "../kernel/assert.ts";
 import { agreementToWire, paymentToWire, refundToWire } from "./wire.ts";
 
 /**
@@ -10,7 +11,33 @@ import { agreementToWire, paymentToWire, refundToWire } from "./wire.ts";
  * idempotent on the event's key.
  */
 export async function emitPaymentSucceeded(trx: Kysely<Database>, p: PaymentRow, at: Date): Promise<void> {
-  await postPaymentSucceeded(trx, {
+  await postPaymentSucceeded(trx, paymentSucceeded(p, at));
+  await enqueueEvent(trx, succeededEvent(p, at));
+}
+
+/**
+ * emitPaymentSucceeded as one statement with the change itself: `change` (an UPDATE … RETURNING
+ * the payment, named `upd`) makes the payment `p` succeed, and the entry and the event are written
+ * only if it returned a row. Answers the row `change` returned, or null when it changed nothing.
+ * `p` is the payment as it will be after the change (the event carries it).
+ */
+export async function succeedWithEffects(db: Kysely<Database>, change: OperationNodeSource, p: PaymentRow, at: Date): Promise<PaymentRow | null> {
+  const only_if = sql`EXISTS (SELECT 1 FROM upd)`;
+  const entry = await paymentSucceededWithin(db, paymentSucceeded(p, at), only_if);
+  const event = await eventWithin(db, succeededEvent(p, at), only_if);
+  const result = await sql<PaymentRow & { entries_written: number }>`WITH upd AS (${change}), ${entry.ctes}, ${event}
+    SELECT upd.*, (SELECT count(*) FROM e)::int4 AS entries_written FROM upd`.execute(db);
+  const row = result.rows[0];
+  if (!row) return null;
+  const { entries_written, ...payment } = row;
+  // The entry's event key is the payment's: written exactly when the payment became final.
+  assert(entries_written === 1, `payment ${p.payment_id} succeeded without its journal entry`);
+  entry.written(entries_written);
+  return payment as PaymentRow;
+}
+
+function paymentSucceeded(p: PaymentRow, at: Date) {
+  return {
     payment_id: p.payment_id,
     merchant_id: p.sub_merchant_id ?? p.merchant_id,
     amount: p.amount,
@@ -18,8 +45,11 @@ export async function emitPaymentSucceeded(trx: Kysely<Database>, p: PaymentRow,
     channel_id: p.channel_id!,
     network_cost: p.network_cost ?? 0n,
     at,
-  });
-  await enqueueEvent(trx, { merchant_id: p.merchant_id, type: "payment.succeeded", data: paymentToWire(p), notify_url: p.notify_url, at, dedupe_key: `payment.succeeded:${p.payment_id}` });
+  };
+}
+
+function succeededEvent(p: PaymentRow, at: Date) {
+  return { merchant_id: p.merchant_id, type: "payment.succeeded" as const, data: paymentToWire(p), notify_url: p.notify_url, at, dedupe_key: `payment.succeeded:${p.payment_id}` };
 }
 
 export async function emitPaymentFailed(trx: Kysely<Database>, p: PaymentRow, at: Date): Promise<void> {

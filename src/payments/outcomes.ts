@@ -8,7 +8,7 @@ import { publishOutcome } from "../kernel/observe.ts";
 import { releaseFailedPayment } from "../risk/index.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { awaitInFlight } from "./in-flight.ts";
-import { emitPaymentFailed, emitPaymentSucceeded, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
+import { emitPaymentFailed, emitPaymentSucceeded, succeedWithEffects, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
 
 /** A debit refused for these reasons means the network holds no live agreement for the card. */
@@ -41,8 +41,9 @@ function networkTxnId(result: Answer): string | null {
 
 /**
  * Records what the network said about a payment. A final outcome is applied once, by one
- * conditional statement (`… WHERE status = 'processing' RETURNING …`) that opens the transaction
- * carrying the ledger entry and the merchant's event. A second report of the outcome (the network's
+ * conditional update (`… WHERE status = 'processing' RETURNING …`): a success is that update with
+ * the ledger entry and the merchant's event in the same statement (one round trip, one commit); a
+ * failure opens a transaction with what it brings. A second report of the outcome (the network's
  * notification racing its synchronous answer, or a duplicate) finds the payment final in a plain
  * read, or the row being applied right now: it then neither waits nor writes (docs/scaling.md).
  *
@@ -66,7 +67,8 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
   const transition = result.status === "succeeded" ? await successValues(deps, known, result, now) : failureValues(known, result, now);
   // The notification gives way to whoever holds the row; the synchronous answer and the sweeper's
   // query wait for it, so that what they return is the recorded final state.
-  const applied = await applyFinal(deps, known.payment_id, transition, now, source === "notify" ? "skip_locked" : "wait");
+  const mode = source === "notify" ? "skip_locked" : "wait";
+  const applied = transition.status === "succeeded" ? await applySucceeded(deps, known, transition, now, mode) : await applyFinal(deps, known.payment_id, transition, now, mode);
   if (applied) {
     announceFinal("payment", applied, now);
     return applied;
@@ -130,16 +132,28 @@ function failureValues(p: PaymentRow, result: Extract<Answer, { status: "failed"
 
 /**
  * The transition itself: one UPDATE guarded by `status = 'processing'`. With `skip_locked` a row
- * another transaction holds is left alone instead of waited for. Null when nothing changed.
+ * another transaction holds is left alone instead of waited for.
  */
+function finalUpdate(db: Kysely<Database>, payment_id: string, values: FinalValues, mode: "wait" | "skip_locked") {
+  const update = db.updateTable("payments").set(values).where("status", "=", "processing");
+  return mode === "wait"
+    ? update.where("payment_id", "=", payment_id)
+    : update.where("payment_id", "=", (eb) => eb.selectFrom("payments").select("payment_id").where("payment_id", "=", payment_id).forNoKeyUpdate().skipLocked());
+}
+
+/**
+ * A success is one statement that commits by itself: the transition, and only if it changed the
+ * row, the journal entry and the merchant's event (effects.ts). Null when nothing changed.
+ */
+async function applySucceeded(deps: PaymentDeps, known: PaymentRow, values: FinalValues, now: Date, mode: "wait" | "skip_locked"): Promise<PaymentRow | null> {
+  const db = deps.ctx.db;
+  return succeedWithEffects(db, finalUpdate(db, known.payment_id, values, mode).returningAll(), { ...known, ...values }, now);
+}
+
+/** A failure, in a transaction with what it brings (the event, the risk release, a dead agreement). Null when nothing changed. */
 async function applyFinal(deps: PaymentDeps, payment_id: string, values: FinalValues, now: Date, mode: "wait" | "skip_locked"): Promise<PaymentRow | null> {
   return deps.ctx.db.transaction().execute(async (trx) => {
-    let update = trx.updateTable("payments").set(values).where("status", "=", "processing");
-    update =
-      mode === "wait"
-        ? update.where("payment_id", "=", payment_id)
-        : update.where("payment_id", "=", (eb) => eb.selectFrom("payments").select("payment_id").where("payment_id", "=", payment_id).forNoKeyUpdate().skipLocked());
-    const row = await update.returningAll().executeTakeFirst();
+    const row = await finalUpdate(trx, payment_id, values, mode).returningAll().executeTakeFirst();
     if (!row) return null;
     if (row.status === "succeeded") await emitPaymentSucceeded(trx, row, now);
     else await emitPaymentFailed(trx, row, now);
