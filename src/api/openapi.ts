@@ -120,7 +120,7 @@ const DOMAIN_ERRORS: Record<string, readonly ErrorCode[]> = {
   "POST /admin/v1/merchants": ["invalid_request"],
   "GET /v1/statements": ["date_in_future"],
   "POST /admin/v1/settlements/run": ["business_day_not_closed"],
-  "POST /v1/payouts": ["duplicate_out_trade_no", "insufficient_balance", "rail_unavailable", "forbidden"],
+  "POST /v1/payouts": ["duplicate_out_trade_no", "insufficient_balance", "payouts_held", "rail_unavailable", "forbidden"],
 };
 
 /** Codes an operation can answer by its kind (auth, input, method); its own `errors` add the domain ones. */

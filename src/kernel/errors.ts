@@ -35,6 +35,8 @@ export const ERROR_STATUS = {
   limit_exceeded: 422,
   risk_rejected: 422,
   insufficient_balance: 422,
+  /** A payout of a merchant ID under a settlement hold (risk): its money does not leave until the hold is released. */
+  payouts_held: 422,
   rate_limited: 429,
   internal: 500,
   channel_unavailable: 503,

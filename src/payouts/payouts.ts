@@ -72,6 +72,10 @@ async function recordIntent(pd: PayoutDeps, row: PayoutRow): Promise<PayoutRow |
     if (!(await reserveAvailable(trx, row.merchant_id, row.amount + row.fee))) {
       throw new PaycoreError("insufficient_balance", `available balance does not cover amount ${row.amount} + fee ${row.fee} fen`);
     }
+    // Read after the balance row is locked: a hold committed before this payout's reservation
+    // stops it. Settlement instructions check their members' holds themselves (settlement/members.ts).
+    const hold = await trx.selectFrom("settlement_holds").select("reason").where("merchant_id", "=", row.merchant_id).executeTakeFirst();
+    if (hold) throw new PaycoreError("payouts_held", "this merchant ID is under a settlement hold: no payout leaves until an operator releases it");
     const inserted = await trx.insertInto("payouts").values(row).onConflict((oc) => oc.columns(["merchant_id", "out_payout_no"]).doNothing()).returning("payout_id").executeTakeFirst();
     if (!inserted) return null;
     await postPayoutReserved(trx, { payout_id: row.payout_id, merchant_id: row.merchant_id, rail: row.rail!, amount: row.amount, fee: row.fee, at: row.created_at });

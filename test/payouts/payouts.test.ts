@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/kernel/clock.ts";
+import { createOperator } from "../../src/operators/index.ts";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { createTestMerchant, startTestApp, testUscc, type TestApp } from "../support/app.ts";
 
@@ -161,6 +162,24 @@ describe("payouts over the CNAPS rails", () => {
     expect([first.status, again.status, again.body.payout_id]).toEqual([201, 200, first.body.payout_id]);
     const other = await client.post<Json>("/v1/payouts", { ...body, amount: 11 });
     expect([other.status, other.body.error.code]).toEqual([409, "duplicate_out_trade_no"]);
+  });
+
+  it("a merchant ID under a settlement hold cannot pay out (single or batch), and can again once a second operator releases the hold", async () => {
+    const before = await available();
+    expect((await app.admin("PUT", `/admin/v1/merchants/${merchant_id}/settlement-hold`, { reason: "risk review" })).status).toBe(200);
+    const held = await client.post<Json>("/v1/payouts", payoutBody(10));
+    expect([held.status, held.body.error?.code]).toEqual([422, "payouts_held"]);
+    const batch = await client.post<Json>("/v1/payout-batches", { out_batch_no: `held-${n}`, payouts: [payoutBody(10), payoutBody(20)] });
+    expect(batch.status).toBe(201);
+    expect(batch.body.lines.map((l: Json) => l.error?.code)).toEqual(["payouts_held", "payouts_held"]);
+    expect(await available()).toBe(before); // nothing reserved
+    const release = await app.admin("DELETE", `/admin/v1/merchants/${merchant_id}/settlement-hold`);
+    expect(release.status).toBe(202);
+    const checker = await createOperator(app.ctx, { name: `checker-${n}`, role: "operator" });
+    expect((await app.admin("POST", `/admin/v1/proposals/${release.body.proposal_id}/approve`, {}, checker.token)).body.status).toBe("approved");
+    const paid = await client.post<Json>("/v1/payouts", payoutBody(10));
+    expect(paid.status, paid.text).toBe(201);
+    expect(await available()).toBe(before - 1_000 - (paid.body.fee as number));
   });
 
   it("50 concurrent payouts against a balance that covers 30 reserve exactly 30, and none goes negative", async () => {
