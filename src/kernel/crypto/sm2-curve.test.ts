@@ -1,7 +1,7 @@
 import { createECDH } from "node:crypto";
 import smCrypto from "sm-crypto";
 import { describe, expect, it } from "vitest";
-import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, baseMul, baseMulX, mulAddPublic, toAffine } from "./sm2-curve.ts";
+import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, P, baseMul, baseMulX, invMod, mulAddPublic, toAffine } from "./sm2-curve.ts";
 import { sm3 } from "./sm3.ts";
 import { sm2PublicKeyFromPrivate, sm2Sign, sm2Verify } from "./sm2.ts";
 
@@ -29,6 +29,32 @@ function opensslBaseMul(k: bigint): string {
 function encode(point: { x: bigint; y: bigint } | null): string | null {
   return point ? `04${hex64(point.x)}${hex64(point.y)}` : null;
 }
+
+/** a⁻¹ mod m by Fermat (m prime): slow and independent of Lehmer's algorithm in invMod. */
+function fermatInverse(a: bigint, m: bigint): bigint {
+  let result = 1n;
+  let base = a % m;
+  for (let e = m - 2n; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * base) % m;
+    base = (base * base) % m;
+  }
+  return result;
+}
+
+describe("SM2 modular inversion (Lehmer)", () => {
+  it("inverts like Fermat's little theorem mod P and N, at the edges and for seeded values", () => {
+    for (const m of [P, N]) {
+      const edges = [1n, 2n, 3n, m - 1n, m - 2n, 1n << 128n, (1n << 255n) % m, m >> 1n, m + 5n];
+      const values = [...edges, ...Array.from({ length: PROPERTY_CASES }, (_, i) => (seeded("inv", i) % (m - 1n)) + 1n)];
+      for (const a of values) expect(invMod(a, m), `a=${a.toString(16)} seed=${SEED}`).toBe(fermatInverse(a, m));
+    }
+  });
+
+  it("refuses a value with no inverse", () => {
+    expect(() => invMod(0n, P)).toThrow(/no modular inverse/);
+    expect(() => invMod(6n, 9n)).toThrow(/no modular inverse/);
+  });
+});
 
 describe("SM2 fixed-base and per-key tables", () => {
   it("computes k·G like OpenSSL at the edges of the scalar range and for seeded scalars", () => {

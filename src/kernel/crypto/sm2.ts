@@ -15,6 +15,7 @@ import {
   jacobianXEquals,
   mod,
   mulAddPublic,
+  PUBLIC_KEY_TABLES_MAX,
   random256,
   toAffine,
 } from "./sm2-curve.ts";
@@ -168,21 +169,44 @@ function messageDigest(message: string | Uint8Array, user_id: string, key: Affin
   return fromBytes(sm3(Buffer.concat([cachedUserHash(user_id, key), m])));
 }
 
-/**
- * The public key of a signing key, derived once (OpenSSL, constant time) and remembered under a
- * hash of the private key, so that the private key itself is never a map key.
- */
-const signing_public_keys = new Map<string, Affine>();
+/** What a signature needs of its key beyond the message: derived once per key. */
+interface SigningKey {
+  d: bigint;
+  /** (1 + d)⁻¹ mod N, inverted blinded. */
+  d1_inv: bigint;
+  public_key: Affine;
+}
 
-function signingPublicKey(private_key_hex: string, d: bigint): Affine {
+/**
+ * Signing keys, prepared once (public key by OpenSSL, constant time; (1 + d)⁻¹ blinded) and
+ * remembered under a hash of the private key, so that the private key itself is never a map key.
+ * Parsing the key and inverting 1 + d on every signature was about a sixth of its CPU.
+ */
+const signing_keys = new Map<string, SigningKey>();
+
+function signingKey(private_key_hex: string): SigningKey {
   const cache_key = sm3(`sm2-signing-key:${private_key_hex.toLowerCase()}`).toString("hex");
-  const found = signing_public_keys.get(cache_key);
+  const found = signing_keys.get(cache_key);
   if (found) return found;
+  const d = parsePrivateKey(private_key_hex);
   const public_key = decodePoint(baseMulEncoded(d));
   assert(public_key !== null, "derived SM2 public key is not on the curve");
-  if (signing_public_keys.size >= SIGNING_KEYS_MAX) signing_public_keys.clear();
-  signing_public_keys.set(cache_key, public_key);
-  return public_key;
+  const key: SigningKey = { d, d1_inv: invModBlinded(1n + d, N), public_key };
+  if (signing_keys.size >= SIGNING_KEYS_MAX) signing_keys.clear();
+  signing_keys.set(cache_key, key);
+  return key;
+}
+
+/** Parsed and validated public keys by their hex form (public values: a plain map key is fine). */
+const public_keys = new Map<string, Affine>();
+
+function cachedPublicKey(public_key_hex: string): Affine {
+  const found = public_keys.get(public_key_hex);
+  if (found) return found;
+  const key = parseSm2PublicKey(public_key_hex); // throws on a bad key: nothing is cached
+  if (public_keys.size >= PUBLIC_KEY_TABLES_MAX) public_keys.clear();
+  public_keys.set(public_key_hex, key);
+  return key;
 }
 
 export interface Sm2Options {
@@ -194,10 +218,8 @@ export interface Sm2Options {
  * fixed-base table with masked lookups (sm2-curve.ts); (1 + d)⁻¹ is inverted blinded.
  */
 export function sm2Sign(message: string | Uint8Array, private_key_hex: string, options: Sm2Options = {}): Buffer {
-  const d = parsePrivateKey(private_key_hex);
-  const public_key = signingPublicKey(private_key_hex, d);
+  const { d, d1_inv, public_key } = signingKey(private_key_hex);
   const e = messageDigest(message, options.user_id ?? SM2_DEFAULT_USER_ID, public_key);
-  const d1_inv = invModBlinded(1n + d, N);
   for (let attempt = 0; attempt < RANDOM_ATTEMPTS_MAX; attempt++) {
     const k = randomScalar();
     const x1 = baseMulX(k);
@@ -222,7 +244,7 @@ export function sm2Verify(
 ): boolean {
   let key: Affine;
   try {
-    key = parseSm2PublicKey(public_key_hex);
+    key = cachedPublicKey(public_key_hex);
   } catch {
     return false;
   }
