@@ -415,7 +415,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "date_in_future" | "business_day_not_closed" | "limit_exceeded" | "risk_rejected" | "insufficient_balance" | "rate_limited" | "internal" | "channel_unavailable" | "rail_unavailable" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "replayed_request" | "unauthorized" | "forbidden" | "merchant_suspended" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "duplicate_out_trade_no" | "duplicate_out_refund_no" | "otp_invalid" | "otp_expired" | "otp_attempts_exceeded" | "agreement_inactive" | "resign_required" | "amount_exceeds_refundable" | "payment_not_refundable" | "date_in_future" | "business_day_not_closed" | "limit_exceeded" | "risk_rejected" | "insufficient_balance" | "payouts_held" | "rate_limited" | "internal" | "channel_unavailable" | "rail_unavailable" | "service_unavailable";
                 message: string;
                 request_id: string;
                 field?: string;
@@ -3637,7 +3637,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description insufficient_balance */
+            /** @description insufficient_balance, payouts_held */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3646,7 +3646,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {string} */
-                            code?: "insufficient_balance";
+                            code?: "insufficient_balance" | "payouts_held";
                         };
                     };
                 };
