@@ -4,7 +4,8 @@ import { assert } from "../kernel/assert.ts";
 import { InvariantError } from "../kernel/errors.ts";
 import { AMOUNT_FEN_MAX, type Fen } from "../kernel/money.ts";
 import { FEE_INCOME, RESERVE_FUNDS, merchantPending, networkCost, networkReceivable } from "./accounts.ts";
-import { businessDateAt, isIsoDate } from "./business-day.ts";
+import { businessDateAt, businessDateIn, isIsoDate, loadCutoffHistory } from "./business-day.ts";
+import { LEDGER_LIMITS } from "./limits.ts";
 import { refundFeePolicy, refundFeeReturned } from "./fees.ts";
 import { entryWithin, findEntryByEventKey, postEntries, postEntry, type EntryToPost, type EntryWithin, type PostedEntry } from "./journal.ts";
 
@@ -47,7 +48,7 @@ export interface PaymentSucceeded {
 
 /** Payment succeeded: the network owes the PI, the merchant ID is owed the amount less its fee. */
 export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucceeded): Promise<PostedEntry> {
-  const { spec, extras } = await paymentSucceededEntry(trx, e);
+  const { spec, extras } = await paymentSucceededPosting(trx, e);
   return postEntry(trx, spec, extras);
 }
 
@@ -56,7 +57,7 @@ export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucc
  * if `only_if` holds (journal.ts entryWithin).
  */
 export async function paymentSucceededWithin(trx: Kysely<Database>, e: PaymentSucceeded, only_if: RawBuilder<unknown>): Promise<EntryWithin> {
-  const { spec, extras } = await paymentSucceededEntry(trx, e);
+  const { spec, extras } = await paymentSucceededPosting(trx, e);
   return entryWithin(spec, extras, only_if);
 }
 
@@ -65,19 +66,31 @@ export async function paymentSucceededWithin(trx: Kysely<Database>, e: PaymentSu
  * makes, each once per payment. At most LEDGER_LIMITS.entries_per_batch_max.
  */
 export async function postPaymentsSucceeded(trx: Kysely<Database>, payments: readonly PaymentSucceeded[]): Promise<PostedEntry[]> {
-  const items: EntryToPost[] = [];
-  for (const e of payments) items.push(await paymentSucceededEntry(trx, e));
-  return postEntries(trx, items);
+  const max = LEDGER_LIMITS.entries_per_batch_max;
+  assert(payments.length >= 1 && payments.length <= max, `a batch holds 1 to ${max} entries: ${payments.length}`);
+  for (const e of payments) assertPayment(e);
+  // Each merchant ID is looked up once per batch and the cut-off history once, not per payment.
+  for (const merchant_id of new Set(payments.map((e) => e.merchant_id))) await assertMerchant(trx, merchant_id);
+  const cutoffs = await loadCutoffHistory(trx);
+  return postEntries(trx, payments.map((e) => paymentSucceededEntry(e, businessDateIn(cutoffs, e.at))));
 }
 
-async function paymentSucceededEntry(trx: Kysely<Database>, e: PaymentSucceeded): Promise<Required<EntryToPost>> {
+async function paymentSucceededPosting(trx: Kysely<Database>, e: PaymentSucceeded): Promise<Required<EntryToPost>> {
+  assertPayment(e);
+  await assertMerchant(trx, e.merchant_id);
+  return paymentSucceededEntry(e, await businessDateAt(trx, e.at));
+}
+
+function assertPayment(e: PaymentSucceeded): void {
   assertAmount(e.amount, "amount");
   assertAmount(e.fee, "fee", true);
   assertAmount(e.network_cost, "network_cost", true);
   assert(e.fee <= e.amount && e.network_cost <= e.amount, "fee and network cost are at most the amount");
   assert(CHANNEL_ID.test(e.channel_id), `bad channel id ${e.channel_id}`);
-  await assertMerchant(trx, e.merchant_id);
-  const business_date = await businessDateAt(trx, e.at);
+}
+
+/** The entry of a checked payment of a known merchant ID, on business day `business_date`. */
+function paymentSucceededEntry(e: PaymentSucceeded, business_date: string): Required<EntryToPost> {
   const spec = {
     event_key: `payment_succeeded:${e.payment_id}`,
     event_type: "payment_succeeded" as const,
