@@ -87,17 +87,75 @@ export async function retireCardAgreement(trx: Kysely<Database>, card_agreement_
 
 export async function getAgreementWithCard(db: Kysely<Database>, merchant_id: string, agreement_id: string): Promise<{ agreement: AgreementRow; card: CardRow }> {
   // One round trip: the card's columns as they are, the agreement's under a prefix.
-  const row = await db
+  const row = await agreementWithCardQuery(db, merchant_id, agreement_id).executeTakeFirst();
+  if (!row) throw notFound("agreement");
+  return splitAgreementRow(row);
+}
+
+/**
+ * getAgreementWithCard and the card's active network agreements (what routing needs, as
+ * activeCardAgreements answers them) in one round trip: one row per network agreement, or one
+ * with none; the network agreement's columns under a prefix.
+ */
+export async function getAgreementForPayment(
+  db: Kysely<Database>,
+  merchant_id: string,
+  agreement_id: string,
+): Promise<{ agreement: AgreementRow; card: CardRow; held: CardAgreementRow[] }> {
+  const rows = await agreementWithCardQuery(db, merchant_id, agreement_id)
+    .leftJoin("card_agreements as g", (join) => join.onRef("g.card_id", "=", "c.card_id").on("g.status", "=", "active"))
+    .select(["g.card_agreement_id as g_card_agreement_id", "g.channel_id as g_channel_id", "g.network_agreement_no as g_network_agreement_no"])
+    .select(["g.verified_elements as g_verified_elements", "g.origin as g_origin", "g.status as g_status", "g.created_at as g_created_at"])
+    .select(["g.unbound_at as g_unbound_at", "g.unbound_reason as g_unbound_reason"])
+    .orderBy("g.created_at")
+    .execute();
+  const first = rows[0];
+  if (!first) throw notFound("agreement");
+  const held: CardAgreementRow[] = [];
+  for (const r of rows) {
+    if (r.g_card_agreement_id === null) continue;
+    held.push({
+      card_agreement_id: r.g_card_agreement_id,
+      card_id: r.card_id,
+      channel_id: r.g_channel_id!,
+      network_agreement_no: r.g_network_agreement_no!,
+      verified_elements: r.g_verified_elements,
+      origin: r.g_origin!,
+      status: r.g_status!,
+      created_at: r.g_created_at!,
+      unbound_at: r.g_unbound_at,
+      unbound_reason: r.g_unbound_reason,
+    });
+  }
+  const { agreement, card } = splitAgreementRow(first);
+  return { agreement, card, held };
+}
+
+function agreementWithCardQuery(db: Kysely<Database>, merchant_id: string, agreement_id: string) {
+  return db
     .selectFrom("agreements as a")
     .innerJoin("cards as c", "c.card_id", "a.card_id")
     .selectAll("c")
     .select(["a.agreement_id as a_agreement_id", "a.merchant_id as a_merchant_id", "a.user_ref as a_user_ref", "a.sign_request_id as a_sign_request_id"])
     .select(["a.status as a_status", "a.created_at as a_created_at", "a.unbound_at as a_unbound_at", "a.unbound_reason as a_unbound_reason"])
     .where("a.agreement_id", "=", agreement_id)
-    .where("a.merchant_id", "=", merchant_id)
-    .executeTakeFirst();
-  if (!row) throw notFound("agreement");
-  const { a_agreement_id, a_merchant_id, a_user_ref, a_sign_request_id, a_status, a_created_at, a_unbound_at, a_unbound_reason, ...card } = row;
+    .where("a.merchant_id", "=", merchant_id);
+}
+
+type AgreementWithCardRow = CardRow & {
+  a_agreement_id: string;
+  a_merchant_id: string;
+  a_user_ref: string;
+  a_sign_request_id: AgreementRow["sign_request_id"];
+  a_status: AgreementRow["status"];
+  a_created_at: Date;
+  a_unbound_at: Date | null;
+  a_unbound_reason: AgreementRow["unbound_reason"];
+};
+
+function splitAgreementRow<R extends AgreementWithCardRow>(row: R): { agreement: AgreementRow; card: CardRow } {
+  const { a_agreement_id, a_merchant_id, a_user_ref, a_sign_request_id, a_status, a_created_at, a_unbound_at, a_unbound_reason } = row;
+  const card = cardColumns(row);
   const agreement: AgreementRow = {
     agreement_id: a_agreement_id,
     merchant_id: a_merchant_id,
@@ -110,6 +168,13 @@ export async function getAgreementWithCard(db: Kysely<Database>, merchant_id: st
     unbound_reason: a_unbound_reason,
   };
   return { agreement, card };
+}
+
+/** The card's own columns of a joined row (those not under an `a_` or `g_` prefix). */
+function cardColumns(row: AgreementWithCardRow): CardRow {
+  const card: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) if (!k.startsWith("a_") && !k.startsWith("g_")) card[k] = v;
+  return card as unknown as CardRow;
 }
 
 export async function listAgreements(

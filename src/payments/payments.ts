@@ -1,8 +1,8 @@
 import { toPage } from "../db/paging.ts";
 import type { Kysely } from "kysely";
-import { activeCardAgreements, getAgreementWithCard, recordCardAgreement } from "../agreements/store.ts";
+import { activeCardAgreements, getAgreementForPayment, recordCardAgreement } from "../agreements/store.ts";
 import { openElements } from "../agreements/vault.ts";
-import type { CardRow, Database, MerchantRow, PaymentRow } from "../db/index.ts";
+import type { CardAgreementRow, CardRow, Database, MerchantRow, PaymentRow } from "../db/index.ts";
 import { claimDeferredNonce, REPLAYED_MESSAGE, StaleConfiguration, type NonceClaim } from "../db/request-nonce.ts";
 import { bankByCode } from "../kernel/banks.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
@@ -45,12 +45,12 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
     if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
     return { status: 200, payment: refuseDeadAgreement(existing) };
   }
-  const { agreement, card } = await getAgreementWithCard(db, merchant.merchant_id, input.agreement_id);
+  const { agreement, card, held } = await getAgreementForPayment(db, merchant.merchant_id, input.agreement_id);
   if (agreement.status !== "active") throw new PaycoreError("agreement_inactive", `agreement ${agreement.agreement_id} is ${agreement.status}`);
   if (input.sub_merchant_id) await checkSubMerchant(db, merchant, input.sub_merchant_id);
   const amount = fen(input.amount);
   await checkDailyLimits(db, merchant, card.card_id, amount, deps.ctx.clock.now());
-  const route = await resolveRoute(deps, card, amount, claimFirst).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
+  const route = await resolveRoute(deps, card, amount, claimFirst, held).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
   const row = intentRow(deps.ctx.clock.now(), merchant, input, request_hash, card, route);
   // Risk rules and blocklists decide here, once; the intent is recorded under their scope locks.
   const screening = { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no, payment_id: row.payment_id, created_at: row.created_at };
@@ -107,9 +107,18 @@ async function refusedForUnbind(db: Kysely<Database>, agreement_id: string, err:
 
 type UsableRoute = { channel_id: string; card_agreement_id: string; network_agreement_no: string; reason: string };
 
-/** Routing, and the sign sync a unified bank allows when the signing network is not usable. */
-export async function resolveRoute(deps: PaymentDeps, card: CardRow, amount: bigint, beforeWrite: () => Promise<void> = async () => {}): Promise<UsableRoute> {
-  const held = await activeCardAgreements(deps.ctx.db, card.card_id);
+/**
+ * Routing, and the sign sync a unified bank allows when the signing network is not usable.
+ * `preloaded`: the card's active network agreements, when the caller read them with the card.
+ */
+export async function resolveRoute(
+  deps: PaymentDeps,
+  card: CardRow,
+  amount: bigint,
+  beforeWrite: () => Promise<void> = async () => {},
+  preloaded?: CardAgreementRow[],
+): Promise<UsableRoute> {
+  const held = preloaded ?? (await activeCardAgreements(deps.ctx.db, card.card_id));
   const bank = bankByCode(card.bank_code);
   const route: PaymentRoute = routePayment(await deps.channels.views(), { bank_code: card.bank_code, bank_unified: bank?.unified_registries ?? false, agreements: held }, amount);
   switch (route.kind) {
