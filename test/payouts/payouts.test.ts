@@ -210,6 +210,13 @@ describe("payouts over the CNAPS rails", () => {
     expect(cost.status).toBe(202);
     const rails = await app.admin("GET", "/admin/v1/rails");
     expect(rails.body.data.find((r: Json) => r.rail === "beps").cost_per_item).toBe(50);
+    // A rail's cost decides where money goes: an admin approves it, as a channel's cost; an operator cannot.
+    const operator = await createOperator(app.ctx, { name: "rail-operator", role: "operator" });
+    const by_operator = await app.admin("POST", `/admin/v1/proposals/${cost.body.proposal_id}/approve`, {}, operator.token);
+    expect(by_operator.status).toBe(403);
+    const admin = await createOperator(app.ctx, { name: "rail-admin", role: "admin" });
+    expect((await app.admin("POST", `/admin/v1/proposals/${cost.body.proposal_id}/approve`, {}, admin.token)).body.status).toBe("approved");
+    expect((await app.admin("GET", "/admin/v1/rails")).body.data.find((r: Json) => r.rail === "beps").cost_per_item).toBe(1);
     expect((await app.admin("PATCH", "/admin/v1/rails/swift", { enabled: false })).status).toBe(400);
     await app.admin("PATCH", "/admin/v1/rails/ibps", { per_item_max: 5_000_000 });
   });

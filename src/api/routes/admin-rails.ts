@@ -38,10 +38,11 @@ async function applyRailPatch(pd: PayoutDeps, trx: Kysely<Database>, rail: Rail,
   await recordAudit(trx, { ...actor, action: "rail.update", target_type: "rail", target_id: rail, before: wire(before), after: wire(after) }, pd.ctx.clock.now());
 }
 
-/** A rail's cost decides where money goes: changing it is four-eyes. */
+/** A rail's cost decides where money goes: changing it is four-eyes, approved by an admin (as a channel's cost). */
 function railCostKind(pd: PayoutDeps): ProposalKind<CostChange> {
   return {
     kind: RAIL_COST_KIND,
+    approver_roles: ADMIN_ONLY,
     payload: z.strictObject({ rail: z.enum(RAILS), cost_per_item: z.number().int().min(0).max(10_000_000) }) as z.ZodType<CostChange>,
     target: (p) => ({ target_type: "rail", target_id: p.rail }),
     describe: (p) => p,
