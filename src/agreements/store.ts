@@ -93,24 +93,35 @@ export async function getAgreementWithCard(db: Kysely<Database>, merchant_id: st
 }
 
 /**
- * getAgreementWithCard and the card's active network agreements (what routing needs, as
- * activeCardAgreements answers them) in one round trip: one row per network agreement, or one
- * with none; the network agreement's columns under a prefix.
+ * What a payment reads before its intent, in one round trip: the id of the payment the merchant ID
+ * already recorded under this `out_trade_no` (an idempotent repeat), the agreement with its card
+ * (getAgreementWithCard) and the card's active network agreements (what routing needs, as
+ * activeCardAgreements answers them): one row per network agreement, or one with none; the
+ * network agreement's columns under a prefix. Null when the agreement is not this merchant's.
  */
 export async function getAgreementForPayment(
   db: Kysely<Database>,
   merchant_id: string,
   agreement_id: string,
-): Promise<{ agreement: AgreementRow; card: CardRow; held: CardAgreementRow[] }> {
+  out_trade_no: string,
+): Promise<{ repeat_payment_id: string | null; agreement: AgreementRow; card: CardRow; held: CardAgreementRow[] } | null> {
   const rows = await agreementWithCardQuery(db, merchant_id, agreement_id)
     .leftJoin("card_agreements as g", (join) => join.onRef("g.card_id", "=", "c.card_id").on("g.status", "=", "active"))
+    .select((eb) =>
+      eb
+        .selectFrom("payments as p")
+        .select("p.payment_id")
+        .where("p.merchant_id", "=", merchant_id)
+        .where("p.out_trade_no", "=", out_trade_no)
+        .as("g_repeat_payment_id"),
+    )
     .select(["g.card_agreement_id as g_card_agreement_id", "g.channel_id as g_channel_id", "g.network_agreement_no as g_network_agreement_no"])
     .select(["g.verified_elements as g_verified_elements", "g.origin as g_origin", "g.status as g_status", "g.created_at as g_created_at"])
     .select(["g.unbound_at as g_unbound_at", "g.unbound_reason as g_unbound_reason"])
     .orderBy("g.created_at")
     .execute();
   const first = rows[0];
-  if (!first) throw notFound("agreement");
+  if (!first) return null;
   const held: CardAgreementRow[] = [];
   for (const r of rows) {
     if (r.g_card_agreement_id === null) continue;
@@ -128,7 +139,7 @@ export async function getAgreementForPayment(
     });
   }
   const { agreement, card } = splitAgreementRow(first);
-  return { agreement, card, held };
+  return { repeat_payment_id: first.g_repeat_payment_id, agreement, card, held };
 }
 
 function agreementWithCardQuery(db: Kysely<Database>, merchant_id: string, agreement_id: string) {

@@ -40,12 +40,17 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
     if (nonce && !(await claimDeferredNonce(db, nonce, LIMITS.nonce_ttl_ms)).ok) throw replayed();
   };
   const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ ...input, out_trade_no: undefined }));
-  const existing = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirst();
-  if (existing) {
-    if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
-    return { status: 200, payment: refuseDeadAgreement(existing) };
+  // One read: an idempotent repeat's payment id, the agreement with its card and the card's network agreements.
+  const read = await getAgreementForPayment(db, merchant.merchant_id, input.agreement_id, input.out_trade_no);
+  if (!read || read.repeat_payment_id !== null) {
+    const existing = await db.selectFrom("payments").selectAll().where("merchant_id", "=", merchant.merchant_id).where("out_trade_no", "=", input.out_trade_no).executeTakeFirst();
+    if (existing) {
+      if (existing.request_hash !== request_hash) throw new PaycoreError("duplicate_out_trade_no", "out_trade_no was already used with other parameters");
+      return { status: 200, payment: refuseDeadAgreement(existing) };
+    }
+    if (!read) throw notFound("agreement");
   }
-  const { agreement, card, held } = await getAgreementForPayment(db, merchant.merchant_id, input.agreement_id);
+  const { agreement, card, held } = read;
   if (agreement.status !== "active") throw new PaycoreError("agreement_inactive", `agreement ${agreement.agreement_id} is ${agreement.status}`);
   if (input.sub_merchant_id) await checkSubMerchant(db, merchant, input.sub_merchant_id);
   const amount = fen(input.amount);

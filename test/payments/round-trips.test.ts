@@ -19,7 +19,7 @@ function lastRequest(app: TestApp, path: string): { status: number; sql: number;
 
 /**
  * The performance budget of issue 10 as behaviour (counted at the database driver, never timed):
- * a successful payment takes at most 6 statements and 2 commits (four reads; the intent with its
+ * a successful payment takes at most 5 statements and 2 commits (three reads; the intent with its
  * nonce and risk counters; the outcome with its ledger entry and outbox event, one statement) on
  * the synchronous path, and the
  * network's notification of a payment already final is a cheap read that writes nothing.
@@ -47,12 +47,12 @@ describe("round trips of a payment", () => {
     await receiver.close();
   });
 
-  it("a payment takes at most 6 statements; its late notification is one read that writes nothing", async () => {
+  it("a payment takes at most 5 statements; its late notification is one read that writes nothing", async () => {
     const pay = await client.post<Json>("/v1/payments", { out_trade_no: "trips-1", agreement_id, amount: 1_234, currency: "CNY", description: "counted" });
     expect(pay.body.status).toBe("succeeded");
     const sync = lastRequest(app, "/v1/payments");
     expect(sync.status).toBe(201);
-    expect(sync.sql, "statements of a successful payment").toBeLessThanOrEqual(6);
+    expect(sync.sql, "statements of a successful payment").toBeLessThanOrEqual(5);
     expect(sync.commits, "commits of a successful payment").toBeLessThanOrEqual(2);
 
     const note = await eventually(() => receiver.received.find((r) => r.body.length > 0 && receiver.received.length >= 1) ?? null, "the network's notification");
