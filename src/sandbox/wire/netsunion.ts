@@ -109,7 +109,7 @@ function checkRequest(ctx: SandboxContext, raw: string): Checked {
   if (doc.root !== "root" || !parsed.success) return { ok: false, code: NETSUNION_SYSTEM.malformed, desc: "missing or bad MsgHeader", header: null };
   const header = parsed.data;
   if (!signed) return { ok: false, code: NETSUNION_SYSTEM.signature_invalid, desc: "message is not signed", header };
-  const peer = ctx.peers.netsunion();
+  const peer = ctx.peers.netsunion(header.SignSN);
   if (!peer || peer.key_id !== header.SignSN) return { ok: false, code: NETSUNION_SYSTEM.unknown_certificate, desc: `unknown signing key ${header.SignSN}`, header };
   if (!sm2Verify(signed.xml, signed.signature, peer.public_key_hex)) return { ok: false, code: NETSUNION_SYSTEM.signature_invalid, desc: "signature does not verify", header };
   const sent_at = parseBeijing(header.SndDt);

@@ -107,7 +107,7 @@ function checkRequest(ctx: SandboxContext, raw: string): Checked {
   const parsed = CommonSchema.safeParse(fields);
   if (!parsed.success) return { ok: false, code: UNIONPAY_SYSTEM.malformed, msg: `bad common fields: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}`, fields };
   const common = parsed.data;
-  const peer = ctx.peers.unionpay();
+  const peer = ctx.peers.unionpay(common.certId);
   if (!peer || peer.cert_id !== common.certId) return { ok: false, code: UNIONPAY_SYSTEM.unknown_certificate, msg: `unknown certificate ${common.certId}`, fields };
   if (!rsaSha256Verify(digestHex(fields), Buffer.from(common.signature, "base64"), peer.certificate_pem)) {
     return { ok: false, code: UNIONPAY_SYSTEM.signature_invalid, msg: "signature does not verify", fields };
