@@ -14,8 +14,10 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import { Writable } from "node:stream";
+import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { DEFAULT_SETTINGS, type Ctx } from "../src/context.ts";
 import { connect, migrate, runCounted } from "../src/db/index.ts";
@@ -36,6 +38,8 @@ const ACTOR = { operator_id: "op_bench", request_id: "req_bench" };
 const LOAD_WRITERS = Number(process.env.BENCH_LEDGER_WRITERS ?? 16);
 const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const BATCH = Number(process.env.BENCH_LEDGER_BATCH ?? 100);
+/** How often the lock sampler reads pg_locks; 0 turns it off (it costs the server CPU the loads then lack). */
+const LOCK_SAMPLE_MS = Number(process.env.BENCH_LOCK_SAMPLE_MS ?? 5);
 const PGBENCH = ["/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench"].find((p) => existsSync(p));
 
 function uscc(): string {
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
   console.log(`ledger bench on ${engine}: ${MERCHANTS} merchant IDs, ${PAYMENTS} payments`);
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  printTable(`\n${LOAD_WRITERS} writers for ${LOAD_SECONDS} s each, beside pgbench TPC-B@16 on the same server (${cpus().length}× ${cpus()[0]?.model ?? "?"})`, ["load", "count", "s", "per s", "× pgbench", "max lock wait ms"], versus);
+  printTable(`\n${LOAD_WRITERS} writers for ${LOAD_SECONDS} s each, beside pgbench TPC-B@16 on the same server (${cpus().length}× ${cpus()[0]?.model ?? "?"})`, ["load", "count", "s", "per s", "× pgbench", "longest wait ms: row / any"], versus);
 }
 
 function printTable(title: string, header: string[], rows: string[][]): void {
@@ -159,42 +163,71 @@ async function dropDatabase(server: string, database: string): Promise<void> {
   await adminQuery(server, `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
 }
 
+interface WaitsSeen {
+  max_ms: number;
+  samples: number;
+  waiting_samples: number;
+  what: string;
+  /** The longest wait on a row (locktype tuple or transactionid), the issue's criterion. */
+  row_max_ms: number;
+  row_what: string;
+}
+
 interface LockWaits {
-  stop(): Promise<{ max_ms: number; samples: number; waiting_samples: number; what: string }>;
+  stop(): Promise<WaitsSeen>;
 }
 
 /**
- * Samples every 5 ms the lock waits of the bench's own database (nothing else runs there): the
+ * The sampler's loop, run in a worker thread of its own: on the bench's event loop, busy building
+ * batches, it got about 4 samples a second instead of 200.
+ */
+const SAMPLER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const pg = require(workerData.pg_path);
+const c = new pg.Client({ connectionString: workerData.url });
+const seen = { max_ms: 0, samples: 0, waiting_samples: 0, what: "-", row_max_ms: 0, row_what: "-" };
+let stopped = false;
+parentPort.on("message", () => (stopped = true));
+const clean = (w) => (w || "-").replace(/\\s+/g, " ");
+(async () => {
+  await c.connect();
+  while (!stopped) {
+    const r = await c.query(workerData.sql);
+    seen.samples++;
+    if (r.rows.length > 0) seen.waiting_samples++;
+    for (const row of r.rows) {
+      if (row.ms > seen.max_ms) { seen.max_ms = row.ms; seen.what = clean(row.what); }
+      if ((row.locktype === "tuple" || row.locktype === "transactionid") && row.ms > seen.row_max_ms) { seen.row_max_ms = row.ms; seen.row_what = clean(row.what); }
+    }
+    await new Promise((resolve) => setTimeout(resolve, workerData.interval_ms));
+  }
+  await c.end();
+  parentPort.postMessage(seen);
+})();
+`;
+
+const WAITING_SQL = `
+  SELECT extract(epoch FROM clock_timestamp() - l.waitstart)::float8 * 1000 AS ms, l.locktype,
+         l.locktype || ' ' || coalesce(l.relation::regclass::text, '') || ': ' || left(a.query, 60) AS what
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+   WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.datname = current_database() AND a.pid <> pg_backend_pid()`;
+
+/**
+ * Samples every LOCK_SAMPLE_MS the lock waits of the bench's own database (nothing else runs there): the
  * longest wait seen is a lower bound of the longest wait, short by at most the sampling interval.
  */
 function sampleLockWaits(url: string): LockWaits {
-  const c = new pg.Client({ connectionString: url });
-  let stopped = false;
-  const seen = { max_ms: 0, samples: 0, waiting_samples: 0, what: "-" };
-  const loop = (async () => {
-    await c.connect();
-    while (!stopped) {
-      const r = await c.query<{ ms: number | null; n: string; what: string | null }>(`
-        SELECT max(extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms, count(*)::text AS n,
-               (array_agg(l.locktype || ' ' || coalesce(l.relation::regclass::text, '') || ': ' || left(a.query, 60)
-                  ORDER BY l.waitstart))[1] AS what
-          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE NOT l.granted AND a.datname = current_database() AND a.pid <> pg_backend_pid()`);
-      const row = r.rows[0]!;
-      seen.samples++;
-      if (Number(row.n) > 0) seen.waiting_samples++;
-      if (row.ms !== null && row.ms > seen.max_ms) {
-        seen.max_ms = row.ms;
-        seen.what = (row.what ?? "-").replace(/\s+/g, " ");
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    await c.end();
-  })();
+  const pg_path = createRequire(import.meta.url).resolve("pg");
+  const worker = new Worker(SAMPLER_SOURCE, { eval: true, workerData: { url, pg_path, sql: WAITING_SQL, interval_ms: LOCK_SAMPLE_MS } });
+  const result = new Promise<WaitsSeen>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
   return {
     stop: async () => {
-      stopped = true;
-      await loop;
+      worker.postMessage("stop");
+      const seen = await result;
+      await worker.terminate();
       return seen;
     },
   };
@@ -241,15 +274,21 @@ async function beside(ctx: Ctx, merchants: string[], ledger_db: string | undefin
   await timedLoad(loads[0]![1], 2);
   const load_before = loadavg()[0]!;
   for (const [label, writer] of loads) {
-    const waits = ledger_db ? sampleLockWaits(ledger_db) : null;
+    const waits = ledger_db && LOCK_SAMPLE_MS > 0 ? sampleLockWaits(ledger_db) : null;
     const cpu_before = process.cpuUsage();
     const { entries, seconds } = await timedLoad(writer);
     const cpu = process.cpuUsage(cpu_before);
     const cpu_ms = (cpu.user + cpu.system) / 1000;
     console.log(`${label}: bench process CPU ${(cpu_ms / entries).toFixed(2)} ms per entry (${(cpu_ms / 10 / seconds).toFixed(0)} % of one core)`);
     const seen = await waits?.stop();
-    measured.push({ label, entries, seconds, wait: seen ? `${seen.max_ms.toFixed(1)} (${seen.waiting_samples}/${seen.samples} samples waiting)` : "not measured" });
+    measured.push({
+      label,
+      entries,
+      seconds,
+      wait: seen ? `${seen.row_max_ms.toFixed(1)} / ${seen.max_ms.toFixed(1)} (${seen.waiting_samples}/${seen.samples} samples waiting)` : "not measured",
+    });
     if (seen && seen.max_ms > 0) console.log(`longest lock wait under "${label}": ${seen.max_ms.toFixed(1)} ms, ${seen.what}`);
+    if (seen && seen.row_max_ms > 0) console.log(`longest row lock wait under "${label}": ${seen.row_max_ms.toFixed(1)} ms, ${seen.row_what}`);
   }
   await applier.stop();
   await applier.drain();
