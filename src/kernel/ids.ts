@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { assert } from "./assert.ts";
 
 /** Prefixes of the public ids (docs/api-conventions.md) and of internal ones. */
@@ -20,6 +20,22 @@ const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const TIME_CHARS = 10; // 50 bits of milliseconds: good until the year 37000
 const RANDOM_CHARS = 16; // 80 bits of randomness
 
+/** Random bytes are drawn from the CSPRNG in bulk: one call per 256 ids, not one per id. */
+const RANDOM_POOL_BYTES = 4096;
+const random_pool = Buffer.alloc(RANDOM_POOL_BYTES);
+let random_pool_at = RANDOM_POOL_BYTES;
+
+function randomDigits(): number[] {
+  if (random_pool_at + RANDOM_CHARS > RANDOM_POOL_BYTES) {
+    randomFillSync(random_pool);
+    random_pool_at = 0;
+  }
+  const digits = new Array<number>(RANDOM_CHARS);
+  for (let i = 0; i < RANDOM_CHARS; i++) digits[i] = random_pool[random_pool_at + i]! & 31;
+  random_pool_at += RANDOM_CHARS;
+  return digits;
+}
+
 let last_ms = 0;
 let last_random: number[] = [];
 
@@ -33,8 +49,7 @@ export function newId(prefix: IdPrefix, now_ms: number = Date.now()): string {
     random = increment(last_random);
     now_ms = last_ms;
   } else {
-    const bytes = randomBytes(RANDOM_CHARS);
-    random = Array.from(bytes, (b) => b & 31);
+    random = randomDigits();
   }
   last_ms = now_ms;
   last_random = random;
