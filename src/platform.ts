@@ -37,6 +37,9 @@ export interface RunningServer {
 /** Expired nonces and idempotency keys, old risk counter buckets (src/api/sweeper.ts): often, in bounded batches. */
 const SWEEP_INTERVAL_MS = 10_000;
 
+/** How long closing the server waits for requests in flight before it closes their connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Builds the HTTP server on `ctx`, listens, and runs the expiry sweeper until closed. */
 export async function startServer(
   deps: PaymentDeps,
@@ -58,7 +61,15 @@ export async function startServer(
     url,
     close: async () => {
       clearInterval(sweeper);
-      await app.close();
+      // Requests in flight get a grace to finish; then every connection is closed, also one whose
+      // client never finished sending its request (Node would keep it until the request timeout).
+      // A payment cut off here is an intent the sweeper finishes (docs/reliability.md).
+      const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
       metrics.close();
     },
   };
