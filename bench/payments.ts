@@ -14,11 +14,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { PaycoreClient, type Credentials } from "../src/client/index.ts";
+import http from "node:http";
+import { PaycoreClient, signRequest, verifyResponse, type Credentials } from "../src/client/index.ts";
 import { testUscc } from "../test/support/app.ts";
 import { residentId } from "../test/support/sandbox.ts";
 
@@ -37,15 +38,16 @@ function sh(cmd: string, args: string[], as_postgres = false): string {
 }
 
 /** A private cluster in a temp directory; stopped and removed by `stop()`. */
-function privateCluster(): { url: string; stop(): void } {
+function privateCluster(): { url: string; cpu_ms(): number; stop(): void } {
   const dir = mkdtempSync(join(tmpdir(), "paycore-bench-pg-"));
   chmodSync(dir, 0o777);
   const data = join(dir, "data");
   sh(`${PG_BIN}/initdb`, ["-D", data, "-A", "trust", "-U", "postgres"], true);
-  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on`;
+  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on -c pg_stat_statements.track_planning=on`;
   sh(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"], true);
   return {
     url: `postgres://postgres@127.0.0.1:${PORTS.pg}/postgres`,
+    cpu_ms: () => clusterCpuMs(Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0])),
     stop: () => {
       spawnSync("su", ["postgres", "-c", `${PG_BIN}/pg_ctl -D ${data} -m fast -w stop`]);
       rmSync(dir, { recursive: true, force: true });
@@ -56,6 +58,26 @@ function privateCluster(): { url: string; stop(): void } {
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+}
+
+/**
+ * CPU of a whole PostgreSQL cluster so far: the postmaster, its live children (backends, WAL
+ * writer, checkpointer, autovacuum) and its exited children (cutime + cstime of the postmaster).
+ */
+function clusterCpuMs(postmaster: number): number {
+  const stat = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  const own = stat(postmaster);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const f = stat(pid);
+      if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return (ticks * 1000) / 100;
 }
 
 async function waitFor(url: string, child: ChildProcess, what: string): Promise<void> {
@@ -75,6 +97,9 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
 function startProcess(script: string, env: Record<string, string>): ChildProcess {
   // BENCH_CPU_PROF=DIR: V8 CPU profiles of both processes into DIR (written when they exit).
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // BENCH_PERF=1: JIT symbol maps (/tmp/perf-PID.map) for `perf record -p PID`, which sees time on
+  // the CPU only (V8's profile counts a thread preempted inside a system call as busy there).
+  if (process.env.BENCH_PERF) prof.push("--perf-basic-prof");
   const child = spawn(process.execPath, [...prof, "--import", "tsx", script, ...(script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [])], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "inherit"],
@@ -144,7 +169,39 @@ async function setUp(paycore: string, sandbox: string, admin_token: string): Pro
   return { client, agreements };
 }
 
+/**
+ * The load's own client: node:http with a keep-alive agent, signing and verifying as
+ * src/client does. The global fetch cost about 1 ms more CPU per payment, on the same two cores
+ * as the system under test.
+ */
+function loadClient(base_url: string, creds: Credentials): (path: string, body: unknown) => Promise<{ status: number; text: string }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const url = new URL(base_url);
+  return (path, body) =>
+    new Promise((resolve, reject) => {
+      const text = JSON.stringify(body);
+      const authorization = signRequest(creds, "POST", path, text, Math.floor(Date.now() / 1000), randomBytes(16).toString("hex"));
+      const req = http.request(
+        { host: url.hostname, port: url.port, path, method: "POST", agent, headers: { authorization, "content-type": "application/json", "content-length": Buffer.byteLength(text) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const answer = Buffer.concat(chunks).toString("utf8");
+            const headers = new Headers(Object.entries(res.headers).flatMap(([k, v]) => (typeof v === "string" && k.startsWith("paycore-") ? [[k, v] as [string, string]] : [])));
+            if (!verifyResponse(creds.secret, headers, answer)) reject(new Error(`unsigned answer: ${res.statusCode} ${answer}`));
+            else resolve({ status: res.statusCode ?? 0, text: answer });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(text);
+    });
+}
+
 async function load(client: PaycoreClient, agreements: string[], seconds: number, label: string): Promise<number[]> {
+  const post = loadClient(client.base_url, client.creds);
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
   let n = 0;
@@ -153,8 +210,8 @@ async function load(client: PaycoreClient, agreements: string[], seconds: number
       while (performance.now() < until) {
         const i = n++;
         const t0 = performance.now();
-        const res = await client.post<{ status: string }>("/v1/payments", { out_trade_no: `${label}-${i}`, agreement_id: agreements[i % agreements.length], amount: 100, currency: "CNY", description: "bench" });
-        if (res.body.status !== "succeeded") throw new Error(`payment ${i}: ${res.status} ${res.text}`);
+        const res = await post("/v1/payments", { out_trade_no: `${label}-${i}`, agreement_id: agreements[i % agreements.length], amount: 100, currency: "CNY", description: "bench" });
+        if ((JSON.parse(res.text) as { status?: string }).status !== "succeeded") throw new Error(`payment ${i}: ${res.status} ${res.text}`);
         latencies.push(performance.now() - t0);
       }
     }),
@@ -195,20 +252,24 @@ async function printTopStatements(url: string, payments: number): Promise<void> 
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ calls: string; mean_ms: number; query: string }>(
-      "SELECT calls::text, mean_exec_time AS mean_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 30",
+    const r = await c.query<{ calls: string; mean_ms: number; plan_ms: number | null; query: string }>(
+      "SELECT calls::text, mean_exec_time AS mean_ms, mean_plan_time AS plan_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 30",
     );
-    console.table(r.rows.map((row) => ({ "per payment": (Number(row.calls) / payments).toFixed(2), "mean ms": row.mean_ms.toFixed(2), query: row.query })));
+    console.table(r.rows.map((row) => ({ "per payment": (Number(row.calls) / payments).toFixed(2), "mean ms": row.mean_ms.toFixed(2), "plan ms": (row.plan_ms ?? 0).toFixed(2), query: row.query })));
   } finally {
     await c.end();
   }
 }
 
-function pgbench(url: string): number {
+/** TPC-B transactions per second, and the server's CPU per transaction when the cluster is ours. */
+function pgbench(url: string, cluster_cpu_ms: (() => number) | null): { tps: number; db_cpu_ms: number } {
   sh("/usr/bin/pgbench", ["-i", "-s", "10", "-q", url]);
+  const before = cluster_cpu_ms?.() ?? NaN;
   const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(SECONDS), url]);
-  const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
-  return m ? Number(m[1]) : NaN;
+  const after = cluster_cpu_ms?.() ?? NaN;
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
+  return { tps, db_cpu_ms: (after - before) / transactions };
 }
 
 export async function benchPayments(): Promise<Row[]> {
@@ -235,14 +296,15 @@ export async function benchPayments(): Promise<Row[]> {
     const { client, agreements } = await setUp(paycore_url, sandbox_url, admin_token);
     await load(client, agreements, 3, "warm");
     const has_statements = await resetStatements(url);
-    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!) };
+    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? NaN, client: process.cpuUsage() };
     const started = performance.now();
     const latencies = await load(client, agreements, SECONDS, "timed");
     const elapsed_s = (performance.now() - started) / 1000;
-    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!) };
+    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? NaN, client: process.cpuUsage(before.client) };
     const n = latencies.length;
     if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
-    const tps = pgbench(url);
+    const bench = pgbench(url, cluster ? () => cluster.cpu_ms() : null);
+    const tps = bench.tps;
     const rate = n / elapsed_s;
     return [
       {
@@ -252,6 +314,10 @@ export async function benchPayments(): Promise<Row[]> {
         "p99 ms": pct(latencies, 99).toFixed(1),
         "paycore CPU ms/payment": ((after.paycore - before.paycore) / n).toFixed(2),
         "sandbox CPU ms/payment": ((after.sandbox - before.sandbox) / n).toFixed(2),
+        // The whole cluster (backends and background processes); beside it, the same per TPC-B transaction.
+        "PostgreSQL CPU ms/payment": ((after.cluster - before.cluster) / n).toFixed(2),
+        "PostgreSQL CPU ms/TPC-B txn": bench.db_cpu_ms.toFixed(2),
+        "load client CPU ms/payment": ((after.client.user + after.client.system) / 1000 / n).toFixed(2),
         // Every statement of the run's database over the timed load, the notifications included.
         "SQL statements/payment": has_statements ? ((after.db.statements - before.db.statements) / n).toFixed(1) : "n/a",
         "commits/payment": ((after.db.commits - before.db.commits) / n).toFixed(2),
