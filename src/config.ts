@@ -33,6 +33,8 @@ const ConfigSchema = z.object({
   PAYCORE_CONNECTION_TIMEOUT_MS: timeout_ms.default(60_000),
   PAYCORE_REQUEST_TIMEOUT_MS: timeout_ms.default(60_000),
   PAYCORE_BODY_TIMEOUT_MS: timeout_ms.default(30_000),
+  /** Named prepared statements on PostgreSQL (src/db/prepared.ts); `false` behind a pooler that cannot keep them. */
+  PAYCORE_PG_PREPARE: bool.default(true),
   PAYCORE_PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .max(200)
@@ -63,6 +65,7 @@ export interface Config {
   sandbox_port: number;
   host: string;
   database_url: string | undefined;
+  pg_prepare: boolean;
   data_dir: string;
   admin_token: string | undefined;
   seed_demo: boolean;
@@ -108,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sandbox_port: c.SANDBOX_PORT,
     host: c.HOST,
     database_url: c.DATABASE_URL,
+    pg_prepare: c.PAYCORE_PG_PREPARE,
     data_dir: c.PAYCORE_DATA_DIR,
     admin_token: c.PAYCORE_ADMIN_TOKEN,
     seed_demo: c.PAYCORE_SEED_DEMO,

@@ -1,5 +1,5 @@
 import { toPage } from "../db/paging.ts";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { AgreementRow, CardAgreementRow, CardRow, Database } from "../db/index.ts";
 import { notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -32,7 +32,7 @@ export async function createMerchantAgreement(
   const inserted = await trx
     .insertInto("agreements")
     .values(row)
-    .onConflict((oc) => oc.columns(["merchant_id", "card_id"]).where("status", "=", "active").doNothing())
+    .onConflict((oc) => oc.columns(["merchant_id", "card_id"]).where("status", "=", sql.lit("active")).doNothing())
     .returningAll()
     .executeTakeFirst();
   return inserted ?? trx.selectFrom("agreements").selectAll().where("merchant_id", "=", a.merchant_id).where("card_id", "=", a.card_id).where("status", "=", "active").executeTakeFirstOrThrow();
@@ -60,12 +60,14 @@ export async function recordCardAgreement(
     unbound_at: null,
     unbound_reason: null,
   };
+  // The arbiter's predicate is a literal: a prepared statement's generic plan cannot prove that a
+  // parameter `status = $1` implies the partial index's `status = 'active'` (src/db/prepared.ts).
   // Two payments syncing the card to the same network at once: the first insert wins the partial
   // unique index and the other uses that agreement (the network knows the card under both numbers).
   const inserted = await trx
     .insertInto("card_agreements")
     .values(row)
-    .onConflict((oc) => oc.columns(["card_id", "channel_id"]).where("status", "=", "active").doNothing())
+    .onConflict((oc) => oc.columns(["card_id", "channel_id"]).where("status", "=", sql.lit("active")).doNothing())
     .returningAll()
     .executeTakeFirst();
   return inserted ?? trx.selectFrom("card_agreements").selectAll().where("card_id", "=", a.card_id).where("channel_id", "=", a.channel_id).where("status", "=", "active").executeTakeFirstOrThrow();

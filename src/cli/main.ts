@@ -81,6 +81,7 @@ export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: D
   const { key, source } = loadMasterKey(config);
   const handle = await connect({
     database_url: config.database_url,
+    prepare: config.pg_prepare,
     data_dir: config.data_dir,
     on_pool_error: (err) => log.warn({ err: err.message }, "database connection lost; it is replaced on the next query"),
   });

@@ -1,0 +1,62 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type DatabaseHandle } from "../../src/db/index.ts";
+import { PREPARE_LIMITS, StatementNames } from "../../src/db/prepared.ts";
+import { sharedPGlite, testDatabaseUrl } from "../support/db.ts";
+
+/**
+ * Statements sent again and again are prepared once per connection on PostgreSQL
+ * (src/db/prepared.ts). PGlite has no such layer; the same calls must give the same answers there.
+ */
+describe("prepared statements", () => {
+  const url = testDatabaseUrl();
+  const schema = `prep_${randomBytes(5).toString("hex")}`;
+  let h: DatabaseHandle;
+
+  beforeAll(async () => {
+    // One connection, so that what the server prepared is visible on the next statement.
+    h = url ? await connect({ database_url: url, schema, pool_size_max: 1 }) : await connect({ pglite: await sharedPGlite(), schema });
+    await sql`CREATE TABLE ${sql.table(`${schema}.t`)} (id int PRIMARY KEY, v text NOT NULL)`.execute(h.db);
+    await sql`INSERT INTO ${sql.table(`${schema}.t`)} VALUES (1, 'one'), (2, 'two')`.execute(h.db);
+  });
+
+  afterAll(async () => {
+    await h.db.schema.dropSchema(schema).ifExists().cascade().execute();
+    await h.close();
+  });
+
+  const byId = (id: number) => sql<Record<string, unknown>>`SELECT * FROM ${sql.table(`${schema}.t`)} WHERE id = ${id}`.execute(h.db);
+  const prepared = async () =>
+    url ? (await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(h.db)).rows.map((r) => r.statement) : [];
+
+  it("a statement seen repeatedly is prepared and answers as before", async () => {
+    for (let i = 0; i < PREPARE_LIMITS.seen_before_naming + 2; i++) expect((await byId(1 + (i % 2))).rows).toEqual([{ id: 1 + (i % 2), v: i % 2 ? "two" : "one" }]);
+    if (url) expect((await prepared()).some((s) => s.includes(`"${schema}"."t"`) && s.includes("WHERE id = $1"))).toBe(true);
+  });
+
+  it("a table changed under a prepared SELECT * is prepared again, outside a transaction without an error", async () => {
+    for (let i = 0; i < PREPARE_LIMITS.seen_before_naming + 1; i++) await byId(1);
+    await sql`ALTER TABLE ${sql.table(`${schema}.t`)} ADD COLUMN w int NOT NULL DEFAULT 7`.execute(h.db);
+    expect((await byId(1)).rows).toEqual([{ id: 1, v: "one", w: 7 }]);
+    expect((await byId(2)).rows).toEqual([{ id: 2, v: "two", w: 7 }]);
+  });
+
+  it("inside a transaction the changed plan fails that transaction once; the retry succeeds", async () => {
+    for (let i = 0; i < PREPARE_LIMITS.seen_before_naming + 1; i++) await byId(2);
+    await sql`ALTER TABLE ${sql.table(`${schema}.t`)} ADD COLUMN x int NOT NULL DEFAULT 8`.execute(h.db);
+    const attempt = () => h.db.transaction().execute(async (tx) => (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(`${schema}.t`)} WHERE id = ${2}`.execute(tx)).rows);
+    const first = await attempt().catch((err: Error) => err);
+    if (url) expect((first as Error).message).toMatch(/cached plan must not change result type/);
+    expect(await attempt()).toEqual([{ id: 2, v: "two", w: 7, x: 8 }]);
+  });
+
+  it("names are bounded: one-off texts are never named, and no more than the limit", () => {
+    const names = new StatementNames();
+    for (let i = 0; i < PREPARE_LIMITS.counted_max * 2; i++) expect(names.nameOf(`SELECT ${i} WHERE $1`)).toBeNull();
+    expect(names.size).toBe(0);
+    for (let i = 0; i < PREPARE_LIMITS.statements_max + 10; i++) for (let k = 0; k < PREPARE_LIMITS.seen_before_naming; k++) names.nameOf(`SELECT ${i} + $1`);
+    expect(names.size).toBe(PREPARE_LIMITS.statements_max);
+    expect(names.nameOf("x".repeat(PREPARE_LIMITS.text_max + 1))).toBeNull();
+  });
+});
