@@ -4,10 +4,10 @@ import { currentWork } from "./stats.ts";
 
 /**
  * Read-mostly configuration cached per database handle: merchants, API keys, products, channels,
- * the settlement calendar. Every change to those tables moves `config_version` in the changing
- * transaction (triggers, migration 0701), from whichever paycore process made it. A cached value
- * is used only after the version it was read under has been confirmed current by the piece of
- * work using it:
+ * the settlement calendar, the risk rules. Every change to those tables moves `config_version` in
+ * the changing transaction (triggers, migrations 0701 and 1700), from whichever paycore process
+ * made it. A cached value is used only after the version it was read under has been confirmed
+ * current by the piece of work using it:
  * - a signed merchant request reads the version in the statement that claims its nonce (no extra
  *   round trip) and re-reads what it used if the version moved;
  * - any other HTTP request confirms it once, with one cheap read, at its first cached lookup;

@@ -36,8 +36,13 @@ export interface PaymentAnswer {
  */
 export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput, nonce: NonceClaim | null = null): Promise<PaymentAnswer> {
   const db = deps.ctx.db;
-  const claimFirst = async () => {
-    if (nonce && !(await claimDeferredNonce(db, nonce, LIMITS.nonce_ttl_ms)).ok) throw replayed();
+  // Claims the deferred nonce before another write; answers whether the configuration moved since
+  // the request's cached values were read (a risk reject on cached rules is then judged again).
+  const claimFirst = async (): Promise<boolean> => {
+    if (!nonce || nonce.claimed) return false;
+    const claimed = await claimDeferredNonce(db, nonce, LIMITS.nonce_ttl_ms);
+    if (!claimed.ok) throw replayed();
+    return claimed.config_version !== nonce.read_under;
   };
   const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ ...input, out_trade_no: undefined }));
   // One read: an idempotent repeat's payment id, the agreement with its card and the card's network agreements.
@@ -120,7 +125,7 @@ export async function resolveRoute(
   deps: PaymentDeps,
   card: CardRow,
   amount: bigint,
-  beforeWrite: () => Promise<void> = async () => {},
+  beforeWrite: () => Promise<unknown> = async () => undefined,
   preloaded?: CardAgreementRow[],
 ): Promise<UsableRoute> {
   const held = preloaded ?? (await activeCardAgreements(deps.ctx.db, card.card_id));

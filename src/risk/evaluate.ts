@@ -62,18 +62,6 @@ export async function countWindows(db: Kysely<Database>, rules: readonly RiskRul
 
 const windowId = (w: WindowQuery) => `${w.scope}@${w.since.getTime()}`;
 
-/**
- * Whether a count (made on another rule set: the one this merchant ID had last) read exactly the
- * windows and checks these rules need for this attempt: then it may be judged on.
- */
-export function countFits(counted: Counted, rules: readonly RiskRuleRow[], a: Attempt, check_keys: readonly string[]): boolean {
-  const { windows } = ruleWindows(rules, a);
-  const have = new Set(counted.windows.map(windowId));
-  if (windows.length !== counted.windows.length || !windows.every((w) => have.has(windowId(w)))) return false;
-  const keys = [...new Set(check_keys)].filter((k) => windows.some((w) => scopeKey(a.subject, w.scope, a.keys) === k));
-  return keys.length === counted.checks.length && keys.every((k) => counted.checks.some((c) => c.scope_key === k));
-}
-
 /** The rules this attempt would break, judged on a count of their windows. */
 export function judgeRules(rules: readonly RiskRuleRow[], a: Attempt, counted: Counted): FiredRule[] {
   const { live } = ruleWindows(rules, a);

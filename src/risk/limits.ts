@@ -14,8 +14,6 @@ export const RISK_LIMITS = {
   counter_keep_seconds: 33 * 86_400,
   /** Rows each merchant-ID counter bucket is split into (concurrent payments spread over them). */
   counter_stripes: 4,
-  /** Merchant IDs whose last rule set a process remembers, to start the count while rules are read. */
-  remembered_rule_sets_max: 10_000,
   rule_name_chars_max: 128,
   reason_chars_max: 500,
   /** Merchant IDs the monitor scores per run. */

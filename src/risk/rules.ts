@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
-import type { Database } from "../db/index.ts";
+import { cachedConfig, type Database } from "../db/index.ts";
 import { toPage } from "../db/paging.ts";
 import { invalidRequest, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -191,19 +191,21 @@ export async function listRules(db: Kysely<Database>, q: { applies_to?: RuleSubj
 }
 
 /**
- * The enabled rules that apply to one payment or signing at this merchant ID: read on every
- * call (one indexed query on a small table), so a change applies to the next payment in every
- * process without a cache to invalidate.
+ * The enabled rules that apply to one payment or signing at this merchant ID, from the
+ * per-process configuration cache (src/db/config-cache.ts): every enabled rule of the subject
+ * is read once per configuration version (at most `rules_max` rows) and filtered here. Every
+ * write to `risk_rules` moves the version (migration 1700), so a change made through any
+ * process applies to the next payment of every process: a payment's intent statement writes
+ * nothing when the version moved since the request's cached values were read, and the request
+ * runs again on fresh configuration (src/payments/intent.ts). No statement once the cache is warm.
  */
 export async function applicableRules(db: Kysely<Database>, subject: RuleSubject, merchant_id: string): Promise<RiskRuleRow[]> {
-  const rows = await db
-    .selectFrom("risk_rules")
-    .selectAll()
-    .where("applies_to", "=", subject)
-    .where("enabled", "=", true)
-    .where((eb) => eb.or([eb("merchant_id", "is", null), eb("merchant_id", "=", merchant_id)]))
-    .orderBy("rule_id")
-    .limit(RISK_LIMITS.rules_per_payment_max)
-    .execute();
-  return rows;
+  const enabled = await cachedConfig(db, `risk_rules:${subject}`, () => enabledRules(db, subject));
+  return enabled.filter((r) => r.merchant_id === null || r.merchant_id === merchant_id).slice(0, RISK_LIMITS.rules_per_payment_max);
+}
+
+/** Every enabled rule of a subject, in rule_id order (frozen: the cache shares them between requests). */
+async function enabledRules(db: Kysely<Database>, subject: RuleSubject): Promise<readonly RiskRuleRow[]> {
+  const rows = await db.selectFrom("risk_rules").selectAll().where("applies_to", "=", subject).where("enabled", "=", true).orderBy("rule_id").limit(RISK_LIMITS.rules_max).execute();
+  return Object.freeze(rows.map((r) => Object.freeze(r)));
 }

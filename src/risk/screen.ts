@@ -6,10 +6,9 @@ import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { blockFingerprint, blocklistHits } from "./blocklist.ts";
 import { addToCounters, lockScopes, scopesUnchanged, type CounterAddition, type ScopeKeys } from "./counters.ts";
-import { countFits, countWindows, evaluateRules, judgeRules, lockKeys, outcomeOf, type Attempt, type Counted, type FiredRule } from "./evaluate.ts";
+import { countWindows, evaluateRules, judgeRules, lockKeys, outcomeOf, type Attempt, type Counted, type FiredRule } from "./evaluate.ts";
 import { countersOnly, RiskScopesMoved, type IntentRisk } from "./intent-writes.ts";
 import type { DecisionOutcome, RiskBlocklistRow, RiskRuleRow, RuleSubject } from "./rows.ts";
-import { RISK_LIMITS } from "./limits.ts";
 import { applicableRules } from "./rules.ts";
 
 export interface PaymentScreening {
@@ -29,7 +28,9 @@ export interface PaymentScreening {
  * and the guard of a payment counted without its locks. It answers the row, or null when a
  * concurrent request with the same out_trade_no won. A reject throws `risk_rejected` naming the
  * rule and nothing is recorded but the decision (after `beforeOtherWrite`, which claims a
- * deferred request nonce).
+ * deferred request nonce and answers true when that claim found the configuration version moved
+ * since the request's cached values were read: rules judged from the cache are then judged
+ * again, on the configuration as it is now, before a reject is stored).
  *
  * Exact under concurrency: when an enforced reject rule counts a scope, the payment is recorded
  * only while it holds the scope's advisory lock and the scope's attempts are still those the
@@ -38,28 +39,43 @@ export interface PaymentScreening {
  * (`scopesUnchanged`); if a payment of the scope was recorded in between, that statement writes
  * nothing and the payment is judged again in a transaction that takes the locks before it counts.
  *
- * Statements: the rules and the blocklist, concurrently, and beside them the count of the
- * windows the merchant ID's rules had at its last payment in this process (`speculativeCount`);
- * with no rule, then the intent's statement; with rules, the count again only if the rules
- * changed, then the intent's statement (with the decision), which commits by itself. Only after a
- * re-check failed: BEGIN, the scope locks, the count, the intent's statement, COMMIT.
+ * Statements: the rules come from the configuration cache (none once it is warm; a rule change
+ * through any process moves the configuration version, and the intent's statement refuses a
+ * request whose cached configuration is stale). Then the blocklist read and, with rules, the
+ * count of their windows, concurrently; then the intent's statement (with the decision), which
+ * commits by itself. Only after a re-check failed: BEGIN, the scope locks, the count, the
+ * intent's statement, COMMIT.
  */
 export async function screenPayment<T extends { payment_id: string; created_at: Date }>(
   ctx: Ctx,
   p: PaymentScreening,
   record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
-  beforeOtherWrite: () => Promise<void> = async () => {},
+  beforeOtherWrite: () => Promise<boolean> = async () => false,
 ): Promise<T | null> {
+  const first = await screenOnce(ctx, p, record, beforeOtherWrite);
+  if (first !== STALE) return first;
+  // The claim has confirmed the version now (and emptied the cache): judged again on current rules.
+  const again = await screenOnce(ctx, p, record, beforeOtherWrite);
+  assert(again !== STALE, "a request's nonce is claimed once: the configuration is confirmed after the first claim");
+  return again;
+}
+
+const MOVED = Symbol("risk scopes moved");
+const STALE = Symbol("configuration moved");
+
+async function screenOnce<T extends { payment_id: string; created_at: Date }>(
+  ctx: Ctx,
+  p: PaymentScreening,
+  record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
+  beforeOtherWrite: () => Promise<boolean>,
+): Promise<T | null | typeof STALE> {
   const now = ctx.clock.now();
   const keys: ScopeKeys = { card_id: p.card.card_id, id_fingerprint: p.card.id_fingerprint, merchant_id: p.merchant_id };
   const counters: CounterAddition = { subject: "payment", keys, id: p.payment_id, at: p.created_at, count: 1n, amount: p.amount };
   const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
-  const [rules, blocked, guess] = await Promise.all([
-    applicableRules(ctx.db, "payment", p.merchant_id),
-    blockedElements(ctx, p.card),
-    speculativeCount(ctx.db, p.merchant_id, attempt),
-  ]);
-  rememberRules(ctx.db, p.merchant_id, rules);
+  const rules = await applicableRules(ctx.db, "payment", p.merchant_id);
+  const locks = lockKeys(rules, keys, "payment");
+  const [blocked, counted] = await Promise.all([blockedElements(ctx, p.card), rules.length > 0 ? countWindows(ctx.db, rules, attempt, locks) : null]);
   const base = { subject: "payment" as const, merchant_id: p.merchant_id, reference: p.out_trade_no, card_id: p.card.card_id, amount: p.amount, rules_evaluated: rules.length, now };
   if (blocked.length > 0) {
     await beforeOtherWrite();
@@ -67,40 +83,13 @@ export async function screenPayment<T extends { payment_id: string; created_at: 
     throw rejection("payment", blockedAsFired(blocked[0]!));
   }
   // No rule: nothing to count or decide, the intent's one statement is all (it commits by itself).
-  if (rules.length === 0) return record(ctx.db, countersOnly(counters));
+  if (counted === null) return record(ctx.db, countersOnly(counters));
   const judged = { ...base, rules, attempt, counters, payment_id: p.payment_id };
-  const unlocked = await judgeAndRecord(ctx.db, judged, { how: "unlocked", guess }, record);
+  const unlocked = await judgeAndRecord(ctx.db, judged, { how: "unlocked", counted }, record);
   if (unlocked !== MOVED) return rejectedOr(ctx, base, unlocked, beforeOtherWrite);
   const locked = await ctx.db.transaction().execute(async (trx) => judgeAndRecord(trx, judged, { how: "locked" }, record));
   assert(locked !== MOVED, "a payment judged under its scope locks cannot find them moved");
   return rejectedOr(ctx, base, locked, beforeOtherWrite);
-}
-
-const MOVED = Symbol("risk scopes moved");
-
-/**
- * The rules each merchant ID's last payment in this process had (per database handle). Never
- * used to decide: the rules are read on every payment. While they are read, the count is
- * started on the windows these name; it is judged on only if it read exactly the windows the
- * rules just read need (`countFits`), else the payment counts again. A rule change therefore
- * costs the next payment one count more, and applies to it.
- */
-const last_rules = new WeakMap<Kysely<Database>, Map<string, RiskRuleRow[]>>();
-
-function rememberRules(db: Kysely<Database>, merchant_id: string, rules: RiskRuleRow[]): void {
-  let byMerchant = last_rules.get(db);
-  if (!byMerchant) last_rules.set(db, (byMerchant = new Map()));
-  byMerchant.delete(merchant_id);
-  byMerchant.set(merchant_id, rules);
-  // Oldest first (insertion order): the merchant IDs not seen for longest go.
-  if (byMerchant.size > RISK_LIMITS.remembered_rule_sets_max) byMerchant.delete(byMerchant.keys().next().value!);
-}
-
-/** The count on the rules the merchant ID had last, or null (none known, none then, or it failed). */
-async function speculativeCount(db: Kysely<Database>, merchant_id: string, a: Attempt): Promise<Counted | null> {
-  const rules = last_rules.get(db)?.get(merchant_id);
-  if (!rules || rules.length === 0) return null;
-  return countWindows(db, rules, a, lockKeys(rules, a.keys, "payment")).catch(() => null);
 }
 
 interface Judged extends Omit<DecisionInput, "outcome" | "fired" | "payment_id"> {
@@ -113,21 +102,19 @@ interface Judged extends Omit<DecisionInput, "outcome" | "fired" | "payment_id">
 type Judgement<T> = { outcome: "reject"; fired: FiredRule[] } | { outcome: Exclude<DecisionOutcome, "reject">; payment: T | null };
 
 /**
- * Counts and judges, then records the intent with its decision unless rejected. Unlocked: the
- * intent's statement takes the scope locks and re-checks (answers MOVED if the count moved).
- * Locked (in a transaction): the locks are taken before the count.
+ * Judges, then records the intent with its decision unless rejected. Unlocked: judged on the
+ * count made without locks; the intent's statement takes the scope locks and re-checks (answers
+ * MOVED if the count moved). Locked (in a transaction): the locks are taken, then the count.
  */
 async function judgeAndRecord<T>(
   db: Kysely<Database>,
   j: Judged,
-  mode: { how: "unlocked"; guess: Counted | null } | { how: "locked" },
+  mode: { how: "unlocked"; counted: Counted } | { how: "locked" },
   record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
 ): Promise<Judgement<T> | typeof MOVED> {
   const locks = lockKeys(j.rules, j.attempt.keys, "payment");
   if (mode.how === "locked") await lockScopes(db, locks);
-  const check_keys = mode.how === "unlocked" ? locks : [];
-  const guess = mode.how === "unlocked" ? mode.guess : null;
-  const counted = guess && countFits(guess, j.rules, j.attempt, check_keys) ? guess : await countWindows(db, j.rules, j.attempt, check_keys);
+  const counted = mode.how === "unlocked" ? mode.counted : await countWindows(db, j.rules, j.attempt, []);
   const fired = judgeRules(j.rules, j.attempt, counted);
   const outcome = outcomeOf(fired);
   if (outcome === "reject") return { outcome, fired };
@@ -142,10 +129,19 @@ async function judgeAndRecord<T>(
   }
 }
 
-/** A reject stores its decision (no payment) and throws; anything else answers the payment. */
-async function rejectedOr<T>(ctx: Ctx, base: Omit<DecisionInput, "outcome" | "fired" | "payment_id">, j: Judgement<T>, beforeOtherWrite: () => Promise<void>): Promise<T | null> {
+/**
+ * A reject stores its decision (no payment) and throws, unless the configuration its rules were
+ * cached under has moved (STALE: judge again); anything else answers the payment (its intent's
+ * statement checked the version).
+ */
+async function rejectedOr<T>(
+  ctx: Ctx,
+  base: Omit<DecisionInput, "outcome" | "fired" | "payment_id">,
+  j: Judgement<T>,
+  beforeOtherWrite: () => Promise<boolean>,
+): Promise<T | null | typeof STALE> {
   if (j.outcome !== "reject") return j.payment;
-  await beforeOtherWrite();
+  if (await beforeOtherWrite()) return STALE;
   await storeDecision(ctx.db, { ...base, payment_id: null, outcome: "reject", fired: j.fired });
   throw rejection("payment", j.fired.find((f) => f.mode === "enforce" && f.action === "reject")!);
 }

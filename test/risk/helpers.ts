@@ -1,4 +1,8 @@
+import { sql } from "kysely";
 import type { PaycoreClient } from "../../src/client/index.ts";
+import type { Ctx } from "../../src/context.ts";
+import { connect } from "../../src/db/index.ts";
+import { sharedPGlite, testDatabaseUrl } from "../support/db.ts";
 import type { TestApp } from "../support/app.ts";
 import { addCard, type SandboxCard } from "../support/sandbox.ts";
 import { signCard } from "../payments/helpers.ts";
@@ -33,4 +37,17 @@ export async function clearRules(app: TestApp): Promise<void> {
   for (const r of list.body.data as { rule_id: string; enabled: boolean }[]) {
     if (r.enabled) await app.admin("PATCH", `/admin/v1/risk/rules/${r.rule_id}`, { enabled: false });
   }
+}
+
+/**
+ * A second database handle on the app's schema, with a context of its own: what another paycore
+ * process on the same database has (its own configuration cache; the app's cache never sees its
+ * writes except through config_version).
+ */
+export async function otherProcess(app: TestApp): Promise<{ ctx: Ctx; close(): Promise<void> }> {
+  const r = await sql<{ s: string }>`SELECT current_schema() AS s`.execute(app.ctx.db);
+  const schema = r.rows[0]!.s;
+  const url = testDatabaseUrl();
+  const handle = url ? await connect({ database_url: url, schema, pool_size_max: 2 }) : await connect({ pglite: await sharedPGlite(), schema });
+  return { ctx: { ...app.ctx, db: handle.db }, close: () => handle.close() };
 }
