@@ -1,4 +1,5 @@
 import { createECDH } from "node:crypto";
+import fc from "fast-check";
 import smCrypto from "sm-crypto";
 import { describe, expect, it } from "vitest";
 import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, P, baseMul, baseMulX, invMod, mulAddPublic, toAffine } from "./sm2-curve.ts";
@@ -81,6 +82,10 @@ describe("SM2 fixed-base and per-key tables", () => {
       [N - 1n, 2n], // G
       [2n, N - 2n], // infinity
       [5n, 7n],
+      // v = 1 recodes with a first digit of −127 (7-bit windows), so after u·G the first addition
+      // of Q's table adds −127·G: to −127·G (a doubling) and to 127·G (infinity, then onwards)
+      [N - 127n, 1n],
+      [127n, 1n],
     ];
     for (const [u, v] of cases) {
       const sum = (u + v) % N;
@@ -129,5 +134,56 @@ describe("SM2 interop with sm-crypto (seeded property test, both directions)", (
       expect(sm2Verify(`${message} `, theirs, public_key_hex), context).toBe(false);
       expect(sm2Verify(message, theirs, public_key_hex, { user_id: "ALICE123@YAHOO.COM" }), context).toBe(false);
     });
+  });
+});
+
+describe("SM2 point arithmetic in limbs (fast-check, against OpenSSL and sm-crypto)", () => {
+  const scalar = fc.oneof(fc.bigInt({ min: 1n, max: N - 1n }), fc.constantFrom(1n, 2n, N - 1n, N - 2n, (N - 1n) / 2n, (N + 1n) / 2n));
+
+  it("k·G equals OpenSSL's for random k", () => {
+    fc.assert(
+      fc.property(scalar, (k) => {
+        const expected = opensslBaseMul(k);
+        expect(encode(baseMul(k))).toBe(expected);
+        expect(hex64(baseMulX(k))).toBe(expected.slice(2, 66));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("u·G + v·Q equals OpenSSL's (u + v·d)·G, including sums that meet ±the added point", () => {
+    const d = (seeded("fc-q", 0) % (N - 2n)) + 1n;
+    const q_hex = opensslBaseMul(d);
+    const q = { x: BigInt(`0x${q_hex.slice(2, 66)}`), y: BigInt(`0x${q_hex.slice(66)}`) };
+    fc.assert(
+      fc.property(scalar, scalar, (u, v) => {
+        const sum = (u + v * d) % N;
+        expect(encode(toAffine(mulAddPublic(u, v, q_hex, q)))).toBe(sum === 0n ? null : opensslBaseMul(sum));
+      }),
+      { numRuns: 100 },
+    );
+    fc.assert(
+      fc.property(scalar, scalar, (u, v) => {
+        const sum = (u + v) % N;
+        expect(encode(toAffine(mulAddPublic(u, v, G_HEX, G)))).toBe(sum === 0n ? null : opensslBaseMul(sum));
+      }),
+      { numRuns: 100, examples: [[N - 127n, 1n], [127n, 1n], [1n, N - 1n], [(N - 1n) / 2n, (N - 1n) / 2n]] },
+    );
+  });
+
+  it("signs what sm-crypto verifies and verifies what sm-crypto signs, for random keys and messages", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: N - 2n }), fc.string({ maxLength: 300 }), (d, message) => {
+        const private_key_hex = hex64(d);
+        const public_key_hex = sm2PublicKeyFromPrivate(private_key_hex);
+        const options = { der: true, hash: true, userId: USER_ID, publicKey: public_key_hex };
+        const ours = sm2Sign(message, private_key_hex).toString("hex");
+        expect(sm2.doVerifySignature(message, ours, public_key_hex, options)).toBe(true);
+        const theirs = Buffer.from(sm2.doSignature(message, private_key_hex, options), "hex");
+        expect(sm2Verify(message, theirs, public_key_hex)).toBe(true);
+        expect(sm2Verify(`${message}.`, theirs, public_key_hex)).toBe(false);
+      }),
+      { numRuns: 25 },
+    );
   });
 });
