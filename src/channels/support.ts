@@ -10,6 +10,14 @@ export const CHANNEL_LIMITS = {
   replay_ids_max: 100_000,
   timeout_ms_default: 10_000,
   timeout_ms_max: 120_000,
+  /** Connections kept to one network, and idle ones among them (src/channels/http.ts). */
+  sockets_per_origin_max: 64,
+  idle_sockets_per_origin_max: 16,
+  /**
+   * An idle connection to a network is closed after this: below the networks' keep-alive timeout
+   * (the sandbox's 72 s, Node's default 5 s), so the network never closes one under a new request.
+   */
+  idle_socket_ms: 4_000,
   txn_id_pattern: /^[A-Za-z0-9_-]{1,32}$/,
 } as const;
 

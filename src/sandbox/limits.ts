@@ -20,7 +20,7 @@ export const SANDBOX_LIMITS = {
   notify_timeout_ms: 5_000,
   /** Connections kept open to paycore for notifications and pushes (src/sandbox/http-client.ts). */
   notify_sockets_max: 32,
-  /** An idle connection to paycore is closed after this, before a Node server's own 5 s. */
+  /** An idle connection to paycore is closed after this: below paycore's keep-alive timeout (Fastify's 72 s) and a Node server's default 5 s. */
   notify_idle_socket_ms: 4_000,
   notify_answer_bytes_max: 64 * 1024,
   /** Messages must be this fresh; their ids are remembered this long to refuse replays. */

@@ -1,7 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Logger } from "../kernel/log.ts";
 import type { Agreement, TxnRecord } from "./engine.ts";
-import { postText } from "./http-client.ts";
+import { deliveryError, postToPaycore } from "./http-client.ts";
 import { SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import type { StateTable } from "./persistence.ts";
@@ -93,13 +93,9 @@ export class Notifier {
     entry.attempts += 1;
     const message = this.encoders[event.network](event, this.clock.now());
     this.counters?.flush(); // the notification reports changes: their journal lines are written first
-    try {
-      const response = await postText(`${base.replace(/\/+$/, "")}/${event.network}`, message.content_type, message.body, SANDBOX_LIMITS.notify_timeout_ms);
-      if (response.status >= 200 && response.status < 300) return this.finish(entry, "delivered");
-      entry.last_error = `HTTP ${response.status}`;
-    } catch (error) {
-      entry.last_error = error instanceof Error ? error.message : String(error);
-    }
+    const posted = await postToPaycore(`${base.replace(/\/+$/, "")}/${event.network}`, message.content_type, message.body, SANDBOX_LIMITS.notify_timeout_ms);
+    entry.last_error = deliveryError(posted);
+    if (entry.last_error === null) return this.finish(entry, "delivered");
     const delay = RETRY_DELAYS_MS[entry.attempts - 1];
     if (delay === undefined || entry.attempts >= SANDBOX_LIMITS.notify_attempts_max || this.closed) return this.finish(entry, "gave_up");
     this.log.warn({ notification_id: entry.notification_id, attempts: entry.attempts, error: entry.last_error }, "notification delivery failed; will retry");

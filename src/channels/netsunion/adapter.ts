@@ -245,7 +245,9 @@ export class NetsUnionAdapter implements ChannelAdapter {
     }
     const xml = buildDocument(NAMESPACE, { MsgHeader: header, MsgBody: body });
     const raw = `${xml}{S:${sm2Sign(xml, this.config.own_key.private_key_hex).toString("base64")}}`;
-    const posted = await postText(this.transport, this.config.endpoint_url, "application/xml; charset=utf-8", raw, bytes_max);
+    // Only calls that change nothing at the network may go out twice (src/kernel/http-client.ts).
+    const resend = message_type === MESSAGE_TYPES.query || message_type === MESSAGE_TYPES.statement ? "once_on_stale_socket" : "never";
+    const posted = await postText(this.transport, this.config.endpoint_url, "application/xml; charset=utf-8", raw, resend, bytes_max);
     if (posted.kind === "timeout") return { kind: "none", outcome: pending("timeout", "no answer in time") };
     if (posted.kind === "transport_error") return { kind: "none", outcome: pending("transport_error", posted.message) };
     return this.readAnswer(posted.body, msg_id, network);

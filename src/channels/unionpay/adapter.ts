@@ -186,7 +186,9 @@ export class UnionPayAdapter implements ChannelAdapter {
       txnTime: beijingCompact(this.clock.now()), nonce, ...extra(network),
     };
     const path = kind === "query" ? PATHS.query : kind === "statement" ? PATHS.file : PATHS.back;
-    const posted = await postText(this.transport, `${this.config.endpoint_url}${path}`, "application/x-www-form-urlencoded; charset=utf-8", signForm(fields, this.config.own_key.private_key_pem));
+    // Only calls that change nothing at the network may go out twice (src/kernel/http-client.ts).
+    const resend = kind === "query" || kind === "statement" ? "once_on_stale_socket" : "never";
+    const posted = await postText(this.transport, `${this.config.endpoint_url}${path}`, "application/x-www-form-urlencoded; charset=utf-8", signForm(fields, this.config.own_key.private_key_pem), resend);
     if (posted.kind === "timeout") return { kind: "none", outcome: pending("timeout", "no answer in time") };
     if (posted.kind === "transport_error") return { kind: "none", outcome: pending("transport_error", posted.message) };
     return this.readAnswer(posted.body, order_id, nonce, network);

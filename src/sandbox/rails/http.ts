@@ -5,7 +5,7 @@ import { AMOUNT_FEN_MAX } from "../../kernel/money.ts";
 import { RAILS } from "../../kernel/cnaps/hours.ts";
 import { openMessage, signMessage, type CnapsMessage, type StatusReport } from "../../kernel/cnaps/iso20022.ts";
 import type { SandboxContext } from "../context.ts";
-import { postText } from "../http-client.ts";
+import { deliveryError, postToPaycore } from "../http-client.ts";
 import { RAIL_LIMITS, type RailsWorld } from "./world.ts";
 
 const PUSH_TIMEOUT_MS = 5_000;
@@ -154,13 +154,8 @@ async function push(ctx: SandboxContext, world: RailsWorld, sign: (m: CnapsMessa
   for (const item of [...world.state.outbox]) {
     if (item.next_at_ms > now_ms) continue;
     item.attempts += 1;
-    let delivered = false;
-    try {
-      const res = await postText(`${base.replace(/\/+$/, "")}/cnaps`, "application/xml", sign(item.message), PUSH_TIMEOUT_MS);
-      delivered = res.status >= 200 && res.status < 300;
-    } catch {
-      delivered = false;
-    }
+    const posted = await postToPaycore(`${base.replace(/\/+$/, "")}/cnaps`, "application/xml", sign(item.message), PUSH_TIMEOUT_MS);
+    const delivered = deliveryError(posted) === null;
     if (delivered || item.attempts >= RAIL_LIMITS.push_attempts_max) {
       world.state.outbox.splice(world.state.outbox.indexOf(item), 1);
       if (!delivered) ctx.log.warn({ msg_id: item.message.msg_id }, "rail message given up after retries");
