@@ -1,5 +1,6 @@
-/** `npm run bench [-- payments|ledger|sm2|risk|recon]`: benchmarks, each printing a table. Never part of `npm test`. */
+/** `npm run bench [-- payments|ledger|sm2|risk|recon|http]`: benchmarks, each printing a table. Never part of `npm test`. */
 import { spawnSync } from "node:child_process";
+import { benchHttpClient } from "./http-client.ts";
 import { benchPayments } from "./payments.ts";
 import { benchRisk } from "./risk.ts";
 import { benchSm2 } from "./sm2.ts";
@@ -24,6 +25,7 @@ const benches: [string, () => Promise<Record<string, string | number>[]>][] = [
   ["sm2", benchSm2],
   ["risk", benchRisk],
   ["recon", benchRecon],
+  ["http", benchHttpClient],
 ];
 const only = process.argv[2];
 for (const [name, run] of benches) {

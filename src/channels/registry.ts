@@ -14,7 +14,7 @@ export interface AdapterDependencies {
   data_dir: string;
   /** Base URL of the sandbox, for channels whose `endpoint_url` is null. */
   sandbox_url: string | null;
-  /** Defaults to node:http with keep-alive (http.ts). */
+  /** Defaults to the kernel's keep-alive client (http.ts, src/kernel/http-client.ts). */
   fetch?: FetchLike;
   /** Overrides every channel's configured timeout (tests use a short one for timeout faults). */
   timeout_ms?: number;
