@@ -247,15 +247,15 @@ async function resetStatements(url: string): Promise<boolean> {
   }
 }
 
-/** `BENCH_TOP_STATEMENTS=1`: the statements of the timed load by calls per payment, with their mean times. */
+/** `BENCH_TOP_STATEMENTS=1`: the statements of the timed load by their total time (execution and planning, lock waits included). */
 async function printTopStatements(url: string, payments: number): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ calls: string; mean_ms: number; plan_ms: number | null; query: string }>(
-      "SELECT calls::text, mean_exec_time AS mean_ms, mean_plan_time AS plan_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 30",
+    const r = await c.query<{ calls: string; mean_ms: number; plan_ms: number | null; total_ms: number; query: string }>(
+      "SELECT calls::text, mean_exec_time AS mean_ms, mean_plan_time AS plan_ms, total_exec_time + total_plan_time AS total_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time + total_plan_time DESC LIMIT 30",
     );
-    console.table(r.rows.map((row) => ({ "per payment": (Number(row.calls) / payments).toFixed(2), "mean ms": row.mean_ms.toFixed(2), "plan ms": (row.plan_ms ?? 0).toFixed(2), query: row.query })));
+    console.table(r.rows.map((row) => ({ "per payment": (Number(row.calls) / payments).toFixed(2), "mean ms": row.mean_ms.toFixed(2), "plan ms": (row.plan_ms ?? 0).toFixed(2), "ms per payment": (row.total_ms / payments).toFixed(3), query: row.query })));
   } finally {
     await c.end();
   }

@@ -4,7 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import { MIGRATION_LOCK } from "./migrate.ts";
-import { preparingPool } from "./prepared.ts";
+import { preparingPool, StatementNames } from "./prepared.ts";
 import { ensurePrivateDir, PrivateNodeFS, restrictTree } from "./private-files.ts";
 import type { Database } from "./schema.ts";
 import { countingDialect, type StatementCounts } from "./stats.ts";
@@ -120,7 +120,7 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     // transaction, so the lock is held until the schema exists (see src/db/migrate.ts).
     if (schema !== "public") await pool.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}); CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const counts = { statements: 0, commits: 0 };
-    const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool: options.prepare === false ? pool : preparingPool(pool) }), counts) });
+    const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool: preparingPool(pool, options.prepare === false ? null : new StatementNames()) }), counts) });
     const size_max = options.pool_size_max ?? 10;
     pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
     return { db, engine: "postgres", schema, counts, lock: null, close: () => db.destroy() };

@@ -51,6 +51,17 @@ describe("prepared statements", () => {
     expect(await attempt()).toEqual([{ id: 2, v: "two", w: 7, x: 8 }]);
   });
 
+  it("a Date parameter keeps its instant to the millisecond, prepared or not", async () => {
+    const dates = [new Date("2026-12-02T15:59:59.999Z"), new Date("1999-12-31T16:00:00.001Z"), new Date(Date.UTC(2026, 5, 30, 23, 59, 59, 1))];
+    for (let i = 0; i < PREPARE_LIMITS.seen_before_naming + 1; i++) {
+      for (const d of dates) {
+        const r = await sql<{ t: Date; same: boolean }>`SELECT ${d}::timestamptz AS t, ${d}::timestamptz = ${d.toISOString()}::timestamptz AS same`.execute(h.db);
+        expect(r.rows[0]!.t.getTime()).toBe(d.getTime());
+        expect(r.rows[0]!.same).toBe(true);
+      }
+    }
+  });
+
   it("names are bounded: one-off texts are never named, and no more than the limit", () => {
     const names = new StatementNames();
     for (let i = 0; i < PREPARE_LIMITS.counted_max * 2; i++) expect(names.nameOf(`SELECT ${i} WHERE $1`)).toBeNull();
