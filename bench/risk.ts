@@ -74,7 +74,7 @@ async function seedHistory(app: TestApp, merchant_ids: string[]): Promise<{ card
       card_id, card_fingerprint: app.ctx.box.fingerprint("card_number", `bench-card-${i}`), card_number_enc: seal("card_number", `62220200000${String(i).padStart(5, "0")}`),
       bin: "622202", last4: String(i).padStart(4, "0"), bank_code: "ICBC", bank_name: "ICBC", card_type: "debit", holder_name_enc: seal("holder_name", "bench"),
       id_number_enc: seal("id_number", `bench-id-${i % HOLDERS}`), id_fingerprint: app.ctx.box.fingerprint("id_number", `bench-id-${i % HOLDERS}`),
-      phone_enc: seal("phone", `1390000${String(i).padStart(4, "0")}`), created_at: new Date(now.getTime() - 40 * 86_400_000), updated_at: now,
+      phone_enc: seal("phone", `1390000${String(i).padStart(4, "0")}`), phone_fingerprint: app.ctx.box.fingerprint("phone", `1390000${String(i).padStart(4, "0")}`), created_at: new Date(now.getTime() - 40 * 86_400_000), updated_at: now,
     });
   }
   await db.insertInto("cards").values(cards).execute();

@@ -2,6 +2,7 @@ import { toPage } from "../db/paging.ts";
 import { sql, type Kysely } from "kysely";
 import type { AgreementRow, CardAgreementRow, CardRow, Database } from "../db/index.ts";
 import { notFound } from "../kernel/errors.ts";
+import { cardBlocklistHitsSql, parseBlocklistHits, type BlocklistHit } from "../risk/blocklist.ts";
 import { newId } from "../kernel/ids.ts";
 
 /** Rows of agreements: the merchant's (`agr_…`) and the card's with each network. */
@@ -99,14 +100,15 @@ export async function getAgreementWithCard(db: Kysely<Database>, merchant_id: st
  * already recorded under this `out_trade_no` (an idempotent repeat), the agreement with its card
  * (getAgreementWithCard) and the card's active network agreements (what routing needs, as
  * activeCardAgreements answers them): one row per network agreement, or one with none; the
- * network agreement's columns under a prefix. Null when the agreement is not this merchant's.
+ * network agreement's columns under a prefix; and the blocklist entries naming the card, its
+ * holder or its phone (src/risk/blocklist.ts). Null when the agreement is not this merchant's.
  */
 export async function getAgreementForPayment(
   db: Kysely<Database>,
   merchant_id: string,
   agreement_id: string,
   out_trade_no: string,
-): Promise<{ repeat_payment_id: string | null; agreement: AgreementRow; card: CardRow; held: CardAgreementRow[] } | null> {
+): Promise<{ repeat_payment_id: string | null; agreement: AgreementRow; card: CardRow; held: CardAgreementRow[]; blocked: BlocklistHit[] } | null> {
   const rows = await agreementWithCardQuery(db, merchant_id, agreement_id)
     .leftJoin("card_agreements as g", (join) => join.onRef("g.card_id", "=", "c.card_id").on("g.status", "=", "active"))
     .select((eb) =>
@@ -117,6 +119,8 @@ export async function getAgreementForPayment(
         .where("p.out_trade_no", "=", out_trade_no)
         .as("g_repeat_payment_id"),
     )
+    // The blocklist entries naming the card, its holder or its phone (risk screening, src/risk/screen.ts).
+    .select(cardBlocklistHitsSql("c").as("g_blocked"))
     .select(["g.card_agreement_id as g_card_agreement_id", "g.channel_id as g_channel_id", "g.network_agreement_no as g_network_agreement_no"])
     .select(["g.verified_elements as g_verified_elements", "g.origin as g_origin", "g.status as g_status", "g.created_at as g_created_at"])
     .select(["g.unbound_at as g_unbound_at", "g.unbound_reason as g_unbound_reason"])
@@ -141,7 +145,7 @@ export async function getAgreementForPayment(
     });
   }
   const { agreement, card } = splitAgreementRow(first);
-  return { repeat_payment_id: first.g_repeat_payment_id, agreement, card, held };
+  return { repeat_payment_id: first.g_repeat_payment_id, agreement, card, held, blocked: parseBlocklistHits(first.g_blocked) };
 }
 
 function agreementWithCardQuery(db: Kysely<Database>, merchant_id: string, agreement_id: string) {

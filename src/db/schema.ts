@@ -206,6 +206,8 @@ export interface CardRow {
   id_number_enc: string;
   id_fingerprint: string;
   phone_enc: string;
+  /** Keyed fingerprint of the phone (migration 1701); null on a card stored before it, until filled. */
+  phone_fingerprint: string | null;
   created_at: Date;
   updated_at: Date;
 }

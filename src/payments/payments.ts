@@ -63,7 +63,7 @@ export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, in
   const route = await resolveRoute(deps, card, amount, claimFirst, held).catch((err: unknown) => refusedForUnbind(db, agreement.agreement_id, err));
   const row = intentRow(deps.ctx.clock.now(), merchant, input, request_hash, card, route);
   // Risk rules and blocklists decide here, once; the intent is recorded under their scope locks.
-  const screening = { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no, payment_id: row.payment_id, created_at: row.created_at };
+  const screening = { merchant_id: merchant.merchant_id, card, amount, out_trade_no: input.out_trade_no, payment_id: row.payment_id, created_at: row.created_at, blocked: read.blocked };
   const payment = await screenPayment(
     deps.ctx,
     screening,

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Ctx } from "../context.ts";
 import { toPage } from "../db/paging.ts";
-import type { Database } from "../db/index.ts";
+import type { CardRow, Database } from "../db/index.ts";
 import type { SecretBox } from "../kernel/crypto/index.ts";
 import { isMobilePhone, residentIdProblem } from "../kernel/checks.ts";
 import { invalidRequest, notFound } from "../kernel/errors.ts";
@@ -95,6 +95,57 @@ export async function listBlocklist(db: Kysely<Database>, q: { kind?: BlocklistK
   if (q.cursor) query = query.where("entry_id", "<", q.cursor);
   const page = toPage(await query.execute(), q.limit, (r) => r.entry_id);
   return { data: page.data.map(blocklistToWire), next_cursor: page.next_cursor };
+}
+
+/** A blocklist entry that matched: what a decision names. */
+export type BlocklistHit = Pick<RiskBlocklistRow, "entry_id" | "kind" | "hint">;
+
+/**
+ * The blocklist entries naming a card — its number, its holder's ID number, its phone — as a
+ * column of the statement that reads the card (`card` is its alias): a JSON array, or null when
+ * none. The card row carries the three keyed fingerprints the blocklist keeps (the phone's since
+ * migration 1701), so a payment's first read (src/agreements/store.ts) finds them: three probes
+ * of the blocklist's unique index (kind, fingerprint), no statement of its own, read from the
+ * table by every payment, so an entry added or removed through any process applies to the next
+ * payment of every process.
+ */
+export function cardBlocklistHitsSql(card: string): RawBuilder<BlocklistHit[] | string | null> {
+  const column = (name: string) => sql.ref(`${card}.${name}`);
+  return sql<BlocklistHit[] | string | null>`(SELECT json_agg(json_build_object('entry_id', b.entry_id, 'kind', b.kind, 'hint', b.hint) ORDER BY b.entry_id)
+    FROM risk_blocklist b
+    WHERE (b.kind = 'card_number' AND b.fingerprint = ${column("card_fingerprint")})
+       OR (b.kind = 'id_number' AND b.fingerprint = ${column("id_fingerprint")})
+       OR (b.kind = 'phone' AND b.fingerprint = ${column("phone_fingerprint")}))`;
+}
+
+/** The column `cardBlocklistHitsSql` read, as entries (the engines hand JSON back parsed or not). */
+export function parseBlocklistHits(value: BlocklistHit[] | string | null): BlocklistHit[] {
+  if (value === null) return [];
+  return typeof value === "string" ? (JSON.parse(value) as BlocklistHit[]) : value;
+}
+
+/**
+ * The blocklist entries naming a payment's card. `folded`: those the payment's first read found,
+ * used as they are when the card carries its phone's fingerprint. Otherwise (a card stored before
+ * migration 1701, or a caller that did not read them) one query, and a card without the phone's
+ * fingerprint gets it, so its next payment needs no query. (That write may come before a
+ * deferred nonce is claimed: it stores a value derived from the card alone, the same whoever
+ * writes it, so a replayed request writing it changes nothing.)
+ */
+export async function cardBlocklistHits(ctx: Ctx, card: CardRow, folded: BlocklistHit[] | undefined): Promise<BlocklistHit[]> {
+  if (folded !== undefined && card.phone_fingerprint !== null) return folded;
+  const phone_fingerprint = card.phone_fingerprint ?? blockFingerprint(ctx.box, "phone", ctx.box.open(card.phone_enc, `card:${card.card_id}:phone`));
+  const [hits] = await Promise.all([
+    blocklistHits(ctx.db, [
+      { kind: "card_number", fingerprint: card.card_fingerprint },
+      { kind: "id_number", fingerprint: card.id_fingerprint },
+      { kind: "phone", fingerprint: phone_fingerprint },
+    ]),
+    card.phone_fingerprint === null
+      ? ctx.db.updateTable("cards").set({ phone_fingerprint }).where("card_id", "=", card.card_id).where("phone_fingerprint", "is", null).execute()
+      : null,
+  ]);
+  return hits;
 }
 
 /** The blocklist entries matching any of these fingerprints (one indexed query). */

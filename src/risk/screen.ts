@@ -4,11 +4,11 @@ import type { CardRow, Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
-import { blockFingerprint, blocklistHits } from "./blocklist.ts";
+import { blockFingerprint, blocklistHits, cardBlocklistHits, type BlocklistHit } from "./blocklist.ts";
 import { addToCounters, lockScopes, scopesUnchanged, type CounterAddition, type ScopeKeys } from "./counters.ts";
 import { countWindows, evaluateRules, judgeRules, lockKeys, outcomeOf, type Attempt, type Counted, type FiredRule } from "./evaluate.ts";
 import { countersOnly, RiskScopesMoved, type IntentRisk } from "./intent-writes.ts";
-import type { DecisionOutcome, RiskBlocklistRow, RiskRuleRow, RuleSubject } from "./rows.ts";
+import type { DecisionOutcome, RiskRuleRow, RuleSubject } from "./rows.ts";
 import { applicableRules } from "./rules.ts";
 
 export interface PaymentScreening {
@@ -19,6 +19,8 @@ export interface PaymentScreening {
   /** The id and creation time the payment will have: its counter buckets follow from them. */
   payment_id: string;
   created_at: Date;
+  /** The blocklist entries the payment's first read found for the card (getAgreementForPayment); absent: read here. */
+  blocked?: BlocklistHit[];
 }
 
 /**
@@ -41,9 +43,10 @@ export interface PaymentScreening {
  *
  * Statements: the rules come from the configuration cache (none once it is warm; a rule change
  * through any process moves the configuration version, and the intent's statement refuses a
- * request whose cached configuration is stale). Then the blocklist read and, with rules, the
- * count of their windows, concurrently; then the intent's statement (with the decision), which
- * commits by itself. Only after a re-check failed: BEGIN, the scope locks, the count, the
+ * request whose cached configuration is stale). The blocklist entries naming the card come with
+ * the payment's first read (`p.blocked`; a statement here only for a card without its phone's
+ * fingerprint, or a caller that did not read them). With rules, the count of their windows; then
+ * the intent's statement (with the decision), which commits by itself. Only after a re-check failed: BEGIN, the scope locks, the count, the
  * intent's statement, COMMIT.
  */
 export async function screenPayment<T extends { payment_id: string; created_at: Date }>(
@@ -75,7 +78,7 @@ async function screenOnce<T extends { payment_id: string; created_at: Date }>(
   const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
   const rules = await applicableRules(ctx.db, "payment", p.merchant_id);
   const locks = lockKeys(rules, keys, "payment");
-  const [blocked, counted] = await Promise.all([blockedElements(ctx, p.card), rules.length > 0 ? countWindows(ctx.db, rules, attempt, locks) : null]);
+  const [blocked, counted] = await Promise.all([cardBlocklistHits(ctx, p.card, p.blocked), rules.length > 0 ? countWindows(ctx.db, rules, attempt, locks) : null]);
   const base = { subject: "payment" as const, merchant_id: p.merchant_id, reference: p.out_trade_no, card_id: p.card.card_id, amount: p.amount, rules_evaluated: rules.length, now };
   if (blocked.length > 0) {
     await beforeOtherWrite();
@@ -197,17 +200,7 @@ export async function screenSigning(ctx: Ctx, s: SigningScreening): Promise<void
   }
 }
 
-/** Blocklist matches for the card's number, its holder's ID number and its phone. */
-async function blockedElements(ctx: Ctx, card: CardRow): Promise<RiskBlocklistRow[]> {
-  const phone = ctx.box.open(card.phone_enc, `card:${card.card_id}:phone`);
-  return blocklistHits(ctx.db, [
-    { kind: "card_number", fingerprint: card.card_fingerprint },
-    { kind: "id_number", fingerprint: card.id_fingerprint },
-    { kind: "phone", fingerprint: blockFingerprint(ctx.box, "phone", phone) },
-  ]);
-}
-
-function blockedAsFired(entry: RiskBlocklistRow): FiredRule {
+function blockedAsFired(entry: BlocklistHit): FiredRule {
   const what = { card_number: "card number", id_number: "ID number", phone: "phone" }[entry.kind];
   return {
     rule_id: entry.entry_id,

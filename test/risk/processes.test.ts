@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaycoreClient } from "../../src/client/index.ts";
-import { createRule, patchRule, RuleCreate, RulePatch, type Actor } from "../../src/risk/index.ts";
+import { addBlocklistEntry, BlocklistCreate, createRule, patchRule, removeBlocklistEntry, RuleCreate, RulePatch, type Actor } from "../../src/risk/index.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
 import { addCard } from "../support/sandbox.ts";
 import { cardBody } from "../payments/helpers.ts";
 import { freshAgreement, otherProcess, pay, type Json } from "./helpers.ts";
 
 /**
- * Rules are read from each process's configuration cache. A change made through another paycore
- * process on the same database (a second handle with its own cache: the app's cache never sees
- * its writes) must apply to this process's very next payment or signing, on both engines.
+ * Rules are read from each process's configuration cache; the blocklist with a payment's first
+ * read. A change made through another paycore process on the same database (a second handle with
+ * its own cache: the app's cache never sees its writes) must apply to this process's very next
+ * payment or signing, on both engines.
  */
-describe("risk rules changed through another process", () => {
+describe("risk rules and blocklists changed through another process", () => {
   let app: TestApp;
   let M: PaycoreClient;
   let merchant_id = "";
@@ -56,6 +57,31 @@ describe("risk rules changed through another process", () => {
     expect((await pay(M, agreement_id, 100)).status).toBe(201);
     const payments = await app.ctx.db.selectFrom("payments").select("payment_id").where("agreement_id", "=", agreement_id).execute();
     expect(payments).toHaveLength(5);
+  });
+
+  it("a card, ID number or phone blocked there is refused by the next payment here; removed, it pays again", async () => {
+    for (const kind of ["card_number", "id_number", "phone"] as const) {
+      const { card, agreement_id } = await freshAgreement(app, M);
+      expect((await pay(M, agreement_id, 100)).status).toBe(201);
+      const { entry } = await addBlocklistEntry(other.ctx, BlocklistCreate.parse({ kind, value: card[kind] }), actor);
+      refusedBy(await pay(M, agreement_id, 100), entry.entry_id);
+      await removeBlocklistEntry(other.ctx, entry.entry_id, actor);
+      expect((await pay(M, agreement_id, 100)).status).toBe(201);
+    }
+  });
+
+  it("a card stored without its phone's fingerprint (before migration 1701) is still checked, and gets it", async () => {
+    const { card, agreement_id } = await freshAgreement(app, M);
+    const { card_id } = await app.ctx.db.selectFrom("agreements").select("card_id").where("agreement_id", "=", agreement_id).executeTakeFirstOrThrow();
+    const stored = await app.ctx.db.selectFrom("cards").select("phone_fingerprint").where("card_id", "=", card_id).executeTakeFirstOrThrow();
+    expect(stored.phone_fingerprint).toBe(app.ctx.box.fingerprint("phone", card.phone));
+    await app.ctx.db.updateTable("cards").set({ phone_fingerprint: null }).where("card_id", "=", card_id).execute();
+    const { entry } = await addBlocklistEntry(other.ctx, BlocklistCreate.parse({ kind: "phone", value: card.phone }), actor);
+    refusedBy(await pay(M, agreement_id, 100), entry.entry_id);
+    const filled = await app.ctx.db.selectFrom("cards").select("phone_fingerprint").where("card_id", "=", card_id).executeTakeFirstOrThrow();
+    expect(filled.phone_fingerprint).toBe(stored.phone_fingerprint);
+    refusedBy(await pay(M, agreement_id, 100), entry.entry_id);
+    await removeBlocklistEntry(other.ctx, entry.entry_id, actor);
   });
 
   it("a signing rule created there applies to the next signing here", async () => {
