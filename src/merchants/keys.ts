@@ -93,9 +93,13 @@ export interface MerchantCredentials {
 /** For request authentication: the key's secret if the key belongs to the merchant and is usable now. */
 export async function usableKeySecret(ctx: Pick<Ctx, "db" | "box">, merchant_id: string, key_id: string, now: Date): Promise<string | null> {
   // Cached configuration: a revocation moves config_version, which every process sees (src/db/config-cache.ts).
-  const row = await cachedConfig(ctx.db, `api_key:${merchant_id}:${key_id}`, () =>
-    ctx.db.selectFrom("api_keys").selectAll().where("key_id", "=", key_id).where("merchant_id", "=", merchant_id).executeTakeFirst(),
-  );
-  if (!row || keyState(row, now) !== "active") return null;
-  return ctx.box.open(row.secret_enc, `api_key:${key_id}`);
+  // The secret is opened once per configuration version, not once per request (AES-GCM and a
+  // base64 decode were about 0.1 ms of every signed request); it stays in this process's memory
+  // only, as the HMAC check needs it there anyway, and is never logged.
+  const key = await cachedConfig(ctx.db, `api_key:${merchant_id}:${key_id}`, async () => {
+    const row = await ctx.db.selectFrom("api_keys").selectAll().where("key_id", "=", key_id).where("merchant_id", "=", merchant_id).executeTakeFirst();
+    return row ? { row, secret: ctx.box.open(row.secret_enc, `api_key:${key_id}`) } : undefined;
+  });
+  if (!key || keyState(key.row, now) !== "active") return null;
+  return key.secret;
 }
