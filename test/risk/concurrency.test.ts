@@ -50,4 +50,34 @@ describe("risk counters under concurrency", () => {
     expect(answers.filter((x) => x.body.error?.code === "risk_rejected")).toHaveLength(4);
     await clearRules(app);
   });
+
+  it("simultaneous signings of different people sharing one phone, at two merchant IDs, pass a per-phone limit exactly", async () => {
+    await addRule(app, { applies_to: "signing", kind: "velocity", scope: "phone", max_count: 3, window_seconds: 86_400, action: "reject" });
+    const first = await addCard(app.sandbox!);
+    const cards = [first, ...(await Promise.all(Array.from({ length: 7 }, () => addCard(app.sandbox!, { phone: first.phone }))))];
+    const answers = await Promise.all(
+      cards.map((c, i) => (i % 2 ? M : N).post<Json>("/v1/agreements", { out_request_no: `race-phone-${i}`, user_ref: `p${i}`, card: cardBody(c as never) })),
+    );
+    expect(answers.filter((x) => x.status === 201)).toHaveLength(3);
+    expect(answers.filter((x) => x.body.error?.code === "risk_rejected")).toHaveLength(5);
+    const phone_fingerprint = app.ctx.box.fingerprint("phone", first.phone);
+    const recorded = await app.ctx.db.selectFrom("risk_signings").select("signing_id").where("phone_fingerprint", "=", phone_fingerprint).execute();
+    expect(recorded).toHaveLength(3);
+    await clearRules(app);
+  });
+
+  it("signings racing under a review rule and a reject rule on other scopes: every signing recorded once with its decision", async () => {
+    await addRule(app, { applies_to: "signing", kind: "velocity", scope: "merchant", max_count: 1, window_seconds: 3_600, action: "review" });
+    await addRule(app, { applies_to: "signing", kind: "velocity", scope: "card", max_count: 5, window_seconds: 3_600, action: "reject" });
+    const cards = await Promise.all(Array.from({ length: 6 }, () => addCard(app.sandbox!)));
+    const answers = await Promise.all(cards.map((c, i) => M.post<Json>("/v1/agreements", { out_request_no: `race-review-${i}`, user_ref: `r${i}`, card: cardBody(c as never) })));
+    expect(answers.filter((x) => x.status === 201)).toHaveLength(6);
+    const refs = cards.map((_, i) => `race-review-${i}`);
+    const decisions = await app.ctx.db.selectFrom("risk_decisions").select(["reference", "outcome"]).where("subject", "=", "signing").where("reference", "in", refs).execute();
+    // The merchant ID had signings before: every one of these is over the review rule's limit of 1.
+    expect(decisions).toHaveLength(6);
+    expect(new Set(decisions.map((d) => d.reference)).size).toBe(6);
+    expect(decisions.every((d) => d.outcome === "review")).toBe(true);
+    await clearRules(app);
+  });
 });
