@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, sta
 import { join } from "node:path";
 import { certificateSerial, createSelfSignedCertificate, generateRsaKeyPair } from "../kernel/crypto/rsa.ts";
 import { generateSm2KeyPair, parseSm2PublicKey, sm2KeyId } from "../kernel/crypto/sm2.ts";
+import { WatchedKeyFile, type KeyLookup } from "../kernel/key-file.ts";
 
 /**
  * paycore's channel keys and the networks' public keys, exchanged as files (docs/sandbox.md):
@@ -144,38 +145,31 @@ export interface UnionPayPublic {
 /**
  * The networks' public keys from the exchange directory, read when needed (the network may publish
  * or rotate them after paycore starts) and re-read when the file changes. Null when absent or bad.
+ * The file is looked at once a second at most ("cached", every outgoing message), at once when an
+ * answer or notification names another key id ({ key_id }), and before encrypting a card to the
+ * key ("fresh"): src/kernel/key-file.ts. It used to be looked at (access + stat) for every message.
  */
 export class NetworkKeys {
-  private readonly cache = new Map<string, { stamp: string; value: unknown }>();
+  private readonly netsunion_file: WatchedKeyFile<NetsUnionPublic>;
+  private readonly unionpay_file: WatchedKeyFile<UnionPayPublic>;
 
-  constructor(private readonly data_dir: string) {}
-
-  netsunion(): NetsUnionPublic | null {
-    return this.read(KEY_FILES.netsunion_network, (text) => {
-      const parsed = JSON.parse(text) as { public_key_hex: string };
-      parseSm2PublicKey(parsed.public_key_hex);
-      return { key_id: sm2KeyId(parsed.public_key_hex), public_key_hex: parsed.public_key_hex };
-    });
+  constructor(data_dir: string) {
+    const exchange_dir = join(data_dir, KEY_FILES.exchange_dir);
+    this.netsunion_file = new WatchedKeyFile(join(exchange_dir, KEY_FILES.netsunion_network), parseNetsUnionKey, (k) => k.key_id);
+    this.unionpay_file = new WatchedKeyFile(join(exchange_dir, KEY_FILES.unionpay_network), (text) => ({ cert_id: certificateSerial(text), certificate_pem: text }), (k) => k.cert_id);
   }
 
-  unionpay(): UnionPayPublic | null {
-    return this.read(KEY_FILES.unionpay_network, (text) => ({ cert_id: certificateSerial(text), certificate_pem: text }));
+  netsunion(lookup: KeyLookup = "cached"): NetsUnionPublic | null {
+    return this.netsunion_file.get(lookup);
   }
 
-  private read<T>(file: string, parse: (text: string) => T): T | null {
-    const path = join(this.data_dir, KEY_FILES.exchange_dir, file);
-    if (!existsSync(path)) return null;
-    const info = statSync(path);
-    const stamp = `${info.mtimeMs}:${info.size}`;
-    const cached = this.cache.get(file);
-    if (cached && cached.stamp === stamp) return cached.value as T | null;
-    let value: T | null;
-    try {
-      value = parse(readFileSync(path, "utf8"));
-    } catch {
-      value = null;
-    }
-    this.cache.set(file, { stamp, value });
-    return value;
+  unionpay(lookup: KeyLookup = "cached"): UnionPayPublic | null {
+    return this.unionpay_file.get(lookup);
   }
+}
+
+function parseNetsUnionKey(text: string): NetsUnionPublic {
+  const parsed = JSON.parse(text) as { public_key_hex: string };
+  parseSm2PublicKey(parsed.public_key_hex);
+  return { key_id: sm2KeyId(parsed.public_key_hex), public_key_hex: parsed.public_key_hex };
 }

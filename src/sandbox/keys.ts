@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { certificateSerial, createSelfSignedCertificate, generateRsaKeyPair } from "../kernel/crypto/rsa.ts";
 import { generateSm2KeyPair, parseSm2PublicKey, sm2KeyId } from "../kernel/crypto/sm2.ts";
+import { WatchedKeyFile } from "../kernel/key-file.ts";
 
 /**
  * Key exchange through files, as a PI and a network exchange certificates out of band.
@@ -70,63 +71,32 @@ export function loadOrCreateNetworkKeys(data_dir: string, now: Date): NetworkKey
   return { netsunion, unionpay: { cert_id: certificateSerial(certificate_pem), certificate_pem, private_key_pem: readFileSync(rsa_path, "utf8") } };
 }
 
-interface Cached<T> {
-  stamp: string;
-  value: T | null;
-  /** Date.now() of the last look at the file. */
-  checked_at_ms: number;
-}
-
-/**
- * How long a key that matches the message's key id is used without looking at its file again.
- * Two system calls (exists, stat) per message were about 2 % of the sandbox's CPU per payment.
- */
-const PEER_KEY_RECHECK_MS = 1_000;
-
 /**
  * paycore's public keys, read from the exchange directory when needed (paycore may start, or
- * rotate its keys, after the sandbox); re-read whenever the file changes. Given the key id a
- * message names, the file is looked at again only when the id differs from the known key (a
- * rotation) or the last look is older than PEER_KEY_RECHECK_MS; without one, at every call.
+ * rotate its keys, after the sandbox). Given the key id a message names, the file is looked at
+ * again only when the id differs from the known key (a rotation) or the last look is older than
+ * KEY_FILE_RECHECK_MS; without one (the CNAPS gateway), at every call (src/kernel/key-file.ts).
  */
 export class PeerKeys {
-  private netsunion_cache: Cached<{ key_id: string; public_key_hex: string }> = { stamp: "", value: null, checked_at_ms: 0 };
-  private unionpay_cache: Cached<{ cert_id: string; certificate_pem: string }> = { stamp: "", value: null, checked_at_ms: 0 };
+  private readonly netsunion_file: WatchedKeyFile<{ key_id: string; public_key_hex: string }>;
+  private readonly unionpay_file: WatchedKeyFile<{ cert_id: string; certificate_pem: string }>;
 
-  constructor(private readonly data_dir: string) {}
+  constructor(data_dir: string) {
+    this.netsunion_file = new WatchedKeyFile(join(data_dir, "keys", EXCHANGE_FILES.netsunion_paycore), parseSm2KeyFile, (k) => k.key_id);
+    this.unionpay_file = new WatchedKeyFile(join(data_dir, "keys", EXCHANGE_FILES.unionpay_paycore), (text) => ({ cert_id: certificateSerial(text), certificate_pem: text }), (k) => k.cert_id);
+  }
 
   netsunion(key_id?: string): { key_id: string; public_key_hex: string } | null {
-    if (key_id !== undefined && this.netsunion_cache.value?.key_id === key_id && recent(this.netsunion_cache)) return this.netsunion_cache.value;
-    this.netsunion_cache = this.refresh(EXCHANGE_FILES.netsunion_paycore, this.netsunion_cache, (text) => {
-      const parsed = JSON.parse(text) as { public_key_hex: string };
-      parseSm2PublicKey(parsed.public_key_hex);
-      return { key_id: sm2KeyId(parsed.public_key_hex), public_key_hex: parsed.public_key_hex };
-    });
-    return this.netsunion_cache.value;
+    return this.netsunion_file.get(key_id === undefined ? "fresh" : { key_id });
   }
 
   unionpay(cert_id?: string): { cert_id: string; certificate_pem: string } | null {
-    if (cert_id !== undefined && this.unionpay_cache.value?.cert_id === cert_id && recent(this.unionpay_cache)) return this.unionpay_cache.value;
-    this.unionpay_cache = this.refresh(EXCHANGE_FILES.unionpay_paycore, this.unionpay_cache, (text) => ({ cert_id: certificateSerial(text), certificate_pem: text }));
-    return this.unionpay_cache.value;
-  }
-
-  private refresh<T>(file: string, cache: Cached<T>, parse: (text: string) => T): Cached<T> {
-    const path = join(this.data_dir, "keys", file);
-    const checked_at_ms = Date.now();
-    if (!existsSync(path)) return { stamp: "", value: null, checked_at_ms };
-    const info = statSync(path);
-    const stamp = `${info.mtimeMs}:${info.size}`;
-    if (stamp === cache.stamp) return { ...cache, checked_at_ms };
-    try {
-      return { stamp, value: parse(readFileSync(path, "utf8")), checked_at_ms };
-    } catch {
-      return { stamp, value: null, checked_at_ms }; // an unreadable key is no key: messages signed with it fail
-    }
+    return this.unionpay_file.get(cert_id === undefined ? "fresh" : { key_id: cert_id });
   }
 }
 
-function recent(cache: Cached<unknown>): boolean {
-  const age_ms = Date.now() - cache.checked_at_ms;
-  return age_ms >= 0 && age_ms < PEER_KEY_RECHECK_MS;
+function parseSm2KeyFile(text: string): { key_id: string; public_key_hex: string } {
+  const parsed = JSON.parse(text) as { public_key_hex: string };
+  parseSm2PublicKey(parsed.public_key_hex);
+  return { key_id: sm2KeyId(parsed.public_key_hex), public_key_hex: parsed.public_key_hex };
 }

@@ -163,7 +163,7 @@ export class NetsUnionAdapter implements ChannelAdapter {
       return reject("malformed", (error as Error).message);
     }
     const header = flatten(group(tree, "MsgHeader"));
-    const network = this.config.network_keys.netsunion();
+    const network = this.config.network_keys.netsunion({ key_id: header.SignSN ?? "" });
     if (!network || header.SignSN !== network.key_id) return reject("unknown_key", `unknown signer ${header.SignSN ?? "?"}`);
     if (!sm2Verify(signed.xml, signed.signature, network.public_key_hex)) return reject("invalid_signature", "signature does not verify");
     const sent_at = parseBeijing(header.SndDt ?? "");
@@ -229,7 +229,8 @@ export class NetsUnionAdapter implements ChannelAdapter {
 
   /** Builds, signs and sends one request; verifies the answer and binds it to the request. */
   private async call(message_type: string, fields: Record<string, string>, card: CardElements | null, bytes_max: number = CHANNEL_LIMITS.response_bytes_max): Promise<Answer> {
-    const network = this.config.network_keys.netsunion();
+    // A card is encrypted to the network's key: the key of this very moment.
+    const network = this.config.network_keys.netsunion(card ? "fresh" : "cached");
     if (!network) return { kind: "none", outcome: failed("message_rejected", "", "NetsUnion public key not available: nothing was sent") };
     const msg_id = randomHex(16);
     const header: XmlTree = {
@@ -264,7 +265,9 @@ export class NetsUnionAdapter implements ChannelAdapter {
       return bad(`answer does not parse: ${(error as Error).message}`);
     }
     const header = flatten(group(tree, "MsgHeader"));
-    if (header.SignSN !== network.key_id || !sm2Verify(signed.xml, signed.signature, network.public_key_hex)) return bad("answer signature does not verify");
+    // Signed with another key than the one known: the network rotated it; look at its file now.
+    const signer = header.SignSN === network.key_id ? network : this.config.network_keys.netsunion({ key_id: header.SignSN ?? "" });
+    if (!signer || header.SignSN !== signer.key_id || !sm2Verify(signed.xml, signed.signature, signer.public_key_hex)) return bad("answer signature does not verify");
     if (header.RltdMsgId !== msg_id || header.Drctn !== "21") return bad("answer is not for this request");
     const body = group(tree, "MsgBody");
     const sys = flatten(group(body, "SysRtnInf"));

@@ -124,7 +124,7 @@ export class UnionPayAdapter implements ChannelAdapter {
     const fields = readForm(input.body);
     if (!fields) return reject("malformed", "not key=value pairs");
     if (!fields.signature) return reject("unsigned", "no signature");
-    const network = this.config.network_keys.unionpay();
+    const network = this.config.network_keys.unionpay({ key_id: fields.certId ?? "" });
     if (!network || fields.certId !== network.cert_id) return reject("unknown_key", `unknown certificate ${fields.certId ?? "?"}`);
     if (!verifyForm(fields, network.certificate_pem)) return reject("invalid_signature", "signature does not verify");
     const sent_at = parseBeijing(fields.sendTime ?? "");
@@ -176,7 +176,8 @@ export class UnionPayAdapter implements ChannelAdapter {
   }
 
   private async call(kind: keyof typeof TXN_TYPES, order_id: string, extra: (network: UnionPayPublic) => Record<string, string>): Promise<Answer> {
-    const network = this.config.network_keys.unionpay();
+    // Sign requests encrypt the card to the network's certificate: the one of this very moment.
+    const network = this.config.network_keys.unionpay(kind === "sign_apply" || kind === "sign_sync" ? "fresh" : "cached");
     if (!network) return { kind: "none", outcome: failed("message_rejected", "", "UnionPay certificate not available: nothing was sent") };
     const [txn_type, txn_sub_type] = TXN_TYPES[kind];
     const nonce = randomHex(16);
@@ -198,7 +199,9 @@ export class UnionPayAdapter implements ChannelAdapter {
     const bad = (message: string): Answer => ({ kind: "none", outcome: pending("bad_response", message) });
     const f = readForm(raw);
     if (!f || !f.signature) return bad("answer is not signed key=value text");
-    if (f.certId !== network.cert_id || !verifyForm(f, network.certificate_pem)) return bad("answer signature does not verify");
+    // Signed with another certificate than the one known: the network rotated it; look at its file now.
+    const signer = f.certId === network.cert_id ? network : this.config.network_keys.unionpay({ key_id: f.certId ?? "" });
+    if (!signer || f.certId !== signer.cert_id || !verifyForm(f, signer.certificate_pem)) return bad("answer signature does not verify");
     if (f.orderId !== order_id || f.nonce !== nonce) return bad("answer is not for this request");
     const code = f.respCode ?? "";
     if (UNIONPAY_REJECTED.has(code)) return { kind: "none", outcome: failed("message_rejected", code, `network refused the message: ${f.respMsg ?? code}`) };
