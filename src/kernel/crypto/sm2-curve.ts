@@ -299,24 +299,34 @@ function tableOf(points: Affine[], window_bits: number): WindowTable {
   return { window_bits, windows: Math.ceil(SCALAR_BITS / window_bits), row_points: 1 << (window_bits - 1), coords };
 }
 
+const scalar_wide = new BigUint64Array(5); // a scalar's 256 bits, then a zero word to read past the top
+const scalar_words = new Uint32Array(scalar_wide.buffer);
+
+/** Bits [from, from + count) of the scalar in scalar_words, count ≤ 16 (public positions). */
+function scalarBits(from: number, count: number): number {
+  const word = from >>> 5;
+  const shift = from & 31;
+  const high = shift === 0 ? 0 : scalar_words[word + 1]! << (32 - shift);
+  return ((scalar_words[word]! >>> shift) | high) & ((1 << count) - 1);
+}
+
 /**
  * Regular signed recoding of an odd k < 2^256: k = Σ d_i·2^(w·i), every d_i odd in
- * [-(2^w − 1), 2^w − 1] (so never zero), the last one positive.
+ * [-(2^w − 1), 2^w − 1] (so never zero), the last one positive. With rest_0 = k,
+ * d_i = (rest_i mod 2^(w+1)) − 2^w and rest_(i+1) = (rest_i − d_i) / 2^w, which is
+ * ⌊k / 2^(w(i+1))⌋ with its lowest bit set: so every digit is read straight from k's bits (w + 1
+ * bits at w·i, the lowest forced to 1), with integer operations and no BigInt per digit.
  */
 function recodeOdd(k: bigint, window_bits: number, windows: number): Int32Array {
   assert((k & 1n) === 1n && k < 1n << BigInt(SCALAR_BITS), "recoding needs an odd 256-bit scalar");
+  for (let i = 0; i < 4; i++) scalar_wide[i] = k >> BigInt(64 * i);
+  scalar_wide[4] = 0n;
   const digits = new Int32Array(windows);
-  const low_mask = (1n << BigInt(window_bits + 1)) - 1n;
   const half = 1 << window_bits;
-  const shift = BigInt(window_bits);
-  let rest = k;
-  for (let i = 0; i < windows - 1; i++) {
-    const digit = Number(rest & low_mask) - half;
-    digits[i] = digit;
-    rest = (rest - BigInt(digit)) >> shift;
-  }
-  const last = Number(rest);
-  assert(last >= 1 && last < half && (last & 1) === 1, "recoded top digit out of range");
+  for (let i = 0; i < windows - 1; i++) digits[i] = (scalarBits(window_bits * i, window_bits + 1) | 1) - half;
+  const last = scalarBits(window_bits * (windows - 1), window_bits + 1) | 1;
+  scalar_wide.fill(0n);
+  assert(last < half, "recoded top digit out of range");
   digits[windows - 1] = last;
   return digits;
 }

@@ -1,4 +1,4 @@
-import { createECDH, timingSafeEqual } from "node:crypto";
+import { createECDH, createHash, timingSafeEqual } from "node:crypto";
 import { assert } from "../assert.ts";
 import type { Affine, Jacobian } from "./sm2-curve.ts";
 import {
@@ -164,9 +164,12 @@ function cachedUserHash(user_id: string, key: Affine): Buffer {
   return z;
 }
 
+/** e = SM3(Z_A | M), hashed in two updates: copying a 1 KB message behind Z_A cost as much as hashing it. */
 function messageDigest(message: string | Uint8Array, user_id: string, key: Affine): bigint {
-  const m = typeof message === "string" ? Buffer.from(message, "utf8") : message;
-  return fromBytes(sm3(Buffer.concat([cachedUserHash(user_id, key), m])));
+  const hash = createHash("sm3").update(cachedUserHash(user_id, key));
+  if (typeof message === "string") hash.update(message, "utf8");
+  else hash.update(message);
+  return fromBytes(hash.digest());
 }
 
 /** What a signature needs of its key beyond the message: derived once per key. */
@@ -261,16 +264,28 @@ export function sm2Verify(
   return jacobianXEquals(point, x1) || (x1 + N < P && jacobianXEquals(point, x1 + N));
 }
 
-function derInteger(value: bigint): Buffer {
-  let bytes = Buffer.from(value.toString(16).padStart(2, "0").replace(/^(.(..)*)$/, "0$1"), "hex");
-  while (bytes.length > 1 && bytes[0] === 0 && (bytes[1]! & 0x80) === 0) bytes = bytes.subarray(1);
-  if ((bytes[0]! & 0x80) !== 0) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
+/** Minimal two's-complement bytes of 0 ≤ value < 2^256 (a leading 0 where the top bit is set). */
+function derIntegerBytes(value: bigint): Buffer {
+  const bytes = toBytes(value, COORD_BYTES + 1); // byte 0 is always 0
+  let start = 0;
+  while (start < COORD_BYTES && bytes[start] === 0 && (bytes[start + 1]! & 0x80) === 0) start++;
+  return bytes.subarray(start);
 }
 
 export function encodeDerSignature(r: bigint, s: bigint): Buffer {
-  const body = Buffer.concat([derInteger(r), derInteger(s)]);
-  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+  const r_bytes = derIntegerBytes(r);
+  const s_bytes = derIntegerBytes(s);
+  const body_length = 4 + r_bytes.length + s_bytes.length;
+  const der = Buffer.allocUnsafe(2 + body_length);
+  der[0] = 0x30;
+  der[1] = body_length;
+  der[2] = 0x02;
+  der[3] = r_bytes.length;
+  r_bytes.copy(der, 4);
+  der[4 + r_bytes.length] = 0x02;
+  der[5 + r_bytes.length] = s_bytes.length;
+  s_bytes.copy(der, 6 + r_bytes.length);
+  return der;
 }
 
 /** Strict DER: short lengths, minimal positive integers, nothing trailing. */
