@@ -44,7 +44,7 @@ async function startServer(): Promise<{ url: string; stop: () => void }> {
 }
 
 async function measure(name: string, post: () => Promise<unknown>): Promise<Record<string, string | number>> {
-  for (let i = 0; i < 200; i++) await post(); // JIT, sockets
+  for (let i = 0; i < 2000; i++) await post(); // JIT, sockets
   const started_cpu = cpuUs();
   const started_ms = performance.now();
   const until = started_ms + SECONDS * 1000;
