@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HttpClient, type PostRequest, type ResendPolicy } from "./http-client.ts";
 
 /** How the test server treats a request. */
-type Mode = "answer" | "drop" | "silent" | "large_declared" | "large_chunked";
+type Mode = "answer" | "slow" | "drop" | "silent" | "large_declared" | "large_chunked";
 
 interface TestServer {
   url: string;
@@ -38,6 +38,8 @@ function answer(mode: Mode, req: IncomingMessage, res: ServerResponse): void {
   switch (mode) {
     case "answer":
       return void res.end("SUCCESS");
+    case "slow":
+      return void setTimeout(() => res.end("LATE"), 300);
     case "drop":
       return void req.socket.destroy();
     case "silent":
@@ -123,6 +125,14 @@ describe("HttpClient idle sockets", () => {
     server.server.closeIdleConnections();
     expect(await post("never")).toEqual({ kind: "response", status: 200, body: "SUCCESS" });
     expect(server.connections).toBe(2);
+  });
+
+  it("never cuts off an answer slower than the idle timeout (it only closes sockets in the pool)", async () => {
+    const { server, post } = await setUp(100);
+    server.mode = "slow";
+    expect(await post("never")).toEqual({ kind: "response", status: 200, body: "LATE" });
+    expect(await post("never")).toEqual({ kind: "response", status: 200, body: "LATE" }); // on the reused socket
+    expect(server.connections).toBe(1);
   });
 
   it("reuses a socket within the idle timeout", async () => {
