@@ -12,7 +12,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetworkKeys } from "../src/channels/keys.ts";
 import { loadOrCreateNetworkKeys } from "../src/sandbox/keys.ts";
-import { nodeHttpFetch, postText } from "../src/channels/http.ts";
+import { networkPost, postText } from "../src/channels/http.ts";
 import { postToPaycore } from "../src/sandbox/http-client.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -78,7 +78,7 @@ function keyLookups(): Record<string, string | number> {
 
 export async function benchHttpClient(): Promise<Record<string, string | number>[]> {
   const server = await startServer();
-  const transport = { fetch: nodeHttpFetch, timeout_ms: 10_000 };
+  const transport = { fetch: networkPost, timeout_ms: 10_000 };
   try {
     const rows = [
       await measure("channels postText, money call", () => postText(transport, server.url, "application/xml", BODY, "never")),

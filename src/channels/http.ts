@@ -25,7 +25,8 @@ const channel_http = new HttpClient({
   idle_socket_ms: CHANNEL_LIMITS.idle_socket_ms,
 });
 
-export const nodeHttpFetch: FetchLike = channel_http.post;
+/** POSTs to a network (the agreement networks, the CNAPS rails' front end): the default transport. */
+export const networkPost: HttpPost = channel_http.post;
 
 /**
  * POSTs a message to a network; never throws: a timeout and a transport failure are results (the

@@ -1,6 +1,6 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Channel } from "./config.ts";
-import { nodeHttpFetch, type FetchLike, type Transport } from "./http.ts";
+import { networkPost, type FetchLike, type Transport } from "./http.ts";
 import { NetworkKeys, ensurePaycoreChannelKeys } from "./keys.ts";
 import { createNetsUnionAdapter } from "./netsunion/index.ts";
 import { CHANNEL_LIMITS } from "./support.ts";
@@ -45,7 +45,7 @@ export function createChannelAdapters(channels: readonly Channel[], deps: Adapte
     const id = channel.channel_id as AgreementChannelId;
     const endpoint_url = channel.endpoint_url ?? (deps.sandbox_url ? sandboxEndpoint(id, deps.sandbox_url) : null);
     if (!endpoint_url) continue;
-    const transport: Transport = { fetch: deps.fetch ?? nodeHttpFetch, timeout_ms: Math.min(deps.timeout_ms ?? channel.timeout_ms, CHANNEL_LIMITS.timeout_ms_max) };
+    const transport: Transport = { fetch: deps.fetch ?? networkPost, timeout_ms: Math.min(deps.timeout_ms ?? channel.timeout_ms, CHANNEL_LIMITS.timeout_ms_max) };
     const base = { endpoint_url, institution_id: channel.institution_id, network_keys };
     switch (id) {
       case "netsunion":

@@ -1,4 +1,4 @@
-import { ensurePaycoreChannelKeys, NetworkKeys } from "../channels/index.ts";
+import { ensurePaycoreChannelKeys, networkPost, NetworkKeys } from "../channels/index.ts";
 import { assert } from "../kernel/assert.ts";
 import type { Rail } from "../kernel/cnaps/hours.ts";
 import { openMessage, signMessage, type CnapsMessage, type CreditTransfer, type Opened, type Party, type StatusReport } from "../kernel/cnaps/iso20022.ts";
@@ -38,6 +38,8 @@ export interface RailGateway {
 }
 
 export const GATEWAY_TIMEOUT_MS = 10_000;
+/** A status report is a few hundred bytes; anything past this is not one. */
+const GATEWAY_ANSWER_BYTES_MAX = 64 * 1024;
 
 /** Rejections that are the rail's and not the payee's: the payout waits for another rail or time. */
 export const RAIL_REFUSALS: ReadonlySet<string> = new Set(["CLSD", "OCAP", "NIBP"]);
@@ -103,17 +105,20 @@ export class HttpRailGateway implements RailGateway {
   }
 
   private async exchange(message: CnapsMessage, expected_original: string): Promise<RailOutcome | { status: "not_found" }> {
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(`${this.base_url}/cnaps/gateway`, { method: "POST", headers: { "content-type": "application/xml" }, body: signMessage(message, this.private_key_hex), signal: AbortSignal.timeout(this.timeout_ms) });
-      text = await res.text();
-    } catch (error) {
-      return { status: "pending", cause: `no answer: ${(error as Error).message}` };
-    }
+    const res = await networkPost({
+      url: `${this.base_url}/cnaps/gateway`,
+      content_type: "application/xml",
+      body: signMessage(message, this.private_key_hex),
+      timeout_ms: this.timeout_ms,
+      answer_bytes_max: GATEWAY_ANSWER_BYTES_MAX,
+      // A status query changes nothing at the rail; a credit or a return is money, never sent twice
+      // by the transport: its lost answer is settled by the status query (src/kernel/http-client.ts).
+      resend: message.type === "pacs.028" ? "once_on_stale_socket" : "never",
+    });
+    if (res.kind !== "response") return { status: "pending", cause: `no answer: ${res.kind === "timeout" ? "timed out" : res.message}` };
     if (res.status === 404 && message.type === "pacs.028") return { status: "not_found" };
     if (res.status !== 200) return { status: "pending", cause: `rail gateway answered ${res.status}` };
-    const opened = this.open(text);
+    const opened = this.open(res.body);
     if (!opened.ok) return { status: "pending", cause: `unreadable answer (${opened.reason})` };
     const report = opened.message;
     if (report.type !== "pacs.002" || report.original_msg_id !== expected_original) return { status: "pending", cause: "answer is not about this message" };
