@@ -40,7 +40,7 @@ export function feNew(): Fe {
 }
 
 /** Writes the 11 limbs in [0, 2²⁴) of an integer 0 ≤ x < 2²⁶⁴ at out[offset…] (no Montgomery conversion). */
-export function writeLimbs(out: Float64Array, offset: number, x: bigint): void {
+function writeLimbs(out: Float64Array, offset: number, x: bigint): void {
   for (let i = 0; i < LIMBS; i++) out[offset + i] = Number((x >> BigInt(24 * i)) & 0xffffffn);
 }
 
@@ -247,10 +247,18 @@ export function feCopy(out: Fe, a: Fe): void {
   out.set(a);
 }
 
-/** x (any integer) into Montgomery form. */
+const wide_scratch = new BigUint64Array(4);
+const word_scratch = new Int32Array(wide_scratch.buffer);
+const limb_scratch = feNew();
+
+/** x (any integer) into Montgomery form: its words, as limbs, times R² (carried: L = 1, ‖out‖ < 1.01). */
 export function feFromBigInt(out: Fe, x: bigint): void {
-  const reduced = ((x % P) + P) % P;
-  feMul(out, limbsOf(reduced), R2);
+  let reduced = x % P;
+  if (reduced < 0n) reduced += P;
+  for (let i = 0; i < 4; i++) wide_scratch[i] = reduced >> BigInt(64 * i);
+  const w = word_scratch;
+  feFromWords(limb_scratch, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!);
+  feMul(out, limb_scratch, R2);
 }
 
 const from_scratch = feNew();

@@ -26,7 +26,7 @@ import { sm3 } from "./sm3.ts";
  * sm2p256v1 curve. Node's OpenSSL knows the curve but signs with ECDSA, not SM2, and cannot hash in
  * a user ID, so the scheme is implemented here. Where the scalar is secret: key derivation and
  * decryption's d·C1 run in OpenSSL (ECDH, constant time); a signature's k·G uses the fixed-base
- * table of sm2-curve.ts (masked lookups, no branch on the digits, blinded inversion), about 0.3 ms
+ * table of sm2-curve.ts (masked lookups, no branch on the digits, blinded inversion), about 0.1 ms
  * of CPU where OpenSSL's generic SM2 curve needs 0.5 ms per multiplication. Verification (public
  * values) uses G's table and a cached table per public key. Encryption's k·P still uses plain
  * double-and-add over BigInt with the one-time k (not constant time; not on the payment path).
