@@ -34,15 +34,26 @@ export interface PaymentAnswer {
  * `nonce` is the request's nonce when the route deferred claiming it: the intent's statement
  * claims it (src/payments/intent.ts), and any other write before that claims it first.
  */
-export async function createPayment(deps: PaymentDeps, merchant: MerchantRow, input: PaymentCreateInput, nonce: NonceClaim | null = null): Promise<PaymentAnswer> {
+export async function createPayment(
+  deps: PaymentDeps,
+  merchant: MerchantRow,
+  input: PaymentCreateInput,
+  nonce: NonceClaim | null = null,
+  /** Checks the signature and the merchant's status again on current configuration (src/api/merchant-auth.ts). */
+  recheck: (() => Promise<void>) | undefined = undefined,
+): Promise<PaymentAnswer> {
   const db = deps.ctx.db;
-  // Claims the deferred nonce before another write; answers whether the configuration moved since
-  // the request's cached values were read (a risk reject on cached rules is then judged again).
+  // Claims the deferred nonce before another write (a sign sync's); answers whether the
+  // configuration moved since the request's cached values were read. If it moved, the merchant ID
+  // may have been suspended or the key revoked through another process: both are checked again
+  // before anything is written (a risk reject on cached rules is also judged again).
   const claimFirst = async (): Promise<boolean> => {
     if (!nonce || nonce.claimed) return false;
     const claimed = await claimDeferredNonce(db, nonce, LIMITS.nonce_ttl_ms);
     if (!claimed.ok) throw replayed();
-    return claimed.config_version !== nonce.read_under;
+    const moved = claimed.config_version !== nonce.read_under;
+    if (moved) await recheck?.();
+    return moved;
   };
   const request_hash = deps.ctx.box.fingerprint("request", canonicalJson({ ...input, out_trade_no: undefined }));
   // One read: an idempotent repeat's payment id, the agreement with its card and the card's network agreements.

@@ -105,4 +105,30 @@ describe("a payment's nonce, claimed with its intent", () => {
     const after = await signed({ out_trade_no: "dn-5c", agreement_id, amount: 1_000, currency: "CNY", description: "active again" }, "dn-nonce-5c")();
     expect(after.status).toBe(201);
   });
+
+  it("a merchant ID suspended behind the cache cannot pay on the sign-sync path either, where the nonce is claimed before the intent", async () => {
+    const first = await signed({ out_trade_no: "dn-6a", agreement_id, amount: 1_000, currency: "CNY", description: "warm" }, "dn-nonce-6a")();
+    expect(first.status).toBe(201);
+    const signing_channel = first.body.channel as string;
+    // The card's signing network switched off through this process; a read refreshes its cache.
+    expect((await app.admin("PATCH", `/admin/v1/channels/${signing_channel}`, { enabled: false })).status).toBe(200);
+    expect((await client.get(`/v1/payments/${first.body.payment_id as string}`)).status).toBe(200);
+    // Suspended behind the cache's back, as another process would do it.
+    await app.ctx.db.updateTable("merchants").set({ status: "suspended" }).where("merchant_id", "=", m.creds.mch_id).execute();
+    const cards_before = await app.ctx.db.selectFrom("card_agreements").select("card_agreement_id").execute();
+    // A unified bank's card routes to the other network by a sign sync, which claims the nonce first.
+    const res = await signed({ out_trade_no: "dn-6b", agreement_id, amount: 1_000, currency: "CNY", description: "after suspension" }, "dn-nonce-6b")();
+    expect(res.status).toBe(403);
+    expect((res.body.error as Json).code).toBe("merchant_suspended");
+    expect(await paymentsOf("dn-6b")).toHaveLength(0);
+    expect(await app.ctx.db.selectFrom("card_agreements").select("card_agreement_id").execute()).toHaveLength(cards_before.length);
+    expect(await nonceStored("dn-nonce-6b")).toBe(true);
+    // Active again, the same card pays through the other network by the sync.
+    await app.ctx.db.updateTable("merchants").set({ status: "active" }).where("merchant_id", "=", m.creds.mch_id).execute();
+    const after = await signed({ out_trade_no: "dn-6c", agreement_id, amount: 1_000, currency: "CNY", description: "active again" }, "dn-nonce-6c")();
+    expect(after.status).toBe(201);
+    expect(after.body.channel).not.toBe(signing_channel);
+    expect(String(after.body.route_reason)).toContain("unified");
+    await app.admin("PATCH", `/admin/v1/channels/${signing_channel}`, { enabled: true });
+  });
 });

@@ -25,7 +25,7 @@ export function openPaymentRoutes(deps: PaymentDeps): RouteDef[] {
       defer_nonce: true,
       handler: async (i) => {
         checkNotifyUrl(deps.ctx.settings, i.body.notify_url, "notify_url");
-        const r = await createPayment(deps, i.merchant.merchant, i.body, i.merchant.nonce ?? null);
+        const r = await createPayment(deps, i.merchant.merchant, i.body, i.merchant.nonce ?? null, i.merchant.recheck);
         return { status: r.status, body: W.paymentToWire(r.payment) };
       },
     }),
