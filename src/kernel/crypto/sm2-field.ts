@@ -167,6 +167,8 @@ export function feSqr(out: Fe, a: Fe): void {
   let t18 = a8 * d10 + a9 * a9;
   let t19 = a9 * d10;
   let t20 = a10 * a10;
+  // The same reduction and carry as feMul's, written out again on purpose: the 21 partial sums
+  // stay in registers; a shared function would take them through memory on SM2's hottest path.
   // Montgomery reduction, one limb at a time: m ≡ t_i (mod 2^24) since −P⁻¹ ≡ 1; adding m·P·2^(24i) clears t_i
   // (P = 2^(240+16) − 2^(216+8) − 2^96 + 2^(48+16) − 1: five terms, no products) and carries into t_(i+1).
   let m = 0, c = 0; // prettier-ignore
