@@ -24,6 +24,7 @@ import { newId } from "../src/kernel/ids.ts";
 import { insertIntent } from "../src/payments/intent.ts";
 import { windowUsageQuery } from "../src/risk/counters.ts";
 import { ruleWindows } from "../src/risk/evaluate.ts";
+import { getAgreementForPayment } from "../src/agreements/store.ts";
 import { applicableRules, rebuildCounters, screenPayment } from "../src/risk/index.ts";
 import { catalogue, pickCard, signCard } from "../test/payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../test/support/app.ts";
@@ -140,7 +141,22 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     });
     into.push(performance.now() - t0);
   };
-  // Interleaved, so that the machine's load weighs on the three alike.
+  // As createPayment does it: the payment's first read (agreement, card, blocklist), then the hook.
+  const read_zero: number[] = [];
+  const read_twenty: number[] = [];
+  const readAndScreen = async (merchant_id: string, card: CardRow, i: number, into: number[]) => {
+    const agreement_id = agreements.get(`${merchant_id}:${card.card_id}`)!;
+    const row = paymentRow(merchant_id, agreement_id, card.card_id, app.ctx.clock.now(), "processing");
+    const t0 = performance.now();
+    await runCounted({ statements: 0, commits: 0 }, async () => {
+      confirmConfigAfterwards(app.ctx.db);
+      const read = await getAgreementForPayment(app.ctx.db, merchant_id, agreement_id, row.out_trade_no);
+      const screening = { merchant_id, card: read!.card, amount: 12_345n, out_trade_no: `bench-r${into.length}-${i}-${merchant_id}`, payment_id: row.payment_id, created_at: row.created_at, blocked: read!.blocked };
+      await screenPayment(app.ctx, screening, (db, counters) => insertIntent(db, row, counters, null).then((r) => (r.kind === "inserted" ? r.payment : null)));
+    });
+    into.push(performance.now() - t0);
+  };
+  // Interleaved, so that the machine's load weighs on every variant alike.
   for (let i = 0; i < SAMPLES; i++) {
     const card = cards[(i * 7) % CARDS]!;
     const merchant_id = ruled[i % ruled.length]!;
@@ -149,8 +165,10 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     bare.push(performance.now() - t0);
     await screened(unruled[i % unruled.length]!, card, i, zero);
     await screened(merchant_id, card, i, twenty);
+    await readAndScreen(unruled[i % unruled.length]!, card, i, read_zero);
+    await readAndScreen(merchant_id, card, i, read_twenty);
   }
-  for (const list of [bare, zero, twenty]) list.sort((a, b) => a - b);
+  for (const list of [bare, zero, twenty, read_zero, read_twenty]) list.sort((a, b) => a - b);
   const server = await countingStatementTimes(app, ruled, cards);
   const engine = process.env.DATABASE_URL ? "postgres" : "pglite";
   const pair = (xs: number[]) => `${percentile(xs, 50).toFixed(2)} / ${percentile(xs, 99).toFixed(2)}`;
@@ -161,6 +179,9 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     { bench: "risk hook + insert, 20 rules", engine, samples: SAMPLES, "p50 / p99 ms": pair(twenty) },
     { bench: "added by 20 rules vs 0 rules", engine, samples: SAMPLES, "p50 / p99 ms": diff(twenty, zero) },
     { bench: "added by hook + 20 rules vs insert alone", engine, samples: SAMPLES, "p50 / p99 ms": diff(twenty, bare) },
+    { bench: "first read + hook + insert, 0 rules", engine, samples: SAMPLES, "p50 / p99 ms": pair(read_zero) },
+    { bench: "first read + hook + insert, 20 rules", engine, samples: SAMPLES, "p50 / p99 ms": pair(read_twenty) },
+    { bench: "added by 20 rules vs 0 rules, with the first read", engine, samples: SAMPLES, "p50 / p99 ms": diff(read_twenty, read_zero) },
     { bench: "counting statement, 20 rules: planning + execution in the server", engine, samples: server.length, "p50 / p99 ms": pair(server) },
   ];
 }
