@@ -18,8 +18,8 @@ export const RISK_LIMITS = {
   reason_chars_max: 500,
   /** Merchant IDs the monitor scores per run. */
   monitor_merchants_max: 10_000,
-  /** Payments the monitor reads per merchant ID per window (beyond this it samples the newest). */
-  monitor_payments_per_merchant_max: 50_000,
+  /** Cards given their phone fingerprint per statement when the monitor fills the ones stored before it existed. */
+  fingerprint_fill_batch: 1_000,
   /** Below this many payments in the window a merchant ID is not scored (too little to judge). */
   monitor_min_payments: 20,
   /** The hourly monitor run. */

@@ -50,6 +50,25 @@ describe("merchant monitoring", () => {
     expect((await app.admin("GET", `/admin/v1/risk/alerts?kind=merchant_flagged&merchant_id=${casino!.merchant_id}`)).body.data).toHaveLength(1);
   });
 
+  it("fills the phone fingerprints of cards stored without one and reads the shared-phone signal from them", async () => {
+    const casino = result.merchants[1]!.merchant_id;
+    const sharing = async () => {
+      const page = await app.admin("GET", "/admin/v1/risk/merchants?flagged=true");
+      const m = page.body.data.find((x: { merchant_id: string }) => x.merchant_id === casino);
+      return m.signals.find((s: { name: string }) => s.name === "id_holders_sharing_phone").value as number;
+    };
+    const before = await sharing();
+    expect(before).toBeGreaterThan(0);
+    const prints = await app.ctx.db.selectFrom("cards").select(["card_id", "phone_fingerprint"]).orderBy("card_id").execute();
+    expect(prints.length).toBeGreaterThan(2);
+    expect(prints.every((c) => typeof c.phone_fingerprint === "string")).toBe(true);
+    // As cards stored before the column existed (migration 1701) look.
+    await app.ctx.db.updateTable("cards").set({ phone_fingerprint: null }).execute();
+    expect((await app.admin("POST", "/admin/v1/risk/monitor/run")).status).toBe(200);
+    expect(await app.ctx.db.selectFrom("cards").select(["card_id", "phone_fingerprint"]).orderBy("card_id").execute()).toEqual(prints);
+    expect(await sharing()).toBe(before);
+  });
+
   it("operators hold settlement, suspend and alert, each audited; the hold is released only with a second operator", async () => {
     const casino = result.merchants[1]!.merchant_id;
     const hold = await app.admin("POST", `/admin/v1/risk/merchants/${casino}/actions`, { action: "settlement_hold", reason: "gambling patterns" });

@@ -23,7 +23,7 @@ interface Aggregate {
 /**
  * Each merchant ID's traffic in [start, end) measured for the signals, with the previous three
  * windows for comparison: a few grouped statements over the payments of the period (indexed by
- * merchant ID and time), and one decryption per card for the shared-phone signal.
+ * merchant ID and time); the shared-phone signal over the cards' keyed phone fingerprints.
  */
 export async function gatherFeatures(db: Kysely<Database>, box: SecretBox, start: Date, end: Date): Promise<Map<string, MerchantFeatures>> {
   const window_ms = end.getTime() - start.getTime();
@@ -98,29 +98,46 @@ function fillPeerTickets(all: Map<string, MerchantFeatures>): void {
 
 /**
  * Per merchant ID: how many of its payers' ID holders carry a card phone that another ID holder's
- * card also carries (phones are sealed: each card's is opened once and only its keyed
- * fingerprint is kept in memory).
+ * card, paying anywhere in the same window, also carries. Counted in the database over the cards'
+ * keyed phone fingerprints (migration 1701): no phone is decrypted, and every payment of the window
+ * counts, not a sample. Cards stored before the fingerprint existed get it first
+ * (fillPhoneFingerprints).
  */
 async function holdersSharingPhones(db: Kysely<Database>, box: SecretBox, start: Date, end: Date): Promise<Map<string, number>> {
-  const rows = await sql<{ merchant_id: string; card_id: string; id_fingerprint: string; phone_enc: string }>`
-    SELECT DISTINCT p.merchant_id, c.card_id, c.id_fingerprint, c.phone_enc
-    FROM payments p JOIN cards c ON c.card_id = p.card_id
-    WHERE p.created_at >= ${start} AND p.created_at < ${end}
-    LIMIT ${RISK_LIMITS.monitor_payments_per_merchant_max}`.execute(db);
-  const phone_of = new Map<string, string>();
-  const holders_of_phone = new Map<string, Set<string>>();
-  for (const r of rows.rows) {
-    let phone = phone_of.get(r.card_id);
-    if (!phone) {
-      phone = box.fingerprint("phone", box.open(r.phone_enc, `card:${r.card_id}:phone`));
-      phone_of.set(r.card_id, phone);
-    }
-    holders_of_phone.set(phone, (holders_of_phone.get(phone) ?? new Set()).add(r.id_fingerprint));
+  await fillPhoneFingerprints(db, box);
+  const rows = await sql<{ merchant_id: string; holders: bigint | number }>`
+    WITH paid AS (
+      SELECT DISTINCT p.merchant_id, c.id_fingerprint, c.phone_fingerprint
+      FROM payments p JOIN cards c ON c.card_id = p.card_id
+      WHERE p.created_at >= ${start} AND p.created_at < ${end} AND c.phone_fingerprint IS NOT NULL),
+    shared AS (
+      SELECT phone_fingerprint FROM paid GROUP BY phone_fingerprint HAVING count(DISTINCT id_fingerprint) >= 2)
+    SELECT paid.merchant_id, count(DISTINCT paid.id_fingerprint) AS holders
+    FROM paid JOIN shared ON shared.phone_fingerprint = paid.phone_fingerprint
+    GROUP BY paid.merchant_id
+    ORDER BY paid.merchant_id
+    LIMIT ${RISK_LIMITS.monitor_merchants_max}`.execute(db);
+  return new Map(rows.rows.map((r) => [r.merchant_id, Number(r.holders)]));
+}
+
+/**
+ * Gives every card stored before migration 1701 its phone's keyed fingerprint, in batches: each
+ * card's phone is opened once, here, and never again (a card written since carries the
+ * fingerprint from the start). Returns how many cards were filled.
+ */
+export async function fillPhoneFingerprints(db: Kysely<Database>, box: SecretBox): Promise<number> {
+  let filled = 0;
+  for (;;) {
+    const batch = await db.selectFrom("cards").select(["card_id", "phone_enc"]).where("phone_fingerprint", "is", null)
+      .orderBy("card_id").limit(RISK_LIMITS.fingerprint_fill_batch).execute();
+    if (batch.length === 0) return filled;
+    const ids = batch.map((c) => c.card_id);
+    const prints = batch.map((c) => box.fingerprint("phone", box.open(c.phone_enc, `card:${c.card_id}:phone`)));
+    await sql`
+      UPDATE cards SET phone_fingerprint = f.print
+      FROM unnest(${ids}::text[], ${prints}::text[]) AS f(card_id, print)
+      WHERE cards.card_id = f.card_id AND cards.phone_fingerprint IS NULL`.execute(db);
+    filled += batch.length;
+    if (batch.length < RISK_LIMITS.fingerprint_fill_batch) return filled;
   }
-  const sharing = new Map<string, Set<string>>();
-  for (const r of rows.rows) {
-    if ((holders_of_phone.get(phone_of.get(r.card_id)!)?.size ?? 0) < 2) continue;
-    sharing.set(r.merchant_id, (sharing.get(r.merchant_id) ?? new Set()).add(r.id_fingerprint));
-  }
-  return new Map([...sharing].map(([m, s]) => [m, s.size]));
 }
