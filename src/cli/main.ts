@@ -25,7 +25,7 @@ commands:
   ledger check                        recompute the books from the journal and compare
   risk monitor                        score every merchant ID for gambling and fraud patterns now, with progress
   reconcile --channel C --date D      match channel C's statement file for day D against paycore's records, with progress
-  payouts import FILE.csv --merchant M  pay out a CSV file of payouts for merchant ID M as batches, with progress
+  payouts import FILE.csv --merchant M  propose a CSV file of payouts for merchant ID M as batches (another admin approves)
 
 \`paycore <command> --help\` explains one command. Settings come from the environment: see
 docs/api-conventions.md ("Running it"). While \`paycore start\` runs on the embedded database,
@@ -61,15 +61,18 @@ again gives the same result. With the server running, it asks the server. The se
 by itself once each file is due.`,
   payouts: `usage: paycore payouts import FILE.csv --merchant MERCHANT_ID [--batch OUT_BATCH_NO]
 
-Pays out the file's lines from the merchant ID's available balance, as POST /v1/payout-batches
-would: each line its own payout, validated and reserved on its own; a bad line is rejected alone.
+Proposes paying out the file's lines from the merchant ID's available balance (four eyes): each
+batch is a proposal another admin approves (POST /admin/v1/proposals/{id}/approve, or the
+console's Proposals page); it then runs as POST /v1/payout-batches would, each line its own
+payout, validated and reserved on its own, a bad line rejected alone.
 The file is CSV (UTF-8) with a header line naming the columns out_payout_no, amount (yuan, e.g.
 52000.00), account_name, account_number, bank_code (12-digit CNAPS code), purpose and optionally
 urgency (normal | urgent). Files over 1,000 lines go as several batches (OUT_BATCH_NO-1, -2, …);
 OUT_BATCH_NO defaults to one derived from the file's content, so importing the same file again
-pays nothing twice. Shows a progress bar, then the counts per status and each rejected line with
-its file line number and field. Exit 0 when every line was accepted, 1 when some were rejected,
-2 on a bad file or arguments. With the server running, it asks the server.`,
+answers the waiting proposal, or the batch once it has run, and pays nothing twice. Prints each
+proposal (lines, sum to pay, each line that would be rejected with its file line number), or each
+batch's counts per status and rejected lines. Exit 0: every line well formed; 1: some rejected;
+2: a bad file or arguments. With the server running, it asks the server.`,
   ledger: `usage: paycore ledger check
 
 Recomputes every balance from the journal and compares; exit 1 on a difference. With the server

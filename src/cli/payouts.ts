@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config.ts";
 import { migrate } from "../db/index.ts";
-import { createPayoutBatch, createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway, PAYOUT_LIMITS, PayoutWire } from "../payouts/index.ts";
+import { newId } from "../kernel/ids.ts";
+import { localCliOperator } from "../operators/index.ts";
+import { createPayoutDeps, PAYOUT_LIMITS, payoutImportKind, PayoutWire, proposePayoutImport, yuanText } from "../payouts/index.ts";
+import { Proposals, type ProposalWire } from "../proposals/index.ts";
 import { openContext } from "./main.ts";
-import { runningServer, type ServerLink } from "./server-link.ts";
+import { runningServer } from "./server-link.ts";
 
 export const PAYOUTS_USAGE = "usage: paycore payouts import FILE.csv --merchant MERCHANT_ID [--batch OUT_BATCH_NO]";
 
@@ -79,29 +82,10 @@ export function csvToLines(text: string): { lines: Record<string, unknown>[] } |
   return { lines };
 }
 
-/** A progress bar on a terminal (redrawn in place); whole lines at each tenth elsewhere (logs, pipes). */
-export function progressBar(total: number, write: (s: string) => void, tty: boolean): (done: number) => void {
-  let last_tenth = -1;
-  let last_done = -1;
-  return (done) => {
-    if (done === last_done) return;
-    last_done = done;
-    const width = 30;
-    const filled = total === 0 ? width : Math.round((done / total) * width);
-    const text = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} lines`;
-    if (tty) {
-      write(`\r${text}${done === total ? "\n" : ""}`);
-      return;
-    }
-    const tenth = total === 0 ? 10 : Math.floor((done * 10) / total);
-    if (tenth !== last_tenth) {
-      last_tenth = tenth;
-      write(`${text}\n`);
-    }
-  };
-}
-
-/** `paycore payouts import FILE.csv --merchant M`: a file of payouts as batches of up to 1,000 lines, with progress. */
+/**
+ * `paycore payouts import FILE.csv --merchant M`: a file of payouts proposed as batches of up to
+ * 1,000 lines (four eyes: another admin approves each, then it runs; src/payouts/imports.ts).
+ */
 export async function payoutsCommand(config: Config, args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args, options: { merchant: { type: "string" }, batch: { type: "string" } }, allowPositionals: true });
   const [sub, file] = positionals;
@@ -131,40 +115,42 @@ export async function payoutsCommand(config: Config, args: string[]): Promise<nu
   for (let i = 0; i < parsed.lines.length; i += PAYOUT_LIMITS.batch_lines_max) chunks.push(parsed.lines.slice(i, i + PAYOUT_LIMITS.batch_lines_max));
   const out_batch_no = (k: number) => (chunks.length === 1 ? base : `${base}-${k + 1}`).slice(0, 64);
   const write = (line: string) => console.log(line);
-  const bar = progressBar(parsed.lines.length, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const server = runningServer(config);
-  write(`importing ${parsed.lines.length} payouts from ${basename(file)} for ${values.merchant}${server ? ` through the running server at ${server.url}` : ""}`);
-  const batches: Batch[] = [];
-  const run = server ? (k: number, before: number) => throughServer(server, values.merchant!, out_batch_no(k), chunks[k]!, (n) => bar(before + n)) : null;
-  if (run) {
-    let before = 0;
-    for (let k = 0; k < chunks.length; k++) {
-      batches.push(await run(k, before));
-      before += chunks[k]!.length;
-      bar(before);
+  write(`proposing ${parsed.lines.length} payouts from ${basename(file)} for ${values.merchant}${server ? ` through the running server at ${server.url}` : ""}`);
+  const answers: Answer[] = [];
+  if (server) {
+    for (const [k, chunk] of chunks.entries()) {
+      answers.push(await server.call<Answer>("POST", `/admin/v1/merchants/${encodeURIComponent(values.merchant)}/payout-batches`, { out_batch_no: out_batch_no(k), payouts: chunk }));
     }
   } else {
-    batches.push(...(await locally(config, values.merchant, chunks, out_batch_no, bar)));
+    answers.push(...(await locally(config, values.merchant, chunks, out_batch_no)));
   }
-  return report(batches, write);
+  return report(answers, write);
 }
 
-async function locally(config: Config, merchant_id: string, chunks: Record<string, unknown>[][], out_batch_no: (k: number) => string, bar: (done: number) => void): Promise<Batch[]> {
+/** What the import answers per batch: the proposal another admin decides, or the batch once it exists. */
+type Answer = Batch | ProposalWire;
+const isProposal = (a: Answer): a is ProposalWire => "proposal_id" in a;
+
+/**
+ * On PostgreSQL the CLI records the proposals itself, as the "paycore CLI" operator (the
+ * operator the server's CLI token names); approving them still takes another admin, through the
+ * admin API or the console.
+ */
+async function locally(config: Config, merchant_id: string, chunks: Record<string, unknown>[][], out_batch_no: (k: number) => string): Promise<Answer[]> {
   const { ctx, handle } = await openContext(config);
   try {
     await migrate(handle.db);
     const merchant = await ctx.db.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", merchant_id).executeTakeFirst();
     if (!merchant) throw new Error(`no merchant ID ${merchant_id}`);
-    const sandbox_url = config.sandbox_url ?? `http://${config.host}:${config.sandbox_port}`;
-    const data_dir = config.data_dir === "memory" ? resolve("data") : resolve(config.data_dir);
-    const pd = createPayoutDeps(ctx, new HttpRailGateway(sandbox_url, data_dir, { ...DEFAULT_RESERVE_ACCOUNT }));
-    const out: Batch[] = [];
-    let before = 0;
+    const operator = await localCliOperator(ctx);
+    const pd = createPayoutDeps(ctx, null);
+    const proposals = new Proposals(ctx);
+    proposals.register(payoutImportKind(pd));
+    const out: Answer[] = [];
     for (const [k, chunk] of chunks.entries()) {
-      const r = await createPayoutBatch(pd, merchant_id, { out_batch_no: out_batch_no(k), payouts: chunk }, (done) => bar(before + done));
-      before += chunk.length;
-      bar(before);
-      out.push(PayoutWire.batchToWire(r.view));
+      const r = await proposePayoutImport(pd, proposals, { operator, request_id: newId("req", ctx.clock.now().getTime()) }, merchant_id, { out_batch_no: out_batch_no(k), payouts: chunk });
+      out.push(r.status === 202 ? r.proposal : PayoutWire.batchToWire(r.batch));
     }
     return out;
   } finally {
@@ -172,38 +158,42 @@ async function locally(config: Config, merchant_id: string, chunks: Record<strin
   }
 }
 
-/** The server runs the batch; its progress is read meanwhile from the batch list (lines_done). */
-async function throughServer(server: ServerLink, merchant_id: string, out_batch_no: string, lines: Record<string, unknown>[], progress: (done: number) => void): Promise<Batch> {
-  let finished = false;
-  const posted = server.call<Batch>("POST", `/admin/v1/merchants/${encodeURIComponent(merchant_id)}/payout-batches`, { out_batch_no, payouts: lines }).finally(() => (finished = true));
-  const poll = (async () => {
-    while (!finished) {
-      await new Promise((r) => setTimeout(r, 250));
-      if (finished) break;
-      const page = await server
-        .call<{ data: { lines_done: number }[] }>("GET", `/admin/v1/payout-batches?merchant_id=${encodeURIComponent(merchant_id)}&out_batch_no=${encodeURIComponent(out_batch_no)}`)
-        .catch(() => ({ data: [] }));
-      if (page.data[0]) progress(page.data[0].lines_done);
-    }
-  })();
-  const [batch] = await Promise.all([posted, poll]);
-  return batch;
-}
-
-function report(batches: Batch[], write: (line: string) => void): number {
+function report(answers: Answer[], write: (line: string) => void): number {
   let rejected = 0;
   let offset = 0;
-  for (const b of batches) {
-    const c = b.counts;
-    write(`batch ${b.batch_id} (${b.out_batch_no}): ${b.line_count} lines — succeeded ${c.succeeded}, processing ${c.processing}, queued ${c.queued}, failed ${c.failed}, returned ${c.returned}, rejected ${c.rejected}`);
-    for (const l of b.lines) {
+  const line_of = (line: number, out_payout_no: string | null) => `file line ${offset + line + 2}${out_payout_no ? ` (${out_payout_no})` : ""}`; // the header is line 1
+  for (const a of answers) {
+    if (isProposal(a)) {
+      const s = a.summary as ImportSummary;
+      write(`proposal ${a.proposal_id} (${s.out_batch_no}): ${s.line_count} lines, ${yuanText(BigInt(s.total_amount))} yuan to pay, ${s.rejected_count} line(s) that would be rejected — ${a.status === "pending" ? "waits for another admin" : a.status}`);
+      for (const r of s.rejected) write(`  rejected: ${line_of(r.line, r.out_payout_no)}: ${r.code}: ${r.message}`);
+      if (s.rejected_count > s.rejected.length) write(`  … and ${s.rejected_count - s.rejected.length} more (the batch lists each once it runs)`);
+      rejected += s.rejected_count;
+      offset += s.line_count;
+      continue;
+    }
+    const c = a.counts;
+    write(`batch ${a.batch_id} (${a.out_batch_no}): ${a.line_count} lines — succeeded ${c.succeeded}, processing ${c.processing}, queued ${c.queued}, failed ${c.failed}, returned ${c.returned}, rejected ${c.rejected}`);
+    for (const l of a.lines) {
       if (!l.error) continue;
       rejected++;
-      // File line numbers: the header is line 1.
-      write(`  rejected: file line ${offset + l.line + 2}${l.out_payout_no ? ` (${l.out_payout_no})` : ""}: ${l.error.code}: ${l.error.message}`);
+      write(`  rejected: ${line_of(l.line, l.out_payout_no)}: ${l.error.code}: ${l.error.message}`);
     }
-    offset += b.line_count;
+    offset += a.line_count;
   }
-  write(rejected ? `${rejected} line(s) rejected; nothing moved for them (fix and import them again)` : "every line accepted");
+  const pending = answers.filter((a) => isProposal(a) && a.status === "pending");
+  if (pending.length > 0) {
+    write(`four eyes: another admin approves ${pending.length === 1 ? "the proposal" : `the ${pending.length} proposals`} (POST /admin/v1/proposals/{proposal_id}/approve, or the console's Proposals); each batch then runs by itself (GET /admin/v1/payout-batches?merchant_id=…)`);
+  }
+  write(rejected ? `${rejected} line(s) rejected; nothing moves for them (fix and import them again)` : "every line accepted");
   return rejected ? 1 : 0;
+}
+
+/** The proposal summary of an import (src/payouts/imports.ts). */
+interface ImportSummary {
+  out_batch_no: string;
+  line_count: number;
+  total_amount: number;
+  rejected_count: number;
+  rejected: { line: number; out_payout_no: string | null; code: string; message: string }[];
 }

@@ -731,6 +731,23 @@ export interface PayoutBatchRow {
   created_at: Date;
 }
 
+/** An operator's payout batch import awaiting, or done after, a second admin's approval (migration 1901). */
+export interface PayoutBatchImportRow {
+  import_id: string;
+  merchant_id: string;
+  out_batch_no: string;
+  request_hash: string;
+  lines_enc: string | null;
+  line_count: number;
+  total_amount: bigint;
+  proposal_id: string | null;
+  status: "proposed" | "approved" | "done" | "refused";
+  batch_id: string | null;
+  lease_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export type PayoutStatus = "queued" | "processing" | "succeeded" | "failed" | "returned";
 
 export interface PayoutRow {
@@ -787,6 +804,7 @@ export interface DepositRow {
 export interface PayoutTables {
   payout_rails: PayoutRailRow;
   payout_batches: PayoutBatchRow;
+  payout_batch_imports: PayoutBatchImportRow;
   payouts: PayoutRow;
   deposits: DepositRow;
 }

@@ -5,7 +5,7 @@ import { assert } from "./assert.ts";
 export const ID_PREFIXES = [
   "ent", "mch", "key", "sgr", "agr", "pay", "ref", "po", "cmp", "evt", "req", "stl",
   "op", "aud", "pa", "cag", "jnl", "acc", "dlv", "spo", "crd", "ntx", "inv",
-  "prp", "dep", "pob",
+  "prp", "dep", "pob", "pbi",
   // risk: rules, blocklist entries, decisions, signing counters, alerts, monitor runs
   "rsk", "blk", "rdc", "rsg", "ral", "rmr",
   // reconciliation: runs, exceptions, alerts

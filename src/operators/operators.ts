@@ -86,6 +86,19 @@ export async function ensureBootstrapAdmin(
 export const LOCAL_CLI_OPERATOR_ID = "op_local_cli";
 
 /**
+ * The "paycore CLI" operator, for what the CLI records itself on PostgreSQL (a proposal it makes):
+ * created with an unusable token if no server has started on this database yet.
+ */
+export async function localCliOperator(ctx: Pick<Ctx, "db" | "clock">): Promise<Operator> {
+  await ctx.db
+    .insertInto("operators")
+    .values({ operator_id: LOCAL_CLI_OPERATOR_ID, name: "paycore CLI", role: "admin", token_hash: hashToken(randomToken("pco_")), status: "active", created_at: ctx.clock.now() })
+    .onConflict((oc) => oc.column("operator_id").doNothing())
+    .execute();
+  return { operator_id: LOCAL_CLI_OPERATOR_ID, name: "paycore CLI", role: "admin" };
+}
+
+/**
  * A fresh admin token for the CLI on this machine, made at every server start: the previous one
  * stops working. The server hands it over only through the data directory's lock file (mode 0600),
  * so whoever may read it could open the database files anyway.

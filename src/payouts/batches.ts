@@ -41,13 +41,42 @@ function parseLine(line: unknown, index: number) {
   throw zodToPaycoreError(parsed.error, `payouts.${index}`);
 }
 
+/** The fingerprint a batch keeps of its lines: a repeat with other lines under the same `out_batch_no` is a conflict. */
+export function batchRequestHash(pd: PayoutDeps, payouts: readonly unknown[]): string {
+  return pd.ctx.box.fingerprint("request", canonicalJson({ payouts }));
+}
+
+/**
+ * What a batch's lines would give before anything runs: the lines that would be rejected for
+ * their form (each with its field, as the batch would answer), and the sum in fen of the others.
+ * Balance, limits and routing are judged only when the lines run.
+ */
+export function checkBatchLines(payouts: readonly unknown[]): { rejected: { line: number; out_payout_no: string | null; error: { code: ErrorCode; message: string; field?: string } }[]; total_amount: bigint } {
+  const rejected: { line: number; out_payout_no: string | null; error: { code: ErrorCode; message: string; field?: string } }[] = [];
+  const seen = new Map<string, number>();
+  let total_amount = 0n;
+  for (const [index, line] of payouts.entries()) {
+    try {
+      const parsed = parseLine(line, index);
+      const first = seen.get(parsed.out_payout_no);
+      if (first !== undefined) throw new PaycoreError("invalid_request", `payouts.${index}.out_payout_no: repeats line ${first} of this batch`, `payouts.${index}.out_payout_no`);
+      seen.set(parsed.out_payout_no, index);
+      total_amount += BigInt(parsed.amount);
+    } catch (err) {
+      if (!(err instanceof PaycoreError)) throw err;
+      rejected.push({ line: index, out_payout_no: outNoOf(line), error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
+    }
+  }
+  return { rejected, total_amount };
+}
+
 export async function createPayoutBatch(
   pd: PayoutDeps,
   merchant_id: string,
   input: { out_batch_no: string; payouts: readonly unknown[] },
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ status: 200 | 201; view: BatchView }> {
-  const request_hash = pd.ctx.box.fingerprint("request", canonicalJson({ payouts: input.payouts }));
+  const request_hash = batchRequestHash(pd, input.payouts);
   const now = pd.ctx.clock.now();
   let batch = await findBatch(pd.ctx.db, merchant_id, input.out_batch_no);
   let status: 200 | 201 = 200;
@@ -109,7 +138,7 @@ function readResults(batch: PayoutBatchRow): LineResult[] {
   return Array.isArray(r) ? (r as LineResult[]) : [];
 }
 
-async function findBatch(db: Kysely<Database>, merchant_id: string, out_batch_no: string): Promise<PayoutBatchRow | undefined> {
+export async function findBatch(db: Kysely<Database>, merchant_id: string, out_batch_no: string): Promise<PayoutBatchRow | undefined> {
   return db.selectFrom("payout_batches").selectAll().where("merchant_id", "=", merchant_id).where("out_batch_no", "=", out_batch_no).executeTakeFirst();
 }
 

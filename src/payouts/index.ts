@@ -1,6 +1,7 @@
 /** Business payouts over the CNAPS rails (HVPS, BEPS, IBPS, bank-direct), deposits and returns. docs/payouts.md. */
 export { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, type PayoutDeps } from "./deps.ts";
 export { createPayoutBatch, getPayoutBatch, listPayoutBatches, type BatchSummary, type BatchView } from "./batches.ts";
+export { PAYOUT_IMPORT_KIND, payoutImportKind, proposePayoutImport, runApprovedImports, type ImportAnswer } from "./imports.ts";
 export { listDeposits, receiveDeposit } from "./deposits.ts";
 export { HttpRailGateway, type RailGateway, type RailOutcome } from "./gateway.ts";
 export { handleRailPush } from "./inbound.ts";

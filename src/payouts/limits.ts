@@ -22,6 +22,10 @@ export const PAYOUT_LIMITS = {
   alert_query_interval_ms: 10 * 60_000,
   /** After a rail refuses (closed, over its cap), route again this much later. */
   requeue_after_ms: 60_000,
+  /** An approved operator import is its runner's for this long (1,000 lines take well under it); then another process may take it again. */
+  import_lease_ms: 10 * 60_000,
+  /** Lines recorded for an import whose proposal was never recorded (the process died in between) are dropped after this. */
+  import_unproposed_ms: 60 * 60_000,
   /** Consecutive transport failures that make a rail unhealthy, and how long it stays so. */
   unhealthy_after_failures: 3,
   unhealthy_for_ms: 60_000,

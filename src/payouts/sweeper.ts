@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { PayoutRow } from "../db/index.ts";
 import type { PayoutDeps } from "./deps.ts";
 import { retryDepositReturns } from "./deposits.ts";
+import { dropRefusedImports, startApprovedImports } from "./imports.ts";
 import { PAYOUT_LIMITS } from "./limits.ts";
 import { applyRailOutcome, routeAgain, sendPayout } from "./outcomes.ts";
 
@@ -10,6 +11,7 @@ import { applyRailOutcome, routeAgain, sendPayout } from "./outcomes.ts";
  * sent; processing payouts are asked about by status query (same message id), and sent again
  * when the rail never got the message; deposits being returned are retried. Claims are leased
  * (next_attempt_at moves forward under FOR UPDATE SKIP LOCKED), so several processes can sweep.
+ * Operator imports a second admin approved are started here too (src/payouts/imports.ts).
  */
 export async function sweepPayouts(pd: PayoutDeps): Promise<number> {
   if (!pd.gateway) return 0;
@@ -19,6 +21,8 @@ export async function sweepPayouts(pd: PayoutDeps): Promise<number> {
     await work.catch((err: Error) => pd.ctx.log.warn({ payout_id: p.payout_id, err: err.message }, "payout sweep failed"));
   }
   await retryDepositReturns(pd).catch((err: Error) => pd.ctx.log.warn({ err: err.message }, "deposit return retry failed"));
+  await dropRefusedImports(pd).catch((err: Error) => pd.ctx.log.warn({ err: err.message }, "dropping refused payout imports failed"));
+  startApprovedImports(pd);
   return due.length;
 }
 

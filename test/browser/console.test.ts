@@ -259,7 +259,7 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await shot("settlement-run");
     // A batch whose two lines are both refused (amount 0) is finished at once: both lines have their outcome.
     const line = (n: number) => ({ out_payout_no: `console-batch-${n}`, amount: 0, payee: { account_name: "上海某某贸易有限公司", account_number: "6222000000000001", bank_code: "105100000017" }, purpose: "货款" });
-    const batch = await app.admin("POST", `/admin/v1/merchants/${merchant_id}/payout-batches`, { out_batch_no: "console-batch", payouts: [line(1), line(2)] });
+    const batch = await shop.post<Json>("/v1/payout-batches", { out_batch_no: "console-batch", payouts: [line(1), line(2)] });
     expect(batch.status).toBe(201);
     await page.click("#nav-payouts");
     const batch_bar = page.locator(`.payout-batch[data-batch="${String(batch.body.batch_id)}"] .run-progress`);

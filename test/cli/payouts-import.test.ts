@@ -10,9 +10,10 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 /**
  * `paycore payouts import FILE.csv --merchant M` against a running `paycore start` and its
  * sandbox rails: on the embedded database it asks the server (which holds the data directory); on
- * PostgreSQL it runs the batch itself. The demo merchant ID is funded by a deposit from its
- * entity; a good line is paid, a bad one is rejected naming its file line and field, and running
- * the same file again pays nothing twice.
+ * PostgreSQL it records the proposal itself. The demo merchant ID is funded by a deposit from its
+ * entity; the import is a proposal (a bad line named by its file line and field) that moves
+ * nothing until another admin approves it; then the good lines are paid, and running the same
+ * file again pays nothing twice.
  */
 describe("paycore payouts import", () => {
   let storage: Awaited<ReturnType<typeof cliStorage>>;
@@ -47,7 +48,7 @@ describe("paycore payouts import", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("pays the good lines with a progress bar, rejects a bad one naming its line and field, and pays nothing twice on a rerun", async () => {
+  it("proposes the file (a bad line named by file line and field), moves nothing until another admin approves, then pays the good lines, and nothing twice on a rerun", async () => {
     const csv = [
       "out_payout_no,amount,account_name,account_number,bank_code,purpose,urgency",
       'imp-1,"1,000.50",上海某某贸易有限公司,6222000011110001,105100000017,货款,',
@@ -58,24 +59,36 @@ describe("paycore payouts import", () => {
     writeFileSync(file, csv);
     const before = await available();
     const run = await runCli(["payouts", "import", file, "--merchant", merchant_id], env(), 180_000);
-    expect(run.code, run.stderr + run.stdout).toBe(1); // one line rejected
-    expect(run.stdout).toContain(`importing 3 payouts from payouts.csv for ${merchant_id}`);
-    expect(run.stdout).toContain("[##############################] 3/3 lines");
-    expect(run.stdout).toMatch(/batch pob_\S+ \(import-[0-9a-f]{16}\): 3 lines — succeeded 2, processing 0, queued 0, failed 0, returned 0, rejected 1/);
+    expect(run.code, run.stderr + run.stdout).toBe(1); // one line would be rejected
+    expect(run.stdout).toContain(`proposing 3 payouts from payouts.csv for ${merchant_id}`);
+    expect(run.stdout).toMatch(/proposal (prp_\S+) \(import-[0-9a-f]{16}\): 3 lines, 1,300\.50 yuan to pay, 1 line\(s\) that would be rejected — waits for another admin/);
     expect(run.stdout).toContain("rejected: file line 3 (imp-2): invalid_request: payouts.1.payee.bank_code:");
+    expect(run.stdout).toContain("four eyes: another admin approves the proposal");
+    const proposal_id = /proposal (prp_\S+)/.exec(run.stdout)![1]!;
+    // Four eyes: nothing moves until another admin approves (the CLI proposed as the "paycore CLI" operator).
+    expect(await available()).toBe(before);
+    const admin = (method: string, path: string) => fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+    const approved = await admin("POST", `/admin/v1/proposals/${proposal_id}/approve`);
+    expect(approved.status).toBe(200);
     const fee = 200; // the demo merchant's payout fee minimum
-    expect(await available()).toBe(before - (100_050 + fee) - (30_000 + fee));
-    const paid = await client.get<{ data: Json[] }>("/v1/payouts");
-    expect(paid.body.data.map((p) => [p.out_payout_no, p.amount, p.status]).sort()).toEqual([["imp-1", 100_050, "succeeded"], ["imp-3", 30_000, "succeeded"]]);
+    const after = before - (100_050 + fee) - (30_000 + fee);
+    for (let i = 0; i < 600 && (await available()) !== after; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await available()).toBe(after);
+    const paidNow = async () => (await client.get<{ data: Json[] }>("/v1/payouts")).body.data.map((p) => [p.out_payout_no, p.amount, p.status]).sort();
+    for (let i = 0; i < 600 && JSON.stringify(await paidNow()).includes("processing"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await paidNow()).toEqual([["imp-1", 100_050, "succeeded"], ["imp-3", 30_000, "succeeded"]]);
 
+    // The same file again answers the batch and pays nothing twice.
     const again = await runCli(["payouts", "import", file, "--merchant", merchant_id], env(), 180_000);
     expect(again.code, again.stderr).toBe(1);
-    expect(again.stdout).toContain("succeeded 2");
-    expect(await available()).toBe(before - (100_050 + fee) - (30_000 + fee));
-    // The operator import is audited (through the server it is the paycore CLI operator).
-    const audit = await fetch(`${api}/admin/v1/audit-log?target_type=merchant&target_id=${merchant_id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(again.stdout).toMatch(/batch pob_\S+ \(import-[0-9a-f]{16}\): 3 lines — succeeded 2, processing 0, queued 0, failed 0, returned 0, rejected 1/);
+    expect(again.stdout).toContain("rejected: file line 3 (imp-2): invalid_request: payouts.1.payee.bank_code:");
+    expect(await available()).toBe(after);
+    // The approval is audited as the import, naming who proposed it.
+    const audit = await admin("GET", `/admin/v1/audit-log?target_type=merchant&target_id=${merchant_id}`);
     const entries = ((await audit.json()) as { data: Json[] }).data.filter((e) => e.action === "payout_batch.import");
-    expect(entries).toHaveLength(storage.env.DATABASE_URL ? 0 : 1);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.after).toMatchObject({ proposed_by: "op_local_cli", proposal_id });
   }, 400_000);
 
   it("stops with one line and exit 2 on bad arguments or a bad file, and explains itself with --help", async () => {

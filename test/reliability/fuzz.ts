@@ -260,7 +260,7 @@ export function send(base: string, r: FuzzRequest): Promise<{ status: number; te
 // ---------------------------------------------------------------------------------------------
 // State
 
-const BUSINESS_TABLES = ["entities", "merchants", "merchant_products", "api_keys", "payments", "refunds", "agreements", "card_agreements", "cards", "sign_requests", "payouts", "payout_batches", "deposits", "proposals", "operators", "risk_rules", "risk_blocklist", "agreement_campaigns", "settlement_holds", "settlements"];
+const BUSINESS_TABLES = ["entities", "merchants", "merchant_products", "api_keys", "payments", "refunds", "agreements", "card_agreements", "cards", "sign_requests", "payouts", "payout_batches", "payout_batch_imports", "deposits", "proposals", "operators", "risk_rules", "risk_blocklist", "agreement_campaigns", "settlement_holds", "settlements"];
 
 export async function tableCounts(app: TestApp): Promise<Record<string, number>> {
   const existing = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = current_schema()`.execute(app.ctx.db);

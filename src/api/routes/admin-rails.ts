@@ -5,9 +5,10 @@ import { RAILS, type Rail } from "../../kernel/cnaps/hours.ts";
 import { notFound } from "../../kernel/errors.ts";
 import { fenToWire } from "../../kernel/money.ts";
 import { recordAudit } from "../../operators/index.ts";
-import { createPayoutBatch, getPayoutBatch, listPayoutBatches, listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
+import { getPayoutBatch, payoutImportKind, proposePayoutImport, listPayoutBatches, listPayouts, PAYOUT_LIMITS, PayoutWire as W, railViews, updateRail, type PayoutDeps, type RailPatch, type RailView } from "../../payouts/index.ts";
 import type { ProposalKind, Proposals } from "../../proposals/index.ts";
 import { ADMIN_ONLY, adminRoute, type RouteDef } from "../route.ts";
+import { ProposalOut } from "./admin-proposals.ts";
 import { listOf } from "./common.ts";
 
 const RailOut = z.object({
@@ -56,6 +57,7 @@ function railCostKind(pd: PayoutDeps): ProposalKind<CostChange> {
 /** Operator API for payout rails and payouts (docs/payouts.md "API"). */
 export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[] {
   proposals.register(railCostKind(pd));
+  proposals.register(payoutImportKind(pd));
   return [
     adminRoute({
       method: "GET",
@@ -97,24 +99,20 @@ export function adminRailRoutes(pd: PayoutDeps, proposals: Proposals): RouteDef[
     adminRoute({
       method: "POST",
       url: "/admin/v1/merchants/:merchant_id/payout-batches",
-      summary: "Import a payout batch for a merchant ID (paycore payouts import): the same as its POST /v1/payout-batches; admin only, audited",
+      summary:
+        "Propose a payout batch for a merchant ID (paycore payouts import; four eyes): answers 202 with a proposal another admin approves, after which the batch runs as the merchant's own POST /v1/payout-batches would. A repeat answers the open proposal, or the batch (200) once it exists",
       tags: ["Admin: payouts"],
       roles: ADMIN_ONLY,
       params: z.strictObject({ merchant_id: z.string().min(1).max(64) }),
       body: W.AdminBatchCreate,
-      response: W.PayoutBatchOut,
-      success_status: 201,
+      response: z.union([ProposalOut, W.PayoutBatchOut]),
       body_limit_bytes: PAYOUT_LIMITS.batch_body_bytes_max,
       errors: ["duplicate_out_trade_no"],
       handler: async (i) => {
         const merchant = await pd.ctx.db.selectFrom("merchants").select("merchant_id").where("merchant_id", "=", i.params.merchant_id).executeTakeFirst();
         if (!merchant) throw notFound("merchant");
-        const r = await createPayoutBatch(pd, i.params.merchant_id, i.body);
-        if (r.status === 201) {
-          const after = { out_batch_no: i.body.out_batch_no, line_count: r.view.batch.line_count, counts: r.view.counts };
-          await recordAudit(pd.ctx.db, { operator_id: i.operator.operator_id, request_id: i.request_id, action: "payout_batch.import", target_type: "merchant", target_id: i.params.merchant_id, before: null, after }, pd.ctx.clock.now());
-        }
-        return { status: r.status, body: W.batchToWire(r.view) };
+        const r = await proposePayoutImport(pd, proposals, { operator: i.operator, request_id: i.request_id }, i.params.merchant_id, i.body);
+        return r.status === 202 ? { status: 202, body: r.proposal } : { status: 200, body: W.batchToWire(r.batch) };
       },
     }),
     adminRoute({
