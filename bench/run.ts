@@ -1,8 +1,9 @@
-/** `npm run bench [-- payments|ledger|sm2|risk|recon|http]`: benchmarks, each printing a table. Never part of `npm test`. */
+/** `npm run bench [-- payments|ledger|sm2|risk|recon|http|sandbox]`: benchmarks, each printing a table. Never part of `npm test`. */
 import { spawnSync } from "node:child_process";
 import { benchHttpClient } from "./http-client.ts";
 import { benchPayments } from "./payments.ts";
 import { benchRisk } from "./risk.ts";
+import { benchSandbox } from "./sandbox.ts";
 import { benchSm2 } from "./sm2.ts";
 
 /** bench/ledger.ts prints its own table (engine from DATABASE_URL; PGlite otherwise). */
@@ -26,6 +27,7 @@ const benches: [string, () => Promise<Record<string, string | number>[]>][] = [
   ["risk", benchRisk],
   ["recon", benchRecon],
   ["http", benchHttpClient],
+  ["sandbox", benchSandbox],
 ];
 const only = process.argv[2];
 for (const [name, run] of benches) {
