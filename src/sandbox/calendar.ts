@@ -6,9 +6,37 @@ export const BEIJING_OFFSET_MS = 8 * 60 * 60 * 1000;
 export const SETTLEMENT_CUTOFF_HOUR = 23;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export function beijingParts(at: Date): { date: string; time: string; hour: number } {
+interface BeijingSecond {
+  readonly date: string;
+  readonly time: string;
+  readonly hour: number;
+  /** `YYYY-MM-DDThh:mm:ss` */
+  readonly iso_local: string;
+  /** `yyyyMMddHHmmss` */
+  readonly compact: string;
+}
+
+// A payment formats the same second about ten times (answer, ids, settlement day, notification):
+// the last second formatted is kept.
+let last_second = NaN;
+let last_parts: BeijingSecond | null = null;
+
+function beijingSecond(at: Date): BeijingSecond {
+  const second = Math.floor(at.getTime() / 1000);
+  if (second === last_second && last_parts) return last_parts;
   const shifted = new Date(at.getTime() + BEIJING_OFFSET_MS).toISOString();
-  return { date: shifted.slice(0, 10), time: shifted.slice(11, 19), hour: Number(shifted.slice(11, 13)) };
+  const date = shifted.slice(0, 10);
+  const time = shifted.slice(11, 19);
+  const iso_local = `${date}T${time}`;
+  const parts: BeijingSecond = { date, time, hour: Number(shifted.slice(11, 13)), iso_local, compact: iso_local.replace(/[-:T]/g, "") };
+  last_second = second;
+  last_parts = parts;
+  return parts;
+}
+
+export function beijingParts(at: Date): { date: string; time: string; hour: number } {
+  const { date, time, hour } = beijingSecond(at);
+  return { date, time, hour };
 }
 
 /** `YYYY-MM-DD` of the settlement day `at` belongs to. */
@@ -20,13 +48,12 @@ export function settlementDate(at: Date): string {
 
 /** `YYYY-MM-DDThh:mm:ss` in Beijing time, as NetsUnion writes `SndDt`. */
 export function beijingIsoLocal(at: Date): string {
-  const { date, time } = beijingParts(at);
-  return `${date}T${time}`;
+  return beijingSecond(at).iso_local;
 }
 
 /** `yyyyMMddHHmmss` in Beijing time, as UnionPay writes `txnTime`. */
 export function beijingCompact(at: Date): string {
-  return beijingIsoLocal(at).replace(/[-:T]/g, "");
+  return beijingSecond(at).compact;
 }
 
 /** Parses either Beijing form back to an instant; null when malformed. */

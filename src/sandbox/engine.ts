@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Clock } from "../kernel/clock.ts";
 import { AMOUNT_FEN_MAX, networkFeeFen } from "../kernel/money.ts";
 import { beijingCompact, beijingParts, settlementDate } from "./calendar.ts";
@@ -119,7 +119,7 @@ export const declined = <T>(reason: DeclineReason, raw_code: string | null = nul
 export type ForcedDecline = { reason: DeclineReason; raw_code: string | null } | null;
 
 export function fingerprint(parts: readonly (string | bigint | null)[]): string {
-  return createHash("sha256").update(JSON.stringify(parts.map((p) => (p === null ? null : String(p))))).digest("hex");
+  return hash("sha256", JSON.stringify(parts.map((p) => (p === null ? null : String(p)))), "hex");
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { AMOUNT_YUAN_DIGITS_MAX, formatYuan } from "../../kernel/money.ts";
 import { maskPhone } from "../../kernel/mask.ts";
@@ -11,6 +10,7 @@ import type { FaultPlan } from "../faults.ts";
 import { CapacityError } from "../limits.ts";
 import type { EngineResult, Operation } from "../model.ts";
 import type { NotifyEvent } from "../notifier.ts";
+import { randomHexId } from "../random-ids.ts";
 import { isFresh } from "../replay.ts";
 import { spoilSignature, statementFile } from "../statements.ts";
 import { NETSUNION_BIZ_CODES, NETSUNION_SYSTEM } from "./codes.ts";
@@ -288,7 +288,7 @@ function respond(ctx: SandboxContext, request: Header | null, sys: { code: strin
   const response_type = request?.MsgTp && /^epcc\.\d{3}\./.test(request.MsgTp) ? request.MsgTp.replace(/^epcc\.(\d{3})/, (_m, n: string) => `epcc.${String(Number(n) + 1).padStart(3, "0")}`) : "epcc.999.001.01";
   const header: XmlElement = {
     SndDt: beijingIsoLocal(now), MsgTp: response_type, IssrId: NETSUNION_NETWORK_ID, Drctn: "21",
-    SignSN: ctx.keys.netsunion.key_id, MsgId: randomBytes(16).toString("hex"), RltdMsgId: request?.MsgId ?? "",
+    SignSN: ctx.keys.netsunion.key_id, MsgId: randomHexId(), RltdMsgId: request?.MsgId ?? "",
   };
   const body: XmlElement = { SysRtnInf: { SysRtnCd: sys.code, SysRtnDesc: sys.desc, SysRtnTm: beijingCompact(now) } };
   if (biz) body.BizInf = { BizStsCd: biz.status, BizRtnCd: biz.code, BizRtnDesc: biz.desc, ...biz.fields };
@@ -304,7 +304,7 @@ function sign(ctx: SandboxContext, content: XmlElement): string {
 export function encodeNetsUnionNotification(ctx: SandboxContext, event: NotifyEvent, now: Date): { content_type: string; body: string } {
   const header: XmlElement = {
     SndDt: beijingIsoLocal(now), MsgTp: event.type === "txn_result" ? "epcc.501.001.01" : "epcc.503.001.01", IssrId: NETSUNION_NETWORK_ID,
-    Drctn: "11", SignSN: ctx.keys.netsunion.key_id, MsgId: randomBytes(16).toString("hex"),
+    Drctn: "11", SignSN: ctx.keys.netsunion.key_id, MsgId: randomHexId(),
   };
   let body: XmlElement;
   if (event.type === "txn_result") {

@@ -10,12 +10,19 @@ export interface XmlElement {
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+const OPEN_TAG = /<([A-Za-z][A-Za-z0-9_]*)((?:\s+[A-Za-z:]+="[^"<]*")*)\s*(\/?)>/y;
+const SPACE = /\s*/y;
+
+const NEEDS_ESCAPE = /[&<>"']/;
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
 
 export function escapeXml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+  // Most texts (ids, codes, amounts) have nothing to escape: one test instead of five passes.
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : text;
 }
 
 function unescapeXml(text: string): string {
+  if (!text.includes("&")) return text;
   return text.replace(/&(amp|lt|gt|quot|apos);|&/g, (match, name: string | undefined) => {
     switch (name) {
       case "amp": return "&";
@@ -28,14 +35,17 @@ function unescapeXml(text: string): string {
   });
 }
 
-function writeElement(name: string, value: string | XmlElement): string {
-  if (typeof value === "string") return `<${name}>${escapeXml(value)}</${name}>`;
-  return `<${name}>${Object.entries(value).map(([k, v]) => writeElement(k, v)).join("")}</${name}>`;
+function writeChildren(content: XmlElement): string {
+  let out = "";
+  for (const name in content) {
+    const value = content[name]!;
+    out += typeof value === "string" ? `<${name}>${escapeXml(value)}</${name}>` : `<${name}>${writeChildren(value)}</${name}>`;
+  }
+  return out;
 }
 
 export function writeXml(root: string, namespace: string, content: XmlElement): string {
-  const inner = Object.entries(content).map(([k, v]) => writeElement(k, v)).join("");
-  return `<?xml version="1.0" encoding="UTF-8"?><${root} xmlns="${escapeXml(namespace)}">${inner}</${root}>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><${root} xmlns="${escapeXml(namespace)}">${writeChildren(content)}</${root}>`;
 }
 
 interface Cursor {
@@ -60,7 +70,9 @@ function readElement(cursor: Cursor, depth: number): { name: string; value: stri
   if (depth > SANDBOX_LIMITS.xml_depth_max) throw new Error("document nested too deep");
   if (++cursor.elements > SANDBOX_LIMITS.xml_elements_max) throw new Error("too many elements");
   skipSpace(cursor);
-  const open = /^<([A-Za-z][A-Za-z0-9_]*)((?:\s+[A-Za-z:]+="[^"<]*")*)\s*(\/?)>/.exec(cursor.text.slice(cursor.at));
+  // Sticky: matched at the cursor in place, without copying the rest of the document per element.
+  OPEN_TAG.lastIndex = cursor.at;
+  const open = OPEN_TAG.exec(cursor.text);
   if (!open) throw new Error(`expected an element at offset ${cursor.at}`);
   const name = open[1]!;
   if (depth > 0 && open[2]) throw new Error(`attributes are not accepted on ${name}`);
@@ -89,7 +101,9 @@ function readElement(cursor: Cursor, depth: number): { name: string; value: stri
 }
 
 function skipSpace(cursor: Cursor): void {
-  while (cursor.at < cursor.text.length && /\s/.test(cursor.text[cursor.at]!)) cursor.at++;
+  SPACE.lastIndex = cursor.at;
+  SPACE.test(cursor.text);
+  cursor.at = SPACE.lastIndex;
 }
 
 /** A child element's text; undefined when absent or not text. */
