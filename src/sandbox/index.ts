@@ -6,6 +6,7 @@ import type { SandboxContext, WireAnswer } from "./context.ts";
 import { Engine } from "./engine.ts";
 import { Faults } from "./faults.ts";
 import { registerBankTransferRoutes } from "./bank-transfers.ts";
+import { gatewayServerFactory, type GatewayHandler } from "./http/gateway.ts";
 import { registerCardRoutes, registerFaultRoutes, registerNetworkControlRoutes, registerSmsRoutes } from "./http/public.ts";
 import { PeerKeys, loadOrCreateNetworkKeys } from "./keys.ts";
 import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
@@ -91,8 +92,13 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   encoders.unionpay_nocard = (event, now) => encodeUnionPayNotification(ctx, event, now);
   encoders.unionpay_quickpay = encoders.unionpay_nocard;
 
-  const app = Fastify({ logger: false, bodyLimit: SANDBOX_LIMITS.message_bytes_max, forceCloseConnections: true });
   const held = new Set<NodeJS.Timeout>();
+  const gateway_routes = new Map<string, GatewayHandler>();
+  for (const path of GATEWAY_PATHS.netsunion) gateway_routes.set(path, (raw) => handleNetsUnion(ctx, raw));
+  for (const path of GATEWAY_PATHS.unionpay) gateway_routes.set(path, (raw) => handleUnionPay(ctx, raw));
+  // The gateways' ordinary messages are served under Fastify (src/sandbox/http/gateway.ts); the rest through it.
+  const serverFactory = gatewayServerFactory({ routes: gateway_routes, beforeAnswer: () => state.flush(), held, log });
+  const app = Fastify({ logger: false, bodyLimit: SANDBOX_LIMITS.message_bytes_max, forceCloseConnections: true, serverFactory });
   // No answer leaves before the journal lines of the changes it may report are written (persistence.ts).
   app.addHook("onSend", (_request, _reply, payload, done) => {
     try {
