@@ -1,4 +1,5 @@
 import { toPage } from "../db/paging.ts";
+import { statementTemplate } from "../db/template.ts";
 import { sql, type Kysely } from "kysely";
 import type { AgreementRow, CardAgreementRow, CardRow, Database } from "../db/index.ts";
 import { notFound } from "../kernel/errors.ts";
@@ -109,23 +110,7 @@ export async function getAgreementForPayment(
   agreement_id: string,
   out_trade_no: string,
 ): Promise<{ repeat_payment_id: string | null; agreement: AgreementRow; card: CardRow; held: CardAgreementRow[]; blocked: BlocklistHit[] } | null> {
-  const rows = await agreementWithCardQuery(db, merchant_id, agreement_id)
-    .leftJoin("card_agreements as g", (join) => join.onRef("g.card_id", "=", "c.card_id").on("g.status", "=", "active"))
-    .select((eb) =>
-      eb
-        .selectFrom("payments as p")
-        .select("p.payment_id")
-        .where("p.merchant_id", "=", merchant_id)
-        .where("p.out_trade_no", "=", out_trade_no)
-        .as("g_repeat_payment_id"),
-    )
-    // The blocklist entries naming the card, its holder or its phone (risk screening, src/risk/screen.ts).
-    .select(cardBlocklistHitsSql("c").as("g_blocked"))
-    .select(["g.card_agreement_id as g_card_agreement_id", "g.channel_id as g_channel_id", "g.network_agreement_no as g_network_agreement_no"])
-    .select(["g.verified_elements as g_verified_elements", "g.origin as g_origin", "g.status as g_status", "g.created_at as g_created_at"])
-    .select(["g.unbound_at as g_unbound_at", "g.unbound_reason as g_unbound_reason"])
-    .orderBy("g.created_at")
-    .execute();
+  const { rows } = await agreementForPayment.execute(db, merchant_id, agreement_id, out_trade_no);
   const first = rows[0];
   if (!first) return null;
   const held: CardAgreementRow[] = [];
@@ -147,6 +132,26 @@ export async function getAgreementForPayment(
   const { agreement, card } = splitAgreementRow(first);
   return { repeat_payment_id: first.g_repeat_payment_id, agreement, card, held, blocked: parseBlocklistHits(first.g_blocked) };
 }
+
+/** getAgreementForPayment's read, built and compiled once (src/db/template.ts): it runs on every payment. */
+const agreementForPayment = statementTemplate(3, (db, merchant_id: string, agreement_id: string, out_trade_no: string) =>
+  agreementWithCardQuery(db, merchant_id, agreement_id)
+    .leftJoin("card_agreements as g", (join) => join.onRef("g.card_id", "=", "c.card_id").on("g.status", "=", "active"))
+    .select((eb) =>
+      eb
+        .selectFrom("payments as p")
+        .select("p.payment_id")
+        .where("p.merchant_id", "=", merchant_id)
+        .where("p.out_trade_no", "=", out_trade_no)
+        .as("g_repeat_payment_id"),
+    )
+    // The blocklist entries naming the card, its holder or its phone (risk screening, src/risk/screen.ts).
+    .select(cardBlocklistHitsSql("c").as("g_blocked"))
+    .select(["g.card_agreement_id as g_card_agreement_id", "g.channel_id as g_channel_id", "g.network_agreement_no as g_network_agreement_no"])
+    .select(["g.verified_elements as g_verified_elements", "g.origin as g_origin", "g.status as g_status", "g.created_at as g_created_at"])
+    .select(["g.unbound_at as g_unbound_at", "g.unbound_reason as g_unbound_reason"])
+    .orderBy("g.created_at"),
+);
 
 function agreementWithCardQuery(db: Kysely<Database>, merchant_id: string, agreement_id: string) {
   return db

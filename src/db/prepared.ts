@@ -1,5 +1,6 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
-import type pg from "pg";
+import { createRequire } from "node:module";
+import pg from "pg";
 
 /**
  * Named prepared statements for the statements a process sends again and again (PostgreSQL only).
@@ -75,6 +76,104 @@ function withIsoDates(parameters: ReadonlyArray<unknown>): unknown[] {
   return values;
 }
 
+/** A named statement's row description on one connection: what its rows are parsed with. */
+interface Described {
+  fields: unknown[];
+  parsers: unknown[];
+  /** Every column as null, in a plain object (pg copies it per row and fills it). */
+  empty: Record<string, null>;
+}
+
+/** pg's Query as paycore's subclass uses it (pg/lib/query.js; the fields are pg's own). */
+interface PgQueryInternals {
+  name: string;
+  text: string;
+  values: unknown[];
+  binary: boolean | undefined;
+  portal: string;
+  rows: number | undefined;
+  callback: ((err: Error | null, result?: unknown) => void) | undefined;
+  _accumulateRows: boolean;
+  _result: { fields: unknown[]; _parsers: unknown[]; _prebuiltEmptyResultObject: Record<string, null> | null; _types: { getTypeParser(oid: number, format: string): unknown } };
+  handleRowDescription(msg: { fields: { name: string; dataTypeID: number; format?: string }[] }): void;
+  hasBeenParsed(connection: unknown): boolean;
+  handleError(err: unknown, connection: unknown): void;
+  prepare(connection: PgConnection): void;
+  _getRows(connection: PgConnection, rows: number | undefined): void;
+}
+
+interface PgConnection {
+  bind(config: { portal: string; statement: string; values: unknown[]; binary: boolean | undefined; valueMapper: unknown }): void;
+  close(config: { type: "S"; name: string }): void;
+  sync(): void;
+}
+
+const pgUtils = createRequire(import.meta.url)("pg/lib/utils.js") as { prepareValue: unknown };
+
+/**
+ * A named statement whose rows' shape this connection already knows. pg describes the portal on
+ * every execution, and the answer's row description (31 columns for a payment) is parsed into
+ * field objects and a row template every time (pg's `addFields`, 2 % of paycore's busy time in
+ * the payments benchmark). Once a connection has described a named statement, its result type
+ * cannot change on that connection without the server refusing the execution ("cached plan must
+ * not change result type", which renames the statement: above), so the description is kept per
+ * connection and name, and later executions send no Describe: Bind, Execute, Sync.
+ */
+class NamedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => PgQueryInternals) {
+  constructor(
+    config: pg.QueryConfig,
+    private readonly described: Map<string, Described>,
+  ) {
+    super(config);
+  }
+
+  override prepare(connection: PgConnection): void {
+    const known = this.described.get(this.name);
+    if (!known || !this.hasBeenParsed(connection) || this.rows !== undefined) return super.prepare(connection);
+    const result = this._result;
+    result.fields = known.fields;
+    result._parsers = known.parsers;
+    result._prebuiltEmptyResultObject = known.empty;
+    this._accumulateRows = true;
+    try {
+      connection.bind({ portal: this.portal, statement: this.name, values: this.values, binary: this.binary, valueMapper: pgUtils.prepareValue });
+    } catch (err) {
+      // As pg does: close the statement and sync, so that the connection stays usable.
+      connection.close({ type: "S", name: this.name });
+      connection.sync();
+      this.handleError(err, connection);
+      return;
+    }
+    this._getRows(connection, this.rows);
+  }
+
+  override handleRowDescription(msg: { fields: { name: string; dataTypeID: number; format?: string }[] }): void {
+    super.handleRowDescription(msg);
+    const result = this._result;
+    this.described.set(this.name, { fields: result.fields, parsers: result._parsers, empty: result._prebuiltEmptyResultObject! });
+  }
+}
+
+/** Per pg connection: the named statements it has described (bounded by the names: statements_max). */
+const descriptions = new WeakMap<object, Map<string, Described>>();
+
+function describedOn(client: object): Map<string, Described> {
+  let map = descriptions.get(client);
+  if (!map) {
+    map = new Map();
+    descriptions.set(client, map);
+  }
+  return map;
+}
+
+function runNamed<R>(client: pg.PoolClient, config: pg.QueryConfig): Promise<PostgresQueryResult<R>> {
+  return new Promise((resolve, reject) => {
+    const query = new NamedQuery(config, describedOn(client));
+    query.callback = (err, result) => (err ? reject(err) : resolve(result as PostgresQueryResult<R>));
+    void client.query(query as unknown as pg.Submittable);
+  });
+}
+
 class PreparingClient implements PostgresPoolClient {
   private in_transaction = false;
   constructor(
@@ -93,11 +192,11 @@ class PreparingClient implements PostgresPoolClient {
     const names = this.names;
     const name = names && values && values.length > 0 ? names.nameOf(text) : null;
     if (name === null || names === null) return client.query(text, values);
-    return client.query({ name, text, values }).catch((err: { code?: string; message?: string }) => {
+    return runNamed<R>(this.inner, { name, text, values: values as unknown[] }).catch((err: { code?: string; message?: string }) => {
       if (err?.code !== PLAN_CHANGED || !/cached plan must not change result type/.test(err.message ?? "")) throw err;
       const renamed = names.nameOf(text) === name ? names.rename(text) : names.nameOf(text)!;
       if (this.in_transaction) throw err;
-      return client.query({ name: renamed, text, values });
+      return runNamed<R>(this.inner, { name: renamed, text, values: values as unknown[] });
     });
   }
 

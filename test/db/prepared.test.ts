@@ -62,6 +62,20 @@ describe("prepared statements", () => {
     }
   });
 
+  it("a prepared statement run again on its connection parses its rows as the first run did: types, nulls, no row, after an error", async () => {
+    // From the second run on a connection, its row description is not asked for again (prepared.ts, NamedQuery).
+    const typed = (id: number, n: bigint | null, at: Date, divisor: number) =>
+      sql<{ id: number; v: string; n: bigint | null; at: Date; q: number }>`SELECT id, v, ${n}::int8 AS n, ${at}::timestamptz AS at, 10 / ${divisor}::int4 AS q FROM ${sql.table(`${schema}.t`)} WHERE id = ${id}`.execute(h.db);
+    const at = new Date("2026-12-02T16:20:00.123Z");
+    for (let i = 0; i < PREPARE_LIMITS.seen_before_naming + 3; i++) {
+      const n = i % 2 ? null : 9_007_199_254_740_993n;
+      expect((await typed(1 + (i % 2), n, at, 5)).rows).toEqual([{ id: 1 + (i % 2), v: i % 2 ? "two" : "one", n, at, q: 2 }]);
+      expect((await typed(3, n, at, 5)).rows).toEqual([]);
+    }
+    await expect(typed(1, 1n, at, 0)).rejects.toThrow(/division by zero/);
+    expect((await typed(2, 5n, at, 2)).rows).toEqual([{ id: 2, v: "two", n: 5n, at, q: 5 }]);
+  });
+
   it("names are bounded: one-off texts are never named, and no more than the limit", () => {
     const names = new StatementNames();
     for (let i = 0; i < PREPARE_LIMITS.counted_max * 2; i++) expect(names.nameOf(`SELECT ${i} WHERE $1`)).toBeNull();
