@@ -4,7 +4,7 @@ import { hmacSha256Base64 } from "../kernel/crypto/index.ts";
 import { PaycoreError, type ErrorCode } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { authenticateOperator, type OperatorRole } from "../operators/index.ts";
-import { randomBytes } from "node:crypto";
+import { randomBase64urlText } from "../kernel/random.ts";
 import { errorBody, errorResponse } from "./errors.ts";
 import { isDatabaseUnavailable } from "../db/availability.ts";
 import { onClientError, onFrameworkError } from "./framework-errors.ts";
@@ -154,7 +154,7 @@ function installResponseSigning(app: FastifyInstance): void {
     if (!merchant) return payload;
     const body = typeof payload === "string" ? payload : payload === null || payload === undefined ? "" : String(payload);
     const timestamp = String(Math.floor(Date.now() / 1000));
-    const nonce = randomBytes(12).toString("base64url");
+    const nonce = randomBase64urlText(12);
     reply.header("Paycore-Timestamp", timestamp);
     reply.header("Paycore-Nonce", nonce);
     reply.header("Paycore-Signature", hmacSha256Base64(merchant.secret, responseStringToSign(timestamp, nonce, body)));

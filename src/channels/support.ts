@@ -2,6 +2,7 @@ import { assert } from "../kernel/assert.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { AMOUNT_FEN_MAX } from "../kernel/money.ts";
 import type { Failed, FailureReason, Pending, PendingCause, VerifiedElements } from "./types.ts";
+import { randomHexText } from "../kernel/random.ts";
 
 /** Limits of the adapters' side of the wire. */
 export const CHANNEL_LIMITS = {
@@ -86,5 +87,5 @@ export class ReplayGuard {
 }
 
 export function randomHex(bytes: number): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex");
+  return randomHexText(bytes);
 }

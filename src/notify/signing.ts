@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBase64urlText } from "../kernel/random.ts";
 import type { Ctx } from "../context.ts";
 import { unixSeconds } from "../kernel/clock.ts";
 import { hmacSha256Base64 } from "../kernel/crypto/index.ts";
@@ -45,7 +45,7 @@ export async function newestUsableKey(ctx: Pick<Ctx, "db" | "box" | "clock">, me
 /** The headers of one attempt: a fresh nonce and timestamp each time, the same event id always. */
 export function notificationHeaders(key: SigningKey, event: { event_id: string; type: EventType }, body: string, now: Date): Record<string, string> {
   const timestamp = String(unixSeconds(now));
-  const nonce = randomBytes(12).toString("base64url");
+  const nonce = randomBase64urlText(12);
   return {
     "content-type": "application/json; charset=utf-8",
     "user-agent": "paycore-notify/1",
