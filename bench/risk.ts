@@ -5,9 +5,9 @@
  * 5 merchant IDs):
  *
  * - hook: `screenPayment` around the intent insert against the insert alone, interleaved, so the
- *   difference is the rules' own cost (the one counting statement, the scope locks and re-check
- *   and the stored decision in the intent's statement; the rules come from the configuration
- *   cache and the blocklist with the payment's first read, as in a request);
+ *   difference is the rules' own cost (in the intent's statement: the scope locks, the count and
+ *   the judgement, and the stored decision; the rules come from the configuration cache and the
+ *   blocklist with the payment's first read, as in a request);
  * - end to end: POST /v1/payments through the sandbox network with no rules, then with the 20.
  *
  *   npm run bench -- risk                                   # embedded PGlite
@@ -23,7 +23,7 @@ import { confirmConfigAfterwards, runCounted, type CardRow, type Database, type 
 import { newId } from "../src/kernel/ids.ts";
 import { insertIntent } from "../src/payments/intent.ts";
 import { windowUsageQuery } from "../src/risk/counters.ts";
-import { ruleWindows } from "../src/risk/evaluate.ts";
+import { judgeInStatement, lockKeys, ruleWindows } from "../src/risk/evaluate.ts";
 import { getAgreementForPayment } from "../src/agreements/store.ts";
 import { applicableRules, rebuildCounters, screenPayment } from "../src/risk/index.ts";
 import { catalogue, pickCard, signCard } from "../test/payments/helpers.ts";
@@ -182,14 +182,15 @@ async function benchHook(app: TestApp, merchant_ids: string[]): Promise<Record<s
     { bench: "first read + hook + insert, 0 rules", engine, samples: SAMPLES, "p50 / p99 ms": pair(read_zero) },
     { bench: "first read + hook + insert, 20 rules", engine, samples: SAMPLES, "p50 / p99 ms": pair(read_twenty) },
     { bench: "added by 20 rules vs 0 rules, with the first read", engine, samples: SAMPLES, "p50 / p99 ms": diff(read_twenty, read_zero) },
-    { bench: "counting statement, 20 rules: planning + execution in the server", engine, samples: server.length, "p50 / p99 ms": pair(server) },
+    { bench: "count and judgement (risk_payment_judge), 20 rules: planning + execution in the server", engine, samples: server.length, "p50 / p99 ms": pair(server) },
   ];
 }
 
 /**
- * The counting statement's own time in the database (planning + execution, from EXPLAIN ANALYZE
+ * The intent statement's risk guard on its own in the database (`risk_payment_judge`: the scope
+ * locks, the count of every window and the judgement; planning + execution, from EXPLAIN ANALYZE
  * without per-node timing), for the same cards and merchant IDs as the timed payments: what the
- * statement costs without the client, the round trip or the machine's run queue in front of it.
+ * rules cost the server without the client, the round trip or the machine's run queue in front.
  */
 async function countingStatementTimes(app: TestApp, merchant_ids: string[], cards: CardRow[]): Promise<number[]> {
   const times: number[] = [];
@@ -199,7 +200,8 @@ async function countingStatementTimes(app: TestApp, merchant_ids: string[], card
     const merchant_id = merchant_ids[i % merchant_ids.length]!;
     const rules = await applicableRules(app.ctx.db, "payment", merchant_id);
     const attempt = { subject: "payment" as const, keys: { card_id: card.card_id, id_fingerprint: card.id_fingerprint, merchant_id }, amount: 12_345n, now: app.ctx.clock.now(), card_since: card.created_at };
-    const query = windowUsageQuery("payment", attempt.keys, ruleWindows(rules, attempt).windows);
+    // What a payment's intent statement runs first: the scope locks, the count and the judgement.
+    const query = sql`SELECT ${judgeInStatement(rules, attempt, lockKeys(rules, attempt.keys, "payment"), newId("pay", attempt.now.getTime()))} AS ok`;
     const plan = await sql<{ "QUERY PLAN": unknown }>`EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) ${query}`.execute(app.ctx.db);
     const cell = plan.rows[0]!["QUERY PLAN"];
     const [summary] = (typeof cell === "string" ? JSON.parse(cell) : cell) as { "Planning Time": number; "Execution Time": number }[];

@@ -173,9 +173,20 @@ export function scopesUnchanged(lock_keys: readonly string[], checks: readonly S
   return sql<boolean>`risk_scopes_unchanged(${RISK_LOCK_CLASS}::int, ${texts(lock_keys)}, ${texts(checks.map((c) => c.scope_key))}, ${times}, ${counts})`;
 }
 
-/** A PostgreSQL array literal (each element quoted): one parameter whatever the length. */
-function arrayLiteral(xs: readonly (string | number | Date)[]): string {
-  return `{${xs.map((x) => `"${(x instanceof Date ? x.toISOString() : String(x)).replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
+/**
+ * A PostgreSQL array literal (strings and instants quoted, null as NULL): one parameter whatever
+ * the length. On every payment under rules (~250 elements), so an element is escaped only when it
+ * holds a quote or a backslash.
+ */
+export function arrayLiteral(xs: readonly (string | number | Date | bigint | null)[]): string {
+  return `{${xs.map(arrayElement).join(",")}}`;
+}
+
+function arrayElement(x: string | number | Date | bigint | null): string {
+  if (x === null) return "NULL";
+  if (typeof x === "number" || typeof x === "bigint") return String(x);
+  const text = x instanceof Date ? x.toISOString() : x;
+  return text.includes('"') || text.includes("\\") ? `"${text.replace(/["\\]/g, "\\$&")}"` : `"${text}"`;
 }
 
 /**
@@ -184,6 +195,14 @@ function arrayLiteral(xs: readonly (string | number | Date)[]): string {
  * arrays (one parameter each).
  */
 function paymentUsageCall(keys: ScopeKeys, windows: readonly WindowQuery[], checks: readonly ScopeCheck[]): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
+  return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, n, a FROM risk_payment_window_usage(${paymentUsageArgs(keys, windows, checks)})`;
+}
+
+/**
+ * The arguments of `risk_payment_window_usage` (and the counting part of `risk_payment_judge`):
+ * the bucket ranges (and check totals) as five arrays, then each scope's key and raw edges.
+ */
+export function paymentUsageArgs(keys: ScopeKeys, windows: readonly WindowQuery[], checks: readonly ScopeCheck[] = []): RawBuilder<unknown> {
   const b = { w: [] as number[], key: [] as string[], width: [] as number[], lo: [] as Date[], hi: [] as Date[] };
   const edges: Record<"card" | "id_holder" | "merchant", { w: number[]; lo: Date[]; hi: Date[] }> = {
     card: { w: [], lo: [], hi: [] },
@@ -211,10 +230,12 @@ function paymentUsageCall(keys: ScopeKeys, windows: readonly WindowQuery[], chec
   const texts = (xs: string[]) => sql`${arrayLiteral(xs)}::text[]`;
   const times = (xs: Date[]) => sql`${arrayLiteral(xs)}::timestamptz[]`;
   const edge = (e: { w: number[]; lo: Date[]; hi: Date[] }) => sql`${ints(e.w)}, ${times(e.lo)}, ${times(e.hi)}`;
-  return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, n, a FROM risk_payment_window_usage(
-    ${ints(b.w)}, ${texts(b.key)}, ${ints(b.width)}, ${times(b.lo)}, ${times(b.hi)},
-    ${keys.card_id}::text, ${edge(edges.card)}, ${keys.id_fingerprint}::text, ${edge(edges.id_holder)}, ${keys.merchant_id}::text, ${edge(edges.merchant)})`;
+  return sql`${ints(b.w)}, ${texts(b.key)}, ${ints(b.width)}, ${times(b.lo)}, ${times(b.hi)},
+    ${keys.card_id}::text, ${edge(edges.card)}, ${keys.id_fingerprint}::text, ${edge(edges.id_holder)}, ${keys.merchant_id}::text, ${edge(edges.merchant)}`;
 }
+
+/** The first key of the two-key advisory locks risk takes (its migration number). */
+export const RISK_LOCK_CLASS = 1000;
 
 /** The raw rows of the window edges of one scope (each edge is less than a minute long). */
 function edgeRows(subject: RuleSubject, scope: RuleScope, keys: ScopeKeys, ranges: RawBuilder<unknown>[]): RawBuilder<unknown> {
@@ -345,9 +366,6 @@ export async function sweepOldCounters(db: Kysely<Database>, now: Date, bounds: 
   }
   return total;
 }
-
-/** The first key of the two-key advisory locks risk takes (its migration number). */
-const RISK_LOCK_CLASS = 1000;
 
 /**
  * Rebuilds the buckets of payments and signings since an instant from their rows (what the

@@ -1,8 +1,8 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { formatYuan } from "../kernel/money.ts";
-import { checkFrom, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
+import { arrayLiteral, checkFrom, paymentUsageArgs, RISK_LOCK_CLASS, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
 
 /** One rule that fired, with the figures that made it fire: what operators read. */
@@ -116,11 +116,17 @@ function judge(rule: RiskRuleRow, used: Usage, a: Attempt): FiredRule | null {
   const over_count = rule.max_count !== null && count > BigInt(rule.max_count);
   const over_amount = rule.max_amount !== null && amount > rule.max_amount;
   if (!over_count && !over_amount) return null;
-  const noun = a.subject === "payment" ? "payments" : "signings";
-  const span = rule.kind === "first_payment" ? "since the card was signed" : `in ${rule.window_seconds} s`;
-  const explanation = over_count
-    ? `${SCOPE_WORDS[rule.scope]}: ${count} ${noun} ${span} with this one, over the limit of ${rule.max_count}`
-    : `${SCOPE_WORDS[rule.scope]}: ${formatYuan(amount)} yuan ${span} with this payment, over the limit of ${formatYuan(rule.max_amount!)} yuan`;
+  const explanation = over_count ? overCountText(rule, a.subject, count.toString()) : overAmountText(rule, formatYuan(amount));
+  return {
+    ...firedFields(rule),
+    observed_count: Number(count),
+    observed_amount: a.subject === "payment" ? amount.toString() : null,
+    explanation,
+  };
+}
+
+/** What a fired rule says of itself whatever the figures. */
+function firedFields(rule: RiskRuleRow): Omit<FiredRule, "observed_count" | "observed_amount" | "explanation"> {
   return {
     rule_id: rule.rule_id,
     name: rule.name,
@@ -131,10 +137,46 @@ function judge(rule: RiskRuleRow, used: Usage, a: Attempt): FiredRule | null {
     window_seconds: rule.window_seconds,
     max_count: rule.max_count,
     max_amount: rule.max_amount === null ? null : rule.max_amount.toString(),
-    observed_count: Number(count),
-    observed_amount: a.subject === "payment" ? amount.toString() : null,
-    explanation,
   };
+}
+
+const span = (rule: RiskRuleRow) => (rule.kind === "first_payment" ? "since the card was signed" : `in ${rule.window_seconds} s`);
+
+/** The words of a rule over its count, given the count (this attempt included). */
+function overCountText(rule: RiskRuleRow, subject: RuleSubject, count: string): string {
+  const noun = subject === "payment" ? "payments" : "signings";
+  return `${SCOPE_WORDS[rule.scope]}: ${count} ${noun} ${span(rule)} with this one, over the limit of ${rule.max_count}`;
+}
+
+/** The words of a rule over its amount, given the amount in yuan (this payment included). */
+function overAmountText(rule: RiskRuleRow, yuan: string): string {
+  assert(rule.max_amount !== null, "only an amount limit is over its amount");
+  return `${SCOPE_WORDS[rule.scope]}: ${yuan} yuan ${span(rule)} with this payment, over the limit of ${formatYuan(rule.max_amount)} yuan`;
+}
+
+/**
+ * The guard of a payment's intent statement that counts and judges its rules in the statement
+ * (migration 1850, `risk_payment_judge`): it takes the scope locks, counts every window with a
+ * snapshot taken after them, and answers false when an enforced reject rule fires (the statement
+ * writes nothing; the payment is judged again under the locks, which stores the reject). Otherwise
+ * it keeps the decision for `judgedDecisionInserts`. The same judgement as `judgeRules`: the
+ * thresholds and the words come from here (`{count}` and `{yuan}` are filled in by the function).
+ */
+export function judgeInStatement(rules: readonly RiskRuleRow[], a: Attempt, lock_keys: readonly string[], payment_id: string): RawBuilder<boolean> {
+  assert(a.subject === "payment", "only payments are judged in their intent's statement");
+  const { live, windows, window_of } = ruleWindows(rules, a);
+  const effect = (r: RiskRuleRow) => (r.mode === "shadow" ? "shadow" : r.action);
+  const fields = live.map((r) => ({
+    ...firedFields(r),
+    count_text: r.max_count === null ? null : overCountText(r, a.subject, "{count}"),
+    amount_text: r.max_amount === null ? null : overAmountText(r, "{yuan}"),
+  }));
+  const ints = (xs: readonly (number | bigint | null)[], type: "int" | "int8") => sql`${arrayLiteral(xs)}::${sql.raw(type)}[]`;
+  return sql<boolean>`risk_payment_judge(${RISK_LOCK_CLASS}::int, ${arrayLiteral([...new Set(lock_keys)])}::text[],
+    ${paymentUsageArgs(a.keys, windows)},
+    ${payment_id}::text, ${a.amount}::int8,
+    ${ints(window_of, "int")}, ${ints(live.map((r) => r.max_count), "int8")}, ${ints(live.map((r) => r.max_amount), "int8")},
+    ${arrayLiteral(live.map(effect))}::text[], ${JSON.stringify(fields)}::jsonb)`;
 }
 
 /** Enforced rules decide; shadow rules are only recorded. A reject beats a review. */

@@ -4,7 +4,8 @@ import { counterUpsert, type CounterAddition } from "./counters.ts";
 /**
  * What the risk check adds to the one statement that records a payment's intent
  * (src/payments/intent.ts): the payment's counter buckets, its decision (and a review's alert),
- * and for a payment counted without its scope locks the guard that takes them and re-checks.
+ * and for a payment under rules the guard that takes the scope locks, counts and judges
+ * (`risk_payment_judge`, migration 1850).
  */
 export interface IntentRisk {
   counters: CounterAddition;
@@ -28,8 +29,9 @@ export function intentRiskWrites(risk: IntentRisk, inserted: string): RawBuilder
 }
 
 /**
- * The guard answered false: a payment of a locked scope was recorded between the count and the
- * intent's statement, which wrote nothing. The payment is judged again under the locks.
+ * The guard answered false: the rules judged in the intent's statement reject the payment (or,
+ * for a guard that re-checks an earlier count, a payment of a locked scope was recorded since),
+ * and the statement wrote nothing. The payment is judged again under the locks, in a transaction.
  */
 export class RiskScopesMoved extends Error {
   constructor() {

@@ -6,7 +6,7 @@ import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { blockFingerprint, blocklistHits, cardBlocklistHits, type BlocklistHit } from "./blocklist.ts";
 import { counterUpsert, lockScopes, scopesUnchanged, type CounterAddition, type ScopeKeys } from "./counters.ts";
-import { countWindows, judgeRules, lockKeys, outcomeOf, type Attempt, type Counted, type FiredRule } from "./evaluate.ts";
+import { countWindows, judgeInStatement, judgeRules, lockKeys, outcomeOf, type Attempt, type Counted, type FiredRule } from "./evaluate.ts";
 import { countersOnly, namedWrites, RiskScopesMoved, type IntentRisk } from "./intent-writes.ts";
 import type { DecisionOutcome, RiskRuleRow, RiskSigningRow, RuleSubject } from "./rows.ts";
 import { applicableRules } from "./rules.ts";
@@ -77,8 +77,7 @@ async function screenOnce<T extends { payment_id: string; created_at: Date }>(
   const counters: CounterAddition = { subject: "payment", keys, id: p.payment_id, at: p.created_at, count: 1n, amount: p.amount };
   const attempt: Attempt = { subject: "payment", keys, amount: p.amount, now, card_since: p.card.created_at };
   const rules = await applicableRules(ctx.db, "payment", p.merchant_id);
-  const locks = lockKeys(rules, keys, "payment");
-  const [blocked, counted] = await Promise.all([cardBlocklistHits(ctx, p.card, p.blocked), rules.length > 0 ? countWindows(ctx.db, rules, attempt, locks) : null]);
+  const blocked = await cardBlocklistHits(ctx, p.card, p.blocked);
   const base = { subject: "payment" as const, merchant_id: p.merchant_id, reference: p.out_trade_no, card_id: p.card.card_id, amount: p.amount, rules_evaluated: rules.length, now };
   if (blocked.length > 0) {
     await beforeOtherWrite();
@@ -86,10 +85,12 @@ async function screenOnce<T extends { payment_id: string; created_at: Date }>(
     throw rejection("payment", blockedAsFired(blocked[0]!));
   }
   // No rule: nothing to count or decide, the intent's one statement is all (it commits by itself).
-  if (counted === null) return record(ctx.db, countersOnly(counters));
+  if (rules.length === 0) return record(ctx.db, countersOnly(counters));
   const judged = { ...base, rules, attempt, counters, payment_id: p.payment_id };
-  const unlocked = await judgeAndRecord(ctx.db, judged, { how: "unlocked", counted }, record);
-  if (unlocked !== MOVED) return rejectedOr(ctx, base, unlocked, beforeOtherWrite);
+  const in_statement = await judgeAndRecord(ctx.db, judged, { how: "in_statement" }, record);
+  if (in_statement !== MOVED) return rejectedOr(ctx, base, in_statement, beforeOtherWrite);
+  // An enforced reject rule fired in the statement (or would have): judged again under the locks,
+  // where a reject is stored with its reasons.
   const locked = await ctx.db.transaction().execute(async (trx) => judgeAndRecord(trx, judged, { how: "locked" }, record));
   assert(locked !== MOVED, "a payment judged under its scope locks cannot find them moved");
   return rejectedOr(ctx, base, locked, beforeOtherWrite);
@@ -102,34 +103,39 @@ interface Judged extends Omit<DecisionInput, "outcome" | "fired" | "payment_id">
   payment_id: string;
 }
 
-type Judgement<T> = { outcome: "reject"; fired: FiredRule[] } | { outcome: Exclude<DecisionOutcome, "reject">; payment: T | null };
+/** Rejected (with the rules that fired), or recorded with its decision (the payment, or null on a conflict). */
+type Judgement<T> = { outcome: "reject"; fired: FiredRule[] } | { outcome: "recorded"; payment: T | null };
 
 /**
- * Judges, then records the intent with its decision unless rejected. Unlocked: judged on the
- * count made without locks; the intent's statement takes the scope locks and re-checks (answers
- * MOVED if the count moved). Locked (in a transaction): the locks are taken, then the count.
+ * Judges, then records the intent with its decision unless rejected. In the statement: the
+ * intent's statement takes the scope locks, counts and judges (`judgeInStatement`), and writes
+ * nothing when an enforced reject rule fires (answers MOVED). Locked (in a transaction): the locks
+ * are taken, then the count, then the judgement here.
  */
 async function judgeAndRecord<T>(
   db: Kysely<Database>,
   j: Judged,
-  mode: { how: "unlocked"; counted: Counted } | { how: "locked" },
+  mode: { how: "in_statement" } | { how: "locked" },
   record: (db: Kysely<Database>, risk: IntentRisk) => Promise<T | null>,
 ): Promise<Judgement<T> | typeof MOVED> {
   const locks = lockKeys(j.rules, j.attempt.keys, "payment");
-  if (mode.how === "locked") await lockScopes(db, locks);
-  const counted = mode.how === "unlocked" ? mode.counted : await countWindows(db, j.rules, j.attempt, []);
-  const fired = judgeRules(j.rules, j.attempt, counted);
+  const { rules: _r, attempt: _a, counters, ...base } = j;
+  if (mode.how === "in_statement") {
+    const guard = judgeInStatement(j.rules, j.attempt, locks, j.payment_id);
+    const writes = (inserted: string) => judgedDecisionInserts(base, inserted);
+    try {
+      return { outcome: "recorded", payment: await record(db, { counters, guard, writes }) };
+    } catch (err) {
+      if (err instanceof RiskScopesMoved) return MOVED;
+      throw err;
+    }
+  }
+  await lockScopes(db, locks);
+  const fired = judgeRules(j.rules, j.attempt, await countWindows(db, j.rules, j.attempt, []));
   const outcome = outcomeOf(fired);
   if (outcome === "reject") return { outcome, fired };
-  const { rules: _r, attempt: _a, counters, ...base } = j;
-  const guard = mode.how === "unlocked" && locks.length > 0 ? scopesUnchanged(locks, counted.checks) : null;
   const writes = (inserted: string) => decisionInserts({ ...base, outcome, fired }, inserted);
-  try {
-    return { outcome, payment: await record(db, { counters, guard, writes }) };
-  } catch (err) {
-    if (err instanceof RiskScopesMoved && guard !== null) return MOVED;
-    throw err;
-  }
+  return { outcome: "recorded", payment: await record(db, { counters, guard: null, writes }) };
 }
 
 /**
@@ -300,4 +306,21 @@ function decisionInserts(d: DecisionInput, inserted: string | null): RawBuilder<
     SELECT ${newId("ral", d.now.getTime())}::text, ${kind}::text, ${d.merchant_id}::text, ${d.payment_id}::text, ${review.rule_id}::text, ${message}::text,
       'open', ${d.now}::timestamptz, NULL, NULL${only_if}`);
   return inserts;
+}
+
+/**
+ * The decision's insert and a review's alert's, as parts of the intent's statement, with the
+ * outcome and the rules that fired as `risk_payment_judge` judged them in the statement (read
+ * back by `risk_payment_decision`, given the id of the payment row that went in: after the guard).
+ */
+function judgedDecisionInserts(d: Omit<DecisionInput, "outcome" | "fired">, inserted: string): RawBuilder<unknown>[] {
+  const judged = sql`${sql.id(inserted)} CROSS JOIN LATERAL risk_payment_decision(${sql.id(inserted)}.payment_id) AS d`;
+  return [
+    sql`INSERT INTO risk_decisions (decision_id, subject, merchant_id, payment_id, reference, card_id, amount, outcome, rules_evaluated, fired, created_at)
+      SELECT ${newId("rdc", d.now.getTime())}::text, ${d.subject}::text, ${d.merchant_id}::text, ${d.payment_id}::text, ${d.reference}::text, ${d.card_id}::text,
+        ${d.amount}::int8, d.outcome, ${d.rules_evaluated}::int4, d.fired, ${d.now}::timestamptz FROM ${judged}`,
+    sql`INSERT INTO risk_alerts (alert_id, kind, merchant_id, payment_id, rule_id, message, status, created_at, closed_at, closed_by)
+      SELECT ${newId("ral", d.now.getTime())}::text, 'payment_review', ${d.merchant_id}::text, ${d.payment_id}::text, d.alert_rule_id, d.alert,
+        'open', ${d.now}::timestamptz, NULL, NULL FROM ${judged} WHERE d.outcome = 'review'`,
+  ];
 }

@@ -140,6 +140,34 @@ describe("risk rules", () => {
     expect(decision.body.data[0].outcome).toBe("review");
   });
 
+  it("a decision judged in the intent's statement has every fired rule's figures and words, and a review's alert names its rule", async () => {
+    const { agreement_id } = await freshAgreement(app, M);
+    const velocity = await addRule(app, { kind: "velocity", scope: "card", max_count: 1, window_seconds: 600, action: "reject", mode: "shadow", name: "two in ten minutes" });
+    const amount = await addRule(app, { kind: "amount", scope: "id_holder", max_amount: 2_000, window_seconds: 600, action: "review", name: "twenty yuan" });
+    const first = await addRule(app, { kind: "first_payment", scope: "card", max_amount: 100, window_seconds: 86_400, action: "review", mode: "shadow" });
+    await addRule(app, { kind: "velocity", scope: "card", max_count: 3, window_seconds: 600, action: "reject" });
+    expect((await pay(M, agreement_id, 1_500)).status).toBe(201);
+    const paid = await pay(M, agreement_id, 1_001);
+    expect(paid.status).toBe(201);
+    const decision = (await app.admin("GET", `/admin/v1/risk/decisions?payment_id=${paid.body.payment_id}`)).body.data[0];
+    expect(decision).toMatchObject({ outcome: "review", rules_evaluated: 4, amount: 1_001 });
+    const byId = <R extends { rule_id: string }>(xs: R[]) => [...xs].sort((x, y) => (x.rule_id < y.rule_id ? -1 : 1));
+    const common = { window_seconds: 600, observed_amount: 2_501 };
+    expect(byId(decision.fired)).toEqual(byId([
+      { ...common, rule_id: velocity, name: "two in ten minutes", kind: "velocity", scope: "card", action: "reject", mode: "shadow", max_count: 1, max_amount: null, observed_count: 2,
+        explanation: "this card: 2 payments in 600 s with this one, over the limit of 1" },
+      { ...common, rule_id: amount, name: "twenty yuan", kind: "amount", scope: "id_holder", action: "review", mode: "enforce", max_count: null, max_amount: 2_000, observed_count: 2,
+        explanation: "this ID holder's cards: 25.01 yuan in 600 s with this payment, over the limit of 20.00 yuan" },
+      { ...common, window_seconds: 86_400, rule_id: first, name: expect.any(String), kind: "first_payment", scope: "card", action: "review", mode: "shadow", max_count: null, max_amount: 100, observed_count: 2,
+        explanation: "this card: 25.01 yuan since the card was signed with this payment, over the limit of 1.00 yuan" },
+    ]));
+    const alerts = await app.admin("GET", `/admin/v1/risk/alerts?status=open&kind=payment_review`);
+    expect(alerts.body.data.find((a: { payment_id: string }) => a.payment_id === paid.body.payment_id)).toMatchObject({
+      rule_id: amount,
+      message: `payment ${paid.body.payment_id} let through for review by rule ${amount} (twenty yuan): this ID holder's cards: 25.01 yuan in 600 s with this payment, over the limit of 20.00 yuan`,
+    });
+  });
+
   it("a rule change is audited and applies to the next payment", async () => {
     const { agreement_id } = await freshAgreement(app, M);
     const rule_id = await addRule(app, { kind: "velocity", scope: "card", max_count: 1, window_seconds: 600, action: "reject" });
