@@ -27,7 +27,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const AGREEMENTS = Number(process.env.BENCH_AGREEMENTS ?? 32);
 const PG_BIN = "/usr/lib/postgresql/15/bin";
-const PORTS = { pg: 4071, sandbox: 4072, paycore: 4073 } as const;
+// BENCH_PORT_BASE: another base port, so that two benches can run on one machine (their figures then share the cores).
+const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 4071);
+const PORTS = { pg: PORT_BASE, sandbox: PORT_BASE + 1, paycore: PORT_BASE + 2 } as const;
 
 type Row = Record<string, string | number>;
 
@@ -221,13 +223,20 @@ async function load(client: PaycoreClient, agreements: string[], seconds: number
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-async function dbStats(url: string, with_statements: boolean): Promise<{ statements: number; commits: number }> {
+async function dbStats(url: string, with_statements: boolean): Promise<{ statements: number; commits: number; updates: number; hot_updates: number }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     const commits = await c.query<{ n: string }>("SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()");
     const statements = with_statements ? await c.query<{ n: string }>("SELECT coalesce(sum(calls), 0)::text AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())") : null;
-    return { statements: Number(statements?.rows[0]?.n ?? NaN), commits: Number(commits.rows[0]!.n) };
+    // Updates of payment rows, and those that were HOT (no index entry written): read after a flush of this backend's counters.
+    const payments = await c.query<{ upd: string; hot: string }>("SELECT n_tup_upd::text AS upd, n_tup_hot_upd::text AS hot FROM pg_stat_user_tables WHERE relname = 'payments'");
+    return {
+      statements: Number(statements?.rows[0]?.n ?? NaN),
+      commits: Number(commits.rows[0]!.n),
+      updates: Number(payments.rows[0]?.upd ?? NaN),
+      hot_updates: Number(payments.rows[0]?.hot ?? NaN),
+    };
   } finally {
     await c.end();
   }
@@ -321,6 +330,7 @@ export async function benchPayments(): Promise<Row[]> {
         // Every statement of the run's database over the timed load, the notifications included.
         "SQL statements/payment": has_statements ? ((after.db.statements - before.db.statements) / n).toFixed(1) : "n/a",
         "commits/payment": ((after.db.commits - before.db.commits) / n).toFixed(2),
+        "payments HOT updates %": ((100 * (after.db.hot_updates - before.db.hot_updates)) / (after.db.updates - before.db.updates)).toFixed(0),
         "pgbench TPC-B tps": tps.toFixed(0),
         "ratio to pgbench": (rate / tps).toFixed(3),
         machine: `${cpus().length}× ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
