@@ -1,5 +1,5 @@
 import { toPage } from "../db/paging.ts";
-import type { Kysely } from "kysely";
+import type { ExpressionBuilder, Kysely } from "kysely";
 import type { Ctx } from "../context.ts";
 import { cachedConfig, type Database, type MerchantProductRow, type MerchantRow } from "../db/index.ts";
 import { PaycoreError, invalidRequest, notFound } from "../kernel/errors.ts";
@@ -13,6 +13,8 @@ import type { MerchantCreateInput, MerchantPatchInput } from "./schemas.ts";
 export interface Merchant {
   row: MerchantRow;
   products: MerchantProductRow[];
+  /** A settlement hold (risk): its payouts wait until a second operator releases it. */
+  hold: { reason: string; created_at: Date } | null;
 }
 
 type SettlementInput = MerchantCreateInput["settlement"];
@@ -99,7 +101,8 @@ export async function loadMerchant(db: Kysely<Database>, merchant_id: string, fo
   const row = await q.executeTakeFirst();
   if (!row) throw notFound("merchant");
   const products = await db.selectFrom("merchant_products").selectAll().where("merchant_id", "=", merchant_id).orderBy("product").execute();
-  return { row, products };
+  const hold = await db.selectFrom("settlement_holds").select(["reason", "created_at"]).where("merchant_id", "=", merchant_id).executeTakeFirst();
+  return { row, products, hold: hold ?? null };
 }
 
 export async function patchMerchant(ctx: Ctx, merchant_id: string, patch: MerchantPatchInput, actor: Actor) {
@@ -158,6 +161,8 @@ export interface MerchantListQuery {
   entity_id?: string | undefined;
   parent_merchant_id?: string | undefined;
   status?: "active" | "suspended" | undefined;
+  /** Only merchant IDs under a settlement hold (true) or not under one (false). */
+  held?: boolean | undefined;
   cursor?: string | undefined;
   limit: number;
 }
@@ -167,6 +172,10 @@ export async function listMerchants(ctx: Pick<Ctx, "db">, q: MerchantListQuery) 
   if (q.entity_id) query = query.where("entity_id", "=", q.entity_id);
   if (q.parent_merchant_id) query = query.where("parent_merchant_id", "=", q.parent_merchant_id);
   if (q.status) query = query.where("status", "=", q.status);
+  if (q.held !== undefined) {
+    const held = (eb: ExpressionBuilder<Database, "merchants">) => eb.exists(eb.selectFrom("settlement_holds as h").select("h.merchant_id").whereRef("h.merchant_id", "=", "merchants.merchant_id"));
+    query = query.where((eb) => (q.held ? held(eb) : eb.not(held(eb))));
+  }
   if (q.cursor) query = query.where("merchant_id", "<", q.cursor);
   const page = toPage(await query.execute(), q.limit, (r) => r.merchant_id);
   const data = [];
@@ -218,6 +227,7 @@ export function merchantToWire(m: Merchant) {
     limits: { card_daily_amount: amount(r.card_daily_amount), card_daily_count: r.card_daily_count, merchant_daily_amount: amount(r.merchant_daily_amount) },
     require_own_confirmation: r.require_own_confirmation,
     trusted_for_silent_reuse: r.trusted_for_silent_reuse,
+    settlement_hold: m.hold ? { reason: m.hold.reason, since: m.hold.created_at.toISOString() } : null,
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   };

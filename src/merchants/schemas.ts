@@ -119,6 +119,7 @@ export const MerchantOut = z.object({
   }),
   require_own_confirmation: z.boolean(),
   trusted_for_silent_reuse: z.boolean(),
+  settlement_hold: z.object({ reason: z.string(), since: z.string() }).nullable().describe("Risk's settlement hold: its payouts wait until a second operator releases it (DELETE …/settlement-hold)"),
   created_at: z.string(),
   updated_at: z.string(),
 });

@@ -151,6 +151,19 @@ describe("admin API: entities, merchant IDs, sub-merchants, keys, audit", () => 
     expect(JSON.stringify(log.body)).not.toMatch(/"sk_/);
   });
 
+  it("shows a settlement hold on the merchant ID and lists the held ones", async () => {
+    const m = await createTestMerchant(app);
+    const id = m.merchant.merchant_id as string;
+    expect((await app.admin("GET", `/admin/v1/merchants/${id}`)).body.settlement_hold).toBeNull();
+    expect((await app.admin("PUT", `/admin/v1/merchants/${id}/settlement-hold`, { reason: "gambling patterns" })).status).toBe(200);
+    const held = (await app.admin("GET", `/admin/v1/merchants/${id}`)).body.settlement_hold;
+    expect(held).toEqual({ reason: "gambling patterns", since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    const ids = async (q: string) => ((await app.admin("GET", `/admin/v1/merchants?limit=100&${q}`)).body.data as { merchant_id: string }[]).map((x) => x.merchant_id);
+    expect(await ids("held=true")).toContain(id);
+    expect(await ids("held=false")).not.toContain(id);
+    expect((await app.admin("GET", "/admin/v1/merchants?held=maybe")).status).toBe(400);
+  });
+
   it("enforces roles: an auditor reads but cannot change, an unknown token is refused", async () => {
     const created = await app.admin("POST", "/admin/v1/operators", { name: "Ada", role: "auditor" });
     expect(created.status).toBe(201);

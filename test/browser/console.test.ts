@@ -298,6 +298,18 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     const hold = (audit.body.data as Json[])[0];
     expect(hold, "the hold is audited").toBeTruthy();
     expect(JSON.stringify(hold!.after)).toContain("night traffic and round amounts");
+    // The merchant page shows the hold; releasing it is a proposal for a second operator.
+    await page.click("#nav-merchants");
+    const node = page.locator(`.merchant[data-merchant="${merchant_id}"]`);
+    await node.locator(".settlement-hold").waitFor();
+    expect(await node.locator(".settlement-hold").textContent()).toContain("night traffic and round amounts");
+    expect((await app.admin("GET", "/admin/v1/merchants?held=true")).body.data.map((m: Json) => m.merchant_id)).toEqual([merchant_id]);
+    await node.locator("button.release-hold").click();
+    await node.locator(".note").waitFor();
+    expect(await node.locator(".note").textContent()).toMatch(/prp_/);
+    const pending = await app.admin("GET", `/admin/v1/proposals?status=pending&kind=settlement.hold_release&target_id=${merchant_id}`);
+    expect(pending.body.data).toHaveLength(1);
+    expect((await app.admin("GET", `/admin/v1/merchants/${merchant_id}`)).body.settlement_hold.reason).toContain("night traffic and round amounts");
   }, 60_000);
 
   it("an auditor sees every page and is offered no change", async () => {
@@ -327,7 +339,7 @@ describe.skipIf(!browserAvailable())("operations console in Chromium", () => {
     await shot("auditor-reconciliation");
     await page.click("#nav-risk");
     await page.locator(`.risk-merchant[data-merchant="${merchant_id}"] .signal`).first().waitFor();
-    for (const changing of [".toggle-status", ".rotate", ".revoke-key", ".change-account", "#refund", ".redeliver", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert"]) {
+    for (const changing of [".toggle-status", ".rotate", ".revoke-key", ".change-account", "#refund", ".redeliver", ".toggle-channel", ".edit-cost", "#run-settlement", ".approve", ".reject", "#run-reconciliation", ".resolve", ".exc-actions", ".risk-actions", "#run-monitor", ".close-alert", ".release-hold"]) {
       expect(await page.locator(changing).count(), changing).toBe(0);
     }
     await page.click("#signout");

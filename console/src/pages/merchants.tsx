@@ -14,6 +14,7 @@ interface Merchant {
   risk_level: string;
   products: { product: string; fee_rate_bps: number; fee_min: number }[];
   settlement: { mode: string; cycle_days: number; account: { account_name: string; account_number_last4: string; bank_code: string } | null };
+  settlement_hold: { reason: string; since: string } | null;
 }
 
 /** GET /admin/v1/merchants/{id}/keys: a key, never its secret. */
@@ -85,6 +86,7 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
         <strong>{m.name}</strong> <code>{m.merchant_id}</code> <span className="status">{m.status}</span>
         <span className="products">{m.products.map((p) => <span key={p.product} className="product" data-product={p.product}>{p.product} <span className="fee-rate">{p.fee_rate_bps}bps</span> · {t("fee_min")} <span className="fee-min">{yuan(p.fee_min)}</span>{" "}</span>)}</span>
         <span>{m.settlement.account ? `${m.settlement.account.account_name} ****${m.settlement.account.account_number_last4}` : m.settlement.mode}</span>
+        {m.settlement_hold && <span className="warn settlement-hold" title={when(m.settlement_hold.since)}>{t("settlement_held")}: {m.settlement_hold.reason}</span>}
       </div>
       <div className="row">
         {can("PATCH /admin/v1/merchants/:merchant_id") && <button className="toggle-status" onClick={() => void act(async () => void (await api("PATCH", `/admin/v1/merchants/${m.merchant_id}`, { status: suspended ? "active" : "suspended" })))}>
@@ -92,6 +94,9 @@ function MerchantNode({ m, reload }: { m: Merchant; reload: () => void }) {
         </button>}
         {can("POST /admin/v1/merchants/:merchant_id/keys") && <button className="rotate" onClick={() => void act(async () => `${t("new_secret")}: ${JSON.stringify((await api("POST", `/admin/v1/merchants/${m.merchant_id}/keys`, {})).body)}`)}>{t("rotate_key")}</button>}
         {can("GET /admin/v1/merchants/:merchant_id/keys") && <button className="show-keys" onClick={() => void loadKeys().catch((err: Error) => setError(err.message))}>{t("api_keys")}</button>}
+        {m.settlement_hold && can("DELETE /admin/v1/merchants/:merchant_id/settlement-hold") && (
+          <button className="release-hold" onClick={() => void act(async () => `${t("proposed")} (${(await api<{ proposal_id: string }>("DELETE", `/admin/v1/merchants/${m.merchant_id}/settlement-hold`)).body.proposal_id})`)}>{t("release_hold")}</button>
+        )}
         {m.settlement.mode === "own" && can("PATCH /admin/v1/merchants/:merchant_id") && <button className="change-account" onClick={() => setForm({ account_name: "", account_number: "", bank_code: "" })}>{t("settlement_account")}</button>}
       </div>
       {can("PATCH /admin/v1/merchants/:merchant_id") && m.products.length > 0 && <ProductFees m={m} act={act} />}

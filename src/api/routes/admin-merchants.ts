@@ -95,6 +95,7 @@ export function adminMerchantRoutes(ctx: Ctx, proposals: Proposals): RouteDef[] 
         entity_id: z.string().max(64).optional(),
         parent_merchant_id: z.string().max(64).optional(),
         status: z.enum(["active", "suspended"]).optional(),
+        held: z.enum(["true", "false"]).transform((v) => v === "true").optional().describe("Only those under a settlement hold (true), or not (false)"),
       }),
       response: listOf(S.MerchantOut),
       handler: async (i) => ({ body: await listMerchants(ctx, i.query) }),
