@@ -119,12 +119,16 @@ const pgUtils = createRequire(import.meta.url)("pg/lib/utils.js") as { prepareVa
  * not change result type", which renames the statement: above), so the description is kept per
  * connection and name, and later executions send no Describe: Bind, Execute, Sync.
  */
-class NamedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => PgQueryInternals) {
+class NamedQuery extends (pg.Query as unknown as new (text: string, values: unknown[]) => PgQueryInternals) {
   constructor(
-    config: pg.QueryConfig,
+    name: string,
+    text: string,
+    values: unknown[],
     private readonly described: Map<string, Described>,
   ) {
-    super(config);
+    // Text and values, not a config object: pg copies a config object property by property.
+    super(text, values);
+    this.name = name;
   }
 
   override prepare(connection: PgConnection): void {
@@ -166,9 +170,9 @@ function describedOn(client: object): Map<string, Described> {
   return map;
 }
 
-function runNamed<R>(client: pg.PoolClient, config: pg.QueryConfig): Promise<PostgresQueryResult<R>> {
+function runNamed<R>(client: pg.PoolClient, name: string, text: string, values: unknown[]): Promise<PostgresQueryResult<R>> {
   return new Promise((resolve, reject) => {
-    const query = new NamedQuery(config, describedOn(client));
+    const query = new NamedQuery(name, text, values, describedOn(client));
     query.callback = (err, result) => (err ? reject(err) : resolve(result as PostgresQueryResult<R>));
     void client.query(query as unknown as pg.Submittable);
   });
@@ -192,11 +196,11 @@ class PreparingClient implements PostgresPoolClient {
     const names = this.names;
     const name = names && values && values.length > 0 ? names.nameOf(text) : null;
     if (name === null || names === null) return client.query(text, values);
-    return runNamed<R>(this.inner, { name, text, values: values as unknown[] }).catch((err: { code?: string; message?: string }) => {
+    return runNamed<R>(this.inner, name, text, values as unknown[]).catch((err: { code?: string; message?: string }) => {
       if (err?.code !== PLAN_CHANGED || !/cached plan must not change result type/.test(err.message ?? "")) throw err;
       const renamed = names.nameOf(text) === name ? names.rename(text) : names.nameOf(text)!;
       if (this.in_transaction) throw err;
-      return runNamed<R>(this.inner, { name: renamed, text, values: values as unknown[] });
+      return runNamed<R>(this.inner, renamed, text, values as unknown[]);
     });
   }
 

@@ -1,4 +1,4 @@
-import { RawNode, ValueNode, type CompiledQuery, type Compilable, type Kysely, type OperationNodeSource, type QueryResult, type RawBuilder } from "kysely";
+import { createQueryId, PostgresQueryCompiler, RawNode, ValueNode, type CompiledQuery, type Compilable, type Kysely, type OperationNodeSource, type QueryResult, type RawBuilder } from "kysely";
 import type { Database } from "./schema.ts";
 
 /**
@@ -35,8 +35,8 @@ interface Compiled {
 
 const CONSTANT_TYPES = new Set(["string", "number", "boolean", "bigint"]);
 
-function compile(db: Kysely<Database>, built: Compilable<unknown> | RawBuilder<unknown>, arity: number): Compiled {
-  const q = "isRawBuilder" in built ? built.compile(db) : built.compile();
+function compile(db: Kysely<Database> | null, built: Compilable<unknown> | RawBuilder<unknown>, arity: number): Compiled {
+  const q = "isRawBuilder" in built ? built.compile(db!) : built.compile();
   const used = new Set<number>();
   const sources = q.parameters.map((p): ParameterSource => {
     if (p instanceof Placeholder) {
@@ -114,5 +114,25 @@ export function statementTemplate<A extends readonly unknown[], R>(arity: A["len
       const node = RawNode.create(c.fragments, parametersOf(c, args).map((v) => ValueNode.create(v)));
       return { toOperationNode: () => node };
     },
+  };
+}
+
+/** Every engine paycore opens compiles for PostgreSQL (PGlite too): a raw fragment needs no handle. */
+const POSTGRES_COMPILER = new PostgresQueryCompiler();
+
+/**
+ * A part of statements (a `WITH` entry, a `VALUES` row) written with `sql`, built and compiled once
+ * like a statementTemplate, with the same rules for its builder.
+ */
+export function fragmentTemplate<A extends readonly unknown[]>(arity: A["length"], build: (...args: A) => RawBuilder<unknown>): (...args: A) => OperationNodeSource {
+  let c: Compiled | null = null;
+  return (...args) => {
+    if (c === null) {
+      const placeholders = Array.from({ length: arity }, (_, i) => new Placeholder(i)) as unknown as A;
+      const built = build(...placeholders);
+      c = compile(null, { compile: () => POSTGRES_COMPILER.compileQuery(built.toOperationNode(), createQueryId()) }, arity);
+    }
+    const node = RawNode.create(c.fragments, parametersOf(c, args).map((v) => ValueNode.create(v)));
+    return { toOperationNode: () => node };
   };
 }

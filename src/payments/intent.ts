@@ -1,6 +1,7 @@
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type Kysely, type OperationNodeSource, type RawBuilder } from "kysely";
 import type { Database, PaymentRow } from "../db/index.ts";
 import { SQLSTATE, sqlState } from "../db/errors.ts";
+import { fragmentTemplate } from "../db/template.ts";
 import type { NonceClaim } from "../db/request-nonce.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { LIMITS } from "../kernel/limits.ts";
@@ -64,8 +65,13 @@ const PAYMENT_COLUMN_TYPES: Record<keyof PaymentRow, string> = {
 };
 const PAYMENT_COLUMNS = Object.keys(PAYMENT_COLUMN_TYPES) as (keyof PaymentRow)[];
 
-function typedValues(row: PaymentRow): RawBuilder<unknown> {
-  return sql.join(PAYMENT_COLUMNS.map((c) => sql`${row[c]}::${sql.raw(PAYMENT_COLUMN_TYPES[c])}`));
+/** The row's values, each cast to its column's type: built and compiled once (src/db/template.ts). */
+const typedValuesList = fragmentTemplate(PAYMENT_COLUMNS.length, (...values: unknown[]) =>
+  sql.join(values.map((v, i) => sql`${v}::${sql.raw(PAYMENT_COLUMN_TYPES[PAYMENT_COLUMNS[i]!])}`)),
+);
+
+function typedValues(row: PaymentRow): OperationNodeSource {
+  return typedValuesList(...PAYMENT_COLUMNS.map((c) => row[c]));
 }
 
 export async function insertIntent(db: Kysely<Database>, row: PaymentRow, risk: IntentRisk, nonce: NonceClaim | null): Promise<IntentResult> {

@@ -8,6 +8,7 @@ import { publishOutcome } from "../kernel/observe.ts";
 import { releaseFailedPayment } from "../risk/index.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { awaitInFlight } from "./in-flight.ts";
+import { statementTemplate } from "../db/template.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, succeedWithEffects, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
 
@@ -117,14 +118,14 @@ function alreadyFinal(deps: PaymentDeps, p: PaymentRow, result: Answer, source: 
 
 type FinalValues = Partial<PaymentRow> & { status: "succeeded" | "failed" };
 
-async function successValues(deps: PaymentDeps, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, now: Date): Promise<FinalValues> {
+async function successValues(deps: PaymentDeps, p: PaymentRow, result: Extract<Answer, { status: "succeeded" }>, now: Date) {
   assertTransition(PAYMENT_TRANSITIONS, "payment", p.status, "succeeded");
   const fee = await computePaymentFee(deps.ctx.db, p.sub_merchant_id ?? p.merchant_id, p.amount);
   const stated_cost = "fee_fen" in result ? result.fee_fen : null;
   const view = stated_cost === null ? (await deps.channels.views()).find((c) => c.channel_id === p.channel_id) : undefined;
   const estimated = view ? channelCostFen(view, p.amount) : 0n;
   const network_cost = stated_cost ?? (estimated > p.amount ? p.amount : estimated);
-  return { status: "succeeded", network_state: "final", fee: fee.fee, network_cost, network_txn_id: networkTxnId(result), succeeded_at: now, next_query_at: null, updated_at: now };
+  return { status: "succeeded" as const, network_state: "final" as const, fee: fee.fee, network_cost, network_txn_id: networkTxnId(result), succeeded_at: now, next_query_at: null, updated_at: now } satisfies FinalValues;
 }
 
 function failureValues(p: PaymentRow, result: Extract<Answer, { status: "failed" }>, now: Date): FinalValues {
@@ -154,8 +155,32 @@ function finalUpdate(db: Kysely<Database>, payment_id: string, values: FinalValu
  */
 async function applySucceeded(deps: PaymentDeps, known: PaymentRow, values: FinalValues, now: Date, mode: "wait" | "skip_locked"): Promise<PaymentRow | null> {
   const db = deps.ctx.db;
-  return succeedWithEffects(db, finalUpdate(db, known.payment_id, values, mode).returningAll(), { ...known, ...values }, now);
+  // successValues made them: every column the template sets is there.
+  const v = values as SuccessValues;
+  const change = SUCCESS_UPDATES[mode].fragment(db, v.status, v.network_state, v.fee, v.network_cost, v.network_txn_id, v.succeeded_at, v.next_query_at, v.updated_at, known.payment_id);
+  return succeedWithEffects(db, change, { ...known, ...values }, now);
 }
+
+type SuccessValues = Awaited<ReturnType<typeof successValues>>;
+
+/** A success's final update (finalUpdate … RETURNING *), built and compiled once per mode: it runs on every payment. */
+const successUpdate = (mode: "wait" | "skip_locked") =>
+  statementTemplate(
+    9,
+    (
+      db,
+      status: "succeeded",
+      network_state: "final",
+      fee: bigint,
+      network_cost: bigint,
+      network_txn_id: string | null,
+      succeeded_at: Date,
+      next_query_at: null,
+      updated_at: Date,
+      payment_id: string,
+    ) => finalUpdate(db, payment_id, { status, network_state, fee, network_cost, network_txn_id, succeeded_at, next_query_at, updated_at }, mode).returningAll(),
+  );
+const SUCCESS_UPDATES = { wait: successUpdate("wait"), skip_locked: successUpdate("skip_locked") };
 
 /** A failure, in a transaction with what it brings (the event, the risk release, a dead agreement). Null when nothing changed. */
 async function applyFinal(deps: PaymentDeps, payment_id: string, values: FinalValues, now: Date, mode: "wait" | "skip_locked"): Promise<PaymentRow | null> {

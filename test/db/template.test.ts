@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type DatabaseHandle } from "../../src/db/index.ts";
-import { statementTemplate } from "../../src/db/template.ts";
+import { fragmentTemplate, statementTemplate } from "../../src/db/template.ts";
 import { sharedPGlite, testDatabaseUrl } from "../support/db.ts";
 
 /** Statements built once and run with new arguments (src/db/template.ts), on both engines. */
@@ -53,6 +53,14 @@ describe("statement templates", () => {
     for (let i = 0; i < 4; i++) {
       const r = await sql<{ id: number; v: string; outer: string }>`WITH u AS (${update.fragment(h.db, 3, `three-${i}`)}) SELECT u.id, u.v, ${`o${i}`}::text AS outer FROM u`.execute(h.db);
       expect(r.rows).toEqual([{ id: 3, v: `three-${i}`, outer: `o${i}` }]);
+    }
+  });
+
+  it("a raw fragment template (no handle needed) is numbered by the statement it is part of", async () => {
+    const typed = fragmentTemplate(2, (id: number, v: string) => sql`${id}::int4, ${v}::text`);
+    for (let i = 0; i < 3; i++) {
+      const r = await sql<{ id: number; v: string; w: string }>`SELECT * FROM (VALUES (${typed(i, `v${i}`)}, ${`w${i}`}::text)) AS x(id, v, w)`.execute(h.db);
+      expect(r.rows).toEqual([{ id: i, v: `v${i}`, w: `w${i}` }]);
     }
   });
 
