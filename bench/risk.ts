@@ -104,7 +104,7 @@ function paymentRow(merchant_id: string, agreement_id: string, card_id: string, 
     payment_id: newId("pay", at.getTime()), merchant_id, sub_merchant_id: null, out_trade_no: newId("req", at.getTime()), request_hash: "bench", agreement_id, card_id,
     channel_id: "netsunion", card_agreement_id: null, route_reason: "bench", txn_id: newId("ntx", at.getTime()), network_txn_id: null, amount: 12_345n, currency: "CNY",
     fee: null, network_cost: null, status, network_state: "final", failure_code: null, failure_message: null, description: "bench", metadata: null, notify_url: null,
-    refunded_amount: 0n, query_attempts: 0, next_query_at: null, alert: false, created_at: at, updated_at: at, succeeded_at: null, failed_at: null,
+    refunded_amount: 0n, query_attempts: 0, next_query_at: status === "processing" ? at : null, alert: false, created_at: at, updated_at: at, succeeded_at: null, failed_at: null,
   };
 }
 
