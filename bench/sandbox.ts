@@ -6,7 +6,9 @@
  * per payment (/proc: utime + stime). Nothing here asserts a speed.
  * BENCH_SECONDS (default 10), BENCH_CLIENTS (16), BENCH_SANDBOX_CHANNEL (netsunion,
  * unionpay_nocard); BENCH_CPU_PROF=DIR writes the sandbox's V8 CPU profile into DIR;
- * BENCH_PERF=FILE records the timed window with `perf record -g` (JIT symbols from --perf-basic-prof).
+ * BENCH_PERF=FILE records the timed window with `perf record -g` (JIT symbols from --perf-basic-prof);
+ * BENCH_NODE_FLAGS adds node flags to the sandbox (e.g. "--trace-opt --trace-deopt") and
+ * BENCH_SANDBOX_STDOUT=FILE keeps its standard output.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
