@@ -211,8 +211,19 @@ class PreparingClient implements PostgresPoolClient {
 
 /** `pool` for Kysely's PostgresDialect, naming the statements it sees repeatedly unless `names` is null. */
 export function preparingPool(pool: pg.Pool, names: StatementNames | null = new StatementNames()): PostgresPool {
+  // One wrapper per pooled connection: Kysely keeps its own connection object per client it is
+  // handed, so a new wrapper per checkout made it build a new one for every statement.
+  const wrappers = new WeakMap<pg.PoolClient, PreparingClient>();
   return {
-    connect: async () => new PreparingClient(await pool.connect(), names),
+    connect: async () => {
+      const client = await pool.connect();
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = new PreparingClient(client, names);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    },
     end: () => pool.end(),
   };
 }
