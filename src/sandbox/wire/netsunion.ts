@@ -10,7 +10,7 @@ import type { FaultPlan } from "../faults.ts";
 import { CapacityError } from "../limits.ts";
 import type { EngineResult, Operation } from "../model.ts";
 import type { NotifyEvent } from "../notifier.ts";
-import { randomHexId } from "../random-ids.ts";
+import { randomHexText } from "../../kernel/random.ts";
 import { isFresh } from "../replay.ts";
 import { spoilSignature, statementFile } from "../statements.ts";
 import { NETSUNION_BIZ_CODES, NETSUNION_SYSTEM } from "./codes.ts";
@@ -288,7 +288,7 @@ function respond(ctx: SandboxContext, request: Header | null, sys: { code: strin
   const response_type = request?.MsgTp && /^epcc\.\d{3}\./.test(request.MsgTp) ? request.MsgTp.replace(/^epcc\.(\d{3})/, (_m, n: string) => `epcc.${String(Number(n) + 1).padStart(3, "0")}`) : "epcc.999.001.01";
   const header: XmlElement = {
     SndDt: beijingIsoLocal(now), MsgTp: response_type, IssrId: NETSUNION_NETWORK_ID, Drctn: "21",
-    SignSN: ctx.keys.netsunion.key_id, MsgId: randomHexId(), RltdMsgId: request?.MsgId ?? "",
+    SignSN: ctx.keys.netsunion.key_id, MsgId: randomHexText(16), RltdMsgId: request?.MsgId ?? "",
   };
   const body: XmlElement = { SysRtnInf: { SysRtnCd: sys.code, SysRtnDesc: sys.desc, SysRtnTm: beijingCompact(now) } };
   if (biz) body.BizInf = { BizStsCd: biz.status, BizRtnCd: biz.code, BizRtnDesc: biz.desc, ...biz.fields };
@@ -304,7 +304,7 @@ function sign(ctx: SandboxContext, content: XmlElement): string {
 export function encodeNetsUnionNotification(ctx: SandboxContext, event: NotifyEvent, now: Date): { content_type: string; body: string } {
   const header: XmlElement = {
     SndDt: beijingIsoLocal(now), MsgTp: event.type === "txn_result" ? "epcc.501.001.01" : "epcc.503.001.01", IssrId: NETSUNION_NETWORK_ID,
-    Drctn: "11", SignSN: ctx.keys.netsunion.key_id, MsgId: randomHexId(),
+    Drctn: "11", SignSN: ctx.keys.netsunion.key_id, MsgId: randomHexText(16),
   };
   let body: XmlElement;
   if (event.type === "txn_result") {

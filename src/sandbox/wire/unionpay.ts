@@ -9,7 +9,7 @@ import type { FaultPlan } from "../faults.ts";
 import { CapacityError } from "../limits.ts";
 import type { EngineResult, NetworkId, Operation } from "../model.ts";
 import type { NotifyEvent } from "../notifier.ts";
-import { randomHexId } from "../random-ids.ts";
+import { randomHexText } from "../../kernel/random.ts";
 import { isFresh } from "../replay.ts";
 import { spoilSignature, statementFile } from "../statements.ts";
 import { UNIONPAY_RESP_CODES, UNIONPAY_SYSTEM } from "./codes.ts";
@@ -291,7 +291,7 @@ function respond(ctx: SandboxContext, request: Record<string, string> | null, an
 export function encodeUnionPayNotification(ctx: SandboxContext, event: NotifyEvent, now: Date): { content_type: string; body: string } {
   const common = {
     version: "5.1.0", encoding: "UTF-8", signMethod: "01", certId: ctx.keys.unionpay.cert_id, notifyId: event.notification_id,
-    bizType: event.network === "unionpay_quickpay" ? "000902" : "000301", sendTime: beijingCompact(now), nonce: randomHexId(),
+    bizType: event.network === "unionpay_quickpay" ? "000902" : "000301", sendTime: beijingCompact(now), nonce: randomHexText(16),
   };
   let fields: Record<string, string>;
   if (event.type === "txn_result") {
