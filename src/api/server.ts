@@ -148,24 +148,27 @@ function installErrors(app: FastifyInstance, ctx: Ctx): void {
 
 /** Merchant answers are signed (docs/merchant-api.md): Paycore-Timestamp, Paycore-Nonce, Paycore-Signature. */
 function installResponseSigning(app: FastifyInstance): void {
-  app.addHook("onSend", async (request, reply, payload) => {
+  // Callback hooks, here and below: an async hook costs a promise per request (and, with the
+  // request's AsyncLocalStorage, a promise hook for it).
+  app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("Paycore-Request-Id", request.id);
     const merchant = request.paycore_merchant;
-    if (!merchant) return payload;
+    if (!merchant) return done(null, payload);
     const body = typeof payload === "string" ? payload : payload === null || payload === undefined ? "" : String(payload);
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = randomBase64urlText(12);
     reply.header("Paycore-Timestamp", timestamp);
     reply.header("Paycore-Nonce", nonce);
     reply.header("Paycore-Signature", hmacSha256Base64(merchant.secret, responseStringToSign(timestamp, nonce, body)));
-    return body;
+    done(null, body);
   });
 }
 
 /** Times every answer under its route pattern (bounded labels: never the raw path). */
 function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     metrics.observeRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 }
 
@@ -182,7 +185,7 @@ function installLogging(app: FastifyInstance, ctx: Ctx): void {
     request.paycore_counts = counts;
     runCounted(counts, done);
   });
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     ctx.log.info(
       {
         request_id: request.id,
@@ -197,5 +200,6 @@ function installLogging(app: FastifyInstance, ctx: Ctx): void {
       },
       "request",
     );
+    done();
   });
 }
