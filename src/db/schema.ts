@@ -300,12 +300,6 @@ export interface PaymentRow {
   failed_at: Date | null;
 }
 
-/** A payment whose outcome is not known yet, and when the sweeper asks about it (migration 1800). */
-export interface PaymentQueryRow {
-  payment_id: string;
-  next_query_at: Date;
-}
-
 export interface RefundRow {
   refund_id: string;
   payment_id: string;
@@ -336,7 +330,6 @@ export interface PaymentTables {
   agreements: AgreementRow;
   sign_requests: SignRequestRow;
   payments: PaymentRow;
-  payment_queries: PaymentQueryRow;
   refunds: RefundRow;
 }
 

@@ -39,16 +39,7 @@ export async function readBacklogs(ctx: Ctx): Promise<Backlogs> {
 async function transactionBacklog(ctx: Ctx, table: "payments" | "refunds", now: Date): Promise<Backlog> {
   const cap = METRICS_LIMITS.backlog_count_max;
   const t = sql.table(table);
-  // A processing payment has its sweeper's marker in payment_queries (migration 1800), indexed by when it is due.
-  const { rows } =
-    table === "payments"
-      ? await sql<BacklogRow>`
-    SELECT
-      (SELECT count(*) FROM (SELECT 1 FROM payment_queries LIMIT ${cap}) x) AS processing,
-      (SELECT count(*) FROM (SELECT 1 FROM payment_queries WHERE next_query_at <= ${now} LIMIT ${cap}) x) AS due,
-      (SELECT count(*) FROM (SELECT 1 FROM payment_queries q JOIN payments p ON p.payment_id = q.payment_id WHERE p.alert LIMIT ${cap}) x) AS alerts,
-      (SELECT min(p.created_at) FROM payment_queries q JOIN payments p ON p.payment_id = q.payment_id) AS oldest`.execute(ctx.db)
-      : await sql<BacklogRow>`
+  const { rows } = await sql<BacklogRow>`
     SELECT
       (SELECT count(*) FROM (SELECT 1 FROM ${t} WHERE status = 'processing' LIMIT ${cap}) x) AS processing,
       (SELECT count(*) FROM (SELECT 1 FROM ${t} WHERE status = 'processing' AND next_query_at <= ${now} LIMIT ${cap}) x) AS due,

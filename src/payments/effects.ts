@@ -17,17 +17,15 @@ export async function emitPaymentSucceeded(trx: Kysely<Database>, p: PaymentRow,
 
 /**
  * emitPaymentSucceeded as one statement with the change itself: `change` (an UPDATE … RETURNING
- * the payment, named `upd`) makes the payment `p` succeed, and the entry and the event are written,
- * and the sweeper's marker deleted, only if it returned a row. Answers the row `change` returned, or null when it changed nothing.
+ * the payment, named `upd`) makes the payment `p` succeed, and the entry and the event are written
+ * only if it returned a row. Answers the row `change` returned, or null when it changed nothing.
  * `p` is the payment as it will be after the change (the event carries it).
  */
 export async function succeedWithEffects(db: Kysely<Database>, change: OperationNodeSource, p: PaymentRow, at: Date): Promise<PaymentRow | null> {
   const only_if = sql`EXISTS (SELECT 1 FROM upd)`;
   const entry = await paymentSucceededWithin(db, paymentSucceeded(p, at), only_if);
   const event = await eventWithin(db, succeededEvent(p, at), only_if);
-  // The sweeper's marker goes with the outcome (migration 1800): a final payment is never asked about.
-  const result = await sql<PaymentRow & { entries_written: number }>`WITH upd AS (${change}), ${entry.ctes}, ${event},
-    done AS (DELETE FROM payment_queries WHERE payment_id IN (SELECT payment_id FROM upd))
+  const result = await sql<PaymentRow & { entries_written: number }>`WITH upd AS (${change}), ${entry.ctes}, ${event}
     SELECT upd.*, (SELECT count(*) FROM e)::int4 AS entries_written FROM upd`.execute(db);
   const row = result.rows[0];
   if (!row) return null;

@@ -12,9 +12,7 @@ import { intentRiskWrites, namedWrites, RiskScopesMoved, type IntentRisk } from 
  * - the request's nonce, when the request deferred claiming it (src/db/request-nonce.ts), only if
  *   the configuration version is still the one the request's cached merchant and key were read
  *   under — otherwise nothing is written and the request is looked at again;
- * - the payment row (nothing on an `out_trade_no` conflict: a concurrent request won) and its
- *   sweeper's marker (`payment_queries`: the sweeper asks the network about it when it is due,
- *   at once for a row without a schedule: an outcome not known is always looked for);
+ * - the payment row (nothing on an `out_trade_no` conflict: a concurrent request won);
  * - the payment's risk counter buckets (src/risk/counters.ts) and, when rules applied, its risk
  *   decision, only if the row went in; when the rules were counted without their scope locks,
  *   nothing at all unless the risk guard (taking the locks) answers true.
@@ -89,7 +87,6 @@ export async function insertIntent(db: Kysely<Database>, row: PaymentRow, risk: 
     n AS (${n}),
     p AS (INSERT INTO payments (${sql.join(PAYMENT_COLUMNS.map((c) => sql.id(c)))}) SELECT ${typedValues(row)} WHERE EXISTS (SELECT 1 FROM n)
       ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING *),
-    q AS (INSERT INTO payment_queries (payment_id, next_query_at) SELECT payment_id, coalesce(next_query_at, created_at) FROM p WHERE status = 'processing'),
     ${namedWrites(intentRiskWrites(risk, "p"))}
     SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, ${guarded ? sql`(SELECT ok FROM g)` : sql`true`} AS risk_ok, p.* FROM v LEFT JOIN p ON true`;
   const r = await statement.execute(db).catch((err: unknown) => {

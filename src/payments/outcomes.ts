@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import type { MoneyResult, QueryResult } from "../channels/types.ts";
 import type { Database, PaymentRow, RefundRow } from "../db/index.ts";
 import { retireCardAgreement } from "../agreements/store.ts";
@@ -56,7 +56,13 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
   const result = money(answer);
   if (known.status !== "processing") return alreadyFinal(deps, known, result, source);
   if (result.status === "pending") {
-    const row = await applyPending(deps.ctx.db, known, pendingSchedule(known, source, now));
+    const row = await deps.ctx.db
+      .updateTable("payments")
+      .set(pendingSchedule(known, source, now))
+      .where("payment_id", "=", known.payment_id)
+      .where("status", "=", "processing")
+      .returningAll()
+      .executeTakeFirst();
     return row ?? alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
   }
   const transition = result.status === "succeeded" ? await successValues(deps, known, result, now) : failureValues(known, result, now);
@@ -69,19 +75,6 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
     return applied;
   }
   return alreadyFinal(deps, await readPayment(deps.ctx.db, known.payment_id), result, source);
-}
-
-/**
- * An outcome still unknown: the payment's schedule and its sweeper's marker move together, in one
- * statement. The marker is upserted, so a processing payment always has one after this.
- */
-async function applyPending(db: Kysely<Database>, known: PaymentRow, schedule: ReturnType<typeof pendingSchedule>): Promise<PaymentRow | undefined> {
-  const update = db.updateTable("payments").set(schedule).where("payment_id", "=", known.payment_id).where("status", "=", "processing").returningAll();
-  const result = await sql<PaymentRow>`WITH upd AS (${update}),
-    q AS (INSERT INTO payment_queries (payment_id, next_query_at) SELECT payment_id, next_query_at FROM upd
-      ON CONFLICT (payment_id) DO UPDATE SET next_query_at = excluded.next_query_at)
-    SELECT * FROM upd`.execute(db);
-  return result.rows[0];
 }
 
 /**
@@ -187,7 +180,6 @@ async function applyFinal(deps: PaymentDeps, payment_id: string, values: FinalVa
   return deps.ctx.db.transaction().execute(async (trx) => {
     const row = await finalUpdate(trx, payment_id, values, mode).returningAll().executeTakeFirst();
     if (!row) return null;
-    await trx.deleteFrom("payment_queries").where("payment_id", "=", payment_id).execute();
     if (row.status === "succeeded") await emitPaymentSucceeded(trx, row, now);
     else await emitPaymentFailed(trx, row, now);
     // A failed payment's amount no longer counts against the risk rules' amount limits.

@@ -47,49 +47,29 @@ export function startSweeper(deps: PaymentDeps, options: { interval_ms?: number;
 }
 
 async function sweepOnce(deps: PaymentDeps): Promise<number> {
-  const payments = await claimDuePayments(deps);
-  for (const p of payments) await sweepPayment(deps, p).catch((err: Error) => deps.ctx.log.warn({ payment_id: p.payment_id, err: err.message }, "payment sweep failed"));
-  const refunds = await claimDueRefunds(deps);
-  for (const r of refunds) await sweepRefund(deps, r).catch((err: Error) => deps.ctx.log.warn({ refund_id: r.refund_id, err: err.message }, "refund sweep failed"));
+  const payments = await claimDue(deps, "payments");
+  for (const p of payments) await sweepPayment(deps, p as PaymentRow).catch((err: Error) => deps.ctx.log.warn({ payment_id: p.payment_id, err: err.message }, "payment sweep failed"));
+  const refunds = await claimDue(deps, "refunds");
+  for (const r of refunds) await sweepRefund(deps, r as RefundRow).catch((err: Error) => deps.ctx.log.warn({ refund_id: r.refund_id, err: err.message }, "refund sweep failed"));
   await expireSignRequests(deps);
   if (deps.payouts) await sweepPayouts(deps.payouts).catch((err: Error) => deps.ctx.log.warn({ err: err.message }, "payout sweep failed"));
   await retryDueInvitationSms(deps).catch((err: Error) => deps.ctx.log.warn({ err: err.message }, "campaign SMS retry failed"));
   return payments.length + refunds.length;
 }
 
-/**
- * Leases the due payments: their markers in `payment_queries` (migration 1800) move to the end of
- * the lease, so no other sweeper takes them meanwhile; a marker whose payment is already final
- * (none should be: the outcome deletes it in its own statement) is deleted. The payment rows are
- * not written, so that their updates stay HOT.
- */
-async function claimDuePayments(deps: PaymentDeps): Promise<PaymentRow[]> {
+async function claimDue(deps: PaymentDeps, table: "payments" | "refunds") {
   const now = deps.ctx.clock.now();
   const lease_until = new Date(now.getTime() + SWEEP_LIMITS.lease_ms);
-  const rows = await sql<PaymentRow>`
-    WITH due AS (
-      SELECT q.payment_id, p.status = 'processing' AS open FROM payment_queries q JOIN payments p ON p.payment_id = q.payment_id
-      WHERE q.next_query_at <= ${now}
-      ORDER BY q.next_query_at LIMIT ${SWEEP_LIMITS.batch_max}
-      FOR UPDATE OF q SKIP LOCKED),
-    leased AS (UPDATE payment_queries q SET next_query_at = ${lease_until} FROM due WHERE q.payment_id = due.payment_id AND due.open RETURNING q.payment_id),
-    closed AS (DELETE FROM payment_queries q USING due WHERE q.payment_id = due.payment_id AND NOT due.open)
-    SELECT p.* FROM payments p JOIN leased l ON l.payment_id = p.payment_id`.execute(deps.ctx.db);
-  return rows.rows;
-}
-
-async function claimDueRefunds(deps: PaymentDeps): Promise<RefundRow[]> {
-  const now = deps.ctx.clock.now();
-  const lease_until = new Date(now.getTime() + SWEEP_LIMITS.lease_ms);
-  const rows = await sql<RefundRow>`
-    UPDATE refunds SET next_query_at = ${lease_until}
-    WHERE refund_id IN (
-      SELECT refund_id FROM refunds
+  const key = table === "payments" ? "payment_id" : "refund_id";
+  const rows = await sql<PaymentRow | RefundRow>`
+    UPDATE ${sql.table(table)} SET next_query_at = ${lease_until}
+    WHERE ${sql.ref(key)} IN (
+      SELECT ${sql.ref(key)} FROM ${sql.table(table)}
       WHERE status = 'processing' AND next_query_at <= ${now}
       ORDER BY next_query_at LIMIT ${SWEEP_LIMITS.batch_max}
       FOR UPDATE SKIP LOCKED)
     RETURNING *`.execute(deps.ctx.db);
-  return rows.rows;
+  return rows.rows as (PaymentRow & RefundRow)[];
 }
 
 async function sweepPayment(deps: PaymentDeps, p: PaymentRow): Promise<void> {

@@ -145,7 +145,7 @@ async function openCounts(db: Db): Promise<OverviewStats["open"]> {
     SELECT
       (SELECT count(*) FROM (SELECT 1 FROM risk_alerts WHERE status = 'open' LIMIT ${cap}) x)::int8 AS risk,
       (SELECT count(*) FROM (SELECT 1 FROM reconciliation_exceptions WHERE status = 'open' LIMIT ${cap}) x)::int8 AS exceptions,
-      (SELECT count(*) FROM (SELECT 1 FROM payment_queries q JOIN payments p ON p.payment_id = q.payment_id WHERE p.alert LIMIT ${cap}) x)::int8 AS payments,
+      (SELECT count(*) FROM (SELECT 1 FROM payments WHERE status = 'processing' AND alert LIMIT ${cap}) x)::int8 AS payments,
       (SELECT count(*) FROM (SELECT 1 FROM payouts WHERE status = 'processing' AND alert LIMIT ${cap}) x)::int8 AS payouts`.execute(db);
   const row = rows[0]!;
   return { risk_alerts: int(row.risk), reconciliation_exceptions: int(row.exceptions), payment_alerts: int(row.payments), payout_alerts: int(row.payouts) };
