@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { AddressInfo } from "node:net";
 import { systemClock, type Clock } from "../kernel/clock.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
+import { warmSm2Tables } from "../kernel/crypto/index.ts";
 import type { SandboxContext, WireAnswer } from "./context.ts";
 import { Engine } from "./engine.ts";
 import { Faults } from "./faults.ts";
@@ -129,6 +130,8 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   });
 
   try {
+    // G's SM2 tables before the first message is signed, not inside paycore's call timeout.
+    warmSm2Tables();
     await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_SANDBOX_PORT });
   } catch (err) {
     stopRails();

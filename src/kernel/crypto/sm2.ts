@@ -21,6 +21,8 @@ import {
 } from "./sm2-curve.ts";
 import { sm3 } from "./sm3.ts";
 
+export { warmSm2Tables } from "./sm2-curve.ts";
+
 /**
  * SM2 public-key cryptography (GB/T 32918.2 signatures, GB/T 32918.4 encryption) on the
  * sm2p256v1 curve. Node's OpenSSL knows the curve but signs with ECDSA, not SM2, and cannot hash in
