@@ -262,18 +262,27 @@ export interface PaymentQuery {
 }
 
 export async function listPayments(db: Kysely<Database>, merchant_id: string, q: PaymentQuery) {
-  // The caller's own payments and, for a sub-merchant, those its parent made for it.
-  let query = db
-    .selectFrom("payments")
+  // The caller's own payments and, for a sub-merchant, those its parent made for it: two scans,
+  // each in payment_id order on its own index ((merchant_id, payment_id); (sub_merchant_id,
+  // payment_id), migration 1902), merged. One scan with `merchant_id = $1 OR sub_merchant_id = $1`
+  // walked the primary key backwards and filtered, reading every newer payment of every merchant
+  // ID until it found a page: 232 ms on 242,000 payments for a merchant ID that pays rarely.
+  const branch = (column: "merchant_id" | "sub_merchant_id") => {
+    let b = db.selectFrom("payments").selectAll().where(column, "=", merchant_id);
+    if (column === "sub_merchant_id") b = b.where("merchant_id", "<>", merchant_id);
+    if (q.sub_merchant_id) b = b.where("sub_merchant_id", "=", q.sub_merchant_id);
+    if (q.out_trade_no) b = b.where("out_trade_no", "=", q.out_trade_no);
+    if (q.status) b = b.where("status", "=", q.status);
+    if (q.created_from) b = b.where("created_at", ">=", new Date(q.created_from));
+    if (q.created_to) b = b.where("created_at", "<", new Date(q.created_to));
+    if (q.cursor) b = b.where("payment_id", "<", q.cursor);
+    return db.selectFrom(b.orderBy("payment_id", "desc").limit(q.limit + 1).as("page")).selectAll();
+  };
+  const rows = await db
+    .selectFrom(branch("merchant_id").unionAll(branch("sub_merchant_id")).as("both"))
     .selectAll()
-    .where((eb) => eb.or([eb("merchant_id", "=", merchant_id), eb("sub_merchant_id", "=", merchant_id)]))
     .orderBy("payment_id", "desc")
-    .limit(q.limit + 1);
-  if (q.sub_merchant_id) query = query.where("sub_merchant_id", "=", q.sub_merchant_id);
-  if (q.out_trade_no) query = query.where("out_trade_no", "=", q.out_trade_no);
-  if (q.status) query = query.where("status", "=", q.status);
-  if (q.created_from) query = query.where("created_at", ">=", new Date(q.created_from));
-  if (q.created_to) query = query.where("created_at", "<", new Date(q.created_to));
-  if (q.cursor) query = query.where("payment_id", "<", q.cursor);
-  return toPage(await query.execute(), q.limit, (r) => r.payment_id);
+    .limit(q.limit + 1)
+    .execute();
+  return toPage(rows, q.limit, (r) => r.payment_id);
 }

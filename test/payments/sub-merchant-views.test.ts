@@ -44,4 +44,29 @@ describe("sub-merchant views are consistent", () => {
     expect((await stranger.get<Json>(`/v1/payments?sub_merchant_id=${store_id}`)).status).toBe(404);
     expect((await stranger.get<Json>(`/v1/payments/${payment_id}`)).status).toBe(404);
   });
+
+  it("a sub-merchant's list pages through its own payments and its parent's for it, newest first, each once", async () => {
+    const for_store = await signCard(app, parent, pickCard(await catalogue(app), { unified: true }), "sv-sign-2");
+    const own = await signCard(app, store, pickCard(await catalogue(app), { unified: true }), "sv-sign-3");
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await parent.post<Json>("/v1/payments", { out_trade_no: `sv-p-${i}`, agreement_id: for_store, amount: 100 + i, currency: "CNY", description: "store sale", sub_merchant_id: store_id });
+      const b = await store.post<Json>("/v1/payments", { out_trade_no: `sv-s-${i}`, agreement_id: own, amount: 200 + i, currency: "CNY", description: "own sale" });
+      made.push(a.body.payment_id as string, b.body.payment_id as string);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: Json[]; next_cursor: string | null } } = await store.get(`/v1/payments?limit=4${cursor ? `&cursor=${cursor}` : ""}`);
+      seen.push(...page.body.data.map((p) => p.payment_id as string));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual([...seen].sort().reverse());
+    expect(seen.slice(0, 6)).toEqual([...made].sort().reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength(7); // and the first test's payment
+    // The parent's own list does not hold the store's own payments.
+    const parents: { body: { data: Json[] } } = await parent.get("/v1/payments?limit=100");
+    expect(parents.body.data.map((p) => p.out_trade_no).filter((n) => String(n).startsWith("sv-s-"))).toEqual([]);
+  });
 });
