@@ -117,6 +117,9 @@ class Origin {
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     this.open += 1;
     socket.on("error", () => {}); // reported by the exchange in progress; an idle socket is just dropped
+    // One listener for the socket's life: the idle timeout is armed by release() and disarmed when
+    // the socket is taken again (setTimeout with a callback would add a listener at every reuse).
+    socket.on("timeout", () => socket.destroy());
     socket.once("close", () => {
       this.open -= 1;
       const at = this.idle.indexOf(socket);
@@ -131,7 +134,7 @@ class Origin {
       socket.destroy();
       return;
     }
-    socket.setTimeout(SANDBOX_LIMITS.notify_idle_socket_ms, () => socket.destroy());
+    socket.setTimeout(SANDBOX_LIMITS.notify_idle_socket_ms);
     this.idle.push(socket);
     this.waiting.shift()?.();
   }

@@ -53,6 +53,15 @@ describe("the sandbox's client to paycore", () => {
     expect(await postToPaycore(`${base}/refused`, "text/plain", "x", 2_000)).toEqual({ kind: "response", status: 500, body: "no" });
     expect(seen[0]).toEqual({ url: "/callbacks/netsunion", type: "application/xml; charset=utf-8", body: message, port: seen[0]!.port });
     expect(new Set(seen.map((s) => s.port)).size).toBe(1); // one kept connection, sequential messages
+    // A kept connection reused many times gathers no listeners (it did one per reuse: Node warned at 11).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    for (let i = 0; i < 30; i++) await postToPaycore(`${base}/again`, "text/plain", "x", 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    process.off("warning", onWarning);
+    expect(warnings).toEqual([]);
+    expect(new Set(seen.map((s) => s.port)).size).toBe(1);
     const parallel = await Promise.all(Array.from({ length: 8 }, (_, i) => postToPaycore(`${base}/p${i}`, "text/plain", `m${i}`, 2_000)));
     expect(parallel.every((r) => r.kind === "response" && r.status === 200)).toBe(true);
   });
