@@ -5,11 +5,13 @@
  * 1. initdb a private PostgreSQL 15 cluster (port 4071, pg_stat_statements loaded; the shared
  *    server is never touched), or use BENCH_DATABASE_URL (then without pg_stat_statements);
  * 2. start the sandbox and `paycore start` as two processes sharing a data directory (keys);
- * 3. create a merchant ID, sign 32 sandbox cards, warm up, then run 16 signed clients for 20 s;
+ * 3. create a merchant ID, sign 32 sandbox cards, warm up, ANALYZE (as autovacuum would have done
+ *    on a running system, and as pgbench -i does for its tables), then run 16 signed clients for 20 s;
  * 4. run pgbench TPC-B (scale 10, -c 16 -j 2 -T 20) on the same server;
  * 5. print payments/s, p50/p99, CPU ms per payment of each process (/proc), SQL statements and
  *    commits per payment (pg_stat_statements, pg_stat_database) and the ratio to pgbench.
  * Nothing here asserts a speed. BENCH_SECONDS, BENCH_CLIENTS, BENCH_AGREEMENTS override;
+ * BENCH_ANALYZE=0 leaves the tables unanalyzed (the plans then rest on no statistics);
  * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -40,7 +42,7 @@ function sh(cmd: string, args: string[], as_postgres = false): string {
 }
 
 /** A private cluster in a temp directory; stopped and removed by `stop()`. */
-function privateCluster(): { url: string; cpu_ms(): number; stop(): void } {
+function privateCluster(): { url: string; cpu_ms(): { total: number; backends: number }; stop(): void } {
   const dir = mkdtempSync(join(tmpdir(), "paycore-bench-pg-"));
   chmodSync(dir, 0o777);
   const data = join(dir, "data");
@@ -65,21 +67,27 @@ function cpuMs(pid: number): number {
 /**
  * CPU of a whole PostgreSQL cluster so far: the postmaster, its live children (backends, WAL
  * writer, checkpointer, autovacuum) and its exited children (cutime + cstime of the postmaster).
+ * `backends` is the part of the live client backends (a process title with a client address):
+ * the rest is the background processes' and that of children that exited (autovacuum workers).
  */
-function clusterCpuMs(postmaster: number): number {
+function clusterCpuMs(postmaster: number): { total: number; backends: number } {
   const stat = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   const own = stat(postmaster);
   let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  let backend_ticks = 0;
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const f = stat(pid);
-      if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+      if (Number(f[1]) !== postmaster) continue;
+      const t = Number(f[11]) + Number(f[12]);
+      ticks += t;
+      if (/\(\d+\)|\[local\]/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8"))) backend_ticks += t;
     } catch {
       // exited while we looked
     }
   }
-  return (ticks * 1000) / 100;
+  return { total: (ticks * 1000) / 100, backends: (backend_ticks * 1000) / 100 };
 }
 
 async function waitFor(url: string, child: ChildProcess, what: string): Promise<void> {
@@ -242,6 +250,22 @@ async function dbStats(url: string, with_statements: boolean): Promise<{ stateme
   }
 }
 
+/**
+ * ANALYZE the database after the warm-up. A fresh database has no statistics until autovacuum's
+ * first pass (a minute apart at best), and each connection keeps the generic plans it made on
+ * none: the repeat check of the payment's first read then scanned all of the merchant ID's
+ * payments by payments_merchant_created_idx instead of probing the unique key (docs/performance.md).
+ */
+async function analyze(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query("ANALYZE");
+  } finally {
+    await c.end();
+  }
+}
+
 async function resetStatements(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -271,14 +295,14 @@ async function printTopStatements(url: string, payments: number): Promise<void> 
 }
 
 /** TPC-B transactions per second, and the server's CPU per transaction when the cluster is ours. */
-function pgbench(url: string, cluster_cpu_ms: (() => number) | null): { tps: number; db_cpu_ms: number } {
+function pgbench(url: string, cluster_cpu_ms: (() => { total: number; backends: number }) | null): { tps: number; db_cpu_ms: number } {
   sh("/usr/bin/pgbench", ["-i", "-s", "10", "-q", url]);
-  const before = cluster_cpu_ms?.() ?? NaN;
+  const before = cluster_cpu_ms?.() ?? { total: NaN, backends: NaN };
   const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(SECONDS), url]);
-  const after = cluster_cpu_ms?.() ?? NaN;
+  const after = cluster_cpu_ms?.() ?? { total: NaN, backends: NaN };
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
-  return { tps, db_cpu_ms: (after - before) / transactions };
+  return { tps, db_cpu_ms: (after.total - before.total) / transactions };
 }
 
 export async function benchPayments(): Promise<Row[]> {
@@ -304,12 +328,13 @@ export async function benchPayments(): Promise<Row[]> {
     await waitFor(`${paycore_url}/healthz`, paycore, "paycore");
     const { client, agreements } = await setUp(paycore_url, sandbox_url, admin_token);
     await load(client, agreements, 3, "warm");
+    if (process.env.BENCH_ANALYZE !== "0") await analyze(url);
     const has_statements = await resetStatements(url);
-    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? NaN, client: process.cpuUsage() };
+    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage() };
     const started = performance.now();
     const latencies = await load(client, agreements, SECONDS, "timed");
     const elapsed_s = (performance.now() - started) / 1000;
-    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? NaN, client: process.cpuUsage(before.client) };
+    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage(before.client) };
     const n = latencies.length;
     if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
     const bench = pgbench(url, cluster ? () => cluster.cpu_ms() : null);
@@ -324,7 +349,9 @@ export async function benchPayments(): Promise<Row[]> {
         "paycore CPU ms/payment": ((after.paycore - before.paycore) / n).toFixed(2),
         "sandbox CPU ms/payment": ((after.sandbox - before.sandbox) / n).toFixed(2),
         // The whole cluster (backends and background processes); beside it, the same per TPC-B transaction.
-        "PostgreSQL CPU ms/payment": ((after.cluster - before.cluster) / n).toFixed(2),
+        "PostgreSQL CPU ms/payment": ((after.cluster.total - before.cluster.total) / n).toFixed(2),
+        // Of which the client backends' (paycore's connections and the bench's own few statements).
+        "of which backends": ((after.cluster.backends - before.cluster.backends) / n).toFixed(2),
         "PostgreSQL CPU ms/TPC-B txn": bench.db_cpu_ms.toFixed(2),
         "load client CPU ms/payment": ((after.client.user + after.client.system) / 1000 / n).toFixed(2),
         // Every statement of the run's database over the timed load, the notifications included.

@@ -222,6 +222,14 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
                   (${entry_id}, 1, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'), (${entry_id}, 2, 'fee_income', 'credit', 4, 'x', '2026-03-02')`.execute(trx);
       }),
     ).rejects.toThrow(/unbalanced/);
+    // One statement writing an entry with unbalanced lines: refused by both checks (migration 1950).
+    const forged = newId("jnl");
+    await expect(
+      sql`WITH e AS (INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, effective_at, business_date, posted_at, line_count, amount)
+                     VALUES (${forged}, 'network_settled:forged2', 'network_settled', 'forged2', now(), '2026-03-02', now(), 2, 5) RETURNING entry_id)
+          INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
+          SELECT e.entry_id, v.n, v.code, v.side, v.amount, 'x', '2026-03-02' FROM e, (VALUES (1, 'reserve_funds', 'debit', 5), (2, 'fee_income', 'credit', 4)) AS v(n, code, side, amount)`.execute(w.ctx.db),
+    ).rejects.toThrow(/unbalanced or incomplete: 2 of 2 lines, debits 5, credits 4/);
     // Lines added later to a written entry, even balanced ones, make it incomplete.
     const old = await w.ctx.db.selectFrom("journal_entries").select(["entry_id", "line_count"]).where("entry_id", "=", any_entry.entry_id).executeTakeFirstOrThrow();
     await expect(
