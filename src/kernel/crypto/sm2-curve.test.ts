@@ -2,7 +2,7 @@ import { createECDH } from "node:crypto";
 import fc from "fast-check";
 import smCrypto from "sm-crypto";
 import { describe, expect, it } from "vitest";
-import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, P, baseMul, baseMulX, invMod, mulAddPublic, toAffine } from "./sm2-curve.ts";
+import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, P, baseMul, baseMulX, baseMulXBatch, invMod, mulAddPublic, toAffine } from "./sm2-curve.ts";
 import { sm3 } from "./sm3.ts";
 import { sm2PublicKeyFromPrivate, sm2Sign, sm2Verify } from "./sm2.ts";
 
@@ -66,6 +66,16 @@ describe("SM2 fixed-base and per-key tables", () => {
       expect(encode(baseMul(k)), `k=${k.toString(16)} seed=${SEED}`).toBe(expected);
       expect(hex64(baseMulX(k)), `k=${k.toString(16)} seed=${SEED}`).toBe(expected.slice(2, 66));
     }
+  });
+
+  it("computes a batch of x(k·G) with one shared inversion like OpenSSL, edges and seeded scalars mixed", () => {
+    const edges = [1n, 2n, N - 1n, N - 2n, 1n << 248n];
+    const batch = [...edges, ...Array.from({ length: 11 }, (_, i) => (seeded("batch", i) % (N - 1n)) + 1n)];
+    const xs = baseMulXBatch(batch);
+    expect(xs).toHaveLength(batch.length);
+    batch.forEach((k, i) => expect(hex64(xs[i]!), `k=${k.toString(16)} seed=${SEED}`).toBe(opensslBaseMul(k).slice(2, 66)));
+    expect(baseMulXBatch([N - 3n]).map(hex64)).toEqual([opensslBaseMul(N - 3n).slice(2, 66)]);
+    expect(() => baseMulXBatch([5n, 0n])).toThrow();
   });
 
   it("rejects scalars outside [1, N-1] instead of computing with them", () => {

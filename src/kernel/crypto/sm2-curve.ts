@@ -576,6 +576,31 @@ export function baseMulX(k: bigint): bigint {
   return (point.x * ((zi * zi) % P)) % P;
 }
 
+/**
+ * x(k·G) for several secret k in [1, N−1] with one blinded inversion (Montgomery's trick: the Z
+ * of every point inverted through their product): an inversion is about 12 µs, a tenth of a
+ * signature, and the three products per point that replace it about 1 µs. Each k·G is computed
+ * as in baseMulX; only the final division by Z² is shared.
+ */
+export function baseMulXBatch(ks: readonly bigint[]): bigint[] {
+  const points = ks.map((k) => baseMulOdd(oddForm(k).odd_k));
+  const prefix: bigint[] = new Array(points.length);
+  let product = 1n;
+  for (let i = 0; i < points.length; i++) {
+    prefix[i] = product;
+    product = (product * points[i]!.z) % P;
+  }
+  let inverse = invModBlinded(product, P); // of Z_0 · … · Z_(i)
+  const xs: bigint[] = new Array(points.length);
+  for (let i = points.length - 1; i >= 0; i--) {
+    const point = points[i]!;
+    const zi = (inverse * prefix[i]!) % P;
+    inverse = (inverse * point.z) % P;
+    xs[i] = (point.x * ((zi * zi) % P)) % P;
+  }
+  return xs;
+}
+
 /** k·G for a secret k in [1, N−1]. */
 export function baseMul(k: bigint): Affine {
   const { odd_k, flipped } = oddForm(k);

@@ -34,6 +34,23 @@ describe("SM2", () => {
     }
   });
 
+  it("signs message after message with one key (nonces drawn in batches) so that sm-crypto verifies each, never reusing r", () => {
+    const keys = generateSm2KeyPair();
+    const other = generateSm2KeyPair();
+    const rs = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      // Another key in between: the last-key shortcut must not sign with the wrong key.
+      const key = i % 7 === 3 ? other : keys;
+      const message = `<Msg>支付 ${i}</Msg>`;
+      const signature = sm2Sign(message, key.private_key_hex);
+      expect(sm2.doVerifySignature(message, signature.toString("hex"), key.public_key_hex, { der: true, hash: true, userId: USER_ID }), `signature ${i}`).toBe(true);
+      const decoded = decodeDerSignature(signature);
+      expect(decoded).not.toBeNull();
+      rs.add(decoded!.r.toString(16));
+    }
+    expect(rs.size).toBe(40);
+  });
+
   it("verifies what sm-crypto signs, and rejects it under another user ID or message", () => {
     for (let i = 0; i < 5; i++) {
       const theirs = sm2.generateKeyPairHex();
