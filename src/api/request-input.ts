@@ -16,8 +16,10 @@ const nulProblem = (field: string) => new PaycoreError("invalid_request", `${fie
 
 interface Frame {
   kind: "object" | "array";
-  path: string[];
-  keys: Set<string>;
+  /** The enclosing container and this one's name in it; the path is built only for a refusal. */
+  up: Frame | null;
+  name: string;
+  keys: Set<string> | null;
   key: string | null;
   expect_key: boolean;
   index: number;
@@ -25,14 +27,27 @@ interface Frame {
 
 const fieldName = (path: string[]) => (path.length ? path.join(".") : "body");
 
+function pathOf(frame: Frame | null | undefined): string[] {
+  const path: string[] = [];
+  for (let f = frame; f && f.up; f = f.up) path.push(f.name);
+  return path.reverse();
+}
+
+/** The name of the value that comes next in `frame` (a member's key or an element's index). */
+function childName(frame: Frame): string {
+  return frame.kind === "object" ? (frame.key ?? "") : String(frame.index);
+}
+
 function childPath(frame: Frame): string[] {
-  return [...frame.path, frame.kind === "object" ? (frame.key ?? "") : String(frame.index)];
+  return [...pathOf(frame), childName(frame)];
 }
 
 /**
  * Walks the JSON text once, lexically: throws on nesting past the limit at once (before parsing
  * builds anything), answers the first duplicate key or NUL found. Tolerant of invalid JSON (the
- * parse that follows refuses it).
+ * parse that follows refuses it). A string without a backslash is its own content (JSON.parse of
+ * the token is needed only for escapes: `\u0000` is a NUL too); a raw control character in one
+ * makes the whole text invalid JSON, refused before anything found here.
  */
 function scan(text: string): PaycoreError | null {
   const stack: Frame[] = [];
@@ -41,22 +56,30 @@ function scan(text: string): PaycoreError | null {
     const c = text[i];
     if (c === '"') {
       let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      const token = text.slice(i, j + 1);
+      let escaped = false;
+      while (j < text.length && text[j] !== '"') {
+        if (text[j] === "\\") {
+          escaped = true;
+          j += 2;
+        } else j += 1;
+      }
+      const start = i;
       i = j;
       if (first) continue;
       let value: string;
-      try {
-        value = JSON.parse(token) as string;
-      } catch {
-        continue;
+      if (!escaped) value = text.slice(start + 1, j);
+      else {
+        try {
+          value = JSON.parse(text.slice(start, j + 1)) as string;
+        } catch {
+          continue;
+        }
       }
       const top = stack.at(-1);
       if (top?.kind === "object" && top.expect_key) {
-        const path = [...top.path, value];
-        if (top.keys.has(value)) first = new PaycoreError("invalid_request", `${fieldName(path)}: duplicate key`, fieldName(path));
-        else if (value.includes(NUL)) first = nulProblem(fieldName(path));
-        top.keys.add(value);
+        if (top.keys!.has(value)) first = new PaycoreError("invalid_request", `${fieldName([...pathOf(top), value])}: duplicate key`, fieldName([...pathOf(top), value]));
+        else if (value.includes(NUL)) first = nulProblem(fieldName([...pathOf(top), value]));
+        top.keys!.add(value);
         top.key = value;
         top.expect_key = false;
       } else if (value.includes(NUL)) {
@@ -65,7 +88,8 @@ function scan(text: string): PaycoreError | null {
     } else if (c === "{" || c === "[") {
       if (stack.length >= JSON_DEPTH_MAX) throw new PaycoreError("invalid_request", `body: nested deeper than ${JSON_DEPTH_MAX} levels`, "body");
       const parent = stack.at(-1);
-      stack.push({ kind: c === "{" ? "object" : "array", path: parent ? childPath(parent) : [], keys: new Set(), key: null, expect_key: c === "{", index: 0 });
+      const object = c === "{";
+      stack.push({ kind: object ? "object" : "array", up: parent ?? null, name: parent ? childName(parent) : "", keys: object ? new Set() : null, key: null, expect_key: object, index: 0 });
     } else if (c === "}" || c === "]") {
       stack.pop();
     } else if (c === ",") {

@@ -186,6 +186,8 @@ function installLogging(app: FastifyInstance, ctx: Ctx): void {
     runCounted(counts, done);
   });
   app.addHook("onResponse", (request, reply, done) => {
+    // Below the configured level the line and its object are not built at all (a payment is two requests).
+    if (!ctx.log.isLevelEnabled("info")) return done();
     ctx.log.info(
       {
         request_id: request.id,

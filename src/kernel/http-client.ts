@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
+import { urlToHttpOptions } from "node:url";
 import { assert } from "./assert.ts";
 
 /**
@@ -59,14 +60,30 @@ export interface HttpClientOptions {
 export const HTTP_CLIENT_LIMITS = {
   /** Agents kept; past it the oldest is dropped (its calls finish, its idle sockets time out). */
   origins_max: 64,
+  /** Parsed URLs kept (src/kernel/http-client.ts `targetOf`). */
+  targets_max: 256,
   idle_socket_ms_max: 60_000,
   timeout_ms_max: 120_000,
 } as const;
 
 type Attempt = PostResult | { kind: "stale_socket"; message: string };
 
+/** A URL as node:http takes it, parsed once: a client posts to the same few URLs all day. */
+interface Target {
+  origin: string;
+  https: boolean;
+  /** `urlToHttpOptions` of the URL: what node:http itself derives from a URL on every request. */
+  options: ReturnType<typeof urlToHttpOptions>;
+}
+
 export class HttpClient {
   private readonly agents = new Map<string, HttpAgent>();
+  /**
+   * Parsed URLs by their text (bounded like the agents: past the bound it starts over). Parsing
+   * the URL and converting it for node:http on every call was about 1 % of paycore's CPU per
+   * payment (docs/performance.md, fourth round).
+   */
+  private readonly targets = new Map<string, Target>();
 
   constructor(private readonly options: HttpClientOptions) {
     assert(options.idle_socket_ms > 0 && options.idle_socket_ms <= HTTP_CLIENT_LIMITS.idle_socket_ms_max, "idle_socket_ms must be positive and bounded");
@@ -76,7 +93,7 @@ export class HttpClient {
   /** POSTs `body` and reads the whole answer; an arrow function, to be passed as an `HttpPost`. */
   readonly post: HttpPost = async (request) => {
     assert(request.timeout_ms > 0 && request.timeout_ms <= HTTP_CLIENT_LIMITS.timeout_ms_max, "timeout_ms must be positive and bounded");
-    const target = new URL(request.url);
+    const target = this.targetOf(request.url);
     const deadline_ms = performance.now() + request.timeout_ms;
     const payload = Buffer.from(request.body, "utf8");
     const first = await this.attempt(target, request, payload, deadline_ms);
@@ -93,8 +110,18 @@ export class HttpClient {
     this.agents.clear();
   }
 
-  private attempt(target: URL, request: PostRequest, payload: Buffer, deadline_ms: number): Promise<Attempt> {
-    const https = target.protocol === "https:";
+  private targetOf(url: string): Target {
+    const known = this.targets.get(url);
+    if (known) return known;
+    const parsed = new URL(url); // throws on a bad URL, as before: nothing is cached
+    const target: Target = { origin: parsed.origin, https: parsed.protocol === "https:", options: urlToHttpOptions(parsed) };
+    if (this.targets.size >= HTTP_CLIENT_LIMITS.targets_max) this.targets.clear();
+    this.targets.set(url, target);
+    return target;
+  }
+
+  private attempt(target: Target, request: PostRequest, payload: Buffer, deadline_ms: number): Promise<Attempt> {
+    const https = target.https;
     return new Promise<Attempt>((resolve) => {
       let settled = false;
       const settle = (result: Attempt) => {
@@ -103,7 +130,8 @@ export class HttpClient {
         clearTimeout(timer);
         resolve(result);
       };
-      const req: ClientRequest = (https ? httpsRequest : httpRequest)(target, {
+      const req: ClientRequest = (https ? httpsRequest : httpRequest)({
+        ...target.options,
         method: "POST",
         agent: this.agentFor(target, https),
         headers: { "content-type": request.content_type, "content-length": payload.length },
@@ -129,7 +157,7 @@ export class HttpClient {
     });
   }
 
-  private agentFor(target: URL, https: boolean): HttpAgent {
+  private agentFor(target: Target, https: boolean): HttpAgent {
     const origin = target.origin;
     const known = this.agents.get(origin);
     if (known) return known;
@@ -146,7 +174,7 @@ export class HttpClient {
     return agent;
   }
 
-  private closeIdleSockets(target: URL): void {
+  private closeIdleSockets(target: Target): void {
     const agent = this.agents.get(target.origin);
     if (!agent) return;
     for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();

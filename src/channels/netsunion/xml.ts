@@ -35,7 +35,8 @@ function tokenize(xml: string): Token[] {
   let consumed = 0;
   while ((match = pattern.exec(xml)) !== null) {
     consumed = pattern.lastIndex;
-    if (match[4] !== undefined) tokens.push({ type: "text", value: decodeEntities(match[4]) });
+    // Most texts hold no entity: no replace pass (and no new string) for them.
+    if (match[4] !== undefined) tokens.push({ type: "text", value: match[4].includes("&") ? decodeEntities(match[4]) : match[4] });
     else if (match[1] === "/") tokens.push({ type: "close", name: match[2]! });
     else tokens.push({ type: "open", name: match[2]!, attributes: match[3]!.trim() });
     if (tokens.length > ELEMENTS_MAX * 3) throw new Error("too many elements");
@@ -63,6 +64,7 @@ export function parseDocument(text: string): XmlTree {
     if (depth > 0 && open.attributes !== "") throw new Error("attributes are not accepted");
     if (open.attributes.endsWith("/")) return { name: open.name, value: "" };
     const children: XmlTree = {};
+    let has_children = false;
     let text = "";
     for (;;) {
       const next = tokens[index];
@@ -70,7 +72,6 @@ export function parseDocument(text: string): XmlTree {
       if (next.type === "close") {
         index++;
         if (next.name !== open.name) throw new Error(`mismatched </${next.name}>`);
-        const has_children = Object.keys(children).length > 0;
         if (has_children && text.trim() !== "") throw new Error("mixed content");
         return { name: open.name, value: has_children ? children : text };
       }
@@ -82,6 +83,7 @@ export function parseDocument(text: string): XmlTree {
       const child = element(depth + 1);
       if (Object.hasOwn(children, child.name)) throw new Error(`repeated ${child.name}`);
       children[child.name] = child.value;
+      has_children = true;
     }
   };
   const root = element(0);
