@@ -456,16 +456,23 @@ export class Engine {
     return network === "netsunion" ? `N${stamp.slice(0, 8)}${String(this.serial).padStart(12, "0")}` : `${stamp.slice(2)}${String(this.serial).padStart(9, "0")}`;
   }
 
+  /**
+   * Every field written out in one literal (one object shape for every record): two object
+   * spreads per payment here were about 1 % of the sandbox's CPU.
+   */
   private value(fields: Partial<TxnValue> & { card_number: string | null }, network_txn_id = ""): TxnValue {
     return {
-      network_txn_id, agreement_no: null, verified: null, amount_fen: null, fee_fen: null, order_id: null,
-      original_txn_id: null, settlement_date: null, trace_no: null, refunded_fen: 0n, ...fields,
+      network_txn_id, agreement_no: fields.agreement_no ?? null, verified: fields.verified ?? null, amount_fen: fields.amount_fen ?? null,
+      fee_fen: fields.fee_fen ?? null, order_id: fields.order_id ?? null, original_txn_id: fields.original_txn_id ?? null,
+      settlement_date: fields.settlement_date ?? null, trace_no: fields.trace_no ?? null, refunded_fen: fields.refunded_fen ?? 0n, card_number: fields.card_number,
     };
   }
 
   private moneyValue(network: NetworkId, fields: Partial<TxnValue> & { card_number: string }): TxnValue {
     const network_txn_id = this.networkTxnId(network);
-    return this.value({ ...fields, settlement_date: settlementDate(this.now()), trace_no: String(this.serial % 1_000_000).padStart(6, "0") }, network_txn_id);
+    fields.settlement_date = settlementDate(this.now());
+    fields.trace_no = String(this.serial % 1_000_000).padStart(6, "0");
+    return this.value(fields, network_txn_id);
   }
 
   private signedValue(request: SignRequest): TxnValue {

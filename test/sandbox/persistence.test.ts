@@ -79,6 +79,43 @@ describe("sandbox state store", () => {
     expect(reopened.table<string>("big").size).toBe(10);
     reopened.close();
   });
+
+  it("folds a journal only once it is as large as the last snapshot, when the world outgrew the limit", () => {
+    const dir = freshDir();
+    const state_dir = join(dir, "sandbox", "state");
+    const state = SandboxState.open(dir, log, { journal_bytes_max: 4096 });
+    const t = state.table<string>("world");
+    for (let i = 0; i < 200; i++) {
+      t.set(`k${i}`, `${i}:${"y".repeat(200)}`);
+      t.flush();
+    }
+    const snapshot = statSync(join(state_dir, "snapshot.json")).size;
+    expect(snapshot).toBeGreaterThan(4 * 4096); // a world larger than the limit
+    // One key changed over and over: the journal grows past the fixed limit up to the snapshot's
+    // size (the old rule folded the whole world again every 4 KB), and is folded there.
+    let journal_max = 0;
+    let folded = false;
+    for (let i = 0; i < 400 && !folded; i++) {
+      t.set("k0", `changed ${i}:${"z".repeat(200)}`);
+      t.flush();
+      const journal = statSync(join(state_dir, "journal.ndjson")).size;
+      folded = journal < journal_max;
+      journal_max = Math.max(journal_max, journal);
+    }
+    expect(folded).toBe(true);
+    expect(journal_max).toBeGreaterThan(snapshot - 300);
+    expect(journal_max).toBeLessThanOrEqual(statSync(join(state_dir, "snapshot.json")).size + 300);
+    t.set("k1", "last");
+    t.flush();
+    state.close();
+    const reopened = SandboxState.open(dir, log);
+    const world = reopened.table<string>("world");
+    expect(world.size).toBe(200);
+    expect(world.get("k0")).toMatch(/^changed \d+:z+$/);
+    expect(world.get("k1")).toBe("last");
+    expect(world.get("k199")).toBe(`199:${"y".repeat(200)}`);
+    reopened.close();
+  });
 });
 
 describe("sandbox journal and answers", () => {
