@@ -193,6 +193,20 @@ export type NotificationParse =
   | { ok: true; notification: ChannelNotification; ack: HttpAck }
   | { ok: false; error: NotificationRejection; message: string; ack: HttpAck };
 
+/**
+ * A notification decoded, its signer known and its send time fresh, but its signature not yet
+ * checked (src/api/routes/callbacks.ts). `unverified` may only be compared with an outcome paycore
+ * has already recorded, never used to change, log or count anything; `verify` finishes what
+ * parseNotification does (signature, freshness, replay) on what was already decoded.
+ */
+export interface NotificationInspection {
+  /** null when the message is stale or not a notification the adapter understands. */
+  unverified: ChannelNotification | null;
+  /** The ack of an accepted notification. */
+  ack: HttpAck;
+  verify(): NotificationParse;
+}
+
 export interface ChannelAdapter {
   readonly channel_id: AgreementChannelId;
   readonly capabilities: ChannelCapabilities;
@@ -206,5 +220,7 @@ export interface ChannelAdapter {
   unbind(request: UnbindRequest): Promise<UnbindResult>;
   /** Verifies and decodes what the network POSTed to paycore's callback. Never throws. */
   parseNotification(input: { body: string; content_type?: string | undefined }): NotificationParse;
+  /** parseNotification in two steps, for adapters that can decode before verifying. Never throws. */
+  inspectNotification?(input: { body: string; content_type?: string | undefined }): NotificationInspection;
   fetchStatement(request: StatementRequest): Promise<StatementResult>;
 }

@@ -82,14 +82,36 @@ export async function applyPaymentOutcome(deps: PaymentDeps, known: PaymentRow, 
  * records the outcome (in-flight.ts): the notification waits for it and, when it made the payment
  * final, writes and reads nothing. Otherwise the payment is read and the outcome applied.
  */
-export async function applyNotifiedPayment(deps: PaymentDeps, channel_id: string, txn_id: string, answer: Answer): Promise<void> {
-  const recorded = await awaitInFlight(deps.ctx.db, channel_id, txn_id);
+export async function applyNotifiedPayment(deps: PaymentDeps, channel_id: string, txn_id: string, answer: Answer, in_flight?: PaymentRow | null): Promise<void> {
+  const recorded = in_flight ?? (await awaitInFlight(deps.ctx.db, channel_id, txn_id));
   if (recorded && recorded.status !== "processing") {
     alreadyFinal(deps, recorded, money(answer), "notify");
     return;
   }
   const p = await deps.ctx.db.selectFrom("payments").selectAll().where("txn_id", "=", txn_id).where("channel_id", "=", channel_id).executeTakeFirst();
   if (p) await applyPaymentOutcome(deps, p, answer, "notify");
+}
+
+/**
+ * The payment as this process's in-flight call for it recorded it (null when none is in flight
+ * here), and whether an unverified notification of its result says exactly what was recorded: the
+ * same success, for the same amount, under the same network transaction id. That id is the
+ * network's own, carried only in its signed answer and in this notification: a sender who can
+ * match it already knows the outcome. Such a notification can change nothing, so it can be
+ * acknowledged without checking its signature (src/api/routes/callbacks.ts); anything else is
+ * verified first.
+ */
+export async function notifiedAsRecorded(deps: PaymentDeps, channel_id: string, txn_id: string, unverified: MoneyResult): Promise<{ same: boolean; recorded: PaymentRow | null }> {
+  const recorded = await awaitInFlight(deps.ctx.db, channel_id, txn_id);
+  const same =
+    recorded !== null &&
+    recorded.status === "succeeded" &&
+    recorded.channel_id === channel_id &&
+    unverified.status === "succeeded" &&
+    recorded.network_txn_id !== null &&
+    recorded.network_txn_id === unverified.network_txn_id &&
+    recorded.amount === unverified.amount_fen;
+  return { same, recorded };
 }
 
 /** Announced after the commit, by the one call that made the row final (metrics count it once). */

@@ -98,6 +98,11 @@ describe("round trips of a payment", () => {
           parsed();
           return out;
         },
+        inspectNotification: (input: Parameters<ChannelAdapter["parseNotification"]>[0]) => {
+          const out = adapter.inspectNotification!(input);
+          parsed();
+          return out;
+        },
         pay: async (request: Parameters<ChannelAdapter["pay"]>[0]) => {
           const answer = await adapter.pay(request);
           const note = await eventually(() => receiver.received[before] ?? null, "the network's notification");
@@ -132,5 +137,70 @@ describe("round trips of a payment", () => {
     } finally {
       channels.adapter = original;
     }
+  });
+  /**
+   * A notification racing its payment's call is acknowledged without its signature checked only
+   * when it says exactly what the call recorded (success, amount, the network's transaction id):
+   * it then changes nothing. One that differs, or one that arrives once the call is over, is
+   * verified first, as before.
+   */
+  it("a racing notification that says what was recorded is acknowledged unverified; any other is verified", async () => {
+    const channels = app.deps.channels as { adapter: ChannelRegistry["adapter"] };
+    const original = channels.adapter;
+    const before = receiver.received.length;
+    const brokenSignature = (body: string) =>
+      body.replace(/\{S:([A-Za-z0-9+/=]+)\}$/, (_m, b64: string) => {
+        const der = Buffer.from(b64, "base64");
+        der[der.length - 1]! ^= 1; // s changes; the DER stays well formed
+        return `{S:${der.toString("base64")}}`;
+      });
+    const post = (channel_id: string, content_type: string, body: string) =>
+      fetch(`${app.url}/callbacks/channels/${channel_id}`, { method: "POST", headers: { "content-type": content_type }, body }).then(async (r) => ({ status: r.status, text: await r.text() }));
+    let inspected = 0;
+    let answers: Promise<{ status: number; text: string }[]> | null = null;
+    channels.adapter = async (channel_id) => {
+      const adapter = await original.call(app.deps.channels, channel_id);
+      return Object.assign(Object.create(adapter) as ChannelAdapter, {
+        inspectNotification: (input: Parameters<ChannelAdapter["parseNotification"]>[0]) => {
+          inspected++;
+          return adapter.inspectNotification!(input);
+        },
+        pay: async (request: Parameters<ChannelAdapter["pay"]>[0]) => {
+          const answer = await adapter.pay(request);
+          const note = await eventually(() => receiver.received[before] ?? null, "the network's notification");
+          expect(note.channel_id).toBe("netsunion");
+          const forged_same = brokenSignature(note.body);
+          const forged_other = note.body.replace(/<NetTrxId>([^<]*)<\/NetTrxId>/, "<NetTrxId>N999999999999</NetTrxId>");
+          expect(forged_same).not.toBe(note.body);
+          expect(forged_other).not.toBe(note.body);
+          answers = Promise.all([post(note.channel_id, note.content_type, forged_same), post(note.channel_id, note.content_type, forged_other)]);
+          // Both wait for this call to record its answer.
+          await eventually(() => inspected >= 2, "both notifications inspected");
+          return answer;
+        },
+      });
+    };
+    let payment_id = "";
+    try {
+      const pay = await client.post<Json>("/v1/payments", { out_trade_no: "trips-3", agreement_id, amount: 3_456, currency: "CNY", description: "raced, forged" });
+      expect(pay.body.status).toBe("succeeded");
+      payment_id = pay.body.payment_id as string;
+      const [same, other] = await answers!;
+      expect(same, "says what was recorded: acknowledged").toEqual({ status: 200, text: "SUCCESS" });
+      expect(other, "says something else: verified, refused").toEqual({ status: 400, text: "FAIL invalid_signature" });
+    } finally {
+      channels.adapter = original;
+    }
+    // Once the call is over, the same forged notification is verified and refused.
+    const note = receiver.received[before]!;
+    expect(await post(note.channel_id, note.content_type, brokenSignature(note.body))).toEqual({ status: 400, text: "FAIL invalid_signature" });
+    // And the genuine one is accepted.
+    expect(await post(note.channel_id, note.content_type, note.body)).toEqual({ status: 200, text: "SUCCESS" });
+    const row = await app.ctx.db.selectFrom("payments").select(["status", "network_txn_id", "amount"]).where("payment_id", "=", payment_id).executeTakeFirstOrThrow();
+    expect(row.status).toBe("succeeded");
+    expect(row.network_txn_id).not.toBe("N999999999999");
+    expect(row.amount).toBe(3_456n);
+    const entries = await app.ctx.db.selectFrom("journal_entries").select("entry_id").where("reference_id", "=", payment_id).execute();
+    expect(entries).toHaveLength(1);
   });
 });

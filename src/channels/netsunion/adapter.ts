@@ -10,7 +10,7 @@ import {
   CHANNEL_LIMITS, ReplayGuard, assertAmount, assertTxnId, beijingIsoLocal, decodeVerified, failed, isFresh, parseBeijing, pending, randomHex,
 } from "../support.ts";
 import type {
-  CardElements, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationParse, Outcome, PayRequest,
+  CardElements, ChannelAdapter, ChannelCapabilities, ChannelNotification, MoneyResult, NotificationInspection, NotificationParse, Outcome, PayRequest,
   QueryRequest, QueryResult, RefundRequest, ResendOtpRequest, ResendOtpResult, SignApplyRequest, SignApplyResult, SignConfirmRequest,
   SignSyncRequest, SignedResult, StatementRequest, StatementResult, UnbindRequest, UnbindResult,
 } from "../types.ts";
@@ -153,25 +153,39 @@ export class NetsUnionAdapter implements ChannelAdapter {
   }
 
   parseNotification(input: { body: string }): NotificationParse {
+    return this.inspectNotification(input).verify();
+  }
+
+  /** Checks in parseNotification's order: unsigned, malformed, unknown key, then (verify) signature, stale, replayed, not understood. */
+  inspectNotification(input: { body: string }): NotificationInspection {
     const reject = (error: Extract<NotificationParse, { ok: false }>["error"], message: string): NotificationParse => ({ ok: false, error, message, ack: { status: 400, content_type: "text/plain", body: `FAIL ${error}` } });
+    const ack = { status: 200, content_type: "text/plain", body: "SUCCESS" };
+    const refused = (parse: NotificationParse): NotificationInspection => ({ unverified: null, ack, verify: () => parse });
     const signed = splitSignature(input.body);
-    if (!signed) return reject("unsigned", "no {S:…} signature");
+    if (!signed) return refused(reject("unsigned", "no {S:…} signature"));
     let tree: XmlTree;
     try {
       tree = parseDocument(signed.xml);
     } catch (error) {
-      return reject("malformed", (error as Error).message);
+      return refused(reject("malformed", (error as Error).message));
     }
     const header = flatten(group(tree, "MsgHeader"));
     const network = this.config.network_keys.netsunion({ key_id: header.SignSN ?? "" });
-    if (!network || header.SignSN !== network.key_id) return reject("unknown_key", `unknown signer ${header.SignSN ?? "?"}`);
-    if (!sm2Verify(signed.xml, signed.signature, network.public_key_hex)) return reject("invalid_signature", "signature does not verify");
+    if (!network || header.SignSN !== network.key_id) return refused(reject("unknown_key", `unknown signer ${header.SignSN ?? "?"}`));
     const sent_at = parseBeijing(header.SndDt ?? "");
-    if (!sent_at || !isFresh(sent_at, this.clock)) return reject("stale", "SndDt outside the accepted window");
-    if (!header.MsgId || !this.replay.accept(`netsunion:${header.MsgId}`)) return reject("replayed", "message already received");
-    const notification = this.notification(header.MsgTp, flatten(group(tree, "MsgBody")));
-    if (!notification) return reject("malformed", `not a notification this adapter understands (${header.MsgTp ?? "?"})`);
-    return { ok: true, notification, ack: { status: 200, content_type: "text/plain", body: "SUCCESS" } };
+    const fresh = sent_at !== null && isFresh(sent_at, this.clock);
+    const notification = fresh ? this.notification(header.MsgTp, flatten(group(tree, "MsgBody"))) : null;
+    return {
+      unverified: notification,
+      ack,
+      verify: () => {
+        if (!sm2Verify(signed.xml, signed.signature, network.public_key_hex)) return reject("invalid_signature", "signature does not verify");
+        if (!fresh) return reject("stale", "SndDt outside the accepted window");
+        if (!header.MsgId || !this.replay.accept(`netsunion:${header.MsgId}`)) return reject("replayed", "message already received");
+        if (!notification) return reject("malformed", `not a notification this adapter understands (${header.MsgTp ?? "?"})`);
+        return { ok: true, notification, ack };
+      },
+    };
   }
 
   // --- internals -----------------------------------------------------------------------------
