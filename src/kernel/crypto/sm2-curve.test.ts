@@ -92,8 +92,11 @@ describe("SM2 fixed-base and per-key tables", () => {
       [N - 1n, 2n], // G
       [2n, N - 2n], // infinity
       [5n, 7n],
-      // v = 1 recodes with a first digit of −127 (7-bit windows), so after u·G the first addition
-      // of Q's table adds −127·G: to −127·G (a doubling) and to 127·G (infinity, then onwards)
+      // v = 1 recodes with a first digit of −(2^w − 1): −255 with the 8-bit windows of a key's
+      // table, so after u·G the first addition of Q's table adds −255·G: to −255·G (a doubling)
+      // and to 255·G (infinity, then onwards). (−127 with the 7-bit windows before.)
+      [N - 255n, 1n],
+      [255n, 1n],
       [N - 127n, 1n],
       [127n, 1n],
     ];
@@ -177,7 +180,7 @@ describe("SM2 point arithmetic in limbs (fast-check, against OpenSSL and sm-cryp
         const sum = (u + v) % N;
         expect(encode(toAffine(mulAddPublic(u, v, G_HEX, G)))).toBe(sum === 0n ? null : opensslBaseMul(sum));
       }),
-      { numRuns: 100, examples: [[N - 127n, 1n], [127n, 1n], [1n, N - 1n], [(N - 1n) / 2n, (N - 1n) / 2n]] },
+      { numRuns: 100, examples: [[N - 255n, 1n], [255n, 1n], [N - 127n, 1n], [127n, 1n], [1n, N - 1n], [(N - 1n) / 2n, (N - 1n) / 2n]] },
     );
   });
 
