@@ -190,48 +190,35 @@ function arrayElement(x: string | number | Date | bigint | null): string {
 }
 
 /**
- * A payment's count as a call of `risk_payment_window_usage` (migration 1303), whose one query is
- * planned once per connection: the same bucket ranges and raw edges as the statement below, as
- * arrays (one parameter each).
+ * A payment's count as a call of `risk_payment_usage` (migration 1960), whose one query is planned
+ * once per connection: the windows go as two arrays of numbers (one parameter each), and the
+ * function derives the same raw edge and bucket ranges as `windowRanges`.
  */
 function paymentUsageCall(keys: ScopeKeys, windows: readonly WindowQuery[], checks: readonly ScopeCheck[]): RawBuilder<{ w: number; n: string | bigint; a: string | bigint }> {
-  return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, n, a FROM risk_payment_window_usage(${paymentUsageArgs(keys, windows, checks)})`;
+  // Payments are checked under their scope locks (risk_payment_judge), never by a re-check total.
+  assert(checks.length === 0, "payments are not re-checked by day totals");
+  return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, n, a FROM risk_payment_usage(${paymentWindowArgs(keys, windows)})`;
 }
 
+/** The scope codes of `risk_payment_usage` (migration 1960). */
+const PAYMENT_SCOPE_CODE: Record<"card" | "id_holder" | "merchant", number> = { card: 0, id_holder: 1, merchant: 2 };
+
 /**
- * The arguments of `risk_payment_window_usage` (and the counting part of `risk_payment_judge`):
- * the bucket ranges (and check totals) as five arrays, then each scope's key and raw edges.
+ * The arguments of `risk_payment_usage` (and the counting part of `risk_payment_judge`): the
+ * scopes' keys, then each window as its scope's code and its start in epoch milliseconds. The
+ * ranges it reads (the raw edge up to the next whole minute, then minute, hour and day buckets)
+ * are derived in SQL: two short arrays of integers instead of ~190 elements, ~150 of them
+ * instants formatted as text here and parsed again by PostgreSQL.
  */
-export function paymentUsageArgs(keys: ScopeKeys, windows: readonly WindowQuery[], checks: readonly ScopeCheck[] = []): RawBuilder<unknown> {
-  const b = { w: [] as number[], key: [] as string[], width: [] as number[], lo: [] as Date[], hi: [] as Date[] };
-  const edges: Record<"card" | "id_holder" | "merchant", { w: number[]; lo: Date[]; hi: Date[] }> = {
-    card: { w: [], lo: [], hi: [] },
-    id_holder: { w: [], lo: [], hi: [] },
-    merchant: { w: [], lo: [], hi: [] },
-  };
-  const bucket = (w: number, key: string, width_s: number, lo: Date, hi: Date) => {
-    b.w.push(w);
-    b.key.push(key);
-    b.width.push(width_s);
-    b.lo.push(lo);
-    b.hi.push(hi);
-  };
-  windows.forEach((win, i) => {
-    assert(win.scope !== "phone", "payments are not counted per phone");
-    const { edge, buckets } = windowRanges(win.since);
-    for (const r of buckets) bucket(i, scopeKey("payment", win.scope, keys), r.width_s, r.lo, r.hi);
-    if (!edge) return;
-    edges[win.scope].w.push(i);
-    edges[win.scope].lo.push(edge[0]);
-    edges[win.scope].hi.push(edge[1]);
-  });
-  checks.forEach((c, j) => bucket(windows.length + j, c.scope_key, 86_400, c.from, FAR_FUTURE));
-  const ints = (xs: number[]) => sql`${arrayLiteral(xs)}::int[]`;
-  const texts = (xs: string[]) => sql`${arrayLiteral(xs)}::text[]`;
-  const times = (xs: Date[]) => sql`${arrayLiteral(xs)}::timestamptz[]`;
-  const edge = (e: { w: number[]; lo: Date[]; hi: Date[] }) => sql`${ints(e.w)}, ${times(e.lo)}, ${times(e.hi)}`;
-  return sql`${ints(b.w)}, ${texts(b.key)}, ${ints(b.width)}, ${times(b.lo)}, ${times(b.hi)},
-    ${keys.card_id}::text, ${edge(edges.card)}, ${keys.id_fingerprint}::text, ${edge(edges.id_holder)}, ${keys.merchant_id}::text, ${edge(edges.merchant)}`;
+export function paymentWindowArgs(keys: ScopeKeys, windows: readonly WindowQuery[]): RawBuilder<unknown> {
+  const scopes: number[] = [];
+  const since: number[] = [];
+  for (const w of windows) {
+    assert(w.scope !== "phone", "payments are not counted per phone");
+    scopes.push(PAYMENT_SCOPE_CODE[w.scope]);
+    since.push(w.since.getTime());
+  }
+  return sql`${keys.card_id}::text, ${keys.id_fingerprint}::text, ${keys.merchant_id}::text, ${arrayLiteral(scopes)}::int2[], ${arrayLiteral(since)}::int8[]`;
 }
 
 /** The first key of the two-key advisory locks risk takes (its migration number). */

@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { formatYuan } from "../kernel/money.ts";
-import { arrayLiteral, checkFrom, paymentUsageArgs, RISK_LOCK_CLASS, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
+import { arrayLiteral, checkFrom, paymentWindowArgs, RISK_LOCK_CLASS, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
 
 /** One rule that fired, with the figures that made it fire: what operators read. */
@@ -156,7 +156,7 @@ function overAmountText(rule: RiskRuleRow, yuan: string): string {
 
 /**
  * The guard of a payment's intent statement that counts and judges its rules in the statement
- * (migration 1850, `risk_payment_judge`): it takes the scope locks, counts every window with a
+ * (`risk_payment_judge`, migrations 1850 and 1960): it takes the scope locks, counts every window with a
  * snapshot taken after them, and answers false when an enforced reject rule fires (the statement
  * writes nothing; the payment is judged again under the locks, which stores the reject). Otherwise
  * it keeps the decision for `judgedDecisionInserts`. The same judgement as `judgeRules`: the
@@ -173,7 +173,7 @@ export function judgeInStatement(rules: readonly RiskRuleRow[], a: Attempt, lock
   }));
   const ints = (xs: readonly (number | bigint | null)[], type: "int" | "int8") => sql`${arrayLiteral(xs)}::${sql.raw(type)}[]`;
   return sql<boolean>`risk_payment_judge(${RISK_LOCK_CLASS}::int, ${arrayLiteral([...new Set(lock_keys)])}::text[],
-    ${paymentUsageArgs(a.keys, windows)},
+    ${paymentWindowArgs(a.keys, windows)},
     ${payment_id}::text, ${a.amount}::int8,
     ${ints(window_of, "int")}, ${ints(live.map((r) => r.max_count), "int8")}, ${ints(live.map((r) => r.max_amount), "int8")},
     ${arrayLiteral(live.map(effect))}::text[], ${JSON.stringify(fields)}::jsonb)`;

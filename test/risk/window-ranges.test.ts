@@ -1,0 +1,104 @@
+import fc from "fast-check";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CardRow, PaymentRow } from "../../src/db/index.ts";
+import { ManualClock } from "../../src/kernel/clock.ts";
+import { newId } from "../../src/kernel/ids.ts";
+import { insertIntent } from "../../src/payments/intent.ts";
+import { windowUsage, type ScopeKeys } from "../../src/risk/counters.ts";
+import { countersOnly, releaseFailedPayment } from "../../src/risk/index.ts";
+import type { RuleScope } from "../../src/risk/rows.ts";
+import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
+import { freshAgreement } from "./helpers.ts";
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** A UTC midnight; the history lies on both sides of it. */
+const MIDNIGHT = Date.parse("2026-05-05T00:00:00.000Z");
+
+/**
+ * Since migration 1960 the database, not the client, splits a payment's window into its raw edge
+ * (up to the next whole minute) and its minute, hour and day bucket ranges, from the window's start
+ * in epoch milliseconds. The count must still be exactly what counting the payments says for any
+ * start: payments are placed on and one millisecond either side of minute, hour and UTC-day
+ * boundaries, and window starts are drawn there and anywhere (fast-check;
+ * PAYCORE_RISK_SEED replays a failure).
+ */
+describe("payment windows split into ranges in SQL", () => {
+  const clock = new ManualClock(new Date(MIDNIGHT - 2 * DAY));
+  let app: TestApp;
+  const payers: { card: CardRow; keys: ScopeKeys; agreement_id: string }[] = [];
+  const instants: number[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ label: "risk_windows", clock, sandbox: true });
+    const m = await createTestMerchant(app, { name: "Windows M" });
+    const n = await createTestMerchant(app, { name: "Windows N" }, m.entity_id);
+    const M = app.merchantClient(m.creds);
+    const N = app.merchantClient(n.creds);
+    const first = await freshAgreement(app, M);
+    const same_person = await freshAgreement(app, N, { id_number: first.card.id_number, holder_name: first.card.holder_name });
+    for (const agreement_id of [first.agreement_id, same_person.agreement_id]) {
+      const row = await app.ctx.db.selectFrom("agreements").innerJoin("cards", "cards.card_id", "agreements.card_id").selectAll("cards").select(["agreements.merchant_id"]).where("agreements.agreement_id", "=", agreement_id).executeTakeFirstOrThrow();
+      payers.push({ card: row as CardRow, agreement_id, keys: { card_id: row.card_id, id_fingerprint: row.id_fingerprint, merchant_id: row.merchant_id } });
+    }
+    // On and around the boundaries of the last minute, hour and day before midnight and the first after.
+    const edges = [MIDNIGHT - DAY, MIDNIGHT - HOUR, MIDNIGHT - MINUTE, MIDNIGHT, MIDNIGHT + MINUTE, MIDNIGHT + HOUR, MIDNIGHT + HOUR + 17 * MINUTE + 4_321];
+    for (const e of edges) instants.push(e - 1, e, e + 1);
+    instants.sort((a, b) => a - b);
+    let k = 0;
+    for (const at of instants) {
+      const payer = payers[k++ % payers.length]!;
+      const amount = BigInt(100 + k);
+      const row = paymentRow(payer, amount, new Date(at));
+      const r = await insertIntent(app.ctx.db, row, countersOnly({ subject: "payment", keys: payer.keys, id: row.payment_id, at: row.created_at, count: 1n, amount }), null);
+      expect(r.kind).toBe("inserted");
+      // Every third payment fails: its amount leaves its buckets, its attempt stays.
+      if (k % 3 === 0) {
+        await app.ctx.db.transaction().execute(async (trx) => {
+          const failed = await trx.updateTable("payments").set({ status: "failed", failed_at: row.created_at }).where("payment_id", "=", row.payment_id).returningAll().executeTakeFirstOrThrow();
+          await releaseFailedPayment(trx, failed);
+        });
+      }
+    }
+  });
+  afterAll(async () => app.close());
+
+  it("count what the payments say for any window start", async () => {
+    const scope = fc.constantFrom<RuleScope>("card", "id_holder", "merchant");
+    const near = fc.tuple(fc.constantFrom(...instants), fc.integer({ min: -2, max: 2 })).map(([t, d]) => t + d);
+    const anywhere = fc.integer({ min: instants[0]! - 2 * DAY, max: instants[instants.length - 1]! + MINUTE });
+    const windows = fc.array(fc.record({ scope, since: fc.oneof(near, anywhere) }), { minLength: 1, maxLength: 6 });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 1), windows, async (p, ws) => {
+        const keys = payers[p]!.keys;
+        const got = await windowUsage(app.ctx.db, "payment", keys, ws.map((w) => ({ scope: w.scope, since: new Date(w.since) })));
+        const want = await Promise.all(ws.map((w) => directCount(w.scope, keys, new Date(w.since))));
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 80, ...(process.env.PAYCORE_RISK_SEED ? { seed: Number(process.env.PAYCORE_RISK_SEED) } : {}) },
+    );
+  });
+
+  /** Every payment of the scope since the instant, counted from the payments themselves. */
+  async function directCount(scope: RuleScope, keys: ScopeKeys, since: Date): Promise<{ count: bigint; amount: bigint }> {
+    const where =
+      scope === "card"
+        ? sql`card_id = ${keys.card_id}`
+        : scope === "merchant"
+          ? sql`merchant_id = ${keys.merchant_id}`
+          : sql`card_id IN (SELECT card_id FROM cards WHERE id_fingerprint = ${keys.id_fingerprint})`;
+    const r = await sql<{ n: string; a: string }>`SELECT count(*)::int8 AS n, coalesce(sum(amount) FILTER (WHERE status <> 'failed'), 0)::int8 AS a FROM payments WHERE ${where} AND created_at >= ${since}`.execute(app.ctx.db);
+    return { count: BigInt(r.rows[0]!.n), amount: BigInt(r.rows[0]!.a) };
+  }
+});
+
+function paymentRow(payer: { card: CardRow; keys: ScopeKeys; agreement_id: string }, amount: bigint, at: Date): PaymentRow {
+  return {
+    payment_id: newId("pay", at.getTime()), merchant_id: payer.keys.merchant_id, sub_merchant_id: null, out_trade_no: newId("req", at.getTime()), request_hash: "windows", agreement_id: payer.agreement_id, card_id: payer.card.card_id,
+    channel_id: "netsunion", card_agreement_id: null, route_reason: "test", txn_id: newId("ntx", at.getTime()), network_txn_id: null, amount, currency: "CNY",
+    fee: null, network_cost: null, status: "processing", network_state: "final", failure_code: null, failure_message: null, description: "windows", metadata: null, notify_url: null,
+    refunded_amount: 0n, query_attempts: 0, next_query_at: at, alert: false, created_at: at, updated_at: at, succeeded_at: null, failed_at: null,
+  };
+}
