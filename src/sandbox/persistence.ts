@@ -49,6 +49,8 @@ const SNAPSHOT = "snapshot.json";
 const JOURNAL = "journal.ndjson";
 const LOCK = "sandbox.lock";
 const FORMAT_VERSION = 1;
+/** A snapshot is written in pieces of about this many characters. */
+const SNAPSHOT_CHUNK_CHARS = 1 << 20;
 
 type Line = { t: string; k: string; v?: unknown; d?: 1 };
 
@@ -209,12 +211,10 @@ export class SandboxState {
     // Pending lines go to the journal first: a crash before the truncation below replays the whole
     // journal over the new snapshot, which gives the snapshot only if the journal ends at it.
     this.writePending();
-    const tables: Record<string, [string, unknown][]> = {};
-    for (const [name, rows] of this.tables) tables[name] = [...rows.entries()];
     const temp = join(this.dir, `${SNAPSHOT}.tmp`);
     const fd = openSync(temp, "w", 0o600);
     try {
-      this.snapshot_bytes = writeSync(fd, encode({ version: FORMAT_VERSION, tables }));
+      this.snapshot_bytes = this.writeSnapshot(fd);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -223,6 +223,31 @@ export class SandboxState {
     // A crash here replays the old journal over the new snapshot: whole values, same result.
     truncateSync(join(this.dir, JOURNAL), 0);
     this.journal_bytes = 0;
+  }
+
+  /**
+   * The text of `encode({ version, tables: { name: [[key, value], …] } })`, written in chunks of
+   * about SNAPSHOT_CHUNK_CHARS as it is encoded: the whole world as one string (over 100 MB at the
+   * records limit) was built, flattened and converted at once, with a copy of every row's entry.
+   */
+  private writeSnapshot(fd: number): number {
+    let bytes = 0;
+    let chunk = `{"version":${FORMAT_VERSION},"tables":{`;
+    let tables = 0;
+    for (const [name, rows] of this.tables) {
+      chunk += (tables++ > 0 ? "," : "") + quote(name) + ":[";
+      let count = 0;
+      for (const entry of rows) {
+        // Depth 3, as inside encode()'s object → tables → rows → entry.
+        chunk += (count++ > 0 ? "," : "") + encodeValue(entry, 3);
+        if (chunk.length >= SNAPSHOT_CHUNK_CHARS) {
+          bytes += writeSync(fd, chunk);
+          chunk = "";
+        }
+      }
+      chunk += "]";
+    }
+    return bytes + writeSync(fd, chunk + "}}");
   }
 
   close(): void {

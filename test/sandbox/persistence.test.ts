@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/kernel/log.ts";
 import { SANDBOX_LIMITS } from "../../src/sandbox/limits.ts";
-import { SandboxState } from "../../src/sandbox/persistence.ts";
+import { SandboxState, encode } from "../../src/sandbox/persistence.ts";
 import { addCard, latestOtp, startTestSandbox } from "../support/sandbox.ts";
 
 const log = createLogger("silent");
@@ -77,6 +77,29 @@ describe("sandbox state store", () => {
     state.close();
     const reopened = SandboxState.open(dir, log);
     expect(reopened.table<string>("big").size).toBe(10);
+    reopened.close();
+  });
+
+  it("writes a snapshot in pieces with the very text of encoding the world at once", () => {
+    const dir = freshDir();
+    const state = SandboxState.open(dir, log);
+    const odd = state.table<unknown>('odd "table"\n');
+    const rows: [string, unknown][] = [
+      ["plain", { amount_fen: 12n, at: new Date("2026-12-02T19:00:00Z"), skipped: undefined, list: [1, undefined, "支付"], nested: { deep: [{ x: null }] } }],
+      ['key "quoted" \u2028 ☃', "text with \" and \\ and \u0001"],
+      ["empty", {}],
+    ];
+    for (const [key, value] of rows) odd.set(key, value);
+    const big = state.table<string>("big");
+    const big_rows: [string, string][] = Array.from({ length: 400 }, (_, i) => [`row${i}`, `${i}:${"v".repeat(5_000)}`]);
+    for (const [key, value] of big_rows) big.set(key, value); // 2 MB: more than one piece
+    state.table<number>("none"); // an empty table
+    state.close();
+    const expected = encode({ version: 1, tables: { 'odd "table"\n': rows, big: big_rows, none: [] } });
+    expect(readFileSync(join(dir, "sandbox", "state", "snapshot.json"), "utf8")).toBe(expected);
+    const reopened = SandboxState.open(dir, log);
+    expect(reopened.table<string>("big").get("row399")).toBe(big_rows[399]![1]);
+    expect(reopened.table<{ amount_fen: bigint }>('odd "table"\n').get("plain")?.amount_fen).toBe(12n);
     reopened.close();
   });
 
