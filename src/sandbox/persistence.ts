@@ -78,6 +78,20 @@ function quote(text: string): string {
   return JSON_ESCAPED.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
+/** `"key":` for the few field names every journal line repeats (bounded: keys may be data too). */
+const quoted_keys = new Map<string, string>();
+const QUOTED_KEYS_MAX = 512;
+
+function quotedKey(key: string): string {
+  let quoted = quoted_keys.get(key);
+  if (quoted === undefined) {
+    quoted = quote(key) + ":";
+    if (quoted_keys.size >= QUOTED_KEYS_MAX) quoted_keys.clear();
+    quoted_keys.set(key, quoted);
+  }
+  return quoted;
+}
+
 /**
  * What `encodeGeneric` writes, without a replacer call per key (a journal line per change, five per
  * payment, was 3 % of the sandbox's CPU): plain objects, arrays, strings, numbers, booleans,
@@ -114,7 +128,7 @@ function encodeValue(value: unknown, depth: number): string | undefined {
   for (const key of Object.keys(object)) {
     const encoded = encodeValue(object[key], depth + 1);
     if (encoded === undefined) continue;
-    out += (out.length > 1 ? "," : "") + quote(key) + ":" + encoded;
+    out += (out.length > 1 ? "," : "") + quotedKey(key) + encoded;
   }
   return out + "}";
 }
