@@ -25,24 +25,76 @@ export function buildDocument(namespace: string, tree: XmlTree): string {
   return `<?xml version="1.0" encoding="UTF-8"?><root xmlns="${escapeText(namespace)}">${Object.entries(tree).map(([k, v]) => serialize(k, v)).join("")}</root>`;
 }
 
-/** Tokens: open tag, close tag, or text. */
-type Token = { type: "open"; name: string; attributes: string } | { type: "close"; name: string } | { type: "text"; value: string };
+/**
+ * The tokens, read one at a time (no token objects, no regular expression match arrays: parsing
+ * the network's answer and its notification was about 17 KB of garbage per payment):
+ * - a tag: `<`, an optional `/`, a name `[A-Za-z][A-Za-z0-9_]*`, then anything but `<` up to `>`
+ *   (an open tag's attributes, trimmed; ignored on a close tag);
+ * - a text: a run of anything but `<`, with its entities decoded.
+ * Anything else at a `<` is unexpected markup. At most ELEMENTS_MAX · 3 tokens.
+ */
+type TokenType = "open" | "close" | "text" | "end";
 
-function tokenize(xml: string): Token[] {
-  const tokens: Token[] = [];
-  const pattern = /<(\/?)([A-Za-z][A-Za-z0-9_]*)([^<>]*)>|([^<]+)/gy;
-  let match: RegExpExecArray | null;
-  let consumed = 0;
-  while ((match = pattern.exec(xml)) !== null) {
-    consumed = pattern.lastIndex;
-    // Most texts hold no entity: no replace pass (and no new string) for them.
-    if (match[4] !== undefined) tokens.push({ type: "text", value: match[4].includes("&") ? decodeEntities(match[4]) : match[4] });
-    else if (match[1] === "/") tokens.push({ type: "close", name: match[2]! });
-    else tokens.push({ type: "open", name: match[2]!, attributes: match[3]!.trim() });
-    if (tokens.length > ELEMENTS_MAX * 3) throw new Error("too many elements");
+class Lexer {
+  pos = 0;
+  count = 0;
+  type: TokenType = "end";
+  name = "";
+  /** An open tag's attributes, trimmed; a text's decoded value. */
+  value = "";
+
+  constructor(private readonly xml: string) {}
+
+  /** The current token's type (a call, so that the compiler does not keep it narrowed across next()). */
+  current(): TokenType {
+    return this.type;
   }
-  if (consumed !== xml.length) throw new Error(`unexpected markup at offset ${consumed}`);
-  return tokens;
+
+  next(): void {
+    const xml = this.xml;
+    const start = this.pos;
+    if (start >= xml.length) {
+      this.type = "end";
+      return;
+    }
+    if (++this.count > ELEMENTS_MAX * 3) throw new Error("too many elements");
+    if (xml.charCodeAt(start) !== 0x3c /* < */) {
+      let end = xml.indexOf("<", start);
+      if (end === -1) end = xml.length;
+      const raw = xml.slice(start, end);
+      this.type = "text";
+      // Most texts hold no entity: no replace pass (and no new string) for them.
+      this.value = raw.includes("&") ? decodeEntities(raw) : raw;
+      this.pos = end;
+      return;
+    }
+    let i = start + 1;
+    const close = xml.charCodeAt(i) === 0x2f; /* / */
+    if (close) i++;
+    const name_start = i;
+    if (!isLetter(xml.charCodeAt(i))) throw new Error(`unexpected markup at offset ${start}`);
+    i++;
+    while (i < xml.length && isNameChar(xml.charCodeAt(i))) i++;
+    const name_end = i;
+    while (i < xml.length) {
+      const c = xml.charCodeAt(i);
+      if (c === 0x3c /* < */ || c === 0x3e /* > */) break;
+      i++;
+    }
+    if (i >= xml.length || xml.charCodeAt(i) !== 0x3e) throw new Error(`unexpected markup at offset ${start}`);
+    this.type = close ? "close" : "open";
+    this.name = xml.slice(name_start, name_end);
+    this.value = close || i === name_end ? "" : xml.slice(name_end, i).trim();
+    this.pos = i + 1;
+  }
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+function isNameChar(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
 }
 
 function decodeEntities(text: string): string {
@@ -56,28 +108,30 @@ function decodeEntities(text: string): string {
 /** Parses `<root …>…</root>` into its children. Throws on anything outside the subset. */
 export function parseDocument(text: string): XmlTree {
   const xml = text.replace(/^\uFEFF?\s*<\?xml version="1\.0" encoding="UTF-8"\?>/, "").trim();
-  const tokens = tokenize(xml);
-  let index = 0;
+  const lexer = new Lexer(xml);
+  lexer.next();
   const element = (depth: number): { name: string; value: XmlValue } => {
-    const open = tokens[index++];
-    if (open?.type !== "open" || depth > DEPTH_MAX) throw new Error("expected an element");
-    if (depth > 0 && open.attributes !== "") throw new Error("attributes are not accepted");
-    if (open.attributes.endsWith("/")) return { name: open.name, value: "" };
+    if (lexer.type !== "open" || depth > DEPTH_MAX) throw new Error("expected an element");
+    const name = lexer.name;
+    const attributes = lexer.value;
+    if (depth > 0 && attributes !== "") throw new Error("attributes are not accepted");
+    lexer.next();
+    if (attributes.endsWith("/")) return { name, value: "" };
     const children: XmlTree = {};
     let has_children = false;
     let text = "";
     for (;;) {
-      const next = tokens[index];
-      if (!next) throw new Error(`unclosed ${open.name}`);
-      if (next.type === "close") {
-        index++;
-        if (next.name !== open.name) throw new Error(`mismatched </${next.name}>`);
+      const type = lexer.current();
+      if (type === "end") throw new Error(`unclosed ${name}`);
+      if (type === "close") {
+        if (lexer.name !== name) throw new Error(`mismatched </${lexer.name}>`);
+        lexer.next();
         if (has_children && text.trim() !== "") throw new Error("mixed content");
-        return { name: open.name, value: has_children ? children : text };
+        return { name, value: has_children ? children : text };
       }
-      if (next.type === "text") {
-        text += next.value;
-        index++;
+      if (type === "text") {
+        text += lexer.value;
+        lexer.next();
         continue;
       }
       const child = element(depth + 1);
@@ -87,7 +141,7 @@ export function parseDocument(text: string): XmlTree {
     }
   };
   const root = element(0);
-  if (index !== tokens.length || root.name !== "root" || typeof root.value === "string") throw new Error("not a single <root> document");
+  if (lexer.current() !== "end" || root.name !== "root" || typeof root.value === "string") throw new Error("not a single <root> document");
   return root.value;
 }
 
