@@ -12,11 +12,13 @@
  *    commits per payment (pg_stat_statements, pg_stat_database) and the ratio to pgbench.
  * Nothing here asserts a speed. BENCH_SECONDS, BENCH_CLIENTS, BENCH_AGREEMENTS override;
  * BENCH_ANALYZE=0 leaves the tables unanalyzed (the plans then rest on no statistics);
+ * BENCH_PG_OPTIONS adds server options to the private cluster (auto_explain, say) and
+ * BENCH_PG_LOG=FILE keeps its server log there;
  * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -47,13 +49,14 @@ function privateCluster(): { url: string; cpu_ms(): { total: number; backends: n
   chmodSync(dir, 0o777);
   const data = join(dir, "data");
   sh(`${PG_BIN}/initdb`, ["-D", data, "-A", "trust", "-U", "postgres"], true);
-  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on -c pg_stat_statements.track_planning=on`;
+  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on -c pg_stat_statements.track_planning=on ${process.env.BENCH_PG_OPTIONS ?? ""}`;
   sh(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"], true);
   return {
     url: `postgres://postgres@127.0.0.1:${PORTS.pg}/postgres`,
     cpu_ms: () => clusterCpuMs(Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0])),
     stop: () => {
       spawnSync("su", ["postgres", "-c", `${PG_BIN}/pg_ctl -D ${data} -m fast -w stop`]);
+      if (process.env.BENCH_PG_LOG) copyFileSync(join(dir, "log"), process.env.BENCH_PG_LOG);
       rmSync(dir, { recursive: true, force: true });
     },
   };

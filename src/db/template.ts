@@ -136,3 +136,47 @@ export function fragmentTemplate<A extends readonly unknown[]>(arity: A["length"
     return { toOperationNode: () => node };
   };
 }
+
+/** PostgreSQL's compiler numbering its parameters from `offset + 1`: a part compiled after a head of `offset` parameters. */
+class OffsetCompiler extends PostgresQueryCompiler {
+  constructor(private readonly offset: number) {
+    super();
+  }
+
+  protected override getCurrentParameterPlaceholder(): string {
+    return "$" + (this.numParameters + this.offset);
+  }
+}
+
+export interface SplicedTemplate<A extends readonly unknown[], R> {
+  /** Runs head(args) + middle + foot on `db`; `middle` is compiled now, its parameters after the head's. */
+  execute(db: Kysely<Database>, middle: RawBuilder<unknown>, ...args: A): Promise<QueryResult<R>>;
+}
+
+/**
+ * A statement whose head and foot are fixed, built and compiled once like a statementTemplate
+ * (same rules for the builder), around a middle part built by the caller on every call: for a
+ * statement one of whose parts another module builds and whose shape varies with it (the intent's
+ * risk writes). Only the middle is compiled per call, its parameters numbered after the head's;
+ * the foot takes no parameters.
+ */
+export function splicedTemplate<A extends readonly unknown[], R>(arity: A["length"], build: (...args: A) => { head: RawBuilder<unknown>; foot: RawBuilder<unknown> }): SplicedTemplate<A, R> {
+  let parts: { head: Compiled; foot: string } | null = null;
+  return {
+    execute(db, middle, ...args) {
+      if (parts === null) {
+        const placeholders = Array.from({ length: arity }, (_, i) => new Placeholder(i)) as unknown as A;
+        const built = build(...placeholders);
+        const head = compile(null, { compile: () => POSTGRES_COMPILER.compileQuery(built.head.toOperationNode(), createQueryId()) }, arity);
+        const foot = POSTGRES_COMPILER.compileQuery(built.foot.toOperationNode(), createQueryId());
+        if (foot.parameters.length > 0) throw new Error("statement template: the foot of a spliced statement takes no parameters");
+        parts = { head, foot: foot.sql };
+      }
+      const head = parts.head;
+      const m = new OffsetCompiler(head.sources.length).compileQuery(middle.toOperationNode(), createQueryId());
+      const parameters = parametersOf(head, args);
+      for (const v of m.parameters) parameters.push(v);
+      return db.executeQuery<R>({ sql: head.sql + m.sql + parts.foot, parameters, query: m.query, queryId: m.queryId });
+    },
+  };
+}

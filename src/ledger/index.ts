@@ -58,7 +58,21 @@ export {
   type Product,
   type RefundFeePolicy,
 } from "./fees.ts";
-export { buildEntry, isGuarded, postEntries, postEntry, type EntryExtras, type EntryToPost, type EntrySpec, type EntryWithin, type LineSpec, type PostedEntry } from "./journal.ts";
+export {
+  buildEntry,
+  entryArity,
+  entryWithinCtes,
+  isGuarded,
+  postEntries,
+  postEntry,
+  type EntryExtras,
+  type EntryShape,
+  type EntryToPost,
+  type EntrySpec,
+  type EntryWithin,
+  type LineSpec,
+  type PostedEntry,
+} from "./journal.ts";
 export { LEDGER_LIMITS } from "./limits.ts";
 export {
   postNetworkSettled,

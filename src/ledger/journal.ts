@@ -324,10 +324,108 @@ export async function ensureAccounts(trx: Kysely<Database>, accounts: readonly A
   await trx.insertInto("ledger_accounts").values(rows).onConflict((oc) => oc.column("account_code").doNothing()).execute();
 }
 
+/**
+ * The arguments of the CTEs entryWithinCtes writes, by name, in their order: the entry's own
+ * values, its lines and the amounts each account is moved by as one array per column (so the
+ * statement's text does not change with the number of lines), then the pending item's values
+ * when there is one, then the accounts to create when they are not known to exist.
+ */
+const ENTRY_ARGS = [
+  "entry_id", "event_key", "event_type", "reference_id", "merchant_id", "channel_id", "effective_at", "business_date", "line_count", "amount",
+  "line_no", "line_code", "line_side", "line_amount", "line_kind",
+  "moved_code", "moved_debits", "moved_credits",
+] as const;
+const ITEM_ARGS = ["item_merchant_id", "item_kind", "item_reference_id", "item_payment_id", "item_amount", "item_fee"] as const;
+const ACCOUNT_ARGS = ["account_code", "account_kind", "account_type", "account_owner"] as const;
+
+/** What varies the text of entryWithinCtes: a pending item or not, the accounts' insert or not. */
+export interface EntryShape {
+  with_item: boolean;
+  with_accounts: boolean;
+}
+
+type EntryArgName = (typeof ENTRY_ARGS)[number] | (typeof ITEM_ARGS)[number] | (typeof ACCOUNT_ARGS)[number];
+
+function entryArgNames(shape: EntryShape): readonly EntryArgName[] {
+  return [...ENTRY_ARGS, ...(shape.with_item ? ITEM_ARGS : []), ...(shape.with_accounts ? ACCOUNT_ARGS : [])];
+}
+
+/** How many arguments entryWithinCtes takes for a shape. */
+export function entryArity(shape: EntryShape): number {
+  return entryArgNames(shape).length;
+}
+
+/**
+ * postEntry's writes as common table expressions of a caller's statement (named new_accounts, e,
+ * l, u and p: the caller's names must differ), the entry written only if `only_if` holds when the
+ * statement runs. The text depends on the shape alone; every argument is a parameter, so a
+ * caller can build and compile it once per shape (src/db/template.ts) and lay out `args` from
+ * entryWithin on every payment.
+ */
+export function entryWithinCtes(shape: EntryShape, only_if: RawBuilder<unknown>, args: readonly unknown[]): RawBuilder<unknown> {
+  const names = entryArgNames(shape);
+  assert(args.length === names.length, `entryWithinCtes takes ${names.length} arguments: ${args.length}`);
+  const a = Object.fromEntries(names.map((n, i) => [n, args[i]])) as Record<EntryArgName, unknown>;
+  const parts: RawBuilder<unknown>[] = [];
+  if (shape.with_accounts) {
+    // Only accounts not seen yet go to the unique index: an existing hot account is never waited on.
+    parts.push(sql`new_accounts AS (
+      INSERT INTO ledger_accounts (account_code, kind, account_type, owner_id, debits, credits, created_at, updated_at)
+      SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now()
+        FROM unnest(${a.account_code}::text[], ${a.account_kind}::text[], ${a.account_type}::text[], ${a.account_owner}::text[]) AS v(code, kind, type, owner)
+       WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts x WHERE x.account_code = v.code)
+      ON CONFLICT (account_code) DO NOTHING)`);
+  }
+  parts.push(
+    sql`e AS (
+      INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
+      SELECT ${a.entry_id}::text, ${a.event_key}::text, ${a.event_type}::text, ${a.reference_id}::text, ${a.merchant_id}::text, ${a.channel_id}::text,
+             ${a.effective_at}::timestamptz, ${a.business_date}::text, now(), ${a.line_count}::int4, ${a.amount}::int8
+       WHERE ${only_if}
+      ON CONFLICT (event_key) DO NOTHING RETURNING entry_id, business_date)`,
+    sql`l AS (
+      INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
+      SELECT e.entry_id, v.line_no, v.code, v.side, v.amount, v.kind, e.business_date
+        FROM e, unnest(${a.line_no}::int4[], ${a.line_code}::text[], ${a.line_side}::text[], ${a.line_amount}::int8[], ${a.line_kind}::text[]) AS v(line_no, code, side, amount, kind))`,
+    sql`u AS (
+      INSERT INTO ledger_unapplied (account_code, debits, credits, entry_id)
+      SELECT v.code, v.debits, v.credits, e.entry_id FROM e, unnest(${a.moved_code}::text[], ${a.moved_debits}::int8[], ${a.moved_credits}::int8[]) AS v(code, debits, credits))`,
+  );
+  if (shape.with_item) {
+    parts.push(sql`p AS (
+      INSERT INTO pending_items (entry_id, merchant_id, item_kind, reference_id, payment_id, amount, fee, business_date, settlement_id)
+      SELECT e.entry_id, ${a.item_merchant_id}::text, ${a.item_kind}::text, ${a.item_reference_id}::text, ${a.item_payment_id}::text, ${a.item_amount}::int8, ${a.item_fee}::int8,
+             e.business_date, NULL FROM e)`);
+  }
+  return sql.join(parts);
+}
+
+/**
+ * Account codes known to exist, per database handle (transactions share their handle's): an
+ * entry on those alone leaves out the insert of missing accounts, a ModifyTable node with an
+ * anti join over ledger_accounts that finds nothing to insert on all but an account's first
+ * entry. A code is added only once a statement outside a transaction (so committed) wrote an
+ * entry with a line on it: an account with a journal line cannot go away (the lines' foreign key,
+ * and the journal refuses DELETE and TRUNCATE: migration 0200).
+ */
+const known_accounts = new WeakMap<object, Set<string>>();
+const KNOWN_ACCOUNTS_MAX = 10_000;
+
+function knownAccountsOf(db: Kysely<Database>): Set<string> {
+  const key = db.getExecutor().adapter;
+  let known = known_accounts.get(key);
+  if (!known) {
+    known = new Set();
+    known_accounts.set(key, known);
+  }
+  return known;
+}
+
 /** What entryWithin adds to a caller's statement, and what the caller checks once it ran. */
 export interface EntryWithin {
-  /** Common table expressions named new_accounts, e, l, u and p: the caller's names must differ. */
-  ctes: RawBuilder<unknown>;
+  shape: EntryShape;
+  /** entryWithinCtes's arguments for this entry. */
+  args: unknown[];
   entry_id: string;
   event_key: string;
   /** Call with the rows of `e` the statement wrote (the caller selects `(SELECT count(*) FROM e)`). */
@@ -335,32 +433,50 @@ export interface EntryWithin {
 }
 
 /**
- * postEntry's writes as parts of a caller's own statement, so a state change and its entry commit
- * in one statement: the entry is written only if `only_if` holds when that statement runs.
- * Deferred accounts only (a guarded account needs postEntry's row lock). The entry's event key
- * must not exist yet: `written(0)` when `only_if` held is an invariant broken.
+ * postEntry's writes as parts of a caller's own statement on `db`, so a state change and its entry
+ * commit in one statement (entryWithinCtes). Deferred accounts only (a guarded account needs
+ * postEntry's row lock). The entry's event key must not exist yet: `written(0)` when `only_if`
+ * held is an invariant broken.
  */
-export function entryWithin(spec: EntrySpec, extras: EntryExtras, only_if: RawBuilder<unknown>): EntryWithin {
+export function entryWithin(db: Kysely<Database>, spec: EntrySpec, extras: EntryExtras): EntryWithin {
   const entry = buildEntry(spec);
   const entry_id = newId("jnl", entry.effective_at.getTime());
   const totals = accountTotals(entry.lines);
   for (const t of totals.values()) assert(!isGuarded(t.account), `entry ${entry.event_key} moves guarded account ${accountCode(t.account)}: use postEntry`);
+  const known = knownAccountsOf(db);
+  const codes = [...totals.keys()];
+  const item = extras.pending_item;
+  const shape: EntryShape = { with_item: item !== undefined, with_accounts: !codes.every((c) => known.has(c)) };
+  const moved = [...totals.values()];
+  const args: unknown[] = [
+    entry_id, entry.event_key, entry.event_type, entry.reference_id, entry.merchant_id, entry.channel_id, entry.effective_at, entry.business_date, entry.lines.length, String(entry.amount),
+    entry.lines.map((l) => l.line_no), entry.lines.map((l) => l.account_code), entry.lines.map((l) => l.side), entry.lines.map((l) => String(l.amount)), entry.lines.map((l) => l.line_kind),
+    codes, moved.map((t) => String(t.debits)), moved.map((t) => String(t.credits)),
+  ];
+  if (item) args.push(item.merchant_id, item.item_kind, item.reference_id, item.payment_id, String(item.amount), String(item.fee));
+  if (shape.with_accounts) args.push(codes, moved.map((t) => t.account.kind), moved.map((t) => ACCOUNT_KINDS[t.account.kind].type), moved.map((t) => t.account.owner_id));
   return {
-    ctes: sql.join(entryParts(entry, entry_id, totals, extras, only_if)),
+    shape,
+    args,
     entry_id,
     event_key: entry.event_key,
     written: (rows) => {
       assert(rows <= 1, `entry ${entry.event_key} written ${rows} times`);
       if (rows === 1) publishPosting({ event_type: entry.event_type });
+      // The statement ran outside a transaction, so it committed its lines: their accounts stay.
+      if (rows === 1 && shape.with_accounts && !db.isTransaction) {
+        if (known.size + codes.length > KNOWN_ACCOUNTS_MAX) known.clear();
+        for (const c of codes) known.add(c);
+      }
     },
   };
 }
 
 function writeEntry(trx: Kysely<Database>, entry: BuiltEntry, entry_id: string, totals: Map<string, AccountTotal>, extras: EntryExtras) {
-  return sql<{ entry_id: string }>`WITH ${sql.join(entryParts(entry, entry_id, totals, extras, null))} SELECT entry_id FROM e`;
+  return sql<{ entry_id: string }>`WITH ${sql.join(entryParts(entry, entry_id, totals, extras))} SELECT entry_id FROM e`;
 }
 
-function entryParts(entry: BuiltEntry, entry_id: string, totals: Map<string, AccountTotal>, extras: EntryExtras, only_if: RawBuilder<unknown> | null) {
+function entryParts(entry: BuiltEntry, entry_id: string, totals: Map<string, AccountTotal>, extras: EntryExtras) {
   const all = [...totals.values()];
   const accounts = sql.join(all.filter((t) => !isGuarded(t.account)).map((t) => sql`(${accountCode(t.account)}::text, ${t.account.kind}::text, ${ACCOUNT_KINDS[t.account.kind].type}::text, ${t.account.owner_id}::text)`));
   const lines = sql.join(entry.lines.map((l) => sql`(${l.line_no}::int4, ${l.account_code}::text, ${l.side}::text, ${l.amount}::int8, ${l.line_kind}::text)`));
@@ -378,16 +494,9 @@ function entryParts(entry: BuiltEntry, entry_id: string, totals: Map<string, Acc
       SELECT v.code, v.kind, v.type, v.owner, 0, 0, now(), now() FROM (VALUES ${accounts}) AS v(code, kind, type, owner)
        WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_code = v.code)
       ON CONFLICT (account_code) DO NOTHING)`,
-    only_if === null
-      ? sql`e AS (
+    sql`e AS (
       INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
       VALUES (${entry_id}, ${entry.event_key}, ${entry.event_type}, ${entry.reference_id}, ${entry.merchant_id}, ${entry.channel_id}, ${entry.effective_at}, ${entry.business_date}, now(), ${entry.lines.length}, ${entry.amount})
-      ON CONFLICT (event_key) DO NOTHING RETURNING entry_id)`
-      : sql`e AS (
-      INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, merchant_id, channel_id, effective_at, business_date, posted_at, line_count, amount)
-      SELECT ${entry_id}::text, ${entry.event_key}::text, ${entry.event_type}::text, ${entry.reference_id}::text, ${entry.merchant_id}::text, ${entry.channel_id}::text,
-             ${entry.effective_at}::timestamptz, ${entry.business_date}::text, now(), ${entry.lines.length}::int4, ${entry.amount}::int8
-       WHERE ${only_if}
       ON CONFLICT (event_key) DO NOTHING RETURNING entry_id)`,
     sql`l AS (
       INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { cachedConfig, type Database } from "../db/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { InvariantError } from "../kernel/errors.ts";
@@ -53,12 +53,12 @@ export async function postPaymentSucceeded(trx: Kysely<Database>, e: PaymentSucc
 }
 
 /**
- * The same entry as parts of the caller's statement that makes the payment succeed, written only
- * if `only_if` holds (journal.ts entryWithin).
+ * The same entry as parts of the caller's statement on `db` that makes the payment succeed
+ * (journal.ts entryWithin, entryWithinCtes).
  */
-export async function paymentSucceededWithin(trx: Kysely<Database>, e: PaymentSucceeded, only_if: RawBuilder<unknown>): Promise<EntryWithin> {
-  const { spec, extras } = await paymentSucceededPosting(trx, e);
-  return entryWithin(spec, extras, only_if);
+export async function paymentSucceededWithin(db: Kysely<Database>, e: PaymentSucceeded): Promise<EntryWithin> {
+  const { spec, extras } = await paymentSucceededPosting(db, e);
+  return entryWithin(db, spec, extras);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Notifications: the transactional outbox and the webhook delivery worker (docs/notifications.md). */
-export { enqueueEvent, eventDataJson, eventWithin, EVENT_TYPES, type EventInput, type EventType } from "./outbox.ts";
+export { enqueueEvent, eventArity, eventDataJson, eventWithin, eventWithinCtes, EVENT_TYPES, type EventInput, type EventType, type EventWithin } from "./outbox.ts";
 export { startNotifier, type Notifier, type NotifierOptions } from "./notifier.ts";
 export { NOTIFY_LIMITS, RETRY_SCHEDULE_MS, retryDelayMs } from "./limits.ts";
 export { notificationBody, notificationStringToSign, type NotificationWire } from "./signing.ts";

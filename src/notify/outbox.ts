@@ -80,29 +80,52 @@ export async function enqueueEvent(trx: Kysely<Database>, input: EventInput): Pr
   return { event_id, created: true };
 }
 
+/** What eventWithin answers: the arguments of eventWithinCtes and whether a first delivery is written. */
+export interface EventWithin {
+  with_delivery: boolean;
+  args: unknown[];
+}
+
+/** How many arguments eventWithinCtes takes. */
+export function eventArity(with_delivery: boolean): number {
+  return with_delivery ? 9 : 7;
+}
+
 /**
- * enqueueEvent as parts of the caller's own statement (common table expressions `ev` and `ev_dl`),
- * so a state change and its event commit in one statement: the event and its first delivery are
- * written only if `only_if` holds when that statement runs. A repeat of the dedupe key writes
- * nothing (the first event stands).
+ * enqueueEvent's writes for the caller's own statement on `db` (eventWithinCtes), so a state
+ * change and its event commit in one statement.
  */
-export async function eventWithin(db: Kysely<Database>, input: EventInput, only_if: RawBuilder<unknown>): Promise<RawBuilder<unknown>> {
+export async function eventWithin(db: Kysely<Database>, input: EventInput): Promise<EventWithin> {
   const data_json = checkInput(input);
   const merchant = await cachedMerchant(db, input.merchant_id);
   if (!merchant) throw notFound("merchant");
   const url = input.notify_url ?? merchant.notify_url;
   const event_id = newId("evt", input.at.getTime());
+  const args: unknown[] = [event_id, input.merchant_id, input.type, data_json, input.notify_url ?? null, input.dedupe_key ?? null, input.at];
+  if (url) args.push(newId("dlv", input.at.getTime()), url);
+  return { with_delivery: Boolean(url), args };
+}
+
+/**
+ * enqueueEvent as parts of the caller's own statement (common table expressions `ev` and `ev_dl`):
+ * the event and its first delivery are written only if `only_if` holds when that statement runs.
+ * A repeat of the dedupe key writes nothing (the first event stands). The text depends only on
+ * `with_delivery`; every argument (eventWithin's `args`) is a parameter, so a caller can build and
+ * compile it once (src/db/template.ts).
+ */
+export function eventWithinCtes(with_delivery: boolean, only_if: RawBuilder<unknown>, args: readonly unknown[]): RawBuilder<unknown> {
+  assert(args.length === eventArity(with_delivery), `eventWithinCtes takes ${eventArity(with_delivery)} arguments: ${args.length}`);
+  const [event_id, merchant_id, type, data_json, notify_url, dedupe_key, at, delivery_id, url] = args;
   const event = sql`ev AS (
     INSERT INTO notify_events (event_id, merchant_id, type, data, notify_url, dedupe_key, status, created_at, delivered_at, updated_at)
-    SELECT ${event_id}::text, ${input.merchant_id}::text, ${input.type}::text, ${data_json}::jsonb, ${input.notify_url ?? null}::text, ${input.dedupe_key ?? null}::text,
-           ${url ? "pending" : "no_url"}::text, ${input.at}::timestamptz, NULL, ${input.at}::timestamptz
+    SELECT ${event_id}::text, ${merchant_id}::text, ${type}::text, ${data_json}::jsonb, ${notify_url}::text, ${dedupe_key}::text,
+           ${sql.lit(with_delivery ? "pending" : "no_url")}, ${at}::timestamptz, NULL, ${at}::timestamptz
      WHERE ${only_if}
-    ON CONFLICT (merchant_id, dedupe_key) DO NOTHING RETURNING event_id)`;
-  if (!url) return event;
+    ON CONFLICT (merchant_id, dedupe_key) DO NOTHING RETURNING event_id, merchant_id, created_at)`;
+  if (!with_delivery) return event;
   const delivery = sql`ev_dl AS (
     INSERT INTO notify_deliveries (delivery_id, event_id, merchant_id, url, origin, status, attempt_count, next_attempt_at, lease_until, created_at, finished_at, updated_at)
-    SELECT ${newId("dlv", input.at.getTime())}::text, ev.event_id, ${input.merchant_id}::text, ${url}::text, 'initial', 'pending', 0, ${input.at}::timestamptz, NULL,
-           ${input.at}::timestamptz, NULL, ${input.at}::timestamptz
+    SELECT ${delivery_id}::text, ev.event_id, ev.merchant_id, ${url}::text, 'initial', 'pending', 0, ev.created_at, NULL, ev.created_at, NULL, ev.created_at
       FROM ev)`;
   return sql.join([event, delivery]);
 }

@@ -1,7 +1,8 @@
-import { sql, type Kysely, type OperationNodeSource } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { AgreementRow, Database, PaymentRow, RefundRow } from "../db/index.ts";
-import { paymentSucceededWithin, postPaymentSucceeded, postRefundSucceeded } from "../ledger/index.ts";
-import { enqueueEvent, eventWithin } from "../notify/index.ts";
+import { statementTemplate, type StatementTemplate } from "../db/template.ts";
+import { entryArity, entryWithinCtes, paymentSucceededWithin, postPaymentSucceeded, postRefundSucceeded, type EntryShape } from "../ledger/index.ts";
+import { enqueueEvent, eventArity, eventWithin, eventWithinCtes } from "../notify/index.ts";
 import { assert } from "../kernel/assert.ts";
 import { agreementToWire, paymentToWire, refundToWire } from "./wire.ts";
 
@@ -15,18 +16,55 @@ export async function emitPaymentSucceeded(trx: Kysely<Database>, p: PaymentRow,
   await enqueueEvent(trx, succeededEvent(p, at));
 }
 
+/** The change a success's statement makes first (`upd`): an UPDATE … RETURNING the payment, as a template. */
+export interface SuccessChange {
+  /** Names the template among the changes (part of the statement's cache key). */
+  key: string;
+  template: StatementTemplate<readonly unknown[], unknown>;
+  args: readonly unknown[];
+}
+
+const ONLY_IF_CHANGED = sql`EXISTS (SELECT 1 FROM upd)`;
+
+/**
+ * The success's statements, one per shape: which change, whether the entry's accounts must be
+ * created if missing, whether the entry has a pending item, whether the event has a first
+ * delivery. Each is built and compiled once (src/db/template.ts), so a payment only lays out its
+ * arguments; at most a handful of shapes exist.
+ */
+const SUCCESS_STATEMENTS = new Map<string, StatementTemplate<readonly unknown[], PaymentRow & { entries_written: number }>>();
+
+function successStatement(change: SuccessChange, entry: EntryShape, with_delivery: boolean) {
+  const key = `${change.key}/${entry.with_accounts}/${entry.with_item}/${with_delivery}`;
+  let t = SUCCESS_STATEMENTS.get(key);
+  if (!t) {
+    const n_change = change.args.length;
+    const n_entry = entryArity(entry);
+    const n = n_change + n_entry + eventArity(with_delivery);
+    t = statementTemplate<readonly unknown[], PaymentRow & { entries_written: number }>(n, (db, ...args) =>
+      sql<PaymentRow & { entries_written: number }>`WITH upd AS (${change.template.fragment(db, ...args.slice(0, n_change))}),
+        ${entryWithinCtes(entry, ONLY_IF_CHANGED, args.slice(n_change, n_change + n_entry))},
+        ${eventWithinCtes(with_delivery, ONLY_IF_CHANGED, args.slice(n_change + n_entry))}
+      SELECT upd.*, (SELECT count(*) FROM e)::int4 AS entries_written FROM upd`,
+    );
+    SUCCESS_STATEMENTS.set(key, t);
+  }
+  return t;
+}
+
 /**
  * emitPaymentSucceeded as one statement with the change itself: `change` (an UPDATE … RETURNING
- * the payment, named `upd`) makes the payment `p` succeed, and the entry and the event are written
- * only if it returned a row. Answers the row `change` returned, or null when it changed nothing.
- * `p` is the payment as it will be after the change (the event carries it).
+ * the payment) makes the payment `p` succeed, and the entry and the event are written only if it
+ * returned a row. Answers the row `change` returned, or null when it changed nothing. `p` is the
+ * payment as it will be after the change (the event carries it). Runs outside a transaction: the
+ * statement commits by itself.
  */
-export async function succeedWithEffects(db: Kysely<Database>, change: OperationNodeSource, p: PaymentRow, at: Date): Promise<PaymentRow | null> {
-  const only_if = sql`EXISTS (SELECT 1 FROM upd)`;
-  const entry = await paymentSucceededWithin(db, paymentSucceeded(p, at), only_if);
-  const event = await eventWithin(db, succeededEvent(p, at), only_if);
-  const result = await sql<PaymentRow & { entries_written: number }>`WITH upd AS (${change}), ${entry.ctes}, ${event}
-    SELECT upd.*, (SELECT count(*) FROM e)::int4 AS entries_written FROM upd`.execute(db);
+export async function succeedWithEffects(db: Kysely<Database>, change: SuccessChange, p: PaymentRow, at: Date): Promise<PaymentRow | null> {
+  assert(!db.isTransaction, "a success's statement commits by itself");
+  const entry = await paymentSucceededWithin(db, paymentSucceeded(p, at));
+  const event = await eventWithin(db, succeededEvent(p, at));
+  const statement = successStatement(change, entry.shape, event.with_delivery);
+  const result = await statement.execute(db, ...change.args, ...entry.args, ...event.args);
   const row = result.rows[0];
   if (!row) return null;
   const { entries_written, ...payment } = row;

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type OperationNodeSource, type RawBuilder } from "kysely";
 import type { Database, PaymentRow } from "../db/index.ts";
 import { SQLSTATE, sqlState } from "../db/errors.ts";
-import { fragmentTemplate } from "../db/template.ts";
+import { fragmentTemplate, splicedTemplate } from "../db/template.ts";
 import type { NonceClaim } from "../db/request-nonce.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { LIMITS } from "../kernel/limits.ts";
@@ -73,23 +73,74 @@ function typedValues(row: PaymentRow): OperationNodeSource {
   return typedValuesList(...PAYMENT_COLUMNS.map((c) => row[c]));
 }
 
-export async function insertIntent(db: Kysely<Database>, row: PaymentRow, risk: IntentRisk, nonce: NonceClaim | null): Promise<IntentResult> {
-  const guarded = risk.guard !== null;
-  const allowed = guarded ? sql` AND (SELECT ok FROM g)` : sql``;
-  const n = nonce
-    ? sql`INSERT INTO api_nonces (merchant_id, nonce, expires_at) SELECT * FROM (${nonceInsertValues(nonce)}) AS x WHERE (SELECT version FROM v) = ${nonce.read_under}::int8${allowed}
-        ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE api_nonces.expires_at < ${new Date(nonce.expires_at.getTime() - LIMITS.nonce_ttl_ms)}::timestamptz
-        RETURNING 1 AS ok`
-    : sql`SELECT 1 AS ok${guarded ? sql` WHERE (SELECT ok FROM g)` : sql``}`;
-  const statement = sql<PaymentRow & { config_version: bigint; nonce_ok: boolean; risk_ok: boolean }>`WITH
+type IntentOut = PaymentRow & { config_version: bigint; nonce_ok: boolean; risk_ok: boolean };
+
+const PAYMENT_COLUMN_LIST = sql.join(PAYMENT_COLUMNS.map((c) => sql.id(c)));
+const INTENT_FOOT = sql`
+    SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, true AS risk_ok, p.* FROM v LEFT JOIN p ON true`;
+
+/**
+ * The intent's statement with no risk guard (no enforced reject rule applies: nearly every
+ * payment), built and compiled once with a nonce claim and once without (src/db/template.ts);
+ * the risk writes in its middle are built by the risk module per payment. The payment row's values
+ * come first, then the nonce's.
+ */
+const INTENT_WITH_NONCE = splicedTemplate<unknown[], IntentOut>(PAYMENT_COLUMNS.length + 5, (...a) => {
+  const [merchant_id, nonce, expires_at, read_under, stale_before] = a.slice(PAYMENT_COLUMNS.length);
+  return {
+    head: sql`WITH
     v AS (SELECT version FROM config_version WHERE singleton),
-    ${guarded ? sql`g AS (SELECT ${risk.guard} AS ok),` : sql``}
+    n AS (INSERT INTO api_nonces (merchant_id, nonce, expires_at) SELECT * FROM (VALUES (${merchant_id}::text, ${nonce}::text, ${expires_at}::timestamptz)) AS x WHERE (SELECT version FROM v) = ${read_under}::int8
+        ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE api_nonces.expires_at < ${stale_before}::timestamptz
+        RETURNING 1 AS ok),
+    p AS (INSERT INTO payments (${PAYMENT_COLUMN_LIST}) SELECT ${typedValuesList(...a.slice(0, PAYMENT_COLUMNS.length))} WHERE EXISTS (SELECT 1 FROM n)
+      ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING *),
+    `,
+    foot: INTENT_FOOT,
+  };
+});
+const INTENT_WITHOUT_NONCE = splicedTemplate<unknown[], IntentOut>(PAYMENT_COLUMNS.length, (...a) => ({
+  head: sql`WITH
+    v AS (SELECT version FROM config_version WHERE singleton),
+    n AS (SELECT 1 AS ok),
+    p AS (INSERT INTO payments (${PAYMENT_COLUMN_LIST}) SELECT ${typedValuesList(...a)} WHERE EXISTS (SELECT 1 FROM n)
+      ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING *),
+    `,
+  foot: INTENT_FOOT,
+}));
+
+/** The intent's statement under a risk guard, built per payment: its guard is the risk module's. */
+function guardedIntent(row: PaymentRow, risk: IntentRisk, nonce: NonceClaim | null) {
+  const n = nonce
+    ? sql`INSERT INTO api_nonces (merchant_id, nonce, expires_at) SELECT * FROM (${nonceInsertValues(nonce)}) AS x WHERE (SELECT version FROM v) = ${nonce.read_under}::int8 AND (SELECT ok FROM g)
+        ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE api_nonces.expires_at < ${staleBefore(nonce)}::timestamptz
+        RETURNING 1 AS ok`
+    : sql`SELECT 1 AS ok WHERE (SELECT ok FROM g)`;
+  return sql<IntentOut>`WITH
+    v AS (SELECT version FROM config_version WHERE singleton),
+    g AS (SELECT ${risk.guard} AS ok),
     n AS (${n}),
-    p AS (INSERT INTO payments (${sql.join(PAYMENT_COLUMNS.map((c) => sql.id(c)))}) SELECT ${typedValues(row)} WHERE EXISTS (SELECT 1 FROM n)
+    p AS (INSERT INTO payments (${PAYMENT_COLUMN_LIST}) SELECT ${typedValues(row)} WHERE EXISTS (SELECT 1 FROM n)
       ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING *),
     ${namedWrites(intentRiskWrites(risk, "p"))}
-    SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, ${guarded ? sql`(SELECT ok FROM g)` : sql`true`} AS risk_ok, p.* FROM v LEFT JOIN p ON true`;
-  const r = await statement.execute(db).catch((err: unknown) => {
+    SELECT v.version AS config_version, EXISTS (SELECT 1 FROM n) AS nonce_ok, (SELECT ok FROM g) AS risk_ok, p.* FROM v LEFT JOIN p ON true`;
+}
+
+/** A nonce whose record expired may be claimed again: its row is older than one time-to-live. */
+function staleBefore(nonce: NonceClaim): Date {
+  return new Date(nonce.expires_at.getTime() - LIMITS.nonce_ttl_ms);
+}
+
+function runIntent(db: Kysely<Database>, row: PaymentRow, risk: IntentRisk, nonce: NonceClaim | null) {
+  if (risk.guard !== null) return guardedIntent(row, risk, nonce).execute(db);
+  const writes = namedWrites(intentRiskWrites(risk, "p"));
+  const values = PAYMENT_COLUMNS.map((c) => row[c] as unknown);
+  if (!nonce) return INTENT_WITHOUT_NONCE.execute(db, writes, ...values);
+  return INTENT_WITH_NONCE.execute(db, writes, ...values, nonce.merchant_id, nonce.nonce, nonce.expires_at, nonce.read_under, staleBefore(nonce));
+}
+
+export async function insertIntent(db: Kysely<Database>, row: PaymentRow, risk: IntentRisk, nonce: NonceClaim | null): Promise<IntentResult> {
+  const r = await runIntent(db, row, risk, nonce).catch((err: unknown) => {
     // The insert re-checks the agreement under its row lock (migration 0610): an unbind that
     // committed since the request's check refuses it here, so nothing is sent after an unbind.
     if (sqlState(err) === SQLSTATE.agreement_inactive) throw new PaycoreError("agreement_inactive", `agreement ${row.agreement_id} was unbound`);

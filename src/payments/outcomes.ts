@@ -8,7 +8,7 @@ import { publishOutcome } from "../kernel/observe.ts";
 import { releaseFailedPayment } from "../risk/index.ts";
 import type { PaymentDeps } from "./deps.ts";
 import { awaitInFlight } from "./in-flight.ts";
-import { statementTemplate } from "../db/template.ts";
+import { statementTemplate, type StatementTemplate } from "../db/template.ts";
 import { emitPaymentFailed, emitPaymentSucceeded, succeedWithEffects, emitRefundFailed, emitRefundSucceeded } from "./effects.ts";
 import { assertTransition, nextQueryDelayMs, PAYMENT_TRANSITIONS, REFUND_TRANSITIONS } from "./states.ts";
 
@@ -172,8 +172,8 @@ async function applySucceeded(deps: PaymentDeps, known: PaymentRow, values: Fina
   const db = deps.ctx.db;
   // successValues made them: every column the template sets is there.
   const v = values as SuccessValues;
-  const change = SUCCESS_UPDATES[mode].fragment(db, v.status, v.network_state, v.fee, v.network_cost, v.network_txn_id, v.succeeded_at, v.next_query_at, v.updated_at, known.payment_id);
-  return succeedWithEffects(db, change, { ...known, ...values }, now);
+  const args = [v.status, v.network_state, v.fee, v.network_cost, v.network_txn_id, v.succeeded_at, v.next_query_at, v.updated_at, known.payment_id];
+  return succeedWithEffects(db, { key: mode, template: SUCCESS_UPDATES[mode] as StatementTemplate<readonly unknown[], unknown>, args }, { ...known, ...values }, now);
 }
 
 type SuccessValues = Awaited<ReturnType<typeof successValues>>;
