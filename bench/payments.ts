@@ -14,9 +14,12 @@
  * BENCH_ANALYZE=0 leaves the tables unanalyzed (the plans then rest on no statistics);
  * BENCH_PG_OPTIONS adds server options to the private cluster (auto_explain, say) and
  * BENCH_PG_LOG=FILE keeps its server log there;
- * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR.
+ * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR; BENCH_TSX=1 runs
+ * both from the TypeScript sources (through tsx) instead of the build in dist/.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+// @ts-expect-error: a plain JavaScript module without types
+import { ensureBuilt } from "../bin/launch.js";
 import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -113,7 +116,10 @@ function startProcess(script: string, env: Record<string, string>): ChildProcess
   // BENCH_PERF=1: JIT symbol maps (/tmp/perf-PID.map) for `perf record -p PID`, which sees time on
   // the CPU only (V8's profile counts a thread preempted inside a system call as busy there).
   if (process.env.BENCH_PERF) prof.push("--perf-basic-prof");
-  const child = spawn(process.execPath, [...prof, "--import", "tsx", script, ...(script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [])], {
+  const args = script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [];
+  // The compiled build in dist/ (what `npm start` runs), unless BENCH_TSX=1 asks for the sources.
+  const entry = process.env.BENCH_TSX ? ["--import", "tsx", script] : [script.replace(/^src\//, "dist/").replace(/\.ts$/, ".js")];
+  const child = spawn(process.execPath, [...prof, ...entry, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -315,6 +321,8 @@ export async function benchPayments(): Promise<Row[]> {
   const admin_token = randomBytes(24).toString("hex");
   const sandbox_url = `http://127.0.0.1:${PORTS.sandbox}`;
   const paycore_url = `http://127.0.0.1:${PORTS.paycore}`;
+  // The processes run the compiled build in dist/, as `npm start` does (built first if stale).
+  if (!process.env.BENCH_TSX) ensureBuilt();
   const sandbox = startProcess("src/sandbox/main.ts", { SANDBOX_PORT: String(PORTS.sandbox), PAYCORE_DATA_DIR: data_dir, SANDBOX_LOG_LEVEL: "warn", PAYCORE_CALLBACK_URL: `${paycore_url}/callbacks/channels` });
   let paycore: ChildProcess | null = null;
   try {
