@@ -2,9 +2,9 @@ import { createECDH } from "node:crypto";
 import fc from "fast-check";
 import smCrypto from "sm-crypto";
 import { describe, expect, it } from "vitest";
-import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, P, baseMul, baseMulX, baseMulXBatch, invMod, mulAddPublic, toAffine } from "./sm2-curve.ts";
+import { PUBLIC_KEY_TABLES_MAX, GX, GY, N, P, baseMul, baseMulX, baseMulXBatch, baseMulXBatchVariableTime, invMod, mulAddPublic, toAffine } from "./sm2-curve.ts";
 import { sm3 } from "./sm3.ts";
-import { sm2PublicKeyFromPrivate, sm2Sign, sm2Verify } from "./sm2.ts";
+import { sm2PublicKeyFromPrivate, sm2Sign, sm2SignVariableTime, sm2Verify } from "./sm2.ts";
 
 const { sm2 } = smCrypto;
 const USER_ID = "1234567812345678";
@@ -164,6 +164,17 @@ describe("SM2 point arithmetic in limbs (fast-check, against OpenSSL and sm-cryp
     );
   });
 
+  it("x(k·G) of the variable-time batch (the sandbox's signatures) equals OpenSSL's, even and odd k", () => {
+    const edges = [1n, 2n, 3n, 255n, 256n, 257n, 511n, 512n, 1n << 248n, N - 3n, N - 2n, N - 1n, (N - 1n) / 2n, (N + 1n) / 2n];
+    expect(baseMulXBatchVariableTime(edges).map(hex64)).toEqual(edges.map((k) => opensslBaseMul(k).slice(2, 66)));
+    fc.assert(
+      fc.property(fc.array(scalar, { minLength: 1, maxLength: 9 }), (ks) => {
+        expect(baseMulXBatchVariableTime(ks).map(hex64)).toEqual(ks.map((k) => opensslBaseMul(k).slice(2, 66)));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it("u·G + v·Q equals OpenSSL's (u + v·d)·G, including sums that meet ±the added point", () => {
     const d = (seeded("fc-q", 0) % (N - 2n)) + 1n;
     const q_hex = opensslBaseMul(d);
@@ -192,6 +203,10 @@ describe("SM2 point arithmetic in limbs (fast-check, against OpenSSL and sm-cryp
         const options = { der: true, hash: true, userId: USER_ID, publicKey: public_key_hex };
         const ours = sm2Sign(message, private_key_hex).toString("hex");
         expect(sm2.doVerifySignature(message, ours, public_key_hex, options)).toBe(true);
+        const variable_time = sm2SignVariableTime(message, private_key_hex);
+        expect(sm2.doVerifySignature(message, variable_time.toString("hex"), public_key_hex, options)).toBe(true);
+        expect(sm2Verify(message, variable_time, public_key_hex)).toBe(true);
+        expect(sm2.doVerifySignature(`${message}.`, variable_time.toString("hex"), public_key_hex, options)).toBe(false);
         const theirs = Buffer.from(sm2.doSignature(message, private_key_hex, options), "hex");
         expect(sm2Verify(message, theirs, public_key_hex)).toBe(true);
         expect(sm2Verify(`${message}.`, theirs, public_key_hex)).toBe(false);

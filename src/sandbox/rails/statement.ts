@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { RAILS, type Rail } from "../../kernel/cnaps/hours.ts";
-import { sm2Sign } from "../../kernel/crypto/sm2.ts";
+import { signAsNetwork } from "../signing.ts";
 import { beijingCompact, settlementDate } from "../calendar.ts";
 import type { SandboxContext } from "../context.ts";
 import type { StatementEntry } from "../statement-faults.ts";
@@ -70,7 +70,7 @@ export function registerRailStatementRoutes(app: FastifyInstance, ctx: SandboxCo
     const agents = new Map(Object.values(world.state.transfers).map((t) => [t.msg_id, t.creditor.agent]));
     const file = ctx.statement_files.publish(`cnaps_${rail}`, date, railStatementFile(entries, rail, date, agents));
     const text = `RAILSTMT|${rail}|${date}|${file.name}|${file.bytes}|${file.sha256}|${entries.length}`;
-    let signed = `${text}{S:${sm2Sign(text, ctx.keys.netsunion.private_key_hex).toString("base64")}}`;
+    let signed = `${text}{S:${signAsNetwork(text, ctx.keys.netsunion.private_key_hex).toString("base64")}}`;
     // A `bad_signature` fault: the answer altered after signing, as in transit.
     if (ctx.statement_faults.consume(rail, date, "bad_signature")) signed = signed.replace("RAILSTMT|", "RAILSTMT|X");
     return reply.type("text/plain; charset=utf-8").send(signed);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AMOUNT_YUAN_DIGITS_MAX, formatYuan } from "../../kernel/money.ts";
 import { maskPhone } from "../../kernel/mask.ts";
-import { sm2Decrypt, sm2Sign, sm2Verify } from "../../kernel/crypto/sm2.ts";
+import { sm2Decrypt, sm2Verify } from "../../kernel/crypto/sm2.ts";
 import { sm4CbcDecrypt } from "../../kernel/crypto/sm4.ts";
 import { beijingCompact, beijingIsoLocal, parseBeijing } from "../calendar.ts";
 import type { SandboxContext, WireAnswer } from "../context.ts";
@@ -12,6 +12,7 @@ import type { EngineResult, Operation } from "../model.ts";
 import type { NotifyEvent } from "../notifier.ts";
 import { randomHexText } from "../../kernel/random.ts";
 import { isFresh } from "../replay.ts";
+import { signAsNetwork } from "../signing.ts";
 import { spoilSignature, statementFile } from "../statements.ts";
 import { NETSUNION_BIZ_CODES, NETSUNION_SYSTEM } from "./codes.ts";
 import { readXml, textOf, groupOf, writeXml, type XmlElement } from "./xml.ts";
@@ -297,7 +298,7 @@ function respond(ctx: SandboxContext, request: Header | null, sys: { code: strin
 
 function sign(ctx: SandboxContext, content: XmlElement): string {
   const xml = writeXml("root", NETSUNION_NAMESPACE, content);
-  return `${xml}{S:${sm2Sign(xml, ctx.keys.netsunion.private_key_hex).toString("base64")}}`;
+  return `${xml}{S:${signAsNetwork(xml, ctx.keys.netsunion.private_key_hex).toString("base64")}}`;
 }
 
 /** A notification from NetsUnion to paycore (epcc.501 result notice, epcc.503 unbind notice). */
