@@ -5,6 +5,7 @@ import type { Fen } from "../kernel/money.ts";
 import { accountCode, merchantAvailable } from "./accounts.ts";
 import { ensureAccounts } from "./journal.ts";
 import { LEDGER_LIMITS } from "./limits.ts";
+import { InvariantError } from "../kernel/errors.ts";
 
 /**
  * Folds unapplied amounts into the accounts' kept totals (docs/ledger.md "Balances: no hot rows").
@@ -19,7 +20,7 @@ export async function applyLedgerBalances(db: Kysely<Database>, max_lines: numbe
   return db.transaction().execute(async (trx) => {
     const lease = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${APPLIER_LOCK_KEY}) AS ok`.execute(trx);
     if (!lease.rows[0]!.ok) return null;
-    const applied = await sql<{ lines: bigint }>`
+    const applied = await sql<{ lines: bigint; accounts: bigint; named: bigint }>`
       WITH batch AS (
         DELETE FROM ledger_unapplied
          WHERE seq IN (SELECT seq FROM ledger_unapplied ORDER BY seq LIMIT ${max_lines})
@@ -28,8 +29,14 @@ export async function applyLedgerBalances(db: Kysely<Database>, max_lines: numbe
       kept AS (
         UPDATE ledger_accounts AS a SET debits = a.debits + s.debits, credits = a.credits + s.credits, updated_at = now()
           FROM sums s WHERE a.account_code = s.account_code RETURNING 1)
-      SELECT (SELECT count(*) FROM batch)::int8 AS lines, (SELECT count(*) FROM kept)::int8 AS accounts`.execute(trx);
-    return Number(applied.rows[0]!.lines);
+      SELECT (SELECT count(*) FROM batch)::int8 AS lines, (SELECT count(*) FROM kept)::int8 AS accounts, (SELECT count(*) FROM sums)::int8 AS named`.execute(trx);
+    const { lines, accounts, named } = applied.rows[0]!;
+    // An amount on an account that does not exist would be deleted here and added nowhere. No key
+    // refuses such a row at insert since migration 2050 (its writers take its accounts from lines
+    // whose accounts the journal's check proves), so the fold refuses it: thrown, the transaction
+    // rolls back and every row stays where it was.
+    if (accounts !== named) throw new InvariantError(`ledger_unapplied names ${named - accounts} account(s) that do not exist: nothing folded`);
+    return Number(lines);
   });
 }
 

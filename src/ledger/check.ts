@@ -8,7 +8,7 @@ import { trialBalance, type TrialBalance } from "./queries.ts";
  * their lines, every entry balanced and complete, and the trial balance. Read-only.
  */
 export interface LedgerProblem {
-  kind: "account_mismatch" | "entry_unbalanced" | "entry_incomplete" | "trial_unbalanced" | "pending_items_mismatch";
+  kind: "account_mismatch" | "account_missing" | "line_without_entry" | "entry_unbalanced" | "entry_incomplete" | "trial_unbalanced" | "pending_items_mismatch";
   subject: string;
   detail: string;
 }
@@ -21,12 +21,18 @@ export interface LedgerCheck {
   problems: LedgerProblem[];
 }
 
+/**
+ * Kept totals (plus unapplied amounts) against the journal, per account; and, since no foreign key
+ * ties lines and unapplied amounts to their accounts (migration 2050), lines or unapplied amounts
+ * on an account that does not exist.
+ */
 async function accountMismatches(db: Kysely<Database>): Promise<{ checked: number; problems: LedgerProblem[] }> {
-  const rows = await sql<{ account_code: string; debits: bigint; credits: bigint; line_debits: bigint; line_credits: bigint }>`
-    SELECT a.account_code, a.debits, a.credits,
+  const rows = await sql<{ account_code: string; missing: boolean; debits: bigint; credits: bigint; line_debits: bigint; line_credits: bigint }>`
+    SELECT coalesce(a.account_code, l.account_code) AS account_code, a.account_code IS NULL AS missing,
+           coalesce(a.debits, 0)::int8 AS debits, coalesce(a.credits, 0)::int8 AS credits,
            coalesce(l.debits, 0)::int8 AS line_debits, coalesce(l.credits, 0)::int8 AS line_credits
       FROM ledger_balances a
-      LEFT JOIN (
+      FULL JOIN (
         SELECT account_code,
                sum(amount) FILTER (WHERE side = 'debit') AS debits,
                sum(amount) FILTER (WHERE side = 'credit') AS credits
@@ -34,9 +40,19 @@ async function accountMismatches(db: Kysely<Database>): Promise<{ checked: numbe
       ) l ON l.account_code = a.account_code`.execute(db);
   const problems: LedgerProblem[] = [];
   for (const r of rows.rows) {
-    if (r.debits !== r.line_debits || r.credits !== r.line_credits) {
+    if (r.missing) {
+      problems.push({ kind: "account_missing", subject: r.account_code, detail: `journal lines ${r.line_debits}/${r.line_credits} (debits/credits) on an account that does not exist` });
+    } else if (r.debits !== r.line_debits || r.credits !== r.line_credits) {
       problems.push({ kind: "account_mismatch", subject: r.account_code, detail: `kept ${r.debits}/${r.credits}, journal ${r.line_debits}/${r.line_credits} (debits/credits)` });
     }
+  }
+  const unapplied = await sql<{ account_code: string; debits: bigint; credits: bigint }>`
+    SELECT u.account_code, sum(u.debits)::int8 AS debits, sum(u.credits)::int8 AS credits
+      FROM ledger_unapplied u
+     WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_code = u.account_code)
+     GROUP BY u.account_code`.execute(db);
+  for (const r of unapplied.rows) {
+    problems.push({ kind: "account_missing", subject: r.account_code, detail: `unapplied amounts ${r.debits}/${r.credits} (debits/credits) on an account that does not exist` });
   }
   return { checked: rows.rows.length, problems };
 }
@@ -58,6 +74,13 @@ async function entryProblems(db: Kysely<Database>): Promise<{ checked: number; p
       ? { kind: "entry_unbalanced", subject: r.entry_id, detail: `debits ${r.debits}, credits ${r.credits}` }
       : { kind: "entry_incomplete", subject: r.entry_id, detail: `${r.n} of ${r.line_count} lines, total ${r.debits} of ${r.amount}` },
   );
+  // Lines whose entry does not exist: no foreign key refuses them since migration 2050 (the
+  // journal's statement-level check does).
+  const orphans = await sql<{ entry_id: string; n: bigint }>`
+    SELECT l.entry_id, count(*) AS n FROM journal_lines l
+     WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.entry_id = l.entry_id)
+     GROUP BY l.entry_id LIMIT ${limit}`.execute(db);
+  for (const r of orphans.rows) problems.push({ kind: "line_without_entry", subject: r.entry_id, detail: `${r.n} journal line(s) name an entry that does not exist` });
   const count = await db.selectFrom("journal_entries").select((eb) => eb.fn.countAll<bigint>().as("n")).executeTakeFirstOrThrow();
   return { checked: Number(count.n), problems };
 }

@@ -405,8 +405,8 @@ export function entryWithinCtes(shape: EntryShape, only_if: RawBuilder<unknown>,
  * entry on those alone leaves out the insert of missing accounts, a ModifyTable node with an
  * anti join over ledger_accounts that finds nothing to insert on all but an account's first
  * entry. A code is added only once a statement outside a transaction (so committed) wrote an
- * entry with a line on it: an account with a journal line cannot go away (the lines' foreign key,
- * and the journal refuses DELETE and TRUNCATE: migration 0200).
+ * entry with a line on it: an account cannot go away (ledger_accounts refuses DELETE, TRUNCATE and
+ * a changed account_code: migration 2050).
  */
 const known_accounts = new WeakMap<object, Set<string>>();
 const KNOWN_ACCOUNTS_MAX = 10_000;

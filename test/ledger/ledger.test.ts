@@ -251,6 +251,57 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect((await checkLedger(w.ctx.db)).ok).toBe(true);
   });
 
+  it("without foreign keys on lines and unapplied amounts: unknown accounts and missing entries are refused, accounts never go, and the check and the applier find what slipped past (migration 2050)", async () => {
+    // One statement: an entry whose lines name an account that does not exist.
+    const entry_id = newId("jnl");
+    await expect(
+      sql`WITH e AS (INSERT INTO journal_entries (entry_id, event_key, event_type, reference_id, effective_at, business_date, posted_at, line_count, amount)
+                     VALUES (${entry_id}, 'network_settled:no-account', 'network_settled', 'no-account', now(), '2026-03-02', now(), 2, 5) RETURNING entry_id)
+          INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date)
+          SELECT e.entry_id, v.n, v.code, v.side, 5, 'x', '2026-03-02' FROM e, (VALUES (1, 'reserve_funds', 'debit'), (2, 'fee_income:nobody', 'credit')) AS v(n, code, side)`.execute(w.ctx.db),
+    ).rejects.toThrow(/account fee_income:nobody, which does not exist/);
+    // Balanced lines of an entry that does not exist.
+    await expect(
+      sql`INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date) VALUES
+          ('jnl_nowhere', 1, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'), ('jnl_nowhere', 2, 'fee_income', 'credit', 5, 'x', '2026-03-02')`.execute(w.ctx.db),
+    ).rejects.toThrow(/entry jnl_nowhere, which does not exist/);
+    // An account is never deleted, truncated or renamed; the applier's fold still updates it.
+    await expect(sql`DELETE FROM ledger_accounts WHERE account_code = 'reserve_funds'`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
+    await expect(sql`TRUNCATE ledger_accounts CASCADE`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
+    await expect(sql`UPDATE ledger_accounts SET account_code = 'reserve_funds_x' WHERE account_code = 'reserve_funds'`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
+    await pay(1_000n, 10n);
+    expect(await applyLedgerBalances(w.ctx.db)).toBeGreaterThanOrEqual(3);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+
+    // An unapplied amount on an unknown account (only a bug could write one): the applier folds
+    // nothing while it is there, and the check names it.
+    await pay(1_000n, 10n);
+    const orphan = await sql<{ seq: string }>`INSERT INTO ledger_unapplied (account_code, debits, credits, entry_id) VALUES ('fee_income:nobody', 0, 7, 'jnl_nowhere') RETURNING seq`.execute(w.ctx.db);
+    await expect(applyLedgerBalances(w.ctx.db)).rejects.toThrow(InvariantError);
+    expect((await w.ctx.db.selectFrom("ledger_unapplied").select("seq").execute()).length, "the failed fold deleted nothing").toBeGreaterThanOrEqual(4);
+    const check = await checkLedger(w.ctx.db);
+    expect(check.problems).toContainEqual(expect.objectContaining({ kind: "account_missing", subject: "fee_income:nobody" }));
+    await sql`DELETE FROM ledger_unapplied WHERE seq = ${orphan.rows[0]!.seq}`.execute(w.ctx.db);
+    expect(await applyLedgerBalances(w.ctx.db)).toBeGreaterThanOrEqual(3);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+
+    // Lines written past the journal's check (its trigger disabled, inside a transaction rolled
+    // back): the check names the missing entry and the unknown account.
+    const rolled_back = new Error("rolled back");
+    await expect(
+      w.ctx.db.transaction().execute(async (trx) => {
+        await sql`ALTER TABLE journal_lines DISABLE TRIGGER journal_lines_complete`.execute(trx);
+        await sql`INSERT INTO journal_lines (entry_id, line_no, account_code, side, amount, line_kind, business_date) VALUES
+                  ('jnl_nowhere', 1, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'), ('jnl_nowhere', 2, 'fee_income:nobody', 'credit', 5, 'x', '2026-03-02')`.execute(trx);
+        const kinds = (await checkLedger(trx)).problems.map((p) => `${p.kind} ${p.subject}`);
+        expect(kinds).toContain("line_without_entry jnl_nowhere");
+        expect(kinds).toContain("account_missing fee_income:nobody");
+        throw rolled_back;
+      }),
+    ).rejects.toBe(rolled_back);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
   it("concurrent postings on shared platform accounts neither deadlock nor lose an update", async () => {
     const shops = [shop, await w.merchant({ entity_id: entity }), await w.merchant({ entity_id: entity })];
     const before = await trialBalance(w.ctx.db);
