@@ -12,6 +12,13 @@ import { InvariantError } from "../kernel/errors.ts";
  * Any process may call it; one applies at a time: a transaction-scoped advisory lock is the lease,
  * released by commit, rollback or a dead connection, so a killed applier leaves nothing stuck. The
  * delete and the update are one statement: every snapshot sees an amount exactly once.
+ *
+ * A batch is any rows up to the limit, in the order the table holds them, deleted by their row
+ * addresses (a TID scan): the fold's sums do not depend on order, and the rows are never updated,
+ * so an address read in the statement is the row deleted by it. Until the fifth round the batch
+ * was the lowest `seq`s (a sort and a hash semi join over the table, several times the cost per
+ * row; docs/performance.md). While more rows wait than a batch holds, drain() runs passes until a
+ * batch comes back short.
  */
 const APPLIER_LOCK_KEY = 7_291_070;
 
@@ -23,7 +30,7 @@ export async function applyLedgerBalances(db: Kysely<Database>, max_lines: numbe
     const applied = await sql<{ lines: bigint; accounts: bigint; named: bigint }>`
       WITH batch AS (
         DELETE FROM ledger_unapplied
-         WHERE seq IN (SELECT seq FROM ledger_unapplied ORDER BY seq LIMIT ${max_lines})
+         WHERE ctid = ANY (ARRAY(SELECT ctid FROM ledger_unapplied LIMIT ${max_lines}))
         RETURNING account_code, debits, credits),
       sums AS (SELECT account_code, sum(debits)::int8 AS debits, sum(credits)::int8 AS credits FROM batch GROUP BY account_code),
       kept AS (

@@ -344,6 +344,26 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
     expect(await applyLedgerBalances(w.ctx.db)).toBe(0);
   });
 
+  it("the applier folds a backlog larger than its batch in passes, each amount exactly once", async () => {
+    await applyLedgerBalances(w.ctx.db);
+    for (const amount of [1_000n, 2_000n, 3_000n]) await pay(amount, 10n);
+    const waiting = (await w.ctx.db.selectFrom("ledger_unapplied").select("seq").execute()).length;
+    expect(waiting).toBeGreaterThanOrEqual(9);
+    const exact = () => w.ctx.db.selectFrom("ledger_balances").select(["account_code", "debits", "credits"]).orderBy("account_code").execute();
+    const before = await exact();
+    let folded = 0;
+    for (let pass = 0; pass < 20; pass++) {
+      const lines = (await applyLedgerBalances(w.ctx.db, 2))!;
+      expect(lines).toBeLessThanOrEqual(2);
+      folded += lines;
+      expect(await exact(), `balances after pass ${pass}`).toEqual(before);
+      if (lines < 2) break;
+    }
+    expect(folded).toBe(waiting);
+    expect(await w.ctx.db.selectFrom("ledger_unapplied").select("seq").execute()).toEqual([]);
+    expect((await checkLedger(w.ctx.db)).ok).toBe(true);
+  });
+
   it("an available balance is taken race-safely and never below zero", async () => {
     const other = await w.merchant({ entity_id: entity });
     const credit = (amount: bigint, key: string) =>
