@@ -73,6 +73,8 @@ async function confirm(db: Kysely<Database>, state: CacheState): Promise<void> {
 /** The cached value of `key`, loading it when absent; `undefined` is never cached. */
 export async function cachedConfig<T>(db: Kysely<Database>, key: string, load: () => Promise<T>): Promise<T> {
   const state = stateOf(db);
+  // Already confirmed by this work (a payment asks six to eight times): no await of the confirmation.
+  if (currentWork()?.confirmed?.has(state) && state.entries.has(key)) return state.entries.get(key) as T;
   await confirm(db, state);
   if (state.entries.has(key)) return state.entries.get(key) as T;
   const version = state.version;

@@ -47,6 +47,24 @@ export async function countStatements<T>(fn: () => Promise<T>): Promise<Statemen
 
 const WRITES = /^\s*(insert|update|delete|merge)\b|^\s*with\b[\s\S]*\b(insert|update|delete)\b/i;
 
+/**
+ * Whether a statement outside a transaction writes (and so commits by itself), by its text. The
+ * payment's statements are a few texts of several KB each, and a `WITH` one was scanned to its end
+ * on every execution; the answer is kept per text (bounded: a full map starts again).
+ */
+const writes_by_text = new Map<string, boolean>();
+const WRITES_BY_TEXT_MAX = 2_000;
+
+function writes(sql: string): boolean {
+  let known = writes_by_text.get(sql);
+  if (known === undefined) {
+    known = WRITES.test(sql);
+    if (writes_by_text.size >= WRITES_BY_TEXT_MAX) writes_by_text.clear();
+    writes_by_text.set(sql, known);
+  }
+  return known;
+}
+
 class CountingConnection implements DatabaseConnection {
   in_transaction = false;
   constructor(
@@ -54,7 +72,7 @@ class CountingConnection implements DatabaseConnection {
     private readonly totals: StatementCounts,
   ) {}
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    add(this.totals, 1, !this.in_transaction && WRITES.test(query.sql) ? 1 : 0);
+    add(this.totals, 1, !this.in_transaction && writes(query.sql) ? 1 : 0);
     return this.inner.executeQuery<R>(query);
   }
   streamQuery<R>(query: CompiledQuery, chunk_size?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -73,8 +91,18 @@ class CountingDriver implements Driver {
   init(): Promise<void> {
     return this.inner.init();
   }
-  async acquireConnection(): Promise<DatabaseConnection> {
-    return new CountingConnection(await this.inner.acquireConnection(), this.totals);
+  /** One counting wrapper per pooled connection, not one per statement (its flag is cleared on release). */
+  private readonly wrappers = new WeakMap<DatabaseConnection, CountingConnection>();
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    return this.inner.acquireConnection().then((inner) => {
+      let wrapper = this.wrappers.get(inner);
+      if (!wrapper) {
+        wrapper = new CountingConnection(inner, this.totals);
+        this.wrappers.set(inner, wrapper);
+      }
+      return wrapper;
+    });
   }
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     add(this.totals, 1, 0);
@@ -92,6 +120,7 @@ class CountingDriver implements Driver {
     return this.inner.rollbackTransaction(innerOf(connection));
   }
   releaseConnection(connection: DatabaseConnection): Promise<void> {
+    (connection as CountingConnection).in_transaction = false;
     return this.inner.releaseConnection(innerOf(connection));
   }
   destroy(): Promise<void> {
