@@ -8,6 +8,7 @@ import { preparingPool, StatementNames } from "./prepared.ts";
 import { ensurePrivateDir, PrivateNodeFS, restrictTree } from "./private-files.ts";
 import type { Database } from "./schema.ts";
 import { countingDialect, type StatementCounts } from "./stats.ts";
+import { parseTimestamptz } from "./timestamptz.ts";
 
 export type Engine = "pglite" | "postgres";
 
@@ -31,6 +32,7 @@ export const DATA_DIR_LOCK = "paycore.lock";
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
+const TIMESTAMPTZ_OID = 1184;
 
 /** int8 comes back as `bigint` on both engines: every money column and every count. */
 const parseInt8 = (value: string): bigint => BigInt(value);
@@ -95,7 +97,7 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
   if (options.database_url) {
     const types = {
       getTypeParser: ((oid: number, format?: string) =>
-        oid === INT8_OID ? parseInt8 : oid === NUMERIC_OID ? (v: string) => v : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+        oid === INT8_OID ? parseInt8 : oid === NUMERIC_OID ? (v: string) => v : oid === TIMESTAMPTZ_OID && format !== "binary" ? parseTimestamptz : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     };
     const server_options = [`-c idle_in_transaction_session_timeout=${POOL_LIMITS.idle_in_transaction_timeout_ms}`];
     if (schema !== "public") server_options.push(`-c search_path="${schema}",public`);
