@@ -15,4 +15,16 @@ export default tseslint.config(
       eqeqeq: ["error", "always"],
     },
   },
+  {
+    // The variable-time SM2 signer is for keys that protect nothing (the sandbox's simulated
+    // networks): paycore's own keys sign in constant time (src/kernel/crypto/sm2.ts).
+    files: ["src/**/*.ts"],
+    ignores: ["src/sandbox/**", "src/kernel/crypto/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/kernel/crypto", "**/kernel/crypto/index*", "**/kernel/crypto/sm2*"], importNames: ["sm2SignVariableTime", "baseMulXBatchVariableTime"], message: "variable-time SM2 is for the sandbox's simulated networks only" }] },
+      ],
+    },
+  },
 );

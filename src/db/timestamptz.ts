@@ -33,7 +33,7 @@ export function parseTimestamptz(text: string): Date | number | null {
   const minute = twoDigits(text, 14);
   const second = twoDigits(text, 17);
   if (
-    year_in_century < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 ||
+    century < 0 || year_in_century < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 ||
     text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58
   ) {
     return parseDate(text);

@@ -252,6 +252,8 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
   });
 
   it("without foreign keys on lines and unapplied amounts: unknown accounts and missing entries are refused, accounts never go, and the check and the applier find what slipped past (migration 2050)", async () => {
+    // A payment first, so that the merchant's account named below exists when this test runs alone.
+    await pay(1_000n, 10n);
     // One statement: an entry whose lines name an account that does not exist.
     const entry_id = newId("jnl");
     await expect(
@@ -266,9 +268,10 @@ describe("ledger: postings, idempotency, append-only journal, fees", () => {
           ('jnl_nowhere', 1, 'reserve_funds', 'debit', 5, 'x', '2026-03-02'), ('jnl_nowhere', 2, 'fee_income', 'credit', 5, 'x', '2026-03-02')`.execute(w.ctx.db),
     ).rejects.toThrow(/entry jnl_nowhere, which does not exist/);
     // An account is never deleted, truncated or renamed; the applier's fold still updates it.
-    await expect(sql`DELETE FROM ledger_accounts WHERE account_code = 'reserve_funds'`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
+    const kept = `merchant_pending:${shop}`;
+    await expect(sql`DELETE FROM ledger_accounts WHERE account_code = ${kept}`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
     await expect(sql`TRUNCATE ledger_accounts CASCADE`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
-    await expect(sql`UPDATE ledger_accounts SET account_code = 'reserve_funds_x' WHERE account_code = 'reserve_funds'`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
+    await expect(sql`UPDATE ledger_accounts SET account_code = ${`${kept}_x`} WHERE account_code = ${kept}`.execute(w.ctx.db)).rejects.toThrow(/never removed or renamed/);
     await pay(1_000n, 10n);
     expect(await applyLedgerBalances(w.ctx.db)).toBeGreaterThanOrEqual(3);
     expect((await checkLedger(w.ctx.db)).ok).toBe(true);
