@@ -6,8 +6,12 @@
 --   books check (a hash aggregate either way). The table holds only what the applier has not
 --   folded yet (it runs every 200 ms).
 -- - pending_items_settlement_idx: every new item has no settlement, and a B-tree keeps NULLs, so
---   each payment's item went into it to be found by nothing. Only items taken by a settlement are
---   indexed now; a look-up by settlement_id = … uses the partial index as before.
+--   each payment's item went into it to be found by nothing. No statement reads pending_items by
+--   settlement_id = … either (settlements claim items through pending_items_unsettled_idx), so
+--   no replacement is built: building one here would hold off every payment's outcome (its
+--   insert into pending_items) for a scan of the whole table, which is never pruned. A reader
+--   that needs it should come with CREATE INDEX CONCURRENTLY outside a migration's transaction.
+--   (As first landed on 2026-12-03 this migration built a partial index in its place; a
+--   database that ran that version keeps it, harmlessly.)
 DROP INDEX ledger_unapplied_account_idx;
-CREATE INDEX pending_items_settled_idx ON pending_items (settlement_id) WHERE settlement_id IS NOT NULL;
 DROP INDEX pending_items_settlement_idx;
