@@ -72,7 +72,14 @@ export function startLedgerApplier(ctx: Pick<Ctx, "db" | "log">, options: { inte
     return running;
   };
   const timer = setInterval(() => {
-    if (!running && !stopped) drain().catch((err: Error) => ctx.log.warn({ err: err.message }, "ledger applier pass failed"));
+    if (!running && !stopped) {
+      drain().catch((err: Error) => {
+        // A broken invariant repeats on every pass until someone looks (the rows stay, balances read
+        // through the view stay exact); anything else (the database away) passes by itself.
+        if (err instanceof InvariantError) ctx.log.error({ err: err.message }, "ledger applier refuses to fold: the unapplied amounts name an unknown account");
+        else ctx.log.warn({ err: err.message }, "ledger applier pass failed");
+      });
+    }
   }, options.interval_ms ?? LEDGER_LIMITS.apply_interval_ms);
   timer.unref();
   return {

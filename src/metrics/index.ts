@@ -106,6 +106,7 @@ function scrapeMetrics(registers: Registry) {
   const outbox_due = g("paycore_outbox_due", "Notification deliveries due now (notifier backlog)");
   const outbox_late = g("paycore_outbox_oldest_due_seconds", "How long the most overdue notification delivery has waited (0 when none)");
   const outbox_failed = g("paycore_outbox_events_failed", "Notification events whose delivery gave up");
+  const unapplied = g("paycore_ledger_unapplied", `Ledger amounts not yet folded into their accounts' balances by the applier (counted up to ${METRICS_LIMITS.backlog_count_max})`);
   const healthy = g("paycore_channel_healthy", "1 when the network's recent calls are healthy enough for routing", ["channel"]);
   const enabled = g("paycore_channel_enabled", "1 when operators have the network enabled", ["channel"]);
   const calls = g("paycore_channel_recent_calls", "Calls to the network in the health window (5 min), by result", ["channel", "result"]);
@@ -122,6 +123,7 @@ function scrapeMetrics(registers: Registry) {
     outbox_due.set(b.outbox.due);
     outbox_late.set(b.outbox.oldest_due_s);
     outbox_failed.set(b.outbox.failed_events);
+    unapplied.set(b.ledger_unapplied);
   };
   return {
     async refresh(deps: PaymentDeps) {

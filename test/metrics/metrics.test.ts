@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyLedgerBalances } from "../../src/ledger/index.ts";
 import type { PaycoreClient } from "../../src/client/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
@@ -112,6 +114,15 @@ describe("GET /metrics", () => {
     expect(sample(text, "paycore_outbox_pending")).toBe(0);
     expect(sample(text, "paycore_outbox_due")).toBe(0);
     expect(sample(text, "paycore_outbox_events_failed")).toBe(0);
+  });
+
+  it("shows the ledger amounts the applier has not folded yet, and none once it has", async () => {
+    // The test app runs no background applier: the payments above left their amounts unapplied.
+    const waiting = Number((await sql<{ n: bigint }>`SELECT count(*) AS n FROM ledger_unapplied`.execute(app.ctx.db)).rows[0]!.n);
+    expect(waiting).toBeGreaterThan(0);
+    expect(sample((await scrape()).text, "paycore_ledger_unapplied")).toBe(waiting);
+    while (((await applyLedgerBalances(app.ctx.db)) ?? 0) > 0);
+    expect(sample((await scrape()).text, "paycore_ledger_unapplied")).toBe(0);
   });
 
   it("serves every series the sample Grafana dashboard queries", async () => {
