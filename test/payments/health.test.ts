@@ -16,7 +16,7 @@ describe("channel health steers routing", () => {
   let client: PaycoreClient;
 
   beforeAll(async () => {
-    app = await startTestApp({ label: "health", clock, sandbox: true, channel_timeout_ms: 300 });
+    app = await startTestApp({ label: "health", clock, sandbox: true, channel_timeout_ms: 1_000 });
     const m = await createTestMerchant(app);
     client = app.merchantClient(m.creds);
   });
