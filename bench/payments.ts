@@ -14,6 +14,7 @@
  * BENCH_ANALYZE=0 leaves the tables unanalyzed (the plans then rest on no statistics);
  * BENCH_PG_OPTIONS adds server options to the private cluster (auto_explain, say) and
  * BENCH_PG_LOG=FILE keeps its server log there;
+ * BENCH_RISK_RULES=20 installs the risk bench's 20 rules for the merchant ID and measures what they add (bench/payments-risk.ts);
  * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR; BENCH_TSX=1 runs
  * both from the TypeScript sources (through tsx) instead of the build in dist/.
  */
@@ -26,6 +27,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import http from "node:http";
+import { compareRiskRules, installRiskRules, RISK_RULES } from "./payments-risk.ts";
 import { PaycoreClient, signRequest, verifyResponse, type Credentials } from "../src/client/index.ts";
 import { testUscc } from "../test/support/app.ts";
 import { residentId } from "../test/support/sandbox.ts";
@@ -55,7 +57,7 @@ function privateCluster(): { url: string; cpu_ms(): { total: number; backends: n
   chmodSync(dir, 0o777);
   const data = join(dir, "data");
   sh(`${PG_BIN}/initdb`, ["-D", data, "-A", "trust", "-U", "postgres"], true);
-  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on -c pg_stat_statements.track_planning=on ${process.env.BENCH_PG_OPTIONS ?? ""}`;
+  const options = `-p ${PORTS.pg} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=120 -c pg_stat_statements.track_utility=on -c pg_stat_statements.track_planning=on ${RISK_RULES ? "-c track_functions=pl " : ""}${process.env.BENCH_PG_OPTIONS ?? ""}`;
   sh(`${PG_BIN}/pg_ctl`, ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"], true);
   return {
     url: `postgres://postgres@127.0.0.1:${PORTS.pg}/postgres`,
@@ -341,6 +343,8 @@ export async function benchPayments(): Promise<Row[]> {
     });
     await waitFor(`${paycore_url}/healthz`, paycore, "paycore");
     const { client, agreements } = await setUp(paycore_url, sandbox_url, admin_token);
+    // BENCH_RISK_RULES=N: N risk rules of the bench's merchant ID, and their A/B after the timed load (bench/payments-risk.ts).
+    const risk = RISK_RULES ? await installRiskRules(paycore_url, admin_token, client.creds.mch_id) : null;
     await load(client, agreements, WARM_UP_SECONDS, "warm");
     if (process.env.BENCH_ANALYZE !== "0") await analyze(url);
     const has_statements = await resetStatements(url);
@@ -351,6 +355,10 @@ export async function benchPayments(): Promise<Row[]> {
     const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage(before.client) };
     const n = latencies.length;
     if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
+    if (risk) {
+      const meters = { paycore_cpu_ms: () => cpuMs(paycore!.pid!), cluster_cpu_ms: () => cluster?.cpu_ms() ?? { total: NaN, backends: NaN } };
+      console.table(await compareRiskRules(risk, url, meters, (seconds, label) => load(client, agreements, seconds, label)));
+    }
     const bench = pgbench(url, cluster ? () => cluster.cpu_ms() : null);
     const tps = bench.tps;
     const rate = n / elapsed_s;

@@ -27,6 +27,7 @@ import { windowUsageQuery } from "../src/risk/counters.ts";
 import { judgeInStatement, lockKeys, ruleWindows } from "../src/risk/evaluate.ts";
 import { getAgreementForPayment } from "../src/agreements/store.ts";
 import { applicableRules, rebuildCounters, screenPayment } from "../src/risk/index.ts";
+import { TWENTY_RULES } from "./risk-rules.ts";
 import { catalogue, pickCard, signCard } from "../test/payments/helpers.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../test/support/app.ts";
 
@@ -51,20 +52,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Twenty rules that all apply and none reject (the normal path: everything counted, nothing fires). */
-export const TWENTY_RULES: Record<string, unknown>[] = [
-  ...[600, 3_600, 86_400, 7 * 86_400].map((w) => ({ kind: "velocity", scope: "card", max_count: 100_000, window_seconds: w, action: "reject" })),
-  ...[3_600, 86_400, 30 * 86_400].map((w) => ({ kind: "amount", scope: "card", max_amount: 1e12, window_seconds: w, action: "reject" })),
-  { kind: "first_payment", scope: "card", max_amount: 1e12, window_seconds: 86_400, action: "reject" },
-  ...[3_600, 86_400, 7 * 86_400].map((w) => ({ kind: "velocity", scope: "id_holder", max_count: 100_000, window_seconds: w, action: "reject" })),
-  ...[86_400, 30 * 86_400].map((w) => ({ kind: "amount", scope: "id_holder", max_amount: 1e12, window_seconds: w, action: "review" })),
-  ...[60, 3_600].map((w) => ({ kind: "velocity", scope: "merchant", max_count: 1_000_000, window_seconds: w, action: "review" })),
-  { kind: "amount", scope: "merchant", max_amount: 1e12, window_seconds: 86_400, action: "review" },
-  { kind: "velocity", scope: "card", max_count: 1, window_seconds: 60, action: "reject", mode: "shadow" },
-  { kind: "amount", scope: "id_holder", max_amount: 100, window_seconds: 86_400, action: "reject", mode: "shadow" },
-  { kind: "velocity", scope: "merchant", max_count: 5, window_seconds: 86_400, action: "review", mode: "shadow" },
-  { kind: "amount", scope: "merchant", max_amount: 1e12, window_seconds: 7 * 86_400, action: "review" },
-];
 
 async function seedHistory(app: TestApp, merchant_ids: string[]): Promise<{ cards: CardRow[]; agreements: Map<string, string> }> {
   const db = app.ctx.db;
