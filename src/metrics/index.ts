@@ -1,10 +1,11 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { poolStats } from "../db/index.ts";
 import { OBSERVED, type DeliveryFact, type OutcomeFact, type PostingFact } from "../kernel/observe.ts";
 import type { PaymentDeps } from "../payments/deps.ts";
 import { HTTP_BUCKETS_S, METRICS_LIMITS, OUTCOME_BUCKETS_S } from "./limits.ts";
 import { readBacklogs, type Backlogs } from "./queries.ts";
+import { SeriesCounter, SeriesHistogram } from "./series.ts";
 
 /**
  * Prometheus metrics of one paycore process (prom-client, a registry of its own).
@@ -59,30 +60,30 @@ export function createMetrics(deps: PaymentDeps): Metrics {
   };
 }
 
-function eventMetrics(registers: Registry) {
-  const registry = [registers];
-  const http = new Histogram({
+/** Fed a few times a payment: kept per label set without prom-client's per-call label hashing (series.ts). */
+function eventMetrics(registry: Registry) {
+  const http = new SeriesHistogram({
     name: "paycore_http_request_duration_seconds",
     help: "HTTP answers by method, route pattern and status; _count is the request count",
     labelNames: ["method", "route", "status"],
     buckets: HTTP_BUCKETS_S,
-    registers: registry,
+    registry,
   });
-  const outcomes = new Counter({
+  const outcomes = new SeriesCounter({
     name: "paycore_transactions_total",
     help: "Payments and refunds made final, by kind, network and outcome",
     labelNames: ["kind", "network", "outcome"],
-    registers: registry,
+    registry,
   });
-  const outcome_latency = new Histogram({
+  const outcome_latency = new SeriesHistogram({
     name: "paycore_outcome_latency_seconds",
     help: "From a payment's or refund's creation to its final outcome, by kind, network and outcome",
     labelNames: ["kind", "network", "outcome"],
     buckets: OUTCOME_BUCKETS_S,
-    registers: registry,
+    registry,
   });
-  const postings = new Counter({ name: "paycore_ledger_entries_posted_total", help: "Journal entries posted, by event type", labelNames: ["event_type"], registers: registry });
-  const deliveries = new Counter({ name: "paycore_notify_attempts_total", help: "Notification delivery attempts, by result", labelNames: ["result"], registers: registry });
+  const postings = new SeriesCounter({ name: "paycore_ledger_entries_posted_total", help: "Journal entries posted, by event type", labelNames: ["event_type"], registry });
+  const deliveries = new SeriesCounter({ name: "paycore_notify_attempts_total", help: "Notification delivery attempts, by result", labelNames: ["result"], registry });
   return {
     http,
     outcome(f: OutcomeFact) {
