@@ -104,6 +104,26 @@ describe("business days (Beijing time, daily cut-off, working days)", () => {
     expect(isIsoDate("2026-02-29")).toBe(false);
     expect(isIsoDate("2026-2-28")).toBe(false);
   });
+
+  it("answers as the regular expression and Date round trip it replaced, on any text of a date's shape", () => {
+    const byDate = (value: string): boolean => {
+      const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+      if (!m) return false;
+      return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).toISOString().slice(0, 10) === value;
+    };
+    const char = fc.constantFrom(..."0123456789-/ +a\u0660".split(""));
+    const shaped = fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 99 })).map(([y, m, d]) => `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`);
+    const mutated = fc.tuple(shaped, fc.nat(11), char).map(([text, at, c]) => text.slice(0, at) + c + text.slice(at + 1));
+    fc.assert(
+      fc.property(fc.oneof(shaped, mutated, fc.string({ maxLength: 12 })), (value) => {
+        expect(isIsoDate(value)).toBe(byDate(value));
+      }),
+      { numRuns: 20_000, seed: 20261203 },
+    );
+    for (const value of ["0099-12-31", "0100-01-01", "1900-02-29", "2000-02-29", "2100-02-29", "2024-02-29", "9999-12-31", "2026-04-31", "2026-00-10", "2026-12-00"]) {
+      expect(isIsoDate(value), value).toBe(byDate(value));
+    }
+  });
 });
 
 describe("refund fee returned", () => {
