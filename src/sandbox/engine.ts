@@ -1,6 +1,7 @@
 import { hash } from "node:crypto";
 import type { Clock } from "../kernel/clock.ts";
 import { AMOUNT_FEN_MAX, networkFeeFen } from "../kernel/money.ts";
+import { RecordArchive } from "./archive.ts";
 import { beijingCompact, beijingParts, settlementDate } from "./calendar.ts";
 import { bankByCode, buildCatalogue } from "./catalogue.ts";
 import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
@@ -112,6 +113,14 @@ export interface RefundRequest {
   order_id: string;
 }
 
+/** How much of the world stays in memory (tests make them small). */
+export interface EngineOptions {
+  /** Where retired debits and refunds go; in memory by default. */
+  archive?: RecordArchive;
+  records_max?: number;
+  records_retention_ms?: number;
+}
+
 export const ok = <T>(value: T): EngineResult<T> => ({ outcome: "ok", value });
 export const declined = <T>(reason: DeclineReason, raw_code: string | null = null): EngineResult<T> => ({ outcome: "declined", reason, raw_code });
 
@@ -126,6 +135,15 @@ export function fingerprint(parts: readonly (string | bigint | null)[]): string 
  * The banks and networks, network-agnostic: cards, sign requests and OTPs, agreements, debits and
  * refunds. Wire formats live in `wire/`; this class answers in `EngineResult`s. Its world lives in
  * `SandboxState` tables (kept in the data directory): every change is stored before the answer.
+ *
+ * The world stays bounded: a transaction is kept in memory for `records_retention_ms` (its
+ * idempotent repeat, its status query), at most `records_max` of them, and is then retired — in
+ * creation order, a bounded batch per turn of the event loop. A retired successful debit or refund
+ * goes to the `RecordArchive` (its day's statement, a late status query, a refund, which `recall`s
+ * its original into memory first); anything else retired is forgotten (a repeat of its id is a new
+ * transaction, a query of it `original_not_found`). Only when every record is younger than the
+ * retention and the table is full is a new transaction refused (`CapacityError`). Past days'
+ * spending, expired sign requests and agreements unbound before the retention are forgotten too.
  */
 export class Engine {
   readonly cards: StateTable<Card>;
@@ -142,12 +160,26 @@ export class Engine {
   private serial = 0;
   /** Counts records created by this process: a caller tells a first execution from an idempotent repeat. */
   created_count = 0;
+  /** Counts records retired by this process (tests, logs). */
+  retired_count = 0;
+  readonly archive: RecordArchive;
+  private readonly records_max: number;
+  private readonly retention_ms: number;
+  private retire_scheduled = false;
+  /** No retirement pass before this (clock ms): the oldest record is younger than the retention until then. */
+  private retire_due_ms = 0;
+  /** When the side tables (spending, sign requests, agreements) were last swept. */
+  private side_swept_at_ms = 0;
 
   constructor(
     readonly seed: number,
     readonly clock: Clock,
     state: SandboxState = SandboxState.inMemory(),
+    options: EngineOptions = {},
   ) {
+    this.archive = options.archive ?? RecordArchive.inMemory();
+    this.records_max = options.records_max ?? SANDBOX_LIMITS.records_max;
+    this.retention_ms = options.records_retention_ms ?? SANDBOX_LIMITS.records_retention_ms;
     this.cards = state.table<Card>("engine.cards");
     this.sms = new SmsInbox(state.table("engine.sms"));
     this.sign_requests = state.table<SignRequest>("engine.sign_requests");
@@ -323,20 +355,98 @@ export class Engine {
     return this.records.get(this.key(network, txn_id));
   }
 
+  /**
+   * Brings a retired debit or refund back into memory from the archive (a refund of it, a status
+   * query), so the synchronous operations find it; it is retired again later with its new value.
+   */
+  async recall(network: NetworkId, by: { txn_id: string } | { network_txn_id: string }): Promise<void> {
+    const live = "txn_id" in by ? this.query(network, by.txn_id) : this.queryByNetworkId(network, by.network_txn_id);
+    if (live) return;
+    const record = await this.archive.find(network, by);
+    if (!record || this.records.has(this.key(network, record.txn_id))) return; // another call brought it back meanwhile
+    if (this.records.size >= this.records_max) throw new CapacityError("transactions");
+    this.records.set(this.key(network, record.txn_id), record);
+    this.indexRecord(record);
+  }
+
   queryByNetworkId(network: NetworkId, network_txn_id: string): TxnRecord | undefined {
     return this.by_network_txn_id.get(this.key(network, network_txn_id));
   }
 
-  /** That settlement day's successful debits and refunds, in the order they happened. */
-  statement(network: NetworkId, date: string): TxnRecord[] {
-    const out: TxnRecord[] = [];
+  /** That settlement day's successful debits and refunds, in the order they happened: the archived ones, then those in memory. */
+  async statement(network: NetworkId, date: string): Promise<TxnRecord[]> {
+    const out = await this.archive.day(network, date, SANDBOX_LIMITS.statement_records_max);
+    const archived = new Set(out.map((record) => record.txn_id));
     for (const record of this.records.values()) {
+      if (out.length >= SANDBOX_LIMITS.statement_records_max) break;
       if (record.network !== network || (record.kind !== "pay" && record.kind !== "refund")) continue;
       if (record.result.outcome !== "ok" || record.result.value.settlement_date !== date) continue;
-      out.push(record);
-      if (out.length >= SANDBOX_LIMITS.statement_records_max) break;
+      if (!archived.has(record.txn_id)) out.push(record); // one recalled for a refund is in both
     }
     return out;
+  }
+
+  get records_in_memory(): number {
+    return this.records.size;
+  }
+
+  /**
+   * Retires at most `batch_max` of the oldest transactions older than the retention (creation
+   * order is the table's order: a refund rewrites its original in place). The archive is written
+   * before the deletions are journalled: a crash between archives them again, which readers allow.
+   */
+  retire(batch_max: number = SANDBOX_LIMITS.records_retire_batch_max): number {
+    const now_ms = this.now().getTime();
+    const cutoff_ms = now_ms - this.retention_ms;
+    const retired: [string, TxnRecord][] = [];
+    let oldest_kept_ms = now_ms;
+    for (const entry of this.records.entries()) {
+      const created_ms = entry[1].created_at.getTime();
+      if (retired.length >= batch_max || created_ms > cutoff_ms) {
+        oldest_kept_ms = Math.min(created_ms, now_ms);
+        break;
+      }
+      retired.push(entry);
+    }
+    // The next pass when the oldest kept comes of age, at most one a second: a pass walks the
+    // table from its start, where a Map keeps the holes of deleted entries until it rehashes.
+    this.retire_due_ms = Math.max(oldest_kept_ms + this.retention_ms, now_ms + SANDBOX_LIMITS.records_retire_interval_ms);
+    if (retired.length === 0) return 0;
+    this.archive.append(retired.map(([, record]) => record).filter((record) => RecordArchive.keeps(record)));
+    for (const [key, record] of retired) {
+      this.records.delete(key);
+      if (record.result.outcome !== "ok" || record.result.value.network_txn_id === "") continue;
+      const index_key = this.key(record.network, record.result.value.network_txn_id);
+      if (this.by_network_txn_id.get(index_key) === record) this.by_network_txn_id.delete(index_key);
+    }
+    this.retired_count += retired.length;
+    this.sweepSideTables();
+    return retired.length;
+  }
+
+  /** A retirement pass in a later turn; another right after it while batches come out full. */
+  private scheduleRetire(): void {
+    if (this.retire_scheduled) return;
+    this.retire_scheduled = true;
+    setImmediate(() => {
+      this.retire_scheduled = false;
+      if (this.retire() >= SANDBOX_LIMITS.records_retire_batch_max) this.scheduleRetire();
+    });
+  }
+
+  /** Past days' spending, sign requests long expired, agreements unbound before the retention: at most once per retention period. */
+  private sweepSideTables(): void {
+    const now_ms = this.now().getTime();
+    if (now_ms - this.side_swept_at_ms < this.retention_ms) return;
+    this.side_swept_at_ms = now_ms;
+    const today = beijingParts(this.now()).date;
+    for (const key of [...this.spent_fen.keys()]) if (key.slice(key.lastIndexOf(":") + 1) < today) this.spent_fen.delete(key);
+    for (const [key, request] of [...this.sign_requests.entries()]) {
+      if (now_ms - request.expires_at.getTime() > SANDBOX_LIMITS.sign_request_retention_ms) this.sign_requests.delete(key);
+    }
+    for (const [key, agreement] of [...this.agreements.entries()]) {
+      if (agreement.unbound_at && now_ms - agreement.unbound_at.getTime() > this.retention_ms) this.agreements.delete(key);
+    }
   }
 
   // --- internals -----------------------------------------------------------------------------
@@ -345,12 +455,13 @@ export class Engine {
     const key = this.key(network, txn_id);
     const existing = this.records.get(key);
     if (existing) return existing.kind === kind && existing.fingerprint === print ? existing.result : declined("duplicate_transaction");
-    if (this.records.size >= SANDBOX_LIMITS.records_max) throw new CapacityError("transactions");
+    if (this.records.size >= this.records_max && this.retire() === 0) throw new CapacityError("transactions");
     const result = forced ? declined<TxnValue>(forced.reason, forced.raw_code) : run();
     const record: TxnRecord = { network, txn_id, kind, fingerprint: print, result, created_at: this.now() };
     this.records.set(key, record);
     this.created_count += 1;
     this.indexRecord(record);
+    if (this.now().getTime() >= this.retire_due_ms) this.scheduleRetire();
     return result;
   }
 

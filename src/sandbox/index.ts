@@ -4,6 +4,7 @@ import { systemClock, type Clock } from "../kernel/clock.ts";
 import { createLogger, type Logger } from "../kernel/log.ts";
 import { warmSm2Tables } from "../kernel/crypto/index.ts";
 import type { SandboxContext, WireAnswer } from "./context.ts";
+import { RecordArchive } from "./archive.ts";
 import { Engine } from "./engine.ts";
 import { Faults } from "./faults.ts";
 import { registerBankTransferRoutes } from "./bank-transfers.ts";
@@ -44,6 +45,17 @@ export interface SandboxOptions {
   /** Keep the sandbox's world in `<data_dir>/sandbox/state` (default); false keeps nothing. */
   keep_state?: boolean;
   rails?: RailOptions;
+  /** How much of the world stays in memory (tests make it small; src/sandbox/engine.ts). */
+  world?: WorldOptions;
+}
+
+export interface WorldOptions {
+  /** Transactions in memory at most (`records_max`). */
+  records_max?: number;
+  /** A transaction stays in memory this long, then is retired (`records_retention_ms`). */
+  records_retention_ms?: number;
+  /** The state journal is folded past this size (`state_journal_bytes_max`). */
+  journal_bytes_max?: number;
 }
 
 /** How the CNAPS rails behave; tests shorten the waits. */
@@ -82,9 +94,12 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const log = options.log ?? createLogger(process.env.SANDBOX_LOG_LEVEL ?? "warn");
   const keys = loadOrCreateNetworkKeys(options.data_dir, clock.now());
   const encoders = {} as Record<NetworkId, NotificationEncoder>;
-  const state = options.keep_state === false ? SandboxState.inMemory() : SandboxState.open(options.data_dir, log);
+  const world = options.world ?? {};
+  const state = options.keep_state === false ? SandboxState.inMemory() : SandboxState.open(options.data_dir, log, world.journal_bytes_max ? { journal_bytes_max: world.journal_bytes_max } : {});
+  const archive = state.archive_dir ? RecordArchive.open(state.archive_dir) : RecordArchive.inMemory();
+  const engine = new Engine(seed, clock, state, { archive, ...world });
   const ctx: SandboxContext = {
-    engine: new Engine(seed, clock, state), state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
+    engine, state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
     notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log, state.table<number>("notifier.counters")), clock, log,
     statement_faults: StatementFaults.persisted(state.table<StatementFaultsState>("reconciliation.statement_faults")),
     statement_files: new StatementFiles(),

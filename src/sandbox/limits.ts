@@ -8,7 +8,20 @@ export const SANDBOX_LIMITS = {
   refund_window_days: 180,
   sms_per_phone_max: 50,
   sms_total_max: 10_000,
+  /** Transactions held in memory (and in the snapshot); older finished ones are retired first (src/sandbox/engine.ts). */
   records_max: 200_000,
+  /** A transaction stays in memory this long (idempotent repeats, status queries), then is retired. */
+  records_retention_ms: 5 * 60 * 1000,
+  /** Transactions retired in one turn of the event loop. */
+  records_retire_batch_max: 2_000,
+  /** Retirement passes are at least this far apart (clock time). */
+  records_retire_interval_ms: 1_000,
+  /** Retired successful debits and refunds kept on disk for statements, queries and refunds (src/sandbox/archive.ts). */
+  archive_bytes_max: 4 * 1024 * 1024 * 1024,
+  /** Archive files (one per network and settlement day) kept at most. */
+  archive_files_max: 3 * 400,
+  /** Sign requests are forgotten this long after their code expired. */
+  sign_request_retention_ms: 24 * 60 * 60 * 1000,
   sign_requests_max: 100_000,
   cards_max: 10_000,
   fault_rules_max: 100,
@@ -34,6 +47,8 @@ export const SANDBOX_LIMITS = {
   state_journal_bytes_max: 16 * 1024 * 1024,
   /** Journal lines held for one write are written at once past this (src/sandbox/persistence.ts). */
   state_journal_pending_bytes_max: 1024 * 1024,
+  /** A fold writes this many rows of the snapshot per turn of the event loop, then yields. */
+  snapshot_rows_per_turn: 2_000,
 } as const;
 
 export class CapacityError extends Error {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { acquireDirLock, DirectoryLockedError, type DirLock } from "../kernel/dir-lock.ts";
 import type { Logger } from "../kernel/log.ts";
@@ -10,12 +10,16 @@ import { SANDBOX_LIMITS } from "./limits.ts";
  *
  * State is a set of named tables of JSON-serialisable values (bigint and Date allowed). Every
  * `set`/`delete` makes one journal line; when the journal passes both `state_journal_bytes_max`
- * and the size of the last snapshot, all tables are written to a snapshot (temp file, fsync,
- * rename) and the journal is emptied. A snapshot is the whole world (up to 200,000 transactions,
- * over 100 MB): folding it at a fixed journal size made its cost per change grow with the world
- * (a 128 MB snapshot for every 16 MB of journal, about 13,000 payments, with the event loop
- * stopped while it is written); waiting for a journal as large as the snapshot bounds it to about
- * one byte written again per journal byte, and a restart replays at most that much.
+ * and the size of the last snapshot, the journal is folded: it is renamed `journal.old.ndjson`, a
+ * new journal takes the changes from then on, and all tables are written to a snapshot (temp file,
+ * fsync, rename) `snapshot_rows_per_turn` rows per turn of the event loop, so answers go on while
+ * it is written; then the old journal is deleted. The snapshot is consistent with the new journal
+ * because every line carries a whole value: a row visited after a change holds that change, and
+ * any change after the rename is also in the new journal, which is replayed after it. Loading
+ * replays the snapshot, the old journal (if a fold did not finish) and the journal, in that order.
+ * The world itself is bounded (src/sandbox/engine.ts retires old transactions), so is a snapshot;
+ * waiting for a journal as large as the snapshot keeps about one byte written again per journal
+ * byte, and a restart replays at most that much.
  *
  * Durability guarantee: nothing that reports a change leaves the process before the change's
  * journal line is written (to the OS, as before: a crash of the process loses nothing written; the
@@ -47,6 +51,8 @@ export interface StateTable<V> {
 
 const SNAPSHOT = "snapshot.json";
 const JOURNAL = "journal.ndjson";
+/** The journal being folded into the snapshot. */
+const OLD_JOURNAL = "journal.old.ndjson";
 const LOCK = "sandbox.lock";
 const FORMAT_VERSION = 1;
 /** A snapshot is written in pieces of about this many characters. */
@@ -133,7 +139,7 @@ function encodeValue(value: unknown, depth: number): string | undefined {
   return out + "}";
 }
 
-function decode(text: string): unknown {
+export function decode(text: string): unknown {
   return JSON.parse(text, (_key, v: unknown) => {
     if (v && typeof v === "object" && !Array.isArray(v)) {
       const o = v as Record<string, unknown>;
@@ -155,6 +161,10 @@ export class SandboxState {
   private pending_bytes = 0;
   private flush_scheduled = false;
   private lock: DirLock | null = null;
+  /** A fold in progress: its temp snapshot's descriptor and where it stands. */
+  private fold: { fd: number; rows: Generator<string>; bytes: number } | null = null;
+  /** Folds finished since open (tests, logs). */
+  folds_count = 0;
 
   private constructor(
     private readonly dir: string | null,
@@ -191,6 +201,20 @@ export class SandboxState {
     return this.dir !== null;
   }
 
+  /** Where retired transactions are kept (src/sandbox/archive.ts); null in memory. */
+  get archive_dir(): string | null {
+    return this.dir === null ? null : join(this.dir, "archive");
+  }
+
+  /** Bytes of the last snapshot written (0 before the first). */
+  snapshotBytes(): number {
+    return this.snapshot_bytes;
+  }
+
+  get folding(): boolean {
+    return this.fold !== null;
+  }
+
   table<V>(name: string): StateTable<V> {
     let map = this.tables.get(name) as Map<string, V> | undefined;
     if (!map) {
@@ -222,46 +246,101 @@ export class SandboxState {
   /** Writes a snapshot now and empties the journal (also done on close, so a restart loads fast). */
   compact(): void {
     if (!this.dir || this.fd === null) return;
+    this.abandonFold();
     // Pending lines go to the journal first: a crash before the truncation below replays the whole
     // journal over the new snapshot, which gives the snapshot only if the journal ends at it.
     this.writePending();
     const temp = join(this.dir, `${SNAPSHOT}.tmp`);
     const fd = openSync(temp, "w", 0o600);
     try {
-      this.snapshot_bytes = this.writeSnapshot(fd);
+      let bytes = 0;
+      for (const chunk of this.snapshotChunks()) bytes += writeSync(fd, chunk);
+      this.snapshot_bytes = bytes;
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(temp, join(this.dir, SNAPSHOT));
-    // A crash here replays the old journal over the new snapshot: whole values, same result.
+    // A crash here replays the old journals over the new snapshot: whole values, same result.
     truncateSync(join(this.dir, JOURNAL), 0);
     this.journal_bytes = 0;
+    if (existsSync(join(this.dir, OLD_JOURNAL))) unlinkSync(join(this.dir, OLD_JOURNAL));
+  }
+
+  /** Starts folding the journal in steps (see above); `compact` does it at once. */
+  private startFold(): void {
+    const dir = this.dir!;
+    // A fold that failed leaves its old journal: fold everything at once then.
+    if (existsSync(join(dir, OLD_JOURNAL))) return this.compact();
+    this.writePending();
+    closeSync(this.fd!);
+    this.fd = null;
+    renameSync(join(dir, JOURNAL), join(dir, OLD_JOURNAL));
+    this.fd = openSync(join(dir, JOURNAL), "a", 0o600);
+    this.journal_bytes = 0;
+    this.fold = { fd: openSync(join(dir, `${SNAPSHOT}.tmp`), "w", 0o600), rows: this.snapshotChunks(SANDBOX_LIMITS.snapshot_rows_per_turn), bytes: 0 };
+    setImmediate(() => this.foldStep());
+  }
+
+  /** Writes the next rows of the snapshot; the last step puts it in place and deletes the old journal. */
+  private foldStep(): void {
+    const fold = this.fold;
+    if (!fold) return; // abandoned by compact() or close()
+    try {
+      const next = fold.rows.next();
+      if (!next.done) {
+        fold.bytes += writeSync(fold.fd, next.value);
+        setImmediate(() => this.foldStep());
+        return;
+      }
+      fsyncSync(fold.fd);
+      closeSync(fold.fd);
+      this.fold = null;
+      renameSync(join(this.dir!, `${SNAPSHOT}.tmp`), join(this.dir!, SNAPSHOT));
+      unlinkSync(join(this.dir!, OLD_JOURNAL));
+      this.snapshot_bytes = fold.bytes;
+      this.folds_count += 1;
+    } catch (err) {
+      // The old journal stays and is replayed at load; the next fold is done at once.
+      this.abandonFold();
+      this.log?.error({ err }, "sandbox state: folding the journal failed");
+    }
+  }
+
+  private abandonFold(): void {
+    if (!this.fold) return;
+    try {
+      closeSync(this.fold.fd);
+    } finally {
+      this.fold = null;
+    }
   }
 
   /**
-   * The text of `encode({ version, tables: { name: [[key, value], …] } })`, written in chunks of
-   * about SNAPSHOT_CHUNK_CHARS as it is encoded: the whole world as one string (over 100 MB at the
-   * records limit) was built, flattened and converted at once, with a copy of every row's entry.
+   * The text of `encode({ version, tables: { name: [[key, value], …] } })` in chunks of about
+   * SNAPSHOT_CHUNK_CHARS or `rows_max` rows, encoded as they are asked for: the whole world as one
+   * string was built, flattened and converted at once, with a copy of every row's entry. Tables
+   * and rows changed between chunks are fine (Map iteration allows it; see the fold above).
    */
-  private writeSnapshot(fd: number): number {
-    let bytes = 0;
+  private *snapshotChunks(rows_max = Infinity): Generator<string> {
     let chunk = `{"version":${FORMAT_VERSION},"tables":{`;
     let tables = 0;
+    let rows_in_chunk = 0;
     for (const [name, rows] of this.tables) {
       chunk += (tables++ > 0 ? "," : "") + quote(name) + ":[";
       let count = 0;
       for (const entry of rows) {
         // Depth 3, as inside encode()'s object → tables → rows → entry.
         chunk += (count++ > 0 ? "," : "") + encodeValue(entry, 3);
-        if (chunk.length >= SNAPSHOT_CHUNK_CHARS) {
-          bytes += writeSync(fd, chunk);
+        if (chunk.length >= SNAPSHOT_CHUNK_CHARS || ++rows_in_chunk >= rows_max) {
+          yield chunk;
           chunk = "";
+          rows_in_chunk = 0;
         }
       }
       chunk += "]";
     }
-    return bytes + writeSync(fd, chunk + "}}");
+    yield chunk + "}}";
   }
 
   close(): void {
@@ -277,7 +356,7 @@ export class SandboxState {
   flush(): void {
     if (this.fd === null || this.pending.length === 0) return;
     this.writePending();
-    if (this.journal_bytes > Math.max(this.journal_bytes_max, this.snapshot_bytes)) this.compact();
+    if (this.fold === null && this.journal_bytes > Math.max(this.journal_bytes_max, this.snapshot_bytes)) this.startFold();
   }
 
   private writePending(): void {
@@ -318,7 +397,20 @@ export class SandboxState {
       for (const [name, rows] of Object.entries(snapshot.tables)) this.tables.set(name, new Map(rows));
     }
     const journal_path = join(dir, JOURNAL);
-    if (!existsSync(journal_path)) return;
+    if (!existsSync(journal_path) && !existsSync(join(dir, OLD_JOURNAL))) return;
+    // The old journal first: it is older than the journal (see the fold above).
+    const applied = this.replay(join(dir, OLD_JOURNAL)) + this.replay(journal_path);
+    this.log?.info({ tables: this.tables.size, journal_lines: applied }, "sandbox state loaded");
+    // Start the new run from a clean snapshot: a torn tail is gone and the journals are empty.
+    this.fd = openSync(journal_path, "a", 0o600);
+    this.compact();
+    closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /** Applies a journal's lines (none if it is missing); a torn last line is dropped. */
+  private replay(journal_path: string): number {
+    if (!existsSync(journal_path)) return 0;
     const lines = readFileSync(journal_path, "utf8").split("\n");
     let applied = 0;
     for (const [index, text] of lines.entries()) {
@@ -338,12 +430,6 @@ export class SandboxState {
       else rows.set(line.k, line.v);
       applied += 1;
     }
-    this.journal_bytes = statSync(journal_path).size;
-    this.log?.info({ tables: this.tables.size, journal_lines: applied }, "sandbox state loaded");
-    // Start the new run from a clean snapshot: a torn tail is gone and the journal is empty.
-    this.fd = openSync(journal_path, "a", 0o600);
-    this.compact();
-    closeSync(this.fd);
-    this.fd = null;
+    return applied;
   }
 }

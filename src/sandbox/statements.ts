@@ -74,15 +74,15 @@ function lineValues(e: StatementEntry, pi_id: string, date: string): Record<stri
 }
 
 /** That day's entries as the network's file shows them (statement faults applied). */
-export function statementEntries(engine: Engine, faults: StatementFaults | null, network: NetworkId, date: string): StatementEntry[] {
-  let entries = engine.statement(network, date).map(entryOf);
+export async function statementEntries(engine: Engine, faults: StatementFaults | null, network: NetworkId, date: string): Promise<StatementEntry[]> {
+  let entries = (await engine.statement(network, date)).map(entryOf);
   if (!faults) return entries;
   // `next_day` faults: the previous day's last lines open this file; this day's last lines go to the next.
   const moved_out = Math.min(faults.nextDay(network, date), entries.length);
   entries = entries.slice(0, entries.length - moved_out);
   const previous = previousDate(date);
   const moved_in = faults.nextDay(network, previous);
-  if (moved_in > 0) entries = [...engine.statement(network, previous).map(entryOf).slice(-moved_in), ...entries];
+  if (moved_in > 0) entries = [...(await engine.statement(network, previous)).map(entryOf).slice(-moved_in), ...entries];
   return faults.apply(network, date, entries);
 }
 
@@ -96,8 +96,8 @@ export function statementNetFen(entries: readonly StatementEntry[]): bigint {
 }
 
 /** The statement text for one network and settlement day (`YYYY-MM-DD`). */
-export function statementFile(engine: Engine, network: NetworkId, date: string, pi_id: string, faults: StatementFaults | null = null): string {
-  const entries = statementEntries(engine, faults, network, date);
+export async function statementFile(engine: Engine, network: NetworkId, date: string, pi_id: string, faults: StatementFaults | null = null): Promise<string> {
+  const entries = await statementEntries(engine, faults, network, date);
   const columns = network === "netsunion" ? NETSUNION_COLUMNS : UNIONPAY_COLUMNS;
   const lines = entries.map((e) => formatLine(columns, { ...lineValues(e, pi_id, date), txn_time: network === "netsunion" ? beijingCompact(e.at) : beijingCompact(e.at).slice(4) }));
   if (network !== "netsunion") return lines.map((line) => `${line}\n`).join("");

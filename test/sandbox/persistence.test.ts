@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -17,6 +17,14 @@ const freshDir = () => {
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+const FOLD_TURNS_MAX = 100_000;
+/** Lets a fold in progress finish: it writes its snapshot a piece per turn of the event loop. */
+async function settle(state: SandboxState): Promise<void> {
+  for (let turn = 0; state.folding; turn++) {
+    if (turn >= FOLD_TURNS_MAX) throw new Error("the fold never finished");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe("sandbox state store", () => {
   it("keeps tables of plain values, bigint and Date included, across close and open", () => {
@@ -103,7 +111,7 @@ describe("sandbox state store", () => {
     reopened.close();
   });
 
-  it("folds a journal only once it is as large as the last snapshot, when the world outgrew the limit", () => {
+  it("folds a journal only once it is as large as the last snapshot, when the world outgrew the limit", async () => {
     const dir = freshDir();
     const state_dir = join(dir, "sandbox", "state");
     const state = SandboxState.open(dir, log, { journal_bytes_max: 4096 });
@@ -111,6 +119,7 @@ describe("sandbox state store", () => {
     for (let i = 0; i < 200; i++) {
       t.set(`k${i}`, `${i}:${"y".repeat(200)}`);
       t.flush();
+      await settle(state);
     }
     const snapshot = statSync(join(state_dir, "snapshot.json")).size;
     expect(snapshot).toBeGreaterThan(4 * 4096); // a world larger than the limit
@@ -121,6 +130,7 @@ describe("sandbox state store", () => {
     for (let i = 0; i < 400 && !folded; i++) {
       t.set("k0", `changed ${i}:${"z".repeat(200)}`);
       t.flush();
+      await settle(state);
       const journal = statSync(join(state_dir, "journal.ndjson")).size;
       folded = journal < journal_max;
       journal_max = Math.max(journal_max, journal);
@@ -138,6 +148,68 @@ describe("sandbox state store", () => {
     expect(world.get("k1")).toBe("last");
     expect(world.get("k199")).toBe(`199:${"y".repeat(200)}`);
     reopened.close();
+  });
+});
+
+describe("sandbox journal fold in steps", () => {
+  async function foldingWorld(dir: string) {
+    const state = SandboxState.open(dir, log, { journal_bytes_max: 64 * 1024 });
+    const t = state.table<string>("world");
+    // Rows of 100 bytes: the fold writes snapshot_rows_per_turn of them per turn, so it takes several.
+    const rows = SANDBOX_LIMITS.snapshot_rows_per_turn * 4;
+    for (let i = 0; i < rows; i++) t.set(`k${i}`, `${i}:${"w".repeat(100)}`);
+    t.flush();
+    await settle(state); // the first fold: a snapshot as large as the world
+    for (let i = 0; state.snapshotBytes() > 0 && !state.folding && i < rows * 2; i++) {
+      t.set(`k${i % rows}`, `again ${i}:${"v".repeat(100)}`);
+      t.flush();
+    }
+    expect(state.folding).toBe(true);
+    return { state, t, rows };
+  }
+
+  it("keeps answering while the snapshot is written, and what changed meanwhile is kept", async () => {
+    const dir = freshDir();
+    const { state, t, rows } = await foldingWorld(dir);
+    // One turn later the fold is still under way: it does not hold the event loop until it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(state.folding).toBe(true);
+    t.set("k0", "changed during the fold");
+    t.delete("k1");
+    t.set("new", "added during the fold");
+    t.flush();
+    await settle(state);
+    t.set("k2", "after the fold");
+    t.flush();
+    // A crash (no close): the snapshot and the journal written since the fold began give the world.
+    (state as unknown as { lock: { release(): void } }).lock.release();
+    const reopened = SandboxState.open(dir, log);
+    const world = reopened.table<string>("world");
+    expect(world.size).toBe(rows);
+    expect(world.get("k0")).toBe("changed during the fold");
+    expect(world.has("k1")).toBe(false);
+    expect(world.get("new")).toBe("added during the fold");
+    expect(world.get("k2")).toBe("after the fold");
+    reopened.close();
+  });
+
+  it("after a crash in the middle of a fold, replays the snapshot, the old journal and the journal", async () => {
+    const dir = freshDir();
+    const { state, t, rows } = await foldingWorld(dir);
+    const last = [...t.entries()].at(-1)!;
+    t.set("k3", "changed during the fold");
+    t.delete("k4");
+    t.flush();
+    (state as unknown as { lock: { release(): void } }).lock.release(); // dies before the fold ends
+    expect(readdirSync(join(dir, "sandbox", "state"))).toContain("journal.old.ndjson");
+    const reopened = SandboxState.open(dir, log);
+    const world = reopened.table<string>("world");
+    expect(world.size).toBe(rows - 1);
+    expect(world.get("k3")).toBe("changed during the fold");
+    expect(world.has("k4")).toBe(false);
+    expect(world.get(last[0])).toBe(last[1]);
+    reopened.close();
+    expect(readdirSync(join(dir, "sandbox", "state"))).not.toContain("journal.old.ndjson");
   });
 });
 

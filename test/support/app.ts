@@ -21,7 +21,7 @@ import { createChannelRegistry } from "../../src/payments/channel-registry.ts";
 import { HttpSmsGateway } from "../../src/agreements/sms.ts";
 import { startSweeper } from "../../src/payments/sweeper.ts";
 import { createPayoutDeps, DEFAULT_RESERVE_ACCOUNT, HttpRailGateway } from "../../src/payouts/index.ts";
-import type { RailOptions } from "../../src/sandbox/index.ts";
+import type { RailOptions, WorldOptions } from "../../src/sandbox/index.ts";
 
 /**
  * A real paycore server for a suite: its own schema on the run's database engine, listening on
@@ -54,6 +54,8 @@ export async function startTestApp(
     channel_timeout_ms?: number;
     /** The sandbox rails' timings (short batches and returns in tests). */
     rails?: RailOptions;
+    /** How much of its world the sandbox keeps in memory (small in tests of its retirement). */
+    sandbox_world?: WorldOptions;
     /** PAYCORE_PUBLIC_URL; by default the server's own address (as the demo), null for none. */
     public_url?: string | null;
     /** A PostgreSQL server for this app's schema (a PostgreSQL-only test in the PGlite pass). */
@@ -80,7 +82,7 @@ export async function startTestApp(
   const { token } = await createOperator(ctx, { name: "test-admin", role: "admin" });
   const data_dir = mkdtempSync(join(tmpdir(), "paycore-app-"));
   const sandbox = options.sandbox
-    ? await startTestSandbox({ data_dir, ...(ctx.clock instanceof ManualClock ? { clock: ctx.clock } : {}), rails: { beps_batch_interval_ms: 300, return_delay_ms: 300, forward_delay_ms: 200, tick_ms: 50, ...options.rails } })
+    ? await startTestSandbox({ data_dir, ...(ctx.clock instanceof ManualClock ? { clock: ctx.clock } : {}), rails: { beps_batch_interval_ms: 300, return_delay_ms: 300, forward_delay_ms: 200, tick_ms: 50, ...options.rails }, ...(options.sandbox_world ? { world: options.sandbox_world } : {}) })
     : null;
   const sandbox_url = sandbox?.url ?? null;
   const deps: PaymentDeps = {

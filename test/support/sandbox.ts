@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { createLogger } from "../../src/kernel/log.ts";
-import { startSandbox, type RailOptions } from "../../src/sandbox/index.ts";
+import { startSandbox, type RailOptions, type WorldOptions } from "../../src/sandbox/index.ts";
 
 /** A fixed start for suites: 2026-05-02 11:00 Beijing time. */
 export const SUITE_START = "2026-05-02T03:00:00Z";
@@ -24,13 +24,16 @@ export interface TestSandbox {
 }
 
 /** A sandbox on 127.0.0.1:0 with its own data directory and a manual clock; close it in afterAll. */
-export async function startTestSandbox(options: { seed?: number; clock?: ManualClock; data_dir?: string; rails?: RailOptions; keep_state?: boolean } = {}): Promise<TestSandbox> {
+export async function startTestSandbox(
+  options: { seed?: number; clock?: ManualClock; data_dir?: string; rails?: RailOptions; keep_state?: boolean; world?: WorldOptions } = {},
+): Promise<TestSandbox> {
   const owned_dir = options.data_dir === undefined;
   const data_dir = options.data_dir ?? mkdtempSync(join(tmpdir(), "paycore-sandbox-"));
   const clock = options.clock ?? new ManualClock(SUITE_START);
   const sandbox = await startSandbox({
     port: 0, data_dir, seed: options.seed ?? 1, clock, log: createLogger("silent"),
     ...(options.rails ? { rails: options.rails } : {}), ...(options.keep_state === false ? { keep_state: false } : {}),
+    ...(options.world ? { world: options.world } : {}),
   });
   const json = async <T>(response: Response) => {
     const text = await response.text();

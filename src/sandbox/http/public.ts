@@ -175,7 +175,7 @@ export function registerNetworkControlRoutes(app: FastifyInstance, ctx: SandboxC
   app.get("/sandbox/v1/statements", async (request, reply) => {
     const query = parse(z.object({ channel: z.enum(NETWORK_IDS), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), institution_id: z.string().max(32).default("") }), request.query, reply);
     if (!query) return reply;
-    return reply.type("text/plain; charset=utf-8").send(statementFile(ctx.engine, query.channel, query.date, query.institution_id, ctx.statement_faults));
+    return reply.type("text/plain; charset=utf-8").send(await statementFile(ctx.engine, query.channel, query.date, query.institution_id, ctx.statement_faults));
   });
   registerStatementFaultRoutes(app, ctx);
   app.get("/sandbox/v1/config", async () => ({ paycore_callback_url: ctx.notifier.callback_url }));
@@ -186,6 +186,10 @@ export function registerNetworkControlRoutes(app: FastifyInstance, ctx: SandboxC
     return { paycore_callback_url: ctx.notifier.callback_url };
   });
   app.get("/sandbox/v1/notifications", async () => ({ data: ctx.notifier.deliveries() }));
+  // How large the world is: transactions in memory, retired ones, the archive on disk (soaks, tests).
+  app.get("/sandbox/v1/world", async () => ({
+    records_in_memory: ctx.engine.records_in_memory, records_retired: ctx.engine.retired_count, archive_bytes: ctx.engine.archive.bytes,
+  }));
   app.get("/sandbox/v1/keys", async () => ({
     netsunion: { key_id: ctx.keys.netsunion.key_id, public_key_hex: ctx.keys.netsunion.public_key_hex },
     unionpay: { cert_id: ctx.keys.unionpay.cert_id, certificate_pem: ctx.keys.unionpay.certificate_pem },
@@ -214,7 +218,7 @@ function registerStatementFaultRoutes(app: FastifyInstance, ctx: SandboxContext)
     const query = parse(z.object({ channel: z.enum(NETWORK_IDS), date: IsoDate }), request.query, reply);
     if (!query) return reply;
     const closed = settlementDate(ctx.clock.now()) > query.date;
-    const entries = statementEntries(ctx.engine, ctx.statement_faults, query.channel, query.date);
+    const entries = await statementEntries(ctx.engine, ctx.statement_faults, query.channel, query.date);
     return {
       channel: query.channel, date: query.date, transfer_id: `nst_${query.channel}_${query.date.replace(/-/g, "")}`,
       status: closed ? "settled" : "pending", amount: fenToWire(statementNetFen(entries)), line_count: entries.length,

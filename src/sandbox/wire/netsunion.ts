@@ -148,7 +148,7 @@ export async function handleNetsUnion(ctx: SandboxContext, raw: string): Promise
   if (plan.latency_ms > 0) await new Promise((resolve) => setTimeout(resolve, plan.latency_ms));
   let outcome: BizOutcome;
   try {
-    outcome = dispatch(ctx, checked.kind, checked.body, checked.envelope_key, plan);
+    outcome = await dispatch(ctx, checked.kind, checked.body, checked.envelope_key, plan);
   } catch (error) {
     if (error instanceof BadBody) return respond(ctx, checked.header, { code: NETSUNION_SYSTEM.malformed, desc: error.message }, null);
     if (error instanceof CapacityError) return respond(ctx, checked.header, { code: NETSUNION_SYSTEM.busy, desc: error.message }, null);
@@ -185,7 +185,8 @@ function decryptElements(info: z.infer<typeof SignInfoSchema>, key: Buffer | nul
   };
 }
 
-function dispatch(ctx: SandboxContext, kind: MessageKind, body: XmlElement, key: Buffer | null, plan: FaultPlan): BizOutcome {
+/** Synchronous but for a statement and a retired original brought back from the archive (src/sandbox/archive.ts). */
+async function dispatch(ctx: SandboxContext, kind: MessageKind, body: XmlElement, key: Buffer | null, plan: FaultPlan): Promise<BizOutcome> {
   const engine = ctx.engine;
   const forced: ForcedDecline = plan.decline;
   switch (kind) {
@@ -212,15 +213,20 @@ function dispatch(ctx: SandboxContext, kind: MessageKind, body: XmlElement, key:
       return toBiz(engine.unbind("netsunion", b.TrxId, b.InstgId, b.SgnNo, forced), () => ({ TrxId: b.TrxId, SgnNo: b.SgnNo }));
     }
     case "pay":
-    case "refund":
       return moneyMessage(ctx, kind, body, plan);
-    case "query":
-      return queryMessage(ctx, parseBody(kind, body), forced);
+    case "refund":
+      await engine.recall("netsunion", { txn_id: parseBody(kind, body).OrgnlTrxId });
+      return moneyMessage(ctx, kind, body, plan);
+    case "query": {
+      const b = parseBody(kind, body);
+      await engine.recall("netsunion", { txn_id: b.OrgnlTrxId });
+      return queryMessage(ctx, b, forced);
+    }
     case "statement": {
       const b = parseBody(kind, body);
       if (forced) return toBiz({ outcome: "declined", reason: forced.reason, raw_code: forced.raw_code }, () => ({}));
       if (ctx.statement_faults.consume("netsunion", b.SttlmDt, "late")) return { status: "02", code: "PB000002", desc: "对账文件未生成", fields: { TrxId: b.TrxId } };
-      const file = statementFile(engine, "netsunion", b.SttlmDt, b.InstgId, ctx.statement_faults);
+      const file = await statementFile(engine, "netsunion", b.SttlmDt, b.InstgId, ctx.statement_faults);
       const published = ctx.statement_files.publish("netsunion", b.SttlmDt, file);
       return { status: "00", code: "PB000000", desc: "成功", fields: { TrxId: b.TrxId, SttlmDt: b.SttlmDt, FileNm: published.name, FileSz: String(published.bytes), FileDgst: published.sha256 } };
     }

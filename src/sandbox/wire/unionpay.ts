@@ -137,7 +137,7 @@ export async function handleUnionPay(ctx: SandboxContext, raw: string): Promise<
   if (plan.latency_ms > 0) await new Promise((resolve) => setTimeout(resolve, plan.latency_ms));
   let answer: Answer;
   try {
-    answer = dispatch(ctx, checked, plan);
+    answer = await dispatch(ctx, checked, plan);
   } catch (error) {
     if (error instanceof BadBody) return respond(ctx, checked.fields, { code: UNIONPAY_SYSTEM.malformed, msg: error.message, fields: {} }, 400);
     if (error instanceof CapacityError) return respond(ctx, checked.fields, { code: UNIONPAY_SYSTEM.busy, msg: error.message, fields: {} }, 400);
@@ -179,7 +179,8 @@ function decryptElements(ctx: SandboxContext, body: { accNo: string; customerInf
   }
 }
 
-function dispatch(ctx: SandboxContext, checked: Extract<Checked, { ok: true }>, plan: FaultPlan): Answer {
+/** Synchronous but for a statement and a retired original brought back from the archive (src/sandbox/archive.ts). */
+async function dispatch(ctx: SandboxContext, checked: Extract<Checked, { ok: true }>, plan: FaultPlan): Promise<Answer> {
   const { engine } = ctx;
   const { common, fields, network } = checked;
   const forced: ForcedDecline = plan.decline;
@@ -203,16 +204,21 @@ function dispatch(ctx: SandboxContext, checked: Extract<Checked, { ok: true }>, 
       return toAnswer(engine.unbind(network, common.orderId, common.merId, token, forced), () => ({ token }));
     }
     case "pay":
-    case "refund":
       return moneyMessage(ctx, checked, plan);
-    case "query":
-      return queryMessage(ctx, network, parseBody("query", fields).origOrderId, forced);
+    case "refund":
+      await engine.recall(network, { network_txn_id: parseBody("refund", fields).origQryId });
+      return moneyMessage(ctx, checked, plan);
+    case "query": {
+      const original_id = parseBody("query", fields).origOrderId;
+      await engine.recall(network, { txn_id: original_id });
+      return queryMessage(ctx, network, original_id, forced);
+    }
     case "statement": {
       const day = parseBody("statement", fields).settleDate;
       if (forced) return toAnswer({ outcome: "declined", reason: forced.reason, raw_code: forced.raw_code }, () => ({}));
       const date = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`;
       if (ctx.statement_faults.consume(network, date, "late")) return { code: UNIONPAY_SYSTEM.processing, msg: "对账文件未生成", fields: {} };
-      const file = statementFile(engine, network, date, common.merId, ctx.statement_faults);
+      const file = await statementFile(engine, network, date, common.merId, ctx.statement_faults);
       const published = ctx.statement_files.publish(network, date, file);
       return { code: UNIONPAY_SYSTEM.ok, msg: "成功", fields: { settleDate: day, fileName: published.name, fileSize: String(published.bytes), fileDigest: published.sha256 } };
     }
