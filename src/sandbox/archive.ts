@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { assert } from "../kernel/assert.ts";
 import type { TxnRecord } from "./engine.ts";
-import { SANDBOX_LIMITS } from "./limits.ts";
+import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import { decode, encode } from "./persistence.ts";
 
@@ -20,25 +20,38 @@ import { decode, encode } from "./persistence.ts";
  * days go first (a refund of a payment in a deleted day then answers `original_not_found`).
  * Reading streams the file, so a statement or a search never stops the event loop for a whole day.
  */
+/** `archive_bytes_max` and `archive_search_bytes_max` by default (tests make them small). */
+export interface ArchiveBounds {
+  bytes_max?: number;
+  search_bytes_max?: number;
+}
+
 export class RecordArchive {
   /** File name → bytes, oldest day first once sorted. */
   private readonly sizes = new Map<string, number>();
   private total_bytes = 0;
+  private searches = 0;
   /** Without a directory: the same files as lines in memory (`PAYCORE_DATA_DIR=memory`). */
   private readonly memory = new Map<string, string[]>();
 
+  private readonly bytes_max: number;
+  private readonly search_bytes_max: number;
+
   private constructor(
     private readonly dir: string | null,
-    private readonly bytes_max: number,
-  ) {}
-
-  static inMemory(bytes_max: number = SANDBOX_LIMITS.archive_bytes_max): RecordArchive {
-    return new RecordArchive(null, bytes_max);
+    bounds: ArchiveBounds,
+  ) {
+    this.bytes_max = bounds.bytes_max ?? SANDBOX_LIMITS.archive_bytes_max;
+    this.search_bytes_max = bounds.search_bytes_max ?? SANDBOX_LIMITS.archive_search_bytes_max;
   }
 
-  static open(dir: string, bytes_max: number = SANDBOX_LIMITS.archive_bytes_max): RecordArchive {
+  static inMemory(bounds: ArchiveBounds = {}): RecordArchive {
+    return new RecordArchive(null, bounds);
+  }
+
+  static open(dir: string, bounds: ArchiveBounds = {}): RecordArchive {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const archive = new RecordArchive(dir, bytes_max);
+    const archive = new RecordArchive(dir, bounds);
     for (const name of readdirSync(dir).filter((n) => FILE_NAME.test(n)).sort()) archive.track(name, cutTornTail(join(dir, name)));
     archive.prune();
     return archive;
@@ -91,14 +104,31 @@ export class RecordArchive {
     return out;
   }
 
-  /** The last archived value of a network's transaction by the PI's id or the network's, newest day first. */
+  /**
+   * The last archived value of a network's transaction by the PI's id or the network's, newest day
+   * first, reading at most `archive_search_bytes_max` (the first file whatever its size), at most
+   * `archive_searches_max` searches at once (`CapacityError` past that: the caller retries).
+   */
   async find(network: NetworkId, by: { txn_id: string } | { network_txn_id: string }): Promise<TxnRecord | undefined> {
+    if (this.searches >= SANDBOX_LIMITS.archive_searches_max) throw new CapacityError("archive searches");
+    this.searches += 1;
+    try {
+      return await this.search(network, by);
+    } finally {
+      this.searches -= 1;
+    }
+  }
+
+  private async search(network: NetworkId, by: { txn_id: string } | { network_txn_id: string }): Promise<TxnRecord | undefined> {
     const field = "txn_id" in by ? "txn_id" : "network_txn_id";
     const id = "txn_id" in by ? by.txn_id : by.network_txn_id;
     // The field's name with its opening quote: `"txn_id":` is not found inside `"original_txn_id":`.
     const needle = `"${field}":${JSON.stringify(id)}`;
     const names = [...this.sizes.keys()].filter((name) => name.endsWith(`.${network}.ndjson`)).sort().reverse();
+    let read_bytes = 0;
     for (const name of names) {
+      read_bytes += this.sizes.get(name) ?? 0;
+      if (read_bytes > this.search_bytes_max && name !== names[0]) return undefined;
       let found: TxnRecord | undefined;
       for await (const line of this.lines(name)) {
         if (!line.includes(needle)) continue;

@@ -20,6 +20,10 @@ export const SANDBOX_LIMITS = {
   archive_bytes_max: 4 * 1024 * 1024 * 1024,
   /** Archive files (one per network and settlement day) kept at most. */
   archive_files_max: 3 * 400,
+  /** A search of the archive (a refund or query of a retired transaction) reads at most this much, newest days first. */
+  archive_search_bytes_max: 512 * 1024 * 1024,
+  /** Searches of the archive at once; one more answers busy. */
+  archive_searches_max: 4,
   /** Sign requests are forgotten this long after their code expired. */
   sign_request_retention_ms: 24 * 60 * 60 * 1000,
   sign_requests_max: 100_000,

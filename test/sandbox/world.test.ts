@@ -98,6 +98,28 @@ describe("sandbox world beyond records_max", () => {
     expect(readdirSync(join(dir, "sandbox", "state", "archive"))).toEqual([`${date.replace(/-/g, "")}.netsunion.ndjson`]);
   });
 
+  it("bounds a search of the archive by the bytes it reads, newest days first, and by the searches at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "paycore-world-"));
+    dirs.push(dir);
+    const record = (txn_id: string, date: string): TxnRecord => ({
+      network: "netsunion", txn_id, kind: "pay", fingerprint: "f", created_at: new Date(`${date}T03:00:00Z`),
+      result: { outcome: "ok", value: { network_txn_id: `N-${txn_id}`, agreement_no: null, verified: null, card_number: null, amount_fen: 100n, fee_fen: 0n, order_id: null, original_txn_id: null, settlement_date: date, trace_no: null, refunded_fen: 0n } },
+    });
+    const days = ["2026-05-01", "2026-05-02", "2026-05-03"];
+    const full = RecordArchive.open(dir);
+    for (const [i, date] of days.entries()) full.append(Array.from({ length: 20 }, (_, j) => record(`d${i}-${j}`, date)));
+    const day_bytes = full.bytes / days.length;
+    // Two days' worth: the newest two are searched, the oldest is not.
+    const archive = RecordArchive.open(dir, { search_bytes_max: Math.ceil(2 * day_bytes) });
+    expect((await archive.find("netsunion", { txn_id: "d2-5" }))?.txn_id).toBe("d2-5");
+    expect((await archive.find("netsunion", { network_txn_id: "N-d1-7" }))?.txn_id).toBe("d1-7");
+    expect(await archive.find("netsunion", { txn_id: "d0-3" })).toBeUndefined();
+    expect((await full.find("netsunion", { txn_id: "d0-3" }))?.txn_id).toBe("d0-3");
+    const searches = Array.from({ length: SANDBOX_LIMITS.archive_searches_max + 1 }, () => archive.find("netsunion", { txn_id: "absent" }));
+    const settled = await Promise.allSettled(searches);
+    expect(settled.filter((s) => s.status === "rejected").map((s) => String((s as PromiseRejectedResult).reason))).toEqual(["CapacityError: sandbox capacity reached: archive searches"]);
+  });
+
   it("still refuses new transactions when the table is full of ones younger than the retention", () => {
     const clock = new ManualClock("2026-05-02T03:00:00Z");
     const engine = new Engine(7, clock, SandboxState.inMemory(), { records_max: 3, records_retention_ms: RETENTION_MS });
