@@ -11,8 +11,9 @@ import type { RuleScope, RuleSubject } from "./rows.ts";
  * payment in the window.
  *
  * Cost per payment: one statement reads every window of every rule (bucket rows plus at most
- * one minute of raw rows per window edge), and one statement adds the payment to its nine
- * buckets (3 scopes × minute, hour, day) in the transaction that records it. A bucket row is
+ * one minute of raw rows per window edge; a merchant ID's, under a second, then second buckets,
+ * migration 2190), and one statement adds the payment to its ten buckets (3 scopes × minute, hour,
+ * day, and the merchant ID's second) in the transaction that records it. A bucket row is
  * locked from that statement to the commit; merchant-ID buckets are striped so that concurrent
  * payments of one merchant ID rarely meet on one row.
  */
@@ -281,7 +282,15 @@ export interface CounterAddition {
  * (54 for a payment's nine). The three widths and each bucket's start are derived in SQL, with the
  * start aligned as `rebuildCounters` aligns it. Rows go in the order the per-payment upsert used
  * (scope key, then width), so a process of either release and this one cannot deadlock on them.
+ *
+ * A payment's merchant-ID scope also gets its second bucket (width 1, migration 2190), and every
+ * row written here adds the same to `fine_count` and `fine_amount` as to `count` and `amount`: a
+ * minute whose rows agree on both was written only by processes that write second buckets, so its
+ * second buckets are exact (`risk_payment_usage` reads a merchant ID's window edge from them then).
  */
+/** Bucket widths of every scope, and of a payment's merchant-ID scope (seconds too). */
+const WIDTHS = [60, 3_600, 86_400] as const;
+const SECOND_WIDTHS = [1, ...WIDTHS] as const;
 const COUNTER_UPSERTS = new Map<string, (keys: string, stripes: string, at: Date, count: bigint, amount: bigint) => OperationNodeSource>();
 
 function counterUpsertTemplate(only_if: string | undefined) {
@@ -289,13 +298,14 @@ function counterUpsertTemplate(only_if: string | undefined) {
   let template = COUNTER_UPSERTS.get(name);
   if (template === undefined) {
     const guard = only_if ? sql` WHERE EXISTS (SELECT 1 FROM ${sql.id(only_if)})` : sql``;
-    template = fragmentTemplate<[string, string, Date, bigint, bigint]>(5, (keys, stripes, at, count, amount) => sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
-    SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), ${at}::timestamptz, TIMESTAMPTZ '1970-01-01 00:00:00+00'), k.stripe, ${count}::int8, ${amount}::int8
+    template = fragmentTemplate<[string, string, Date, bigint, bigint]>(5, (keys, stripes, at, count, amount) => sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount, fine_count, fine_amount)
+    SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), ${at}::timestamptz, TIMESTAMPTZ '1970-01-01 00:00:00+00'), k.stripe, ${count}::int8, ${amount}::int8, ${count}::int8, ${amount}::int8
       FROM unnest(${keys}::text[], ${stripes}::int2[]) WITH ORDINALITY AS k(scope_key, stripe, o)
-      CROSS JOIN (VALUES (60), (3600), (86400)) AS w(width_s)${guard}
+      CROSS JOIN LATERAL unnest(CASE WHEN k.scope_key LIKE 'payment:merchant:%' THEN ${sql.raw(`'{${SECOND_WIDTHS.join(",")}}'`)}::int4[] ELSE ${sql.raw(`'{${WIDTHS.join(",")}}'`)}::int4[] END) AS w(width_s)${guard}
       ORDER BY k.o, w.width_s
     ON CONFLICT (scope_key, width_s, bucket_start, stripe)
-    DO UPDATE SET count = risk_counters.count + excluded.count, amount = risk_counters.amount + excluded.amount`);
+    DO UPDATE SET count = risk_counters.count + excluded.count, amount = risk_counters.amount + excluded.amount,
+      fine_count = risk_counters.fine_count + excluded.fine_count, fine_amount = risk_counters.fine_amount + excluded.fine_amount`);
     COUNTER_UPSERTS.set(name, template);
   }
   return template;
@@ -370,15 +380,17 @@ export async function rebuildCounters(db: Kysely<Database>, from: Date): Promise
   const since = new Date(Math.floor(from.getTime() / DAY_MS) * DAY_MS);
   await db.transaction().execute(async (trx) => {
     await sql`DELETE FROM risk_counters WHERE bucket_start >= ${since}`.execute(trx);
-    await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
-      SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), p.created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), 0,
-             count(*), coalesce(sum(p.amount) FILTER (WHERE p.status <> 'failed'), 0)
-      FROM payments p
-      JOIN cards c ON c.card_id = p.card_id
-      CROSS JOIN LATERAL (VALUES ('payment:card:' || p.card_id), ('payment:id:' || c.id_fingerprint), ('payment:merchant:' || p.merchant_id)) AS k(scope_key)
-      CROSS JOIN (VALUES (60), (3600), (86400)) AS w(width_s)
-      WHERE p.created_at >= ${since}
-      GROUP BY 1, 2, 3`.execute(trx);
+    // Every row complete in its fine_* columns, the merchant IDs' second buckets too (see counterUpsertTemplate).
+    await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount, fine_count, fine_amount)
+      SELECT g.scope_key, g.width_s, g.bucket_start, 0, g.n, g.a, g.n, g.a FROM (
+        SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), p.created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket_start,
+               count(*) AS n, coalesce(sum(p.amount) FILTER (WHERE p.status <> 'failed'), 0) AS a
+        FROM payments p
+        JOIN cards c ON c.card_id = p.card_id
+        CROSS JOIN LATERAL (VALUES ('payment:card:' || p.card_id, false), ('payment:id:' || c.id_fingerprint, false), ('payment:merchant:' || p.merchant_id, true)) AS k(scope_key, seconds)
+        CROSS JOIN LATERAL unnest(CASE WHEN k.seconds THEN '{1,60,3600,86400}'::int4[] ELSE '{60,3600,86400}'::int4[] END) AS w(width_s)
+        WHERE p.created_at >= ${since}
+        GROUP BY 1, 2, 3) AS g`.execute(trx);
     await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
       SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), s.created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), 0, count(*), 0
       FROM risk_signings s

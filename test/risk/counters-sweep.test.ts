@@ -34,9 +34,9 @@ describe("risk counter buckets are swept after 33 days", () => {
     const { agreement_id } = await freshAgreement(app, client);
     const paid = await pay(client, agreement_id, 1_000);
     expect(paid.body.status).toBe("succeeded");
-    // The payment's nine buckets (card, ID holder and merchant ID × minute, hour, day) and the
-    // signing's twelve (phone too).
-    expect(await bucketsOf("payment:%")).toBe(9);
+    // The payment's ten buckets (card, ID holder and merchant ID × minute, hour, day; the merchant
+    // ID's second, migration 2190) and the signing's twelve (phone too).
+    expect(await bucketsOf("payment:%")).toBe(10);
     expect(await bucketsOf("signing:%")).toBe(12);
     const own = await bucketsOf("%");
 

@@ -44,7 +44,8 @@ describe("payment windows split into ranges in SQL", () => {
       payers.push({ card: row as CardRow, agreement_id, keys: { card_id: row.card_id, id_fingerprint: row.id_fingerprint, merchant_id: row.merchant_id } });
     }
     // On and around the boundaries of the last minute, hour and day before midnight and the first after.
-    const edges = [MIDNIGHT - DAY, MIDNIGHT - HOUR, MIDNIGHT - MINUTE, MIDNIGHT, MIDNIGHT + MINUTE, MIDNIGHT + HOUR, MIDNIGHT + HOUR + 17 * MINUTE + 4_321];
+    // (and of whole seconds inside a minute: a merchant ID's edge is read from second buckets since migration 2190).
+    const edges = [MIDNIGHT - DAY, MIDNIGHT - HOUR, MIDNIGHT - MINUTE, MIDNIGHT, MIDNIGHT + MINUTE, MIDNIGHT + 2 * MINUTE + 30_000, MIDNIGHT + HOUR, MIDNIGHT + HOUR + 17 * MINUTE + 4_321];
     for (const e of edges) instants.push(e - 1, e, e + 1);
     instants.sort((a, b) => a - b);
     let k = 0;
@@ -62,8 +63,55 @@ describe("payment windows split into ranges in SQL", () => {
         });
       }
     }
+    // Minutes written partly by a process of the previous release (during a rolling start): its
+    // payments get no second bucket, and its release of a failed payment leaves the fine_* columns
+    // alone. Those minutes' merchant-ID edges must still count exactly (from the payments).
+    const old_release = [MIDNIGHT + 3 * MINUTE + 10_000, MIDNIGHT + 3 * MINUTE + 20_500];
+    for (const at of old_release) {
+      const payer = payers[0]!;
+      const row = paymentRow(payer, 777n, new Date(at));
+      await app.ctx.db.insertInto("payments").values(row).execute();
+      await previousReleaseUpsert(payer.keys, row.created_at, 1n, 777n);
+    }
+    const released_by_old = MIDNIGHT + 4 * MINUTE + 15_000;
+    for (const at of [released_by_old, released_by_old + 2_000]) {
+      const row = paymentRow(payers[0]!, 555n, new Date(at));
+      const r = await insertIntent(app.ctx.db, row, countersOnly({ subject: "payment", keys: payers[0]!.keys, id: row.payment_id, at: row.created_at, count: 1n, amount: 555n }), null);
+      expect(r.kind).toBe("inserted");
+    }
+    const first_of_minute = await app.ctx.db.selectFrom("payments").select("payment_id").where("created_at", "=", new Date(released_by_old)).executeTakeFirstOrThrow();
+    await app.ctx.db.updateTable("payments").set({ status: "failed", failed_at: new Date(released_by_old) }).where("payment_id", "=", first_of_minute.payment_id).execute();
+    await previousReleaseUpsert(payers[0]!.keys, new Date(released_by_old), 0n, -555n);
+    for (const at of [...old_release, released_by_old, released_by_old + 2_000]) instants.push(at - 1, at, at + 1);
+    instants.sort((a, b) => a - b);
   });
   afterAll(async () => app.close());
+
+  /** The counter upsert of the release before migration 2190: minute, hour and day buckets only, fine_* left alone. */
+  async function previousReleaseUpsert(keys: ScopeKeys, at: Date, count: bigint, amount: bigint): Promise<void> {
+    await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
+      SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), ${at}::timestamptz, TIMESTAMPTZ '1970-01-01 00:00:00+00'), 0, ${count}::int8, ${amount}::int8
+        FROM unnest(${[`payment:card:${keys.card_id}`, `payment:id:${keys.id_fingerprint}`, `payment:merchant:${keys.merchant_id}`].sort()}::text[]) AS k(scope_key)
+        CROSS JOIN (VALUES (60), (3600), (86400)) AS w(width_s)
+      ON CONFLICT (scope_key, width_s, bucket_start, stripe)
+      DO UPDATE SET count = risk_counters.count + excluded.count, amount = risk_counters.amount + excluded.amount`.execute(app.ctx.db);
+  }
+
+  it("write a merchant ID's second bucket, and fine_* as count and amount, with a payment's buckets", async () => {
+    const keys = payers[1]!.keys;
+    const rows = await sql<{ scope_key: string; width_s: number; bucket_start: Date; n: string; a: string; fn: string; fa: string }>`SELECT scope_key, width_s, bucket_start, sum(count)::text AS n, sum(amount)::text AS a, sum(fine_count)::text AS fn, sum(fine_amount)::text AS fa
+      FROM risk_counters WHERE scope_key IN (${`payment:merchant:${keys.merchant_id}`}, ${`payment:card:${keys.card_id}`}) AND bucket_start >= ${new Date(MIDNIGHT - DAY)} AND bucket_start < ${new Date(MIDNIGHT + MINUTE)}
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`.execute(app.ctx.db);
+    const merchant_seconds = rows.rows.filter((r) => r.scope_key.startsWith("payment:merchant:") && r.width_s === 1);
+    expect(merchant_seconds.length).toBeGreaterThan(0);
+    expect(rows.rows.filter((r) => r.scope_key.startsWith("payment:card:") && r.width_s === 1)).toEqual([]);
+    // Written by this release only: every row's fine_* equal its count and amount.
+    for (const r of rows.rows) expect([r.fn, r.fa]).toEqual([r.n, r.a]);
+    // The seconds of a minute add up to its minute bucket.
+    const minute = rows.rows.find((r) => r.scope_key.startsWith("payment:merchant:") && r.width_s === 60 && r.bucket_start.getTime() === MIDNIGHT)!;
+    const in_minute = merchant_seconds.filter((r) => r.bucket_start.getTime() >= MIDNIGHT && r.bucket_start.getTime() < MIDNIGHT + MINUTE);
+    expect([in_minute.reduce((s, r) => s + BigInt(r.n), 0n), in_minute.reduce((s, r) => s + BigInt(r.a), 0n)]).toEqual([BigInt(minute.n), BigInt(minute.a)]);
+  });
 
   it("count what the payments say for any window start", async () => {
     const scope = fc.constantFrom<RuleScope>("card", "id_holder", "merchant");
