@@ -30,7 +30,7 @@ describe("GET /metrics", () => {
   let network = "";
 
   beforeAll(async () => {
-    app = await startTestApp({ label: "metrics", clock, sandbox: true, channel_timeout_ms: 400 });
+    app = await startTestApp({ label: "metrics", clock, sandbox: true, channel_timeout_ms: 1_500 });
     const m = await createTestMerchant(app);
     shop = app.merchantClient(m.creds);
     agreement_id = await signCard(app, shop, pickCard(await catalogue(app), { unified: true }), "sign-metrics");

@@ -21,7 +21,7 @@ describe("payments under network faults", () => {
   let n = 0;
 
   beforeAll(async () => {
-    app = await startTestApp({ label: "faults", clock, sandbox: true, channel_timeout_ms: 400 });
+    app = await startTestApp({ label: "faults", clock, sandbox: true, channel_timeout_ms: 1_500 });
     const m = await createTestMerchant(app);
     client = app.merchantClient(m.creds);
     card = pickCard(await catalogue(app), { unified: true });
