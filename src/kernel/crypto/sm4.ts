@@ -35,7 +35,11 @@ export function sm4CbcEncrypt(key: Uint8Array, plaintext: Uint8Array): Buffer {
   return Buffer.concat([iv, cipher.update(plaintext), cipher.final()]);
 }
 
-/** Throws on a wrong key or a damaged ciphertext (bad padding); callers treat that as a bad message. */
+/**
+ * Throws on a damaged length, and on a wrong key or a damaged ciphertext whose padding comes out
+ * invalid — nearly always, but not always: about one wrong key in 256 leaves a valid-looking pad and
+ * returns garbage. Nothing relies on this for integrity: every message carrying it is signed.
+ */
 export function sm4CbcDecrypt(key: Uint8Array, sealed: Uint8Array): Buffer {
   assert(key.length === SM4_KEY_BYTES, "SM4 key must be 16 bytes");
   if (sealed.length < 2 * SM4_BLOCK_BYTES || sealed.length % SM4_BLOCK_BYTES !== 0) {
