@@ -14,7 +14,8 @@
  * BENCH_ANALYZE=0 leaves the tables unanalyzed (the plans then rest on no statistics);
  * BENCH_PG_OPTIONS adds server options to the private cluster (auto_explain, say) and
  * BENCH_PG_LOG=FILE keeps its server log there;
- * BENCH_RISK_RULES=20 installs the risk bench's 20 rules for the merchant ID and measures what they add (bench/payments-risk.ts);
+ * BENCH_RISK_RULES=20 installs the risk bench's 20 rules for the merchant ID and measures what they add (bench/payments-risk.ts;
+ * BENCH_RISK_CLIENTS="1,2,4" at those client counts); BENCH_PGBENCH=0 skips pgbench;
  * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR; BENCH_TSX=1 runs
  * both from the TypeScript sources (through tsx) instead of the build in dist/.
  */
@@ -27,7 +28,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import http from "node:http";
-import { compareRiskRules, installRiskRules, RISK_RULES } from "./payments-risk.ts";
+import { compareRiskRules, installRiskRules, RISK_RULES, riskClientCounts } from "./payments-risk.ts";
 import { PaycoreClient, signRequest, verifyResponse, type Credentials } from "../src/client/index.ts";
 import { testUscc } from "../test/support/app.ts";
 import { residentId } from "../test/support/sandbox.ts";
@@ -198,8 +199,8 @@ async function setUp(paycore: string, sandbox: string, admin_token: string): Pro
  * src/client does. The global fetch cost about 1 ms more CPU per payment, on the same two cores
  * as the system under test.
  */
-function loadClient(base_url: string, creds: Credentials): (path: string, body: unknown) => Promise<{ status: number; text: string }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+function loadClient(base_url: string, creds: Credentials, clients: number): (path: string, body: unknown) => Promise<{ status: number; text: string }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const url = new URL(base_url);
   return (path, body) =>
     new Promise((resolve, reject) => {
@@ -224,13 +225,13 @@ function loadClient(base_url: string, creds: Credentials): (path: string, body: 
     });
 }
 
-async function load(client: PaycoreClient, agreements: string[], seconds: number, label: string): Promise<number[]> {
-  const post = loadClient(client.base_url, client.creds);
+async function load(client: PaycoreClient, agreements: string[], seconds: number, label: string, clients = CLIENTS): Promise<number[]> {
+  const post = loadClient(client.base_url, client.creds, clients);
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
   let n = 0;
   await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
+    Array.from({ length: clients }, async () => {
       while (performance.now() < until) {
         const i = n++;
         const t0 = performance.now();
@@ -357,9 +358,14 @@ export async function benchPayments(): Promise<Row[]> {
     if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
     if (risk) {
       const meters = { paycore_cpu_ms: () => cpuMs(paycore!.pid!), cluster_cpu_ms: () => cluster?.cpu_ms() ?? { total: NaN, backends: NaN } };
-      console.table(await compareRiskRules(risk, url, meters, (seconds, label) => load(client, agreements, seconds, label)));
+      for (const clients of riskClientCounts(CLIENTS)) {
+        const { summary, phases } = await compareRiskRules(risk, url, meters, clients, (seconds, label) => load(client, agreements, seconds, label, clients));
+        if (process.env.BENCH_RISK_PHASE_TABLE) console.table(phases);
+        console.table(summary);
+      }
     }
-    const bench = pgbench(url, cluster ? () => cluster.cpu_ms() : null);
+    // BENCH_PGBENCH=0 skips pgbench (a risk A/B run does not need the ratio).
+    const bench = process.env.BENCH_PGBENCH === "0" ? { tps: NaN, db_cpu_ms: NaN } : pgbench(url, cluster ? () => cluster.cpu_ms() : null);
     const tps = bench.tps;
     const rate = n / elapsed_s;
     return [
