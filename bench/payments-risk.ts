@@ -20,6 +20,13 @@ import { TWENTY_RULES } from "./risk-rules.ts";
 export const RISK_RULES = whole("BENCH_RISK_RULES", 0, 0, TWENTY_RULES.length);
 const PHASES = whole("BENCH_RISK_PHASES", 6, 2, 40);
 const PHASE_SECONDS = whole("BENCH_RISK_PHASE_SECONDS", 10, 1, 600);
+/**
+ * BENCH_RISK_MERCHANT_ACTION=reject: the merchant-ID rules that enforce (not the shadow ones) reject
+ * instead of review (none fires on the bench's traffic). An enforced reject rule's scope is locked
+ * for the intent's statement (docs/risk.md), so then every payment of the merchant ID takes one lock.
+ */
+const MERCHANT_ACTION = process.env.BENCH_RISK_MERCHANT_ACTION ?? "review";
+if (MERCHANT_ACTION !== "review" && MERCHANT_ACTION !== "reject") throw new Error("BENCH_RISK_MERCHANT_ACTION must be review or reject");
 
 function whole(name: string, fallback: number, min: number, max: number): number {
   const text = process.env[name];
@@ -44,7 +51,8 @@ export async function installRiskRules(paycore_url: string, admin_token: string,
   };
   const rule_ids: string[] = [];
   for (const rule of TWENTY_RULES.slice(0, RISK_RULES)) {
-    const res = await admin("POST", "/admin/v1/risk/rules", { ...rule, merchant_id });
+    const action = rule.scope === "merchant" && rule.mode !== "shadow" ? MERCHANT_ACTION : rule.action;
+    const res = await admin("POST", "/admin/v1/risk/rules", { ...rule, action, merchant_id });
     if (res.status !== 201) throw new Error(`rule: ${JSON.stringify(res.body)}`);
     rule_ids.push(String(res.body.rule_id));
   }
