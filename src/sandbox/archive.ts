@@ -7,26 +7,39 @@ import { CapacityError, SANDBOX_LIMITS } from "./limits.ts";
 import type { NetworkId } from "./model.ts";
 import { decode, encode } from "./persistence.ts";
 
-/**
- * Retired transactions that still matter: the successful debits and refunds, which statements list,
- * status queries report and refunds refer to. One append-only file per network and settlement day
- * (`<YYYYMMDD>.<network>.ndjson`, a whole record a line) in `<data_dir>/sandbox/state/archive`, so the
- * in-memory world (and its snapshot) holds only the last `records_retention_ms` of transactions.
- *
- * A record may be written more than once: a crash between its archiving and its deletion from the
- * live table archives it again, and an original brought back for a refund is archived again with
- * its refunded amount. Readers take the first line of a key for the statement's order and the last
- * for its value. The archive is bounded by `archive_bytes_max` and `archive_files_max`: the oldest
- * days go first (a refund of a payment in a deleted day then answers `original_not_found`).
- * Reading streams the file, so a statement or a search never stops the event loop for a whole day.
- */
-/** `archive_bytes_max` and `archive_search_bytes_max` by default (tests make them small). */
+/** `archive_bytes_max`, `archive_files_max` and `archive_search_bytes_max` by default (tests make them small). */
 export interface ArchiveBounds {
   bytes_max?: number;
+  files_max?: number;
   search_bytes_max?: number;
 }
 
-export class RecordArchive {
+/** Where a record goes and which lines are the same record. */
+export interface ArchiveSpec<R> {
+  /** Its file: one per channel (a network, a rail, `deposits`: lowercase letters and `_`) and day. */
+  channel(record: R): string;
+  date(record: R): string;
+  /** Lines with the same id are one record: the first line gives its order, the last its value. */
+  id(record: R): string;
+}
+
+/**
+ * Retired records that still matter, one append-only file per channel and day
+ * (`<YYYYMMDD>.<channel>.ndjson`, a whole record a line), so a world in memory (and its snapshot)
+ * holds only recent ones. The card networks keep their successful debits and refunds here
+ * (`RecordArchive` below, in `<data_dir>/sandbox/state/archive`); the CNAPS rails their final
+ * transfers and their deposits (src/sandbox/rails/world.ts, in `.../state/rails-archive`).
+ *
+ * A record may be written more than once: a crash between its archiving and its deletion from the
+ * live table archives it again, and a record brought back to change (a refund's original, a
+ * deposit sent back) is archived again with its new value, always to the same file. Readers take
+ * the first line of an id for the order and the last for its value. The archive is bounded by
+ * `bytes_max` and `files_max`: the oldest days go first (a lookup of a record in a deleted day
+ * then finds nothing). Reading streams the file, so a statement or a search never stops the event
+ * loop for a whole day; a search reads at most `search_bytes_max`, newest days first, and at most
+ * `archive_searches_max` run at once (`CapacityError` past that: the caller retries).
+ */
+export class DayArchive<R> {
   /** File name → bytes, oldest day first once sorted. */
   private readonly sizes = new Map<string, number>();
   private total_bytes = 0;
@@ -35,23 +48,26 @@ export class RecordArchive {
   private readonly memory = new Map<string, string[]>();
 
   private readonly bytes_max: number;
+  private readonly files_max: number;
   private readonly search_bytes_max: number;
 
   private constructor(
     private readonly dir: string | null,
+    private readonly spec: ArchiveSpec<R>,
     bounds: ArchiveBounds,
   ) {
     this.bytes_max = bounds.bytes_max ?? SANDBOX_LIMITS.archive_bytes_max;
+    this.files_max = bounds.files_max ?? SANDBOX_LIMITS.archive_files_max;
     this.search_bytes_max = bounds.search_bytes_max ?? SANDBOX_LIMITS.archive_search_bytes_max;
   }
 
-  static inMemory(bounds: ArchiveBounds = {}): RecordArchive {
-    return new RecordArchive(null, bounds);
+  static inMemory<R>(spec: ArchiveSpec<R>, bounds: ArchiveBounds = {}): DayArchive<R> {
+    return new DayArchive(null, spec, bounds);
   }
 
-  static open(dir: string, bounds: ArchiveBounds = {}): RecordArchive {
+  static open<R>(dir: string, spec: ArchiveSpec<R>, bounds: ArchiveBounds = {}): DayArchive<R> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const archive = new RecordArchive(dir, bounds);
+    const archive = new DayArchive(dir, spec, bounds);
     for (const name of readdirSync(dir).filter((n) => FILE_NAME.test(n)).sort()) archive.track(name, cutTornTail(join(dir, name)));
     archive.prune();
     return archive;
@@ -61,17 +77,11 @@ export class RecordArchive {
     return this.total_bytes;
   }
 
-  /** Whether retiring this record must keep it here. */
-  static keeps(record: TxnRecord): boolean {
-    return (record.kind === "pay" || record.kind === "refund") && record.result.outcome === "ok" && record.result.value.settlement_date !== null;
-  }
-
-  /** Appends the records (each one `keeps`) to their days' files: one write per file. */
-  append(records: readonly TxnRecord[]): void {
+  /** Appends the records to their days' files: one write per file. */
+  append(records: readonly R[]): void {
     const by_file = new Map<string, string[]>();
     for (const record of records) {
-      assert(RecordArchive.keeps(record), "only settled debits and refunds are archived");
-      const name = fileName(record.network, (record.result as { value: { settlement_date: string } }).value.settlement_date);
+      const name = fileName(this.spec.channel(record), this.spec.date(record));
       let lines = by_file.get(name);
       if (!lines) by_file.set(name, (lines = []));
       lines.push(encode(record) + "\n");
@@ -89,56 +99,64 @@ export class RecordArchive {
     this.prune();
   }
 
-  /** That day's archived records, each once, in the order they were first archived. */
-  async day(network: NetworkId, date: string, count_max: number): Promise<TxnRecord[]> {
-    const seen = new Set<string>();
-    const out: TxnRecord[] = [];
-    for await (const line of this.lines(fileName(network, date))) {
-      if (out.length >= count_max) break;
-      const record = decode(line) as TxnRecord;
-      const key = record.txn_id;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(record);
+  /** That day's archived records of a channel, each once (its last value), in the order they were first archived. */
+  async day(channel: string, date: string, count_max: number): Promise<R[]> {
+    const at = new Map<string, number>();
+    const out: R[] = [];
+    for await (const line of this.lines(fileName(channel, date))) {
+      const record = decode(line) as R;
+      const id = this.spec.id(record);
+      const index = at.get(id);
+      if (index !== undefined) out[index] = record;
+      else if (out.length < count_max) {
+        at.set(id, out.length);
+        out.push(record);
+      }
     }
     return out;
   }
 
   /**
-   * The last archived value of a network's transaction by the PI's id or the network's, newest day
-   * first, reading at most `archive_search_bytes_max` (the first file whatever its size), at most
-   * `archive_searches_max` searches at once (`CapacityError` past that: the caller retries).
+   * The last archived value of the record among `channels` whose line contains `needle` (a
+   * field's name and value, quoted as `encode` writes them) and that `matches`, newest day first.
    */
-  async find(network: NetworkId, by: { txn_id: string } | { network_txn_id: string }): Promise<TxnRecord | undefined> {
+  async find(channels: readonly string[], needle: string, matches: (record: R) => boolean): Promise<R | undefined> {
+    return (await this.search(channels, needle, matches, 1, true))[0];
+  }
+
+  /** Every record among `channels` found as by `find`, each once (its last value), newest days first, at most `count_max`. */
+  async findAll(channels: readonly string[], needle: string, matches: (record: R) => boolean, count_max: number): Promise<R[]> {
+    return this.search(channels, needle, matches, count_max, false);
+  }
+
+  private async search(channels: readonly string[], needle: string, matches: (record: R) => boolean, count_max: number, first_file_only: boolean): Promise<R[]> {
     if (this.searches >= SANDBOX_LIMITS.archive_searches_max) throw new CapacityError("archive searches");
     this.searches += 1;
     try {
-      return await this.search(network, by);
+      const suffixes = channels.map((channel) => `.${channel}.ndjson`);
+      // Newest day first; the same day's channels in a fixed order.
+      const names = [...this.sizes.keys()].filter((name) => suffixes.some((suffix) => name.endsWith(suffix))).sort().reverse();
+      const found = new Map<string, R>();
+      let read_bytes = 0;
+      for (const name of names) {
+        read_bytes += this.sizes.get(name) ?? 0;
+        if (read_bytes > this.search_bytes_max && name !== names[0]) break;
+        const in_file = new Map<string, R>();
+        for await (const line of this.lines(name)) {
+          if (!line.includes(needle)) continue;
+          const record = decode(line) as R;
+          if (matches(record)) in_file.set(this.spec.id(record), record);
+        }
+        for (const [id, record] of in_file) {
+          if (found.size >= count_max) break;
+          if (!found.has(id)) found.set(id, record);
+        }
+        if (found.size >= count_max || (first_file_only && found.size > 0)) break;
+      }
+      return [...found.values()];
     } finally {
       this.searches -= 1;
     }
-  }
-
-  private async search(network: NetworkId, by: { txn_id: string } | { network_txn_id: string }): Promise<TxnRecord | undefined> {
-    const field = "txn_id" in by ? "txn_id" : "network_txn_id";
-    const id = "txn_id" in by ? by.txn_id : by.network_txn_id;
-    // The field's name with its opening quote: `"txn_id":` is not found inside `"original_txn_id":`.
-    const needle = `"${field}":${JSON.stringify(id)}`;
-    const names = [...this.sizes.keys()].filter((name) => name.endsWith(`.${network}.ndjson`)).sort().reverse();
-    let read_bytes = 0;
-    for (const name of names) {
-      read_bytes += this.sizes.get(name) ?? 0;
-      if (read_bytes > this.search_bytes_max && name !== names[0]) return undefined;
-      let found: TxnRecord | undefined;
-      for await (const line of this.lines(name)) {
-        if (!line.includes(needle)) continue;
-        const record = decode(line) as TxnRecord;
-        const value = field === "txn_id" ? record.txn_id : record.result.outcome === "ok" ? record.result.value.network_txn_id : "";
-        if (value === id) found = record;
-      }
-      if (found) return found;
-    }
-    return undefined;
   }
 
   private async *lines(name: string): AsyncGenerator<string> {
@@ -171,15 +189,71 @@ export class RecordArchive {
 
   /** Deletes the oldest days while over a bound; the newest file always stays. */
   private prune(): void {
-    if (this.total_bytes <= this.bytes_max && this.sizes.size <= SANDBOX_LIMITS.archive_files_max) return;
+    if (this.total_bytes <= this.bytes_max && this.sizes.size <= this.files_max) return;
     const names = [...this.sizes.keys()].sort();
     for (const name of names.slice(0, -1)) {
-      if (this.total_bytes <= this.bytes_max && this.sizes.size <= SANDBOX_LIMITS.archive_files_max) break;
+      if (this.total_bytes <= this.bytes_max && this.sizes.size <= this.files_max) break;
       if (this.dir) unlinkSync(join(this.dir, name));
       else this.memory.delete(name);
       this.total_bytes -= this.sizes.get(name)!;
       this.sizes.delete(name);
     }
+  }
+}
+
+const TXN_SPEC: ArchiveSpec<TxnRecord> = {
+  channel: (record) => record.network,
+  date: (record) => (record.result as { value: { settlement_date: string } }).value.settlement_date,
+  id: (record) => record.txn_id,
+};
+
+/**
+ * The card networks' retired transactions that still matter: the successful debits and refunds,
+ * which statements list, status queries report and refunds refer to, one file per network and
+ * settlement day (src/sandbox/engine.ts).
+ */
+export class RecordArchive {
+  private constructor(private readonly days: DayArchive<TxnRecord>) {}
+
+  static inMemory(bounds: ArchiveBounds = {}): RecordArchive {
+    return new RecordArchive(DayArchive.inMemory(TXN_SPEC, bounds));
+  }
+
+  static open(dir: string, bounds: ArchiveBounds = {}): RecordArchive {
+    return new RecordArchive(DayArchive.open(dir, TXN_SPEC, bounds));
+  }
+
+  get bytes(): number {
+    return this.days.bytes;
+  }
+
+  /** Whether retiring this record must keep it here. */
+  static keeps(record: TxnRecord): boolean {
+    return (record.kind === "pay" || record.kind === "refund") && record.result.outcome === "ok" && record.result.value.settlement_date !== null;
+  }
+
+  /** Appends the records (each one `keeps`) to their days' files: one write per file. */
+  append(records: readonly TxnRecord[]): void {
+    for (const record of records) assert(RecordArchive.keeps(record), "only settled debits and refunds are archived");
+    this.days.append(records);
+  }
+
+  /** That day's archived records, each once, in the order they were first archived. */
+  day(network: NetworkId, date: string, count_max: number): Promise<TxnRecord[]> {
+    return this.days.day(network, date, count_max);
+  }
+
+  /**
+   * The last archived value of a network's transaction by the PI's id or the network's, newest day
+   * first, within the archive's search bounds (see `DayArchive`).
+   */
+  find(network: NetworkId, by: { txn_id: string } | { network_txn_id: string }): Promise<TxnRecord | undefined> {
+    const field = "txn_id" in by ? "txn_id" : "network_txn_id";
+    const id = "txn_id" in by ? by.txn_id : by.network_txn_id;
+    // The field's name with its opening quote: `"txn_id":` is not found inside `"original_txn_id":`.
+    const needle = `"${field}":${JSON.stringify(id)}`;
+    const matches = (record: TxnRecord) => (field === "txn_id" ? record.txn_id : record.result.outcome === "ok" ? record.result.value.network_txn_id : "") === id;
+    return this.days.find([network], needle, matches);
   }
 }
 
@@ -207,6 +281,6 @@ function cutTornTail(path: string): number {
   return whole;
 }
 
-function fileName(network: NetworkId, date: string): string {
-  return `${date.replace(/-/g, "")}.${network}.ndjson`;
+function fileName(channel: string, date: string): string {
+  return `${date.replace(/-/g, "")}.${channel}.ndjson`;
 }

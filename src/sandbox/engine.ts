@@ -119,6 +119,7 @@ export interface EngineOptions {
   archive?: RecordArchive;
   records_max?: number;
   records_retention_ms?: number;
+  agreements_max?: number;
 }
 
 export const ok = <T>(value: T): EngineResult<T> => ({ outcome: "ok", value });
@@ -144,6 +145,8 @@ export function fingerprint(parts: readonly (string | bigint | null)[]): string 
  * transaction, a query of it `original_not_found`). Only when every record is younger than the
  * retention and the table is full is a new transaction refused (`CapacityError`). Past days'
  * spending, expired sign requests and agreements unbound before the retention are forgotten too.
+ * Active agreements are never forgotten (real networks keep them): at most `agreements_max` of
+ * them and the recently unbound together, a new one past that is refused (`CapacityError`).
  */
 export class Engine {
   readonly cards: StateTable<Card>;
@@ -165,6 +168,7 @@ export class Engine {
   readonly archive: RecordArchive;
   private readonly records_max: number;
   private readonly retention_ms: number;
+  private readonly agreements_max: number;
   private retire_scheduled = false;
   /** No retirement pass before this (clock ms): the oldest record is younger than the retention until then. */
   private retire_due_ms = 0;
@@ -180,6 +184,7 @@ export class Engine {
     this.archive = options.archive ?? RecordArchive.inMemory();
     this.records_max = options.records_max ?? SANDBOX_LIMITS.records_max;
     this.retention_ms = options.records_retention_ms ?? SANDBOX_LIMITS.records_retention_ms;
+    this.agreements_max = options.agreements_max ?? SANDBOX_LIMITS.agreements_max;
     this.cards = state.table<Card>("engine.cards");
     this.sms = new SmsInbox(state.table("engine.sms"));
     this.sign_requests = state.table<SignRequest>("engine.sign_requests");
@@ -250,8 +255,9 @@ export class Engine {
     }
     const card = this.cards.get(request.card_number);
     if (!card || card.status !== "normal") return declined(card ? (card.status === "frozen" ? "card_frozen" : "card_lost") : "card_not_found");
-    request.state = "signed";
+    // The agreement first: a full table refuses (CapacityError) with the request still open, so the code can be confirmed later.
     request.agreement_no = this.agreementFor(network, request.pi_id, request.card_number, "signed").agreement_no;
+    request.state = "signed";
     this.sign_requests.set(this.key(network, sign_txn_id), request);
     return ok(this.signedValue(request));
   }
@@ -522,6 +528,9 @@ export class Engine {
   private agreementFor(network: NetworkId, pi_id: string, card_number: string, origin: Agreement["origin"]): Agreement {
     const existing = this.activeAgreement(network, pi_id, card_number);
     if (existing) return existing;
+    if (this.agreements.size >= this.agreements_max) {
+      throw new CapacityError(`agreements (${this.agreements_max}, active or unbound within the retention); unbind some or raise SANDBOX_AGREEMENTS_MAX`);
+    }
     const agreement: Agreement = {
       agreement_no: this.agreementNumber(network), network, pi_id, card_number, status: "active", origin, created_at: this.now(), unbound_at: null,
     };

@@ -23,7 +23,7 @@ import { RailCalendar } from "../kernel/cnaps/hours.ts";
 import { registerRailRoutes } from "./rails/http.ts";
 import { registerRailStatementRoutes } from "./rails/statement.ts";
 import { StatementFiles } from "./statement-files.ts";
-import { RailsWorld, emptyRailsState, type RailsConfig, type RailsState } from "./rails/world.ts";
+import { RailsWorld, type RailsConfig } from "./rails/world.ts";
 
 export { EXCHANGE_FILES } from "./keys.ts";
 export { NETWORK_IDS, type NetworkId } from "./model.ts";
@@ -56,6 +56,12 @@ export interface WorldOptions {
   records_retention_ms?: number;
   /** The state journal is folded past this size (`state_journal_bytes_max`). */
   journal_bytes_max?: number;
+  /** Agreements (active, or unbound within the retention) at most (`agreements_max`). */
+  agreements_max?: number;
+  /** The rails' transfers in memory, of them in flight, and deposits in memory (`RAIL_LIMITS`; the retention is `records_retention_ms`). */
+  rail_transfers_max?: number;
+  rail_in_flight_max?: number;
+  rail_deposits_max?: number;
 }
 
 /** How the CNAPS rails behave; tests shorten the waits. */
@@ -97,7 +103,9 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const world = options.world ?? {};
   const state = options.keep_state === false ? SandboxState.inMemory() : SandboxState.open(options.data_dir, log, world.journal_bytes_max ? { journal_bytes_max: world.journal_bytes_max } : {});
   const archive = state.archive_dir ? RecordArchive.open(state.archive_dir) : RecordArchive.inMemory();
-  const engine = new Engine(seed, clock, state, { archive, ...world });
+  const engine = new Engine(seed, clock, state, {
+    archive, ...pick(world, ["records_max", "records_retention_ms", "agreements_max"]),
+  });
   const ctx: SandboxContext = {
     engine, state, faults: new Faults(), keys, peers: new PeerKeys(options.data_dir), seen: new SeenMessages(),
     notifier: new Notifier(options.paycore_callback_url ?? null, encoders, clock, log, state.table<number>("notifier.counters")), clock, log,
@@ -131,10 +139,13 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   registerFaultRoutes(app, ctx, { seed });
   registerNetworkControlRoutes(app, ctx);
   registerBankTransferRoutes(app, () => clock.now(), state);
-  // The rails' world is one plain-data value, journalled whole after each change.
-  const rails_table = state.table<RailsState>("rails.world");
-  const rails = new RailsWorld(rails_table.get("state") ?? emptyRailsState(), railsConfig(options.rails), clock);
-  const stopRails = registerRailRoutes(app, ctx, rails, options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms, () => rails_table.set("state", rails.state));
+  const rails = RailsWorld.load(state, railsConfig(options.rails), clock, {
+    ...(world.rail_transfers_max ? { transfers_max: world.rail_transfers_max } : {}),
+    ...(world.rail_in_flight_max ? { in_flight_max: world.rail_in_flight_max } : {}),
+    ...(world.rail_deposits_max ? { deposits_max: world.rail_deposits_max } : {}),
+    ...(world.records_retention_ms ? { retention_ms: world.records_retention_ms } : {}),
+  });
+  const stopRails = registerRailRoutes(app, ctx, rails, options.rails?.tick_ms ?? DEFAULT_RAIL_OPTIONS.tick_ms, () => rails.save());
   registerRailStatementRoutes(app, ctx, rails);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
@@ -198,6 +209,13 @@ function registerGateways(app: FastifyInstance, ctx: SandboxContext, held: Set<N
   };
   app.get<{ Params: { name: string } }>("/netsunion/files/:name", file);
   app.get<{ Params: { name: string } }>("/unionpay/gateway/api/files/:name", file);
+}
+
+/** The fields of `from` named in `keys` that are set. */
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (from[key] !== undefined) out[key] = from[key];
+  return out;
 }
 
 function railsConfig(options: RailOptions = {}): RailsConfig {

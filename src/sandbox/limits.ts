@@ -27,6 +27,11 @@ export const SANDBOX_LIMITS = {
   /** Sign requests are forgotten this long after their code expired. */
   sign_request_retention_ms: 24 * 60 * 60 * 1000,
   sign_requests_max: 100_000,
+  /**
+   * Agreements kept (active ones, which are never forgotten, and those unbound within the
+   * retention): a full catalogue (10,000 cards) signed at all three networks, three times over.
+   */
+  agreements_max: 100_000,
   cards_max: 10_000,
   fault_rules_max: 100,
   fault_latency_ms_max: 60_000,

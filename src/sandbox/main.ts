@@ -15,7 +15,11 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`SANDB
 if (!Number.isInteger(seed) || seed < 0) throw new Error(`SANDBOX_SEED must be a non-negative integer, got ${process.env.SANDBOX_SEED}`);
 /** How much of the world stays in memory (docs/sandbox.md, "How much is kept"): defaults in src/sandbox/limits.ts. */
 const world: WorldOptions = {};
-for (const [name, field] of [["SANDBOX_RECORDS_MAX", "records_max"], ["SANDBOX_RECORDS_RETENTION_MS", "records_retention_ms"]] as const) {
+const WORLD_ENV = [
+  ["SANDBOX_RECORDS_MAX", "records_max"], ["SANDBOX_RECORDS_RETENTION_MS", "records_retention_ms"], ["SANDBOX_AGREEMENTS_MAX", "agreements_max"],
+  ["SANDBOX_RAIL_TRANSFERS_MAX", "rail_transfers_max"], ["SANDBOX_RAIL_IN_FLIGHT_MAX", "rail_in_flight_max"], ["SANDBOX_RAIL_DEPOSITS_MAX", "rail_deposits_max"],
+] as const;
+for (const [name, field] of WORLD_ENV) {
   const text = process.env[name];
   if (text === undefined) continue;
   const value = Number(text);

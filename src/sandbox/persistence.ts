@@ -206,6 +206,11 @@ export class SandboxState {
     return this.dir === null ? null : join(this.dir, "archive");
   }
 
+  /** Where the rails' retired transfers and deposits are kept (src/sandbox/rails/world.ts); null in memory. */
+  get rails_archive_dir(): string | null {
+    return this.dir === null ? null : join(this.dir, "rails-archive");
+  }
+
   /** Bytes of the last snapshot written (0 before the first). */
   snapshotBytes(): number {
     return this.snapshot_bytes;

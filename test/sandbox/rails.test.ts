@@ -7,7 +7,9 @@ import { sm2Sign } from "../../src/kernel/crypto/sm2.ts";
 import { signMessage, toXml, type CnapsMessage, type CreditTransfer } from "../../src/kernel/cnaps/iso20022.ts";
 import { cnapsDirectory } from "../../src/kernel/banks.ts";
 import { HttpRailGateway } from "../../src/payouts/gateway.ts";
+import { createLogger } from "../../src/kernel/log.ts";
 import { SANDBOX_RESERVE_ACCOUNT } from "../../src/sandbox/index.ts";
+import { SandboxState } from "../../src/sandbox/persistence.ts";
 import { eventually, startCallbackReceiver, startTestSandbox, type TestSandbox } from "../support/sandbox.ts";
 
 /** The CNAPS rails of the sandbox over HTTP, spoken to with signed ISO 20022 messages. */
@@ -155,4 +157,160 @@ describe("sandbox rails across a restart", () => {
       rmSync(data_dir, { recursive: true, force: true });
     }
   });
+});
+
+/**
+ * A sandbox whose rails keep few transfers and deposits in memory (the retention and the caps
+ * made small through `world`, as SANDBOX_RECORDS_RETENTION_MS and SANDBOX_RAIL_*_MAX do): the
+ * old rails refused every credit past their table; now the final ones are retired to the archive
+ * and still answer status queries, resends, the payee's credits, the statement and a deposit's
+ * return, across a restart.
+ */
+describe("sandbox rails saved whole by an earlier version", () => {
+  it("moves the transfers and deposits of a world saved as one value into their tables", async () => {
+    const data_dir = mkdtempSync(join(tmpdir(), "paycore-rails-"));
+    try {
+      const state = SandboxState.open(data_dir, createLogger("silent"));
+      const transfer = {
+        msg_id: "MSGLEGACY0000001", end_to_end_id: "po_legacy1", rail: "ibps", amount: "700", creditor: { name: "某公司", account: "6222000011115555", agent: "105100000017" },
+        body_key: "{}", status: "ACSC", reason: null, received_at: "2026-05-02T02:00:00.000Z", settle_due_ms: null, settled_at: "2026-05-02T02:00:00.000Z", return_due_ms: null, returned_at: null,
+      };
+      const deposit = { deposit_id: "DLEGACY00000001", merchant_id: "mch_l", amount: "900", payer: { name: "某公司", account: "6222000012340000", agent: "102100000015" }, status: "announced", received_at: "2026-05-02T02:00:00.000Z", returned_at: null };
+      state.table("rails.world").set("state", { forced: {}, caps: { hvps: null, beps: "5000000", ibps: "5000000", bank_direct: null }, payees: {}, transfers: { [transfer.msg_id]: transfer }, deposits: { [deposit.deposit_id]: deposit }, outbox: [], counter: 3 });
+      state.close();
+      const sandbox = await startTestSandbox({ data_dir });
+      try {
+        const gateway = new HttpRailGateway(sandbox.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+        expect((await gateway.query(transfer.msg_id, sandbox.clock.now())).status).toBe("succeeded");
+        expect((await sandbox.get<{ data: unknown[] }>("/sandbox/v1/rails/credits?account_number=6222000011115555")).body.data).toHaveLength(1);
+        expect((await sandbox.get<{ data: { deposit_id: string }[] }>("/sandbox/v1/deposits")).body.data.map((d) => d.deposit_id)).toEqual([deposit.deposit_id]);
+      } finally {
+        await sandbox.close();
+      }
+    } finally {
+      rmSync(data_dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("sandbox rails beyond their tables", () => {
+  const TRANSFERS_MAX = 4;
+  const RETENTION_MS = 60_000;
+  const CREDITS = 3 * TRANSFERS_MAX;
+  const ACCOUNT = "6222000066667777";
+  const world = { rail_transfers_max: TRANSFERS_MAX, rail_deposits_max: 2, rail_in_flight_max: 2, records_retention_ms: RETENTION_MS };
+  const credit = (i: number) => ({
+    msg_id: `MSGRETIRE${String(i).padStart(7, "0")}`, end_to_end_id: `po_retire${i}`, rail: "ibps" as const, amount: BigInt(1_000 + i),
+    creditor: { name: "某某贸易有限公司", account: ACCOUNT, agent: "105100000017" }, purpose: "goods",
+  });
+  type RailWorld = { transfers_in_memory: number; transfers_in_flight: number; deposits_in_memory: number; retired: number; retired_ids: number; archive_bytes: number };
+  type Credit = { msg_id: string; amount: number };
+
+  /** The rails' counts once `done` holds of them (the ticker retires; polled, bounded). */
+  async function railWorldWhen(sandbox: TestSandbox, done: (counts: RailWorld) => boolean, what: string): Promise<RailWorld> {
+    for (let i = 0; i < 500; i++) {
+      const counts = (await sandbox.get<RailWorld>("/sandbox/v1/rails/world")).body;
+      if (done(counts)) return counts;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`gave up waiting for ${what}`);
+  }
+
+  /** The day's IBPS statement file: its signed line's count and the file's message ids. */
+  async function statement(sandbox: TestSandbox, date: string): Promise<{ count: number; msg_ids: string[] }> {
+    const signed = await fetch(`${sandbox.url}/cnaps/statements?rail=ibps&date=${date}`);
+    expect(signed.status).toBe(200);
+    const [, , , name, , , count] = (await signed.text()).split("{S:")[0]!.split("|");
+    const file = await (await fetch(`${sandbox.url}/cnaps/files/${name}`)).text();
+    return { count: Number(count), msg_ids: file.split("\n").filter((line) => line.startsWith("D")).map((line) => /MSG\w+/.exec(line)?.[0] ?? line) };
+  }
+
+  it("retires final transfers and deposits instead of refusing, and still answers for them after a restart", async () => {
+    const data_dir = mkdtempSync(join(tmpdir(), "paycore-rails-"));
+    const first = await startTestSandbox({ data_dir, world, rails: { tick_ms: 20 } });
+    let again: TestSandbox | undefined;
+    try {
+      const gateway = new HttpRailGateway(first.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+      const day = "2026-05-02"; // 11:00 Beijing, before the 23:00 cut-off
+      for (let i = 1; i <= CREDITS; i++) {
+        first.clock.advance(20_000); // three credits a retention
+        expect((await gateway.send(credit(i), first.clock.now())).status, `credit ${i}`).toBe("succeeded");
+      }
+      const counts = await railWorldWhen(first, (c) => c.retired >= CREDITS - TRANSFERS_MAX, "credits retired");
+      expect(counts.transfers_in_memory).toBeLessThanOrEqual(TRANSFERS_MAX);
+      expect(counts.retired).toBeGreaterThanOrEqual(CREDITS - TRANSFERS_MAX);
+      expect(counts.archive_bytes).toBeGreaterThan(0);
+      // A retired transfer: its status from the archive; sent again, still the one credit.
+      expect((await gateway.query(credit(1).msg_id, first.clock.now())).status).toBe("succeeded");
+      expect((await gateway.send(credit(1), first.clock.now())).status).toBe("succeeded");
+      expect(await gateway.send({ ...credit(1), amount: 5n }, first.clock.now())).toEqual({ status: "rejected", code: "DUPL" });
+      const credits = (await first.get<{ data: Credit[] }>(`/sandbox/v1/rails/credits?account_number=${ACCOUNT}`)).body.data;
+      expect(credits.map((c) => c.msg_id)).toEqual(Array.from({ length: CREDITS }, (_, i) => credit(i + 1).msg_id));
+
+      // Deposits past their table: all listed, and a retired one is sent back once.
+      const deposit_ids: string[] = [];
+      for (let i = 1; i <= 4; i++) {
+        first.clock.advance(20_000);
+        const res = await first.send<{ deposit_id: string }>("POST", "/sandbox/v1/deposits", { merchant_id: `mch_${i}`, amount: 10_000 * i, payer: { account_name: "某公司", account_number: "6222000012340000", bank_code: "102100000015" } });
+        expect(res.status).toBe(201);
+        deposit_ids.push(res.body.deposit_id);
+      }
+      await railWorldWhen(first, (c) => c.deposits_in_memory <= 2, "deposits retired");
+      const returned = await gateway.returnDeposit({ msg_id: "RTNRETIRE0000001", entry_ref: deposit_ids[0]!, amount: 10_000n, reason: "NAME" }, first.clock.now());
+      expect(returned.status).toBe("succeeded");
+      expect((await gateway.returnDeposit({ msg_id: "RTNRETIRE0000002", entry_ref: deposit_ids[1]!, amount: 1n, reason: "NAME" }, first.clock.now())).status).toBe("rejected"); // not its amount
+      await first.close();
+
+      again = await startTestSandbox({ data_dir, world, rails: { tick_ms: 20 }, clock: first.clock });
+      const regateway = new HttpRailGateway(again.url, data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+      expect((await regateway.query(credit(2).msg_id, again.clock.now())).status).toBe("succeeded");
+      expect((await regateway.send(credit(2), again.clock.now())).status).toBe("succeeded"); // still one credit
+      expect((await again.get<{ data: Credit[] }>(`/sandbox/v1/rails/credits?account_number=${ACCOUNT}`)).body.data).toHaveLength(CREDITS);
+      const deposits = (await again.get<{ data: { deposit_id: string; status: string }[] }>("/sandbox/v1/deposits")).body.data;
+      expect(deposits.map((d) => [d.deposit_id, d.status])).toEqual(deposit_ids.map((id, i) => [id, i === 0 ? "returned" : "announced"]));
+      // The next morning the day's file lists every credit, retired or not, in settling order.
+      again.clock.advance(20 * 3_600_000);
+      const file = await statement(again, day);
+      expect(file).toEqual({ count: CREDITS, msg_ids: Array.from({ length: CREDITS }, (_, i) => credit(i + 1).msg_id) });
+    } finally {
+      await again?.close();
+      rmSync(data_dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("never retires a transfer in flight, and refuses one more past their cap with a clear error", async () => {
+    // Bank-direct credits to another bank than the reserve bank wait for its forwarding (4 s of wall time): in flight.
+    const sandbox = await startTestSandbox({ world, rails: { tick_ms: 20, forward_delay_ms: 4_000 } });
+    try {
+      const gateway = new HttpRailGateway(sandbox.url, sandbox.data_dir, { ...SANDBOX_RESERVE_ACCOUNT });
+      const forwarded = (i: number) => ({ ...credit(100 + i), rail: "bank_direct" as const });
+      expect(await gateway.send(forwarded(1), sandbox.clock.now())).toEqual({ status: "accepted" });
+      expect(await gateway.send(forwarded(2), sandbox.clock.now())).toEqual({ status: "accepted" });
+      const private_key_hex = ensurePaycoreChannelKeys(sandbox.data_dir, new Date()).netsunion.private_key_hex;
+      const refused = await fetch(`${sandbox.url}/cnaps/gateway`, {
+        method: "POST", headers: { "content-type": "application/xml" },
+        body: signMessage({ type: "pacs.008", created_at: sandbox.clock.now(), debtor: { ...SANDBOX_RESERVE_ACCOUNT }, ...forwarded(3) }, private_key_hex),
+      });
+      expect([refused.status, ((await refused.json()) as { error: { message: string } }).error.message]).toEqual([503, expect.stringContaining("rail transfers in flight (2")]);
+      // A credit that settles at once is not in flight: taken, and retired later like the rest,
+      // while the business clock runs far past the retention of the two in flight.
+      for (let i = 1; i <= 2 * TRANSFERS_MAX; i++) {
+        sandbox.clock.advance(RETENTION_MS);
+        expect((await gateway.send(credit(200 + i), sandbox.clock.now())).status, `credit ${i}`).toBe("succeeded");
+      }
+      await railWorldWhen(sandbox, (c) => c.retired >= TRANSFERS_MAX, "instant credits retired");
+      expect(await gateway.query(forwarded(3).msg_id, sandbox.clock.now())).toEqual({ status: "not_found" });
+      // Still in memory when the reserve bank forwards them: they settle (a retired one never would).
+      for (const i of [1, 2]) {
+        let status = "";
+        for (let tries = 0; tries < 500 && status !== "succeeded"; tries++) {
+          status = (await gateway.query(forwarded(i).msg_id, sandbox.clock.now())).status;
+          if (status !== "succeeded") await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(status, `forwarded credit ${i}`).toBe("succeeded");
+      }
+    } finally {
+      await sandbox.close();
+    }
+  }, 60_000);
 });

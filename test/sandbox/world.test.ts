@@ -133,3 +133,23 @@ describe("sandbox world beyond records_max", () => {
     expect(engine.records_in_memory).toBeLessThanOrEqual(3);
   });
 });
+
+describe("sandbox agreements", () => {
+  it("keeps at most agreements_max and refuses one more with the sign request still open", () => {
+    const clock = new ManualClock("2026-05-02T03:00:00Z");
+    const engine = new Engine(7, clock, SandboxState.inMemory(), { agreements_max: 2 });
+    const cards = [...engine.cards.values()].filter((c) => c.card_type === "debit" && c.status === "normal").slice(0, 3);
+    const sign = (i: number) => {
+      const card = cards[i]!;
+      const elements = { card_number: card.card_number, holder_name: card.holder_name, id_number: card.id_number, phone: card.phone, cvn2: null, expiry: null };
+      expect(engine.signApply("netsunion", `sign-${i}`, PI, elements, null).outcome).toBe("ok");
+      return () => engine.signConfirm("netsunion", `sign-${i}`, engine.signRequest("netsunion", `sign-${i}`)!.otp, null);
+    };
+    expect(sign(0)().outcome).toBe("ok");
+    expect(sign(1)().outcome).toBe("ok");
+    const third = sign(2);
+    expect(third).toThrow(/sandbox capacity reached: agreements \(2/);
+    expect(engine.signRequest("netsunion", "sign-2")?.state).toBe("otp_sent"); // may be confirmed once there is room
+    expect(sign(0)().outcome).toBe("ok"); // the same card again: its agreement, nothing new
+  });
+});

@@ -55,21 +55,24 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     const m = opened.message;
     if (m.type === "pacs.008") {
       const plan = ctx.faults.plan(m.rail, "pay");
-      const answer = world.receive(m);
+      // A message id of a retired transfer is still that transfer (its archived state).
+      const retired = await world.retiredTransfer(m.msg_id);
+      const answer = world.receive(m, retired);
       save(); // kept before the answer leaves: a settled credit survives a restart
       if (plan.timeout) return dropAnswer(reply);
-      const report = world.statusReport(world.state.transfers[m.msg_id]!);
+      const record = world.transfer(m.msg_id) ?? (typeof retired === "object" ? retired : undefined);
+      const report = record ? world.statusReport(record) : world.duplicateReport(m);
       return reply.type(XML).send(sign(answer.reason === "DUPL" ? { ...report, status: "RJCT", reason: "DUPL", settled_at: null } : report));
     }
     if (m.type === "pacs.028") {
-      const record = world.state.transfers[m.original_msg_id];
+      const record = await world.findTransfer(m.original_msg_id); // a retired one from the archive
       const plan = record ? ctx.faults.plan(record.rail, "query") : null;
       if (!record || plan?.decline) return reply.code(404).type("text/plain").send("no such transfer");
       if (plan?.timeout) return dropAnswer(reply);
       return reply.type(XML).send(sign(world.statusReport(record)));
     }
     if (m.type === "pacs.004") {
-      const answer = world.returnDeposit(m.original_msg_id, m.amount);
+      const answer = await world.returnDeposit(m.original_msg_id, m.amount);
       save();
       const report: StatusReport = { type: "pacs.002", msg_id: world.nextId("R"), created_at: ctx.clock.now(), original_msg_id: m.msg_id, end_to_end_id: m.end_to_end_id, status: answer.status, reason: answer.reason, settled_at: answer.status === "ACSC" ? ctx.clock.now() : null };
       return reply.type(XML).send(sign(report));
@@ -99,7 +102,7 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
   app.get<{ Querystring: { account_number?: string } }>("/sandbox/v1/rails/credits", async (request, reply) => {
     const account = request.query.account_number;
     if (!account || !/^\d{8,32}$/.test(account)) return reply.code(400).send({ error: { code: "invalid_request", message: "account_number: 8-32 digits" } });
-    return { data: world.creditsTo(account).map((t) => ({ msg_id: t.msg_id, end_to_end_id: t.end_to_end_id, rail: t.rail, amount: Number(t.amount), settled_at: t.settled_at, returned_at: t.returned_at })) };
+    return { data: (await world.creditsTo(account)).map((t) => ({ msg_id: t.msg_id, end_to_end_id: t.end_to_end_id, rail: t.rail, amount: Number(t.amount), settled_at: t.settled_at, returned_at: t.returned_at })) };
   });
   app.post("/sandbox/v1/deposits", async (request, reply) => {
     const body = parse(DepositBody, request.body, reply);
@@ -110,7 +113,9 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     save();
     return reply.code(201).send({ deposit_id: record.deposit_id, status: record.status, received_at: record.received_at });
   });
-  app.get("/sandbox/v1/deposits", async () => ({ data: Object.values(world.state.deposits).map((d) => ({ ...d, amount: Number(d.amount) })) }));
+  app.get("/sandbox/v1/deposits", async () => ({ data: (await world.listDeposits()).map((d) => ({ ...d, amount: Number(d.amount) })) }));
+  // How large the rails' world is: transfers and deposits in memory, in flight, retired, the archive on disk.
+  app.get("/sandbox/v1/rails/world", async () => world.counts);
 
   let pushing = false;
   let stopped = false;
@@ -123,6 +128,7 @@ export function registerRailRoutes(app: FastifyInstance, ctx: SandboxContext, wo
     const produced = world.tick(Date.now());
     for (const m of produced) enqueue(m);
     if (produced.length > 0) persist();
+    if (!stopped) world.retire(); // its rows' deletions are journalled as they happen
     if (world.state.outbox.length === 0) {
       pushing = false;
       return;

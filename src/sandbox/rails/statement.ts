@@ -36,11 +36,10 @@ function entryOf(t: TransferRecord): StatementEntry {
   };
 }
 
-export function railStatementEntries(ctx: SandboxContext, world: RailsWorld, rail: Rail, date: string): StatementEntry[] {
-  const settled = Object.values(world.state.transfers)
-    .filter((t) => t.rail === rail && t.settled_at !== null && settlementDate(new Date(t.settled_at)) === date)
-    .sort((a, b) => a.settled_at!.localeCompare(b.settled_at!) || a.msg_id.localeCompare(b.msg_id));
-  return ctx.statement_faults.apply(rail, date, settled.map(entryOf));
+/** The day's entries (retired credits included, from the rails' archive) with the statement faults applied, and each credit's payee bank. */
+export async function railStatementEntries(ctx: SandboxContext, world: RailsWorld, rail: Rail, date: string): Promise<{ entries: StatementEntry[]; agents: Map<string, string> }> {
+  const settled = await world.settledOn(rail, date);
+  return { entries: ctx.statement_faults.apply(rail, date, settled.map(entryOf)), agents: new Map(settled.map((t) => [t.msg_id, t.creditor.agent])) };
 }
 
 export function railStatementFile(entries: readonly StatementEntry[], rail: Rail, date: string, agents: ReadonlyMap<string, string>): string {
@@ -66,8 +65,7 @@ export function registerRailStatementRoutes(app: FastifyInstance, ctx: SandboxCo
     const { rail, date } = parsed.data;
     const closed = settlementDate(ctx.clock.now()) > date;
     if (!closed || ctx.statement_faults.consume(rail, date, "late")) return reply.code(404).type("text/plain").send("statement not published yet");
-    const entries = railStatementEntries(ctx, world, rail, date);
-    const agents = new Map(Object.values(world.state.transfers).map((t) => [t.msg_id, t.creditor.agent]));
+    const { entries, agents } = await railStatementEntries(ctx, world, rail, date);
     const file = ctx.statement_files.publish(`cnaps_${rail}`, date, railStatementFile(entries, rail, date, agents));
     const text = `RAILSTMT|${rail}|${date}|${file.name}|${file.bytes}|${file.sha256}|${entries.length}`;
     let signed = `${text}{S:${signAsNetwork(text, ctx.keys.netsunion.private_key_hex).toString("base64")}}`;
