@@ -18,7 +18,8 @@
  *    the applier's fold every 200 ms on a connection of its own, as a server process runs it.
  *    Prints, for each side, the payments made and the CPU of its own backends (the clients and
  *    the applier) per payment. Repeat with the sides' order swapped: the difference between the
- *    two sides of one pair is the figure; the same database on both sides differs by ±0.05 ms.
+ *    two sides of one pair is the figure; two copies of the same database differed by 0.03–0.05 ms at
+ *    load 8–9, and single pairs move by up to ±0.1 ms at load 10–15: take many pairs.
  *
  * `run CAPTURE.json URL CLIENTS SECONDS [START_AT_MS] [EDIT.mjs]` replays one side (what `pair`
  * starts twice). EDIT.mjs, when given, is a module whose default export takes the captured
