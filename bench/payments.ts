@@ -17,13 +17,19 @@
  * BENCH_RISK_RULES=20 installs the risk bench's 20 rules for the merchant ID and measures what they add (bench/payments-risk.ts;
  * BENCH_RISK_CLIENTS="1,2,4" at those client counts); BENCH_PGBENCH=0 skips pgbench;
  * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR; BENCH_TSX=1 runs
- * both from the TypeScript sources (through tsx) instead of the build in dist/.
+ * both from the TypeScript sources (through tsx) instead of the build in dist/;
+ * BENCH_NODE_ARGS="--max-semi-space-size=64 --trace-gc" adds node/V8 flags to both processes (an A/B
+ * of a V8 setting), and BENCH_CHILD_STDOUT=DIR keeps their standard output (paycore.out,
+ * sandbox.out: what --trace-gc prints) and prints where the timed load lay in paycore's clock.
+ * Beside the CPU per payment it prints the part of it on helper threads (V8's parallel and
+ * concurrent garbage collection and optimizing compilers, libuv's pool) and each process's peak
+ * resident memory.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 // @ts-expect-error: a plain JavaScript module without types
 import { ensureBuilt } from "../bin/launch.js";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -71,9 +77,21 @@ function privateCluster(): { url: string; cpu_ms(): { total: number; backends: n
   };
 }
 
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb ?? NaN) / 1024;
+}
+
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+}
+
+/** CPU of a process's main thread (its JavaScript, the main-thread part of garbage collection, system calls). */
+function mainThreadCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /**
@@ -125,12 +143,19 @@ function startProcess(script: string, env: Record<string, string>): ChildProcess
   const args = script.endsWith("main.ts") && script.includes("cli") ? ["start"] : [];
   // The compiled build in dist/ (what `npm start` runs), unless BENCH_TSX=1 asks for the sources.
   const entry = process.env.BENCH_TSX ? ["--import", "tsx", script] : [script.replace(/^src\//, "dist/").replace(/\.ts$/, ".js")];
-  const child = spawn(process.execPath, [...prof, ...entry, ...args], {
+  // BENCH_NODE_ARGS: node/V8 flags for both processes, to compare a V8 setting (docs/performance.md, seventh round).
+  const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // BENCH_CHILD_STDOUT=DIR keeps each process's standard output (V8's --trace-gc, say) in DIR.
+  const out = process.env.BENCH_CHILD_STDOUT ? openSync(join(process.env.BENCH_CHILD_STDOUT, `${script.includes("cli") ? "paycore" : "sandbox"}.out`), "w") : null;
+  const child = spawn(process.execPath, [...prof, ...extra, ...entry, ...args], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", out ?? "ignore", "inherit"],
   });
+  if (out !== null) closeSync(out); // the child has its own copy
+  spawn_times.set(child.pid!, performance.now());
   return child;
 }
+const spawn_times = new Map<number, number>();
 
 async function json<T>(res: Response): Promise<T> {
   return (await res.json()) as T;
@@ -349,11 +374,14 @@ export async function benchPayments(): Promise<Row[]> {
     await load(client, agreements, WARM_UP_SECONDS, "warm");
     if (process.env.BENCH_ANALYZE !== "0") await analyze(url);
     const has_statements = await resetStatements(url);
-    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage() };
+    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), paycore_main: mainThreadCpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), sandbox_main: mainThreadCpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage() };
     const started = performance.now();
+    const spawned_at = spawn_times.get(paycore.pid!) ?? NaN;
     const latencies = await load(client, agreements, SECONDS, "timed");
     const elapsed_s = (performance.now() - started) / 1000;
-    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage(before.client) };
+    if (process.env.BENCH_CHILD_STDOUT) console.error(`timed load: ${(started - spawned_at).toFixed(0)}–${(performance.now() - spawned_at).toFixed(0)} ms after paycore was started`);
+    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), paycore_main: mainThreadCpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), sandbox_main: mainThreadCpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage(before.client) };
+    const peak = { paycore: peakRssMb(paycore.pid!), sandbox: peakRssMb(sandbox.pid!) };
     const n = latencies.length;
     if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
     if (risk) {
@@ -376,11 +404,17 @@ export async function benchPayments(): Promise<Row[]> {
         "p99 ms": pct(latencies, 99).toFixed(1),
         "paycore CPU ms/payment": ((after.paycore - before.paycore) / n).toFixed(2),
         "sandbox CPU ms/payment": ((after.sandbox - before.sandbox) / n).toFixed(2),
+        // Of each, what V8's and libuv's helper threads used (parallel and concurrent garbage collection, optimizing compilers).
+        "paycore helper threads ms": ((after.paycore - after.paycore_main - (before.paycore - before.paycore_main)) / n).toFixed(2),
+        "sandbox helper threads ms": ((after.sandbox - after.sandbox_main - (before.sandbox - before.sandbox_main)) / n).toFixed(2),
         // The whole cluster (backends and background processes); beside it, the same per TPC-B transaction.
         "PostgreSQL CPU ms/payment": ((after.cluster.total - before.cluster.total) / n).toFixed(2),
         // Of which the client backends' (paycore's connections and the bench's own few statements).
         "of which backends": ((after.cluster.backends - before.cluster.backends) / n).toFixed(2),
         "PostgreSQL CPU ms/TPC-B txn": bench.db_cpu_ms.toFixed(2),
+        // Peak resident memory of each process up to the end of the timed load (VmHWM).
+        "paycore peak RSS MB": peak.paycore.toFixed(0),
+        "sandbox peak RSS MB": peak.sandbox.toFixed(0),
         "load client CPU ms/payment": ((after.client.user + after.client.system) / 1000 / n).toFixed(2),
         // Every statement of the run's database over the timed load, the notifications included.
         "SQL statements/payment": has_statements ? ((after.db.statements - before.db.statements) / n).toFixed(1) : "n/a",
