@@ -366,7 +366,11 @@ export class RailsWorld {
   tick(now_ms: number): CnapsMessage[] {
     const out: CnapsMessage[] = [];
     for (const msg_id of [...this.in_flight]) {
-      const record = this.transfers.get(msg_id)!;
+      const record = this.transfers.get(msg_id);
+      if (!record) {
+        this.in_flight.delete(msg_id); // never so (in-flight ones are not retired); kept consistent if it were
+        continue;
+      }
       let changed = false;
       if (record.status === "ACSP" && record.settle_due_ms !== null && record.settle_due_ms <= now_ms) {
         this.settle(record);
