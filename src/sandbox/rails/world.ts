@@ -301,12 +301,17 @@ export class RailsWorld {
     return this.transfers.get(msg_id);
   }
 
-  /** A transfer in memory, else the last state the archive has of it (a status query). */
+  /**
+   * A transfer in memory, else the last state the archive has of it if it was retired within the
+   * remembered window (a status query). A message id never received answers at once: paycore asks
+   * about one after a crash before sending, and a search of the whole archive could outlast its
+   * timeout, which would leave the payout asking instead of sending.
+   */
   async findTransfer(msg_id: string): Promise<TransferRecord | undefined> {
     const live = this.transfers.get(msg_id);
     if (live) return live;
-    const found = await this.archive.find(RAILS, `"msg_id":${JSON.stringify(msg_id)}`, (r) => !isDeposit(r) && r.msg_id === msg_id);
-    return found as TransferRecord | undefined;
+    const retired = await this.retiredTransfer(msg_id);
+    return typeof retired === "object" ? retired : undefined;
   }
 
   /** Journals a transfer after a change and keeps the in-flight set. */
