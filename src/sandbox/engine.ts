@@ -381,12 +381,20 @@ export class Engine {
 
   /** That settlement day's successful debits and refunds, in the order they happened: the archived ones, then those in memory. */
   async statement(network: NetworkId, date: string): Promise<TxnRecord[]> {
-    const out = await this.archive.day(network, date, SANDBOX_LIMITS.statement_records_max);
-    const archived = new Set(out.map((record) => record.txn_id));
+    // Memory first: a retirement while the archive is read moves records from memory to the
+    // archive's end, past what the read takes (the file's size when it began); taken first, they
+    // are in one of the two (they lost the statement before).
+    const live: TxnRecord[] = [];
     for (const record of this.records.values()) {
-      if (out.length >= SANDBOX_LIMITS.statement_records_max) break;
+      if (live.length >= SANDBOX_LIMITS.statement_records_max) break;
       if (record.network !== network || (record.kind !== "pay" && record.kind !== "refund")) continue;
       if (record.result.outcome !== "ok" || record.result.value.settlement_date !== date) continue;
+      live.push(record);
+    }
+    const out = await this.archive.day(network, date, SANDBOX_LIMITS.statement_records_max);
+    const archived = new Set(out.map((record) => record.txn_id));
+    for (const record of live) {
+      if (out.length >= SANDBOX_LIMITS.statement_records_max) break;
       if (!archived.has(record.txn_id)) out.push(record); // one recalled for a refund is in both
     }
     return out;

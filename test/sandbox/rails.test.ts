@@ -167,7 +167,7 @@ describe("sandbox rails across a restart", () => {
  * return, across a restart.
  */
 describe("sandbox rails saved whole by an earlier version", () => {
-  it("moves the transfers and deposits of a world saved as one value into their tables", async () => {
+  it("moves the transfers, deposits and payees of a world saved as one value into their tables", async () => {
     const data_dir = mkdtempSync(join(tmpdir(), "paycore-rails-"));
     try {
       const state = SandboxState.open(data_dir, createLogger("silent"));
@@ -176,7 +176,7 @@ describe("sandbox rails saved whole by an earlier version", () => {
         body_key: "{}", status: "ACSC", reason: null, received_at: "2026-05-02T02:00:00.000Z", settle_due_ms: null, settled_at: "2026-05-02T02:00:00.000Z", return_due_ms: null, returned_at: null,
       };
       const deposit = { deposit_id: "DLEGACY00000001", merchant_id: "mch_l", amount: "900", payer: { name: "某公司", account: "6222000012340000", agent: "102100000015" }, status: "announced", received_at: "2026-05-02T02:00:00.000Z", returned_at: null };
-      state.table("rails.world").set("state", { forced: {}, caps: { hvps: null, beps: "5000000", ibps: "5000000", bank_direct: null }, payees: {}, transfers: { [transfer.msg_id]: transfer }, deposits: { [deposit.deposit_id]: deposit }, outbox: [], counter: 3 });
+      state.table("rails.world").set("state", { forced: {}, caps: { hvps: null, beps: "5000000", ibps: "5000000", bank_direct: null }, payees: { "105100000017:6222000011116666": { account_name: "拒收公司", behaviour: "reject" } }, transfers: { [transfer.msg_id]: transfer }, deposits: { [deposit.deposit_id]: deposit }, outbox: [], counter: 3 });
       state.close();
       const sandbox = await startTestSandbox({ data_dir });
       try {
@@ -184,6 +184,8 @@ describe("sandbox rails saved whole by an earlier version", () => {
         expect((await gateway.query(transfer.msg_id, sandbox.clock.now())).status).toBe("succeeded");
         expect((await sandbox.get<{ data: unknown[] }>("/sandbox/v1/rails/credits?account_number=6222000011115555")).body.data).toHaveLength(1);
         expect((await sandbox.get<{ data: { deposit_id: string }[] }>("/sandbox/v1/deposits")).body.data.map((d) => d.deposit_id)).toEqual([deposit.deposit_id]);
+        const refused = { msg_id: "MSGLEGACY0000002", end_to_end_id: "po_legacy2", rail: "ibps" as const, amount: 800n, creditor: { name: "拒收公司", account: "6222000011116666", agent: "105100000017" }, purpose: "goods" };
+        expect(await gateway.send(refused, sandbox.clock.now())).toEqual({ status: "rejected", code: "AC04" }); // its payee kept
       } finally {
         await sandbox.close();
       }

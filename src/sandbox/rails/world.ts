@@ -13,8 +13,8 @@ import type { SandboxState, StateTable } from "../persistence.ts";
  * batches, IBPS only between participating banks, bank-direct through the reserve bank, payee
  * banks that accept, reject or send a credit back later, and corporate deposits into the
  * institution's reserve account. Its state is plain JSON-serialisable data kept across restarts
- * (src/sandbox/persistence.ts): a transfer and a deposit are a row each (`rails.transfers`,
- * `rails.deposits`), the rest one value (`rails.world`); times that drive batches and returns are
+ * (src/sandbox/persistence.ts): a transfer, a deposit and a payee are a row each (`rails.transfers`,
+ * `rails.deposits`, `rails.payees`), the rest one value (`rails.world`); times that drive batches and returns are
  * wall-clock milliseconds (batches are about real timers even when the business clock is a test's).
  *
  * The world stays bounded as the card networks' does (src/sandbox/engine.ts): a final transfer
@@ -115,10 +115,16 @@ export interface OutboxItem {
   next_at_ms: number;
 }
 
+export interface Payee {
+  account_name: string;
+  behaviour: Behaviour;
+}
+
 export interface RailsState {
   forced: Partial<Record<Rail, "open" | "closed">>;
   caps: Record<Rail, string | null>;
-  payees: Record<string, { account_name: string; behaviour: Behaviour }>;
+  /** Worlds saved before payees had their own table held them here; moved at load. */
+  payees?: Record<string, Payee>;
   /** Rails that answer a resend with `RJCT DUPL` (absent: the first transfer's status; older saved worlds lack it). */
   resend?: Partial<Record<Rail, ResendAnswer>>;
   /** Worlds saved before transfers and deposits had their own tables held them here; moved at load. */
@@ -129,7 +135,7 @@ export interface RailsState {
 }
 
 export function emptyRailsState(): RailsState {
-  return { forced: {}, caps: { ...DEFAULT_CAPS_FEN }, payees: {}, resend: {}, outbox: [], counter: 0 };
+  return { forced: {}, caps: { ...DEFAULT_CAPS_FEN }, resend: {}, outbox: [], counter: 0 };
 }
 
 /** What the rails' archive holds. */
@@ -160,6 +166,8 @@ export type Acceptance = { status: TxStatus; reason: RejectReason | null };
 export class RailsWorld {
   private readonly transfers: StateTable<TransferRecord>;
   private readonly deposits: StateTable<DepositRecord>;
+  /** `<bank code>:<account>` → the payee's bank's behaviour. */
+  private readonly payees: StateTable<Payee>;
   /** Message id of a retired transfer → when it was retired (clock ms), oldest first. */
   private readonly retired_ids: StateTable<number>;
   /** Message ids of the transfers in flight, rebuilt at load: the ticker visits only these. */
@@ -176,7 +184,7 @@ export class RailsWorld {
   private constructor(
     private readonly world: StateTable<RailsState>,
     readonly state: RailsState,
-    tables: { transfers: StateTable<TransferRecord>; deposits: StateTable<DepositRecord>; retired_ids: StateTable<number> },
+    tables: { transfers: StateTable<TransferRecord>; deposits: StateTable<DepositRecord>; retired_ids: StateTable<number>; payees: StateTable<Payee> },
     readonly archive: DayArchive<RailRecord>,
     readonly config: RailsConfig,
     private readonly clock: Clock,
@@ -185,6 +193,7 @@ export class RailsWorld {
     this.transfers = tables.transfers;
     this.deposits = tables.deposits;
     this.retired_ids = tables.retired_ids;
+    this.payees = tables.payees;
     this.transfers_max = bounds.transfers_max ?? RAIL_LIMITS.transfers_max;
     this.in_flight_max = bounds.in_flight_max ?? RAIL_LIMITS.in_flight_max;
     this.deposits_max = bounds.deposits_max ?? RAIL_LIMITS.deposits_max;
@@ -197,22 +206,25 @@ export class RailsWorld {
     const world = state.table<RailsState>("rails.world");
     const transfers = state.table<TransferRecord>("rails.transfers");
     const deposits = state.table<DepositRecord>("rails.deposits");
+    const payees = state.table<Payee>("rails.payees");
     const saved = world.get("state") ?? emptyRailsState();
-    if (saved.transfers || saved.deposits) {
-      // A world saved whole (before these tables): its transfers and deposits become rows, in their order.
+    if (saved.transfers || saved.deposits || saved.payees) {
+      // A world saved whole (before these tables): its transfers, deposits and payees become rows, in their order.
       for (const record of Object.values(saved.transfers ?? {})) transfers.set(record.msg_id, record);
       for (const record of Object.values(saved.deposits ?? {})) deposits.set(record.deposit_id, record);
+      for (const [key, payee] of Object.entries(saved.payees ?? {})) payees.set(key, payee);
       delete saved.transfers;
       delete saved.deposits;
+      delete saved.payees;
       world.set("state", saved);
     }
     const archive_bounds: ArchiveBounds = { bytes_max: RAIL_LIMITS.archive_bytes_max, files_max: RAIL_LIMITS.archive_files_max, ...bounds.archive };
     const dir = state.rails_archive_dir;
     const archive = dir ? DayArchive.open(dir, RAIL_ARCHIVE_SPEC, archive_bounds) : DayArchive.inMemory(RAIL_ARCHIVE_SPEC, archive_bounds);
-    return new RailsWorld(world, saved, { transfers, deposits, retired_ids: state.table<number>("rails.retired_ids") }, archive, config, clock, bounds);
+    return new RailsWorld(world, saved, { transfers, deposits, retired_ids: state.table<number>("rails.retired_ids"), payees }, archive, config, clock, bounds);
   }
 
-  /** Journals the world's value (rails, payees, outbox, counter) after a change to it. */
+  /** Journals the world's value (rails' settings, outbox, counter) after a change to it. */
   save(): void {
     this.world.set("state", this.state);
   }
@@ -235,8 +247,8 @@ export class RailsWorld {
 
   setPayee(bank_code: string, account_number: string, account_name: string, behaviour: Behaviour): void {
     const key = payeeKey(bank_code, account_number);
-    if (!this.state.payees[key] && Object.keys(this.state.payees).length >= RAIL_LIMITS.payees_max) throw new CapacityError("payees");
-    this.state.payees[key] = { account_name, behaviour };
+    if (!this.payees.has(key) && this.payees.size >= RAIL_LIMITS.payees_max) throw new CapacityError(`payees (${RAIL_LIMITS.payees_max})`);
+    this.payees.set(key, { account_name, behaviour });
   }
 
   setResend(rail: Rail, answer: ResendAnswer): void {
@@ -345,7 +357,7 @@ export class RailsWorld {
 
   /** The payee's bank decides: accept, reject, or accept and send it back later. */
   private settle(record: TransferRecord): void {
-    const payee = this.state.payees[payeeKey(record.creditor.agent, record.creditor.account)];
+    const payee = this.payees.get(payeeKey(record.creditor.agent, record.creditor.account));
     if (payee && payee.account_name !== record.creditor.name) {
       record.status = "RJCT";
       record.reason = "RR03";
@@ -438,6 +450,8 @@ export class RailsWorld {
    */
   async creditsTo(account_number: string): Promise<TransferRecord[]> {
     const reached = (t: TransferRecord) => t.creditor.account === account_number && t.settled_at !== null;
+    // Memory first: a retirement during the archive's read moves records from memory to the
+    // archive's end, past what the read takes (its size when it began); taken first, they are in one of the two.
     const live = [...this.transfers.values()].filter(reached);
     const archived = (await this.archive.findAll(RAILS, `"account":${JSON.stringify(account_number)}`, (r) => !isDeposit(r) && reached(r), RAIL_LIMITS.listed_max)) as TransferRecord[];
     return merged(archived, live, (t) => t.msg_id).slice(-RAIL_LIMITS.listed_max);
@@ -445,15 +459,16 @@ export class RailsWorld {
 
   /** Deposits in memory and the archived ones of the newest days, in the order they arrived, at most `listed_max`. */
   async listDeposits(): Promise<DepositRecord[]> {
+    const live = [...this.deposits.values()]; // memory first, as in `creditsTo`
     const archived = (await this.archive.findAll(["deposits"], `"deposit_id":`, isDeposit, RAIL_LIMITS.listed_max)) as DepositRecord[];
-    return merged(archived, [...this.deposits.values()], (d) => d.deposit_id).slice(-RAIL_LIMITS.listed_max);
+    return merged(archived, live, (d) => d.deposit_id).slice(-RAIL_LIMITS.listed_max);
   }
 
   /** The credits a rail settled on a settlement day, archived or in memory, in settling order (the statement file's lines). */
   async settledOn(rail: Rail, date: string): Promise<TransferRecord[]> {
     const settled = (t: TransferRecord) => t.rail === rail && t.settled_at !== null && settlementDate(new Date(t.settled_at)) === date;
+    const live = [...this.transfers.values()].filter(settled); // memory first, as in `creditsTo`
     const archived = ((await this.archive.day(rail, date, SANDBOX_LIMITS.statement_records_max)) as TransferRecord[]).filter(settled);
-    const live = [...this.transfers.values()].filter(settled);
     return merged(archived, live, (t) => t.msg_id)
       .sort((a, b) => a.settled_at!.localeCompare(b.settled_at!) || a.msg_id.localeCompare(b.msg_id))
       .slice(0, SANDBOX_LIMITS.statement_records_max);
