@@ -124,12 +124,17 @@ export class DayArchive<R> {
     return (await this.search(channels, needle, matches, 1, true))[0];
   }
 
-  /** Every record among `channels` found as by `find`, each once (its last value), newest days first, at most `count_max`. */
-  async findAll(channels: readonly string[], needle: string, matches: (record: R) => boolean, count_max: number): Promise<R[]> {
-    return this.search(channels, needle, matches, count_max, false);
+  /**
+   * Every record among `channels` found as by `find`, each once (its last value), newest days
+   * first, at most `count_max`, reading at most `bytes_max` (the search bound by default).
+   */
+  async findAll(channels: readonly string[], needle: string, matches: (record: R) => boolean, count_max: number, bytes_max = this.search_bytes_max): Promise<R[]> {
+    return this.search(channels, needle, matches, count_max, false, bytes_max);
   }
 
-  private async search(channels: readonly string[], needle: string, matches: (record: R) => boolean, count_max: number, first_file_only: boolean): Promise<R[]> {
+  private async search(
+    channels: readonly string[], needle: string, matches: (record: R) => boolean, count_max: number, first_file_only: boolean, bytes_max = this.search_bytes_max,
+  ): Promise<R[]> {
     if (this.searches >= SANDBOX_LIMITS.archive_searches_max) throw new CapacityError("archive searches");
     this.searches += 1;
     try {
@@ -140,7 +145,7 @@ export class DayArchive<R> {
       let read_bytes = 0;
       for (const name of names) {
         read_bytes += this.sizes.get(name) ?? 0;
-        if (read_bytes > this.search_bytes_max && name !== names[0]) break;
+        if (read_bytes > bytes_max && name !== names[0]) break;
         const in_file = new Map<string, R>();
         for await (const line of this.lines(name)) {
           if (!line.includes(needle)) continue;

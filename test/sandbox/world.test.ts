@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { createLogger } from "../../src/kernel/log.ts";
-import { RecordArchive } from "../../src/sandbox/archive.ts";
+import { DayArchive, RecordArchive } from "../../src/sandbox/archive.ts";
 import { Engine, type TxnRecord } from "../../src/sandbox/engine.ts";
 import { SANDBOX_LIMITS } from "../../src/sandbox/limits.ts";
 import { SandboxState } from "../../src/sandbox/persistence.ts";
@@ -115,6 +115,11 @@ describe("sandbox world beyond records_max", () => {
     expect((await archive.find("netsunion", { network_txn_id: "N-d1-7" }))?.txn_id).toBe("d1-7");
     expect(await archive.find("netsunion", { txn_id: "d0-3" })).toBeUndefined();
     expect((await full.find("netsunion", { txn_id: "d0-3" }))?.txn_id).toBe("d0-3");
+    // A list (findAll) of every record, within a byte budget of its own: the newest day only.
+    const days_archive = DayArchive.open<TxnRecord>(dir, { channel: (r) => r.network, date: (r) => (r.result.outcome === "ok" ? r.result.value.settlement_date! : ""), id: (r) => r.txn_id });
+    const newest = await days_archive.findAll(["netsunion"], `"txn_id":`, () => true, 1_000, Math.ceil(day_bytes));
+    expect(newest.map((r) => r.txn_id)).toEqual(Array.from({ length: 20 }, (_, j) => `d2-${j}`));
+    expect(await days_archive.findAll(["netsunion"], `"txn_id":`, () => true, 1_000)).toHaveLength(60);
     const searches = Array.from({ length: SANDBOX_LIMITS.archive_searches_max + 1 }, () => archive.find("netsunion", { txn_id: "absent" }));
     const settled = await Promise.allSettled(searches);
     expect(settled.filter((s) => s.status === "rejected").map((s) => String((s as PromiseRejectedResult).reason))).toEqual(["CapacityError: sandbox capacity reached: archive searches"]);

@@ -46,8 +46,10 @@ export const RAIL_LIMITS = {
    */
   retired_ids_max: 500_000,
   retired_id_window_ms: 7 * 24 * 60 * 60 * 1000,
-  /** Credits of a payee or deposits listed at most (memory and archive together). */
+  /** Credits of a payee or deposits listed at most (memory and archive together)… */
   listed_max: 10_000,
+  /** …read from the archive's newest days, at most this much (control endpoints: a list answers within a second or so). */
+  list_search_bytes_max: 64 * 1024 * 1024,
   /** The rails' archive (`<data_dir>/sandbox/state/rails-archive`): at most this many bytes… */
   archive_bytes_max: 1024 * 1024 * 1024,
   /** …and files (four rails and the deposits, a file a day each, for 400 days). */
@@ -445,7 +447,7 @@ export class RailsWorld {
 
   /**
    * Credits that reached a payee (settled, whether or not returned later), in the order they
-   * arrived: those in memory and the archived ones of the newest days (the archive's search bounds),
+   * arrived: those in memory and the archived ones of the newest days (`list_search_bytes_max`),
    * at most `listed_max`.
    */
   async creditsTo(account_number: string): Promise<TransferRecord[]> {
@@ -453,14 +455,14 @@ export class RailsWorld {
     // Memory first: a retirement during the archive's read moves records from memory to the
     // archive's end, past what the read takes (its size when it began); taken first, they are in one of the two.
     const live = [...this.transfers.values()].filter(reached);
-    const archived = (await this.archive.findAll(RAILS, `"account":${JSON.stringify(account_number)}`, (r) => !isDeposit(r) && reached(r), RAIL_LIMITS.listed_max)) as TransferRecord[];
+    const archived = (await this.archive.findAll(RAILS, `"account":${JSON.stringify(account_number)}`, (r) => !isDeposit(r) && reached(r), RAIL_LIMITS.listed_max, RAIL_LIMITS.list_search_bytes_max)) as TransferRecord[];
     return merged(archived, live, (t) => t.msg_id).slice(-RAIL_LIMITS.listed_max);
   }
 
   /** Deposits in memory and the archived ones of the newest days, in the order they arrived, at most `listed_max`. */
   async listDeposits(): Promise<DepositRecord[]> {
     const live = [...this.deposits.values()]; // memory first, as in `creditsTo`
-    const archived = (await this.archive.findAll(["deposits"], `"deposit_id":`, isDeposit, RAIL_LIMITS.listed_max)) as DepositRecord[];
+    const archived = (await this.archive.findAll(["deposits"], `"deposit_id":`, isDeposit, RAIL_LIMITS.listed_max, RAIL_LIMITS.list_search_bytes_max)) as DepositRecord[];
     return merged(archived, live, (d) => d.deposit_id).slice(-RAIL_LIMITS.listed_max);
   }
 
