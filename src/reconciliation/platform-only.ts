@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import { isRail } from "../channels/index.ts";
 import type { Database } from "../db/index.ts";
+import { paymentsCreatedIn } from "../db/payments-created.ts";
 import { assert } from "../kernel/assert.ts";
 import { newId } from "../kernel/ids.ts";
 import { addDays, businessDayClosesAt, loadCalendar, maturityDate } from "../ledger/index.ts";
@@ -52,7 +53,7 @@ async function missingRecords(db: Kysely<Database>, run: RunKey, window: { from:
   const rows = await sql<Missing>`
     SELECT 'pay' AS kind, p.payment_id AS reference_id, p.amount, p.network_cost, p.network_txn_id, p.txn_id, p.status, p.created_at
     FROM payments p
-    WHERE p.channel_id = ${run.channel_id} AND p.status = 'succeeded' AND p.created_at >= ${window.from} AND p.created_at < ${window.to}
+    WHERE p.channel_id = ${run.channel_id} AND p.status = 'succeeded' AND ${paymentsCreatedIn(window.from, window.to, "p")}
       AND NOT EXISTS (SELECT 1 FROM reconciliation_lines l WHERE l.order_id = p.payment_id)
     UNION ALL
     SELECT 'refund', r.refund_id, r.amount, 0::int8, r.network_txn_id, r.txn_id, r.status, r.created_at

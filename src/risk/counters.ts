@@ -1,5 +1,6 @@
 import { sql, type Kysely, type OperationNodeSource, type RawBuilder } from "kysely";
 import type { Database } from "../db/index.ts";
+import { paymentsCreatedIn } from "../db/payments-created.ts";
 import { fragmentTemplate } from "../db/template.ts";
 import { assert } from "../kernel/assert.ts";
 import { RISK_LIMITS } from "./limits.ts";
@@ -389,7 +390,7 @@ export async function rebuildCounters(db: Kysely<Database>, from: Date): Promise
         JOIN cards c ON c.card_id = p.card_id
         CROSS JOIN LATERAL (VALUES ('payment:card:' || p.card_id, false), ('payment:id:' || c.id_fingerprint, false), ('payment:merchant:' || p.merchant_id, true)) AS k(scope_key, seconds)
         CROSS JOIN LATERAL unnest(CASE WHEN k.seconds THEN '{1,60,3600,86400}'::int4[] ELSE '{60,3600,86400}'::int4[] END) AS w(width_s)
-        WHERE p.created_at >= ${since}
+        WHERE ${paymentsCreatedIn(since, null, "p")}
         GROUP BY 1, 2, 3) AS g`.execute(trx);
     await sql`INSERT INTO risk_counters (scope_key, width_s, bucket_start, stripe, count, amount)
       SELECT k.scope_key, w.width_s, date_bin(make_interval(secs => w.width_s), s.created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), 0, count(*), 0

@@ -1,12 +1,13 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
+import { paymentsCreatedIn } from "../db/payments-created.ts";
 import { fen, type Fen } from "../kernel/money.ts";
 import { assert } from "../kernel/assert.ts";
 import { BUCKET_SECONDS, STATS_LIMITS, type Bucket } from "./limits.ts";
 
 /**
  * The console's overview, summed by the database: one GROUP BY per table over the period's rows
- * (a range on created_at: migration 1500), bucketed with date_bin from the period's start, so a
+ * (a range on created_at: migration 1500; for payments, on its UTC expression: migration 2250), bucketed with date_bin from the period's start, so a
  * bucket starts at `from` plus a whole number of hours or days whatever the time zone. Reads only.
  */
 export interface OverviewPeriod {
@@ -95,7 +96,7 @@ async function paymentCells(db: Db, p: OverviewPeriod): Promise<PaymentCell[]> {
            coalesce(sum(amount) FILTER (WHERE status = 'succeeded'), 0)::int8 AS amount,
            coalesce(sum(fee) FILTER (WHERE status = 'succeeded'), 0)::int8 AS fee,
            coalesce(sum(network_cost) FILTER (WHERE status = 'succeeded'), 0)::int8 AS cost
-      FROM payments WHERE ${inPeriod(p)}
+      FROM payments WHERE ${paymentsCreatedIn(p.from, p.to)}
      GROUP BY 1, 2 ORDER BY 1, 2`.execute(db);
   return rows.map((r) => ({
     bucket_start: date(r.b),

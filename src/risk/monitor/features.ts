@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../../db/index.ts";
+import { paymentsCreatedIn } from "../../db/payments-created.ts";
 import type { SecretBox } from "../../kernel/crypto/index.ts";
 import { RISK_LIMITS } from "../limits.ts";
 import { CATEGORY_TICKET_FEN, type MerchantFeatures } from "./signals.ts";
@@ -40,17 +41,17 @@ export async function gatherFeatures(db: Kysely<Database>, box: SecretBox, start
       count(DISTINCT c.id_fingerprint) AS holders,
       avg(p.amount)::float8 AS avg_ticket
     FROM payments p JOIN cards c ON c.card_id = p.card_id
-    WHERE p.created_at >= ${start} AND p.created_at < ${end}
+    WHERE ${paymentsCreatedIn(start, end, "p")}
     GROUP BY p.merchant_id
     ORDER BY p.merchant_id
     LIMIT ${RISK_LIMITS.monitor_merchants_max}`.execute(db);
   const top = await sql<{ merchant_id: string; top: bigint | number }>`
     SELECT merchant_id, sum(c)::int8 AS top FROM (
       SELECT merchant_id, count(*) AS c, row_number() OVER (PARTITION BY merchant_id ORDER BY count(*) DESC) AS rn
-      FROM payments WHERE created_at >= ${start} AND created_at < ${end} GROUP BY merchant_id, amount) t
+      FROM payments WHERE ${paymentsCreatedIn(start, end)} GROUP BY merchant_id, amount) t
     WHERE rn <= 3 GROUP BY merchant_id`.execute(db);
   const history = await sql<{ merchant_id: string; n: bigint | number }>`
-    SELECT merchant_id, count(*) AS n FROM payments WHERE created_at >= ${history_start} AND created_at < ${start} GROUP BY merchant_id`.execute(db);
+    SELECT merchant_id, count(*) AS n FROM payments WHERE ${paymentsCreatedIn(history_start, start)} GROUP BY merchant_id`.execute(db);
   const merchants = await db.selectFrom("merchants").select(["merchant_id", "business_category", "settlement_cycle_days", "created_at"]).where("merchant_id", "in", aggregates.rows.length ? aggregates.rows.map((a) => a.merchant_id) : [""]).execute();
   const sharing = await holdersSharingPhones(db, box, start, end);
   const tops = new Map(top.rows.map((r) => [r.merchant_id, Number(r.top)]));
@@ -109,7 +110,7 @@ async function holdersSharingPhones(db: Kysely<Database>, box: SecretBox, start:
     WITH paid AS (
       SELECT DISTINCT p.merchant_id, c.id_fingerprint, c.phone_fingerprint
       FROM payments p JOIN cards c ON c.card_id = p.card_id
-      WHERE p.created_at >= ${start} AND p.created_at < ${end} AND c.phone_fingerprint IS NOT NULL),
+      WHERE ${paymentsCreatedIn(start, end, "p")} AND c.phone_fingerprint IS NOT NULL),
     shared AS (
       SELECT phone_fingerprint FROM paid GROUP BY phone_fingerprint HAVING count(DISTINCT id_fingerprint) >= 2)
     SELECT paid.merchant_id, count(DISTINCT paid.id_fingerprint) AS holders

@@ -1,0 +1,31 @@
+-- payments' creation-time index becomes one that a risk window's raw edge cannot be planned through.
+--
+-- risk_payment_usage (migrations 1960, 2190) reads each window's raw edge, the payments of one card,
+-- ID holder or merchant ID in under a minute, on a generic plan made once per connection from the
+-- statistics of the moment (force_generic_plan: no planning per payment). The edge's bounds are
+-- parameters, so the planner takes a range on created_at to select 0.5 % of the table, whatever
+-- index serves it, and prices an index's heap reads by how well its leading column follows the
+-- table's order. payments_created_idx (created_at alone, migration 1500) follows it perfectly,
+-- payments_card_day_idx (card_id, created_at) not at all; so once a card's share of the table is
+-- large enough (the payments bench: 32 cards, over about 100,000 payments; at any size for one
+-- merchant ID), the generic plan read a card's, an ID holder's or a merchant ID's edge through
+-- payments_created_idx: every payment of the platform in the edge's minute, filtered row by row.
+-- In the bench's quiet runs that took single 20-rule phases from 1.9-2.8 ms to 6.3-10.1 ms of
+-- PostgreSQL's CPU per payment until a later ANALYZE changed the plan again (docs/risk.md).
+--
+-- The index that serves ranges of payments by time alone (the console's overview, the merchant
+-- monitor, reconciliation's platform-only lines: src/db/payments-created.ts) is now on the
+-- expression (created_at AT TIME ZONE 'UTC') (immutable, and in the same order as created_at),
+-- and those queries say the expression. A condition on created_at itself cannot use it, so a
+-- risk edge has one index per scope that matches its conditions: payments_card_day_idx for a
+-- card and an ID holder's cards (the only index on card_id), and for a merchant ID
+-- payments_merchant_created_idx, whose equality and range are a superset of what the merchant
+-- ID's other indexes (payments_merchant_idx, the (merchant_id, out_trade_no) key) can use, with
+-- the same leading column: it is the cheaper estimate whatever the statistics.
+--
+-- Same number of index entries per write. Building it locks payments against writes for the
+-- build (as migration 1500 did); on a large table, build it first with CREATE INDEX CONCURRENTLY
+-- outside a migration and let this one find it. During a rolling start the previous release's
+-- overview, monitor and platform-only queries read payments without an index: slower, not wrong.
+DROP INDEX IF EXISTS payments_created_idx;
+CREATE INDEX IF NOT EXISTS payments_created_utc_idx ON payments ((created_at AT TIME ZONE 'UTC'));
