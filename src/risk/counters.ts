@@ -202,17 +202,17 @@ function paymentUsageCall(keys: ScopeKeys, windows: readonly WindowQuery[], chec
   return sql<{ w: number; n: string | bigint; a: string | bigint }>`SELECT w, n, a FROM risk_payment_usage(${paymentWindowArgs(keys, windows)})`;
 }
 
-/** The scope codes of `risk_payment_usage` (migration 1960). */
-const PAYMENT_SCOPE_CODE: Record<"card" | "id_holder" | "merchant", number> = { card: 0, id_holder: 1, merchant: 2 };
+/** The scope codes of `risk_payment_usage` and `risk_payment_judge` (migrations 1960, 2260). */
+export const PAYMENT_SCOPE_CODE: Record<"card" | "id_holder" | "merchant", number> = { card: 0, id_holder: 1, merchant: 2 };
 
 /**
- * The arguments of `risk_payment_usage` (and the counting part of `risk_payment_judge`): the
- * scopes' keys, then each window as its scope's code and its start in epoch milliseconds. The
+ * The arguments of `risk_payment_usage` (a payment's count of every window; `risk_payment_judge`
+ * takes the same windows with their rooms, src/risk/evaluate.ts): the scopes' keys, then each window as its scope's code and its start in epoch milliseconds. The
  * ranges it reads (the raw edge up to the next whole minute, then minute, hour and day buckets)
  * are derived in SQL: two short arrays of integers instead of ~190 elements, ~150 of them
  * instants formatted as text here and parsed again by PostgreSQL.
  */
-export function paymentWindowArgs(keys: ScopeKeys, windows: readonly WindowQuery[]): RawBuilder<unknown> {
+function paymentWindowArgs(keys: ScopeKeys, windows: readonly WindowQuery[]): RawBuilder<unknown> {
   const scopes: number[] = [];
   const since: number[] = [];
   for (const w of windows) {

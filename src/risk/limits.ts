@@ -4,6 +4,8 @@ export const RISK_LIMITS = {
   window_seconds_max: 31 * 86_400,
   /** Enabled rules of one subject that may apply to one payment: bounds the work per payment. */
   rules_per_payment_max: 50,
+  /** Merchant IDs whose applicable rules a process keeps per configuration version (src/risk/rules.ts). */
+  applicable_sets_max: 10_000,
   /** Rules in total (enabled or not). */
   rules_max: 500,
   max_count_max: 1_000_000,

@@ -199,10 +199,26 @@ export async function listRules(db: Kysely<Database>, q: { applies_to?: RuleSubj
  * nothing when the version moved since the request's cached values were read, and the request
  * runs again on fresh configuration (src/payments/intent.ts). No statement once the cache is warm.
  */
-export async function applicableRules(db: Kysely<Database>, subject: RuleSubject, merchant_id: string): Promise<RiskRuleRow[]> {
+export async function applicableRules(db: Kysely<Database>, subject: RuleSubject, merchant_id: string): Promise<readonly RiskRuleRow[]> {
   const enabled = await cachedConfig(db, `risk_rules:${subject}`, () => enabledRules(db, subject));
-  return enabled.filter((r) => r.merchant_id === null || r.merchant_id === merchant_id).slice(0, RISK_LIMITS.rules_per_payment_max);
+  let per_merchant = applicable.get(enabled);
+  if (per_merchant === undefined) applicable.set(enabled, (per_merchant = new Map()));
+  let rules = per_merchant.get(merchant_id);
+  if (rules === undefined) {
+    // Bounded: a process that has seen very many merchant IDs under one version starts the map afresh.
+    if (per_merchant.size >= RISK_LIMITS.applicable_sets_max) per_merchant.clear();
+    rules = Object.freeze(enabled.filter((r) => r.merchant_id === null || r.merchant_id === merchant_id).slice(0, RISK_LIMITS.rules_per_payment_max));
+    per_merchant.set(merchant_id, rules);
+  }
+  return rules;
 }
+
+/**
+ * Each merchant ID's rules, filtered once per cached version of the enabled rules (the map goes
+ * with that version's array): the same frozen array for every payment of the merchant ID until a
+ * rule changes, so what is derived from a rule set can be kept with it (src/risk/evaluate.ts).
+ */
+const applicable = new WeakMap<readonly RiskRuleRow[], Map<string, readonly RiskRuleRow[]>>();
 
 /** Every enabled rule of a subject, in rule_id order (frozen: the cache shares them between requests). */
 async function enabledRules(db: Kysely<Database>, subject: RuleSubject): Promise<readonly RiskRuleRow[]> {

@@ -1,6 +1,7 @@
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type Kysely, type OperationNodeSource, type RawBuilder } from "kysely";
 import type { Ctx } from "../context.ts";
 import type { CardRow, Database } from "../db/index.ts";
+import { fragmentTemplate } from "../db/template.ts";
 import { assert } from "../kernel/assert.ts";
 import { PaycoreError } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -97,7 +98,7 @@ async function screenOnce<T extends { payment_id: string; created_at: Date }>(
 }
 
 interface Judged extends Omit<DecisionInput, "outcome" | "fired" | "payment_id"> {
-  rules: RiskRuleRow[];
+  rules: readonly RiskRuleRow[];
   attempt: Attempt;
   counters: CounterAddition;
   payment_id: string;
@@ -207,7 +208,7 @@ export async function screenSigning(ctx: Ctx, s: SigningScreening): Promise<void
 
 interface SigningJudged {
   base: Omit<DecisionInput, "outcome" | "fired">;
-  rules: RiskRuleRow[];
+  rules: readonly RiskRuleRow[];
   attempt: Attempt;
   row: RiskSigningRow;
 }
@@ -314,13 +315,34 @@ function decisionInserts(d: DecisionInput, inserted: string | null): RawBuilder<
  * back by `risk_payment_decision`, given the id of the payment row that went in: after the guard).
  */
 function judgedDecisionInserts(d: Omit<DecisionInput, "outcome" | "fired">, inserted: string): RawBuilder<unknown>[] {
-  const judged = sql`${sql.id(inserted)} CROSS JOIN LATERAL risk_payment_decision(${sql.id(inserted)}.payment_id) AS d`;
+  const t = judgedInsertTemplates(inserted);
   return [
-    sql`INSERT INTO risk_decisions (decision_id, subject, merchant_id, payment_id, reference, card_id, amount, outcome, rules_evaluated, fired, created_at)
-      SELECT ${newId("rdc", d.now.getTime())}::text, ${d.subject}::text, ${d.merchant_id}::text, ${d.payment_id}::text, ${d.reference}::text, ${d.card_id}::text,
-        ${d.amount}::int8, d.outcome, ${d.rules_evaluated}::int4, d.fired, ${d.now}::timestamptz FROM ${judged}`,
-    sql`INSERT INTO risk_alerts (alert_id, kind, merchant_id, payment_id, rule_id, message, status, created_at, closed_at, closed_by)
-      SELECT ${newId("ral", d.now.getTime())}::text, 'payment_review', ${d.merchant_id}::text, ${d.payment_id}::text, d.alert_rule_id, d.alert,
-        'open', ${d.now}::timestamptz, NULL, NULL FROM ${judged} WHERE d.outcome = 'review'`,
+    sql`${t.decision(newId("rdc", d.now.getTime()), d.subject, d.merchant_id, d.payment_id, d.reference, d.card_id, d.amount, d.rules_evaluated, d.now)}`,
+    sql`${t.alert(newId("ral", d.now.getTime()), d.merchant_id, d.payment_id, d.now)}`,
   ];
+}
+
+type DecisionArgs = [string, RuleSubject, string, string | null, string, string, bigint | null, number, Date];
+type AlertArgs = [string, string, string | null, Date];
+
+/** The two inserts of `judgedDecisionInserts`, built and compiled once per name of the payment's CTE (src/db/template.ts). */
+const JUDGED_INSERTS = new Map<string, { decision: (...a: DecisionArgs) => OperationNodeSource; alert: (...a: AlertArgs) => OperationNodeSource }>();
+
+function judgedInsertTemplates(inserted: string) {
+  let t = JUDGED_INSERTS.get(inserted);
+  if (t === undefined) {
+    const judged = sql`${sql.id(inserted)} CROSS JOIN LATERAL risk_payment_decision(${sql.id(inserted)}.payment_id) AS d`;
+    t = {
+      decision: fragmentTemplate<DecisionArgs>(9, (decision_id, subject, merchant_id, payment_id, reference, card_id, amount, rules_evaluated, now) =>
+        sql`INSERT INTO risk_decisions (decision_id, subject, merchant_id, payment_id, reference, card_id, amount, outcome, rules_evaluated, fired, created_at)
+          SELECT ${decision_id}::text, ${subject}::text, ${merchant_id}::text, ${payment_id}::text, ${reference}::text, ${card_id}::text,
+            ${amount}::int8, d.outcome, ${rules_evaluated}::int4, d.fired, ${now}::timestamptz FROM ${judged}`),
+      alert: fragmentTemplate<AlertArgs>(4, (alert_id, merchant_id, payment_id, now) =>
+        sql`INSERT INTO risk_alerts (alert_id, kind, merchant_id, payment_id, rule_id, message, status, created_at, closed_at, closed_by)
+          SELECT ${alert_id}::text, 'payment_review', ${merchant_id}::text, ${payment_id}::text, d.alert_rule_id, d.alert,
+            'open', ${now}::timestamptz, NULL, NULL FROM ${judged} WHERE d.outcome = 'review'`),
+    };
+    JUDGED_INSERTS.set(inserted, t);
+  }
+  return t;
 }

@@ -5,7 +5,8 @@ import type { CardRow, PaymentRow } from "../../src/db/index.ts";
 import { ManualClock } from "../../src/kernel/clock.ts";
 import { newId } from "../../src/kernel/ids.ts";
 import { insertIntent } from "../../src/payments/intent.ts";
-import { windowUsage, type ScopeKeys } from "../../src/risk/counters.ts";
+import { arrayLiteral, windowUsage, type ScopeKeys } from "../../src/risk/counters.ts";
+import { countWindows, judgeInStatement, judgeRules, lockKeys, outcomeOf, type Attempt } from "../../src/risk/evaluate.ts";
 import { countersOnly, releaseFailedPayment } from "../../src/risk/index.ts";
 import type { RuleScope } from "../../src/risk/rows.ts";
 import { createTestMerchant, startTestApp, type TestApp } from "../support/app.ts";
@@ -126,6 +127,101 @@ describe("payment windows split into ranges in SQL", () => {
         expect(got).toEqual(want);
       }),
       { numRuns: 80, ...(process.env.PAYCORE_RISK_SEED ? { seed: Number(process.env.PAYCORE_RISK_SEED) } : {}) },
+    );
+  });
+
+  it("leave out only windows whose rooms hold what they count (migration 2260)", async () => {
+    const scope = fc.constantFrom<RuleScope>("card", "id_holder", "merchant");
+    const since = fc.oneof(
+      fc.tuple(fc.constantFrom(...instants), fc.integer({ min: -2, max: 2 })).map(([t, d]) => t + d),
+      fc.integer({ min: instants[0]! - 2 * DAY, max: instants[instants.length - 1]! + MINUTE }),
+    );
+    // Rooms around what the windows hold (up to 20 attempts, some thousands of fen), or no limit.
+    const room = (max: number) => fc.option(fc.integer({ min: -1, max }).map(BigInt), { nil: null });
+    const windows = fc.array(fc.record({ scope, since, count_room: room(40), amount_room: room(8_000) }), { minLength: 1, maxLength: 6 });
+    let left_out = 0;
+    let counted = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 1), windows, async (p, ws) => {
+        const keys = payers[p]!.keys;
+        const code = { card: 0, id_holder: 1, merchant: 2 } as const;
+        const r = await sql<{ w: number; n: string | null; a: string | null }>`SELECT w, n::text, a::text FROM risk_payment_usage_needed(${keys.card_id}, ${keys.id_fingerprint}, ${keys.merchant_id},
+          ${arrayLiteral(ws.map((w) => code[w.scope as "card"]))}::int2[], ${arrayLiteral(ws.map((w) => w.since))}::int8[],
+          ${arrayLiteral(ws.map((w) => w.count_room))}::int8[], ${arrayLiteral(ws.map((w) => w.amount_room))}::int8[]) ORDER BY w`.execute(app.ctx.db);
+        expect(r.rows.map((x) => x.w)).toEqual(ws.map((_, i) => i));
+        for (const [i, w] of ws.entries()) {
+          const want = await directCount(w.scope, keys, new Date(w.since));
+          const row = r.rows[i]!;
+          if (row.n === null) {
+            // Left out: no rule of the window could have fired in it.
+            left_out++;
+            expect(row.a).toBeNull();
+            expect(w.count_room === null || want.count <= w.count_room).toBe(true);
+            expect(w.amount_room === null || want.amount <= w.amount_room).toBe(true);
+          } else {
+            counted++;
+            expect({ count: BigInt(row.n), amount: BigInt(row.a!) }).toEqual(want);
+          }
+        }
+      }),
+      { numRuns: 80, ...(process.env.PAYCORE_RISK_SEED ? { seed: Number(process.env.PAYCORE_RISK_SEED) } : {}) },
+    );
+    // Both happened: the property did not pass by counting everything or nothing.
+    expect(left_out).toBeGreaterThan(0);
+    expect(counted).toBeGreaterThan(0);
+  });
+
+  it("judge in the statement as the client judges on every window's count, windows left out or not", async () => {
+    // Rules with limits around what the history holds (so some windows are left out and some
+    // rules fire), every kind, scope, action and mode; the attempt at any instant of the history.
+    const rule = fc.record({
+      kind: fc.constantFrom<"velocity" | "amount" | "first_payment">("velocity", "amount", "first_payment"),
+      scope: fc.constantFrom<"card" | "id_holder" | "merchant">("card", "id_holder", "merchant"),
+      limit: fc.integer({ min: 1, max: 30 }),
+      amount_limit: fc.integer({ min: 50, max: 6_000 }),
+      window_seconds: fc.constantFrom(1, 30, 60, 61, 3_599, 3_600, 86_400, 2 * 86_400, 31 * 86_400),
+      action: fc.constantFrom<"reject" | "review">("reject", "review"),
+      mode: fc.constantFrom<"enforce" | "shadow">("enforce", "shadow"),
+    });
+    const last = instants[instants.length - 1]!;
+    const attempt = fc.record({
+      payer: fc.constantFrom(0, 1),
+      now: fc.oneof(fc.constantFrom(...instants), fc.integer({ min: instants[0]!, max: last + HOUR })),
+      card_age_s: fc.integer({ min: 0, max: 3 * 86_400 }),
+      amount: fc.integer({ min: 1, max: 3_000 }).map(BigInt),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(rule, { minLength: 1, maxLength: 12 }), fc.array(attempt, { minLength: 1, maxLength: 3 }), async (shapes, attempts) => {
+        // Frozen like the configuration cache's, so that the shapes kept per rule set are used from the second attempt on.
+        const rules = Object.freeze(
+          shapes.map((r, i) =>
+            Object.freeze({
+              rule_id: `rsk_test${i}`, name: `rule ${i}`, applies_to: "payment" as const, kind: r.kind, scope: r.kind === "first_payment" ? ("card" as const) : r.scope,
+              max_count: r.kind === "velocity" ? r.limit : null, max_amount: r.kind === "velocity" ? null : BigInt(r.amount_limit), window_seconds: r.window_seconds,
+              action: r.action, mode: r.mode, merchant_id: null, enabled: true, created_at: new Date(0), updated_at: new Date(0),
+            }),
+          ),
+        );
+        for (const at of attempts) {
+          const payer = payers[at.payer]!;
+          const a: Attempt = { subject: "payment", keys: payer.keys, amount: at.amount, now: new Date(at.now), card_since: new Date(at.now - at.card_age_s * 1000) };
+          const want = judgeRules(rules, a, await countWindows(app.ctx.db, rules, a, []));
+          const got = await app.ctx.db.transaction().execute(async (trx) => {
+            const r = await sql<{ ok: boolean; d: string | null }>`SELECT ${judgeInStatement(rules, a, lockKeys(rules, a.keys, "payment"), "pay_judged")} AS ok, current_setting('paycore.risk_decision', true) AS d`.execute(trx);
+            return r.rows[0]!;
+          });
+          if (outcomeOf(want) === "reject") {
+            expect(got.ok).toBe(false);
+            continue;
+          }
+          expect(got.ok).toBe(true);
+          const decision = JSON.parse(got.d!) as { payment_id: string; outcome: string; fired: unknown[] };
+          expect(decision.payment_id).toBe("pay_judged");
+          expect(decision.outcome).toBe(outcomeOf(want));
+          expect(decision.fired).toEqual(JSON.parse(JSON.stringify(want)));
+        }
+      }),
+      { numRuns: 60, ...(process.env.PAYCORE_RISK_SEED ? { seed: Number(process.env.PAYCORE_RISK_SEED) } : {}) },
     );
   });
 
