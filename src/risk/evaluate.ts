@@ -262,7 +262,7 @@ function judgeShape(rules: readonly RiskRuleRow[], a: Attempt): JudgeShape {
  * fires on count when count + 1 > max_count, on amount when amount + the attempt's > max_amount);
  * null where none of its rules limits that figure.
  */
-export function windowRooms(live: readonly RiskRuleRow[], window_of: readonly number[], windows: number, amount: bigint): { count: (bigint | null)[]; amount: (bigint | null)[] } {
+function windowRooms(live: readonly RiskRuleRow[], window_of: readonly number[], windows: number, amount: bigint): { count: (bigint | null)[]; amount: (bigint | null)[] } {
   const count: (bigint | null)[] = Array.from({ length: windows }, () => null);
   const amounts: (bigint | null)[] = Array.from({ length: windows }, () => null);
   const least = (kept: bigint | null, room: bigint) => (kept === null || room < kept ? room : kept);
