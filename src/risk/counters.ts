@@ -207,10 +207,11 @@ export const PAYMENT_SCOPE_CODE: Record<"card" | "id_holder" | "merchant", numbe
 
 /**
  * The arguments of `risk_payment_usage` (a payment's count of every window; `risk_payment_judge`
- * takes the same windows with their rooms, src/risk/evaluate.ts): the scopes' keys, then each window as its scope's code and its start in epoch milliseconds. The
- * ranges it reads (the raw edge up to the next whole minute, then minute, hour and day buckets)
- * are derived in SQL: two short arrays of integers instead of ~190 elements, ~150 of them
- * instants formatted as text here and parsed again by PostgreSQL.
+ * takes the same windows with their rooms, src/risk/evaluate.ts): the scopes' keys, then each
+ * window as its scope's code and its start in epoch milliseconds. The ranges it reads (the raw
+ * edge up to the next whole minute, then minute, hour and day buckets) are derived in SQL: two
+ * short arrays of integers instead of ~190 elements, ~150 of them instants formatted as text here
+ * and parsed again by PostgreSQL.
  */
 function paymentWindowArgs(keys: ScopeKeys, windows: readonly WindowQuery[]): RawBuilder<unknown> {
   const scopes: number[] = [];
