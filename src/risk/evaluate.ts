@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../db/index.ts";
-import { assert } from "../kernel/assert.ts";
 import { fragmentTemplate } from "../db/template.ts";
+import { assert } from "../kernel/assert.ts";
 import { formatYuan } from "../kernel/money.ts";
 import { arrayLiteral, checkFrom, PAYMENT_SCOPE_CODE, RISK_LOCK_CLASS, scopeKey, windowUsage, type ScopeCheck, type ScopeKeys, type Usage, type WindowQuery } from "./counters.ts";
 import type { DecisionOutcome, RiskRuleRow, RuleScope, RuleSubject } from "./rows.ts";
@@ -88,13 +88,18 @@ export async function evaluateRules(
   return { fired: judgeRules(rules, a, counted), checks: counted.checks };
 }
 
+/** A first-payment cap applies while the card is younger than its window; every other rule always. */
+function isLive(rule: RiskRuleRow, a: Attempt): boolean {
+  return !(rule.kind === "first_payment" && a.now.getTime() - a.card_since.getTime() >= rule.window_seconds * 1000);
+}
+
 /**
  * The windows the rules count for this attempt, each once (rules sharing a scope and a window
  * start share it), and each live rule's window. A first-payment cap no longer applies once the
  * card is older than its window.
  */
 export function ruleWindows(rules: readonly RiskRuleRow[], a: Attempt): { live: RiskRuleRow[]; windows: WindowQuery[]; window_of: number[] } {
-  const live = rules.filter((rule) => !(rule.kind === "first_payment" && a.now.getTime() - a.card_since.getTime() >= rule.window_seconds * 1000));
+  const live = rules.filter((rule) => isLive(rule, a));
   const windows: WindowQuery[] = [];
   const index = new Map<string, number>();
   const window_of = live.map((rule) => {
@@ -216,13 +221,12 @@ interface JudgeShape {
 const judge_shapes = new WeakMap<readonly RiskRuleRow[], Map<string, JudgeShape>>();
 
 function judgeShape(rules: readonly RiskRuleRow[], a: Attempt): JudgeShape {
-  const age = a.now.getTime() - a.card_since.getTime();
-  const is_live = (rule: RiskRuleRow) => !(rule.kind === "first_payment" && age >= rule.window_seconds * 1000);
+  // A cap is live while the card is younger than its window, so k caps give at most k + 1 masks.
   let mask = "";
-  for (const rule of rules) if (rule.kind === "first_payment") mask += is_live(rule) ? "1" : "0";
+  for (const rule of rules) if (rule.kind === "first_payment") mask += isLive(rule, a) ? "1" : "0";
   const kept = Object.isFrozen(rules) ? judge_shapes.get(rules)?.get(mask) : undefined;
   if (kept !== undefined) return kept;
-  const live = rules.filter(is_live);
+  const live = rules.filter((rule) => isLive(rule, a));
   const windows: JudgeShape["windows"] = [];
   const index = new Map<string, number>();
   const window_of = live.map((rule) => {
@@ -235,7 +239,7 @@ function judgeShape(rules: readonly RiskRuleRow[], a: Attempt): JudgeShape {
     }
     return index.get(id)!;
   });
-  const rooms = windowRooms(live, window_of, windows.length, 0n);
+  const rooms = windowRooms(live, window_of, windows.length);
   const effect = (r: RiskRuleRow) => (r.mode === "shadow" ? "shadow" : r.action);
   const shape: JudgeShape = {
     windows,
@@ -257,21 +261,22 @@ function judgeShape(rules: readonly RiskRuleRow[], a: Attempt): JudgeShape {
 }
 
 /**
- * Each window's rooms: the most its scope may have counted (`count`) and summed (`amount`, fen)
- * before the attempt with none of the window's rules firing, the smallest over its rules (a rule
- * fires on count when count + 1 > max_count, on amount when amount + the attempt's > max_amount);
- * null where none of its rules limits that figure.
+ * Each window's count room, the most its scope may have counted before the attempt with none of
+ * the window's rules firing on count (the least max_count − 1 over its rules: a rule fires when
+ * count + 1 > max_count), and its least max_amount (its amount room is that less the attempt's
+ * amount: a rule fires when amount + the attempt's > max_amount); null where none of its rules
+ * limits that figure.
  */
-function windowRooms(live: readonly RiskRuleRow[], window_of: readonly number[], windows: number, amount: bigint): { count: (bigint | null)[]; amount: (bigint | null)[] } {
+function windowRooms(live: readonly RiskRuleRow[], window_of: readonly number[], windows: number): { count: (bigint | null)[]; amount: (bigint | null)[] } {
   const count: (bigint | null)[] = Array.from({ length: windows }, () => null);
-  const amounts: (bigint | null)[] = Array.from({ length: windows }, () => null);
-  const least = (kept: bigint | null, room: bigint) => (kept === null || room < kept ? room : kept);
+  const amount: (bigint | null)[] = Array.from({ length: windows }, () => null);
+  const least = (kept: bigint | null, limit: bigint) => (kept === null || limit < kept ? limit : kept);
   live.forEach((rule, k) => {
     const w = window_of[k]!;
     if (rule.max_count !== null) count[w] = least(count[w]!, BigInt(rule.max_count) - 1n);
-    if (rule.max_amount !== null) amounts[w] = least(amounts[w]!, rule.max_amount - amount);
+    if (rule.max_amount !== null) amount[w] = least(amount[w]!, rule.max_amount);
   });
-  return { count, amount: amounts };
+  return { count, amount };
 }
 
 /** Each cached rule row's fields and words as an element of `risk_payment_judge`'s text array, made once per row. */
