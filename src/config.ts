@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { POOL_SIZE } from "./db/connect.ts";
 import { parseAllowList } from "./kernel/net-guard.ts";
 
 /**
@@ -35,6 +36,8 @@ const ConfigSchema = z.object({
   PAYCORE_BODY_TIMEOUT_MS: timeout_ms.default(30_000),
   /** Named prepared statements on PostgreSQL (src/db/prepared.ts); `false` behind a pooler that cannot keep them. */
   PAYCORE_PG_PREPARE: bool.default(true),
+  /** PostgreSQL connections this process may open (docs/scaling.md "Connections"). */
+  PAYCORE_PG_POOL_MAX: z.coerce.number().int().min(POOL_SIZE.min).max(POOL_SIZE.max).default(POOL_SIZE.default),
   PAYCORE_PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .max(200)
@@ -66,6 +69,7 @@ export interface Config {
   host: string;
   database_url: string | undefined;
   pg_prepare: boolean;
+  pg_pool_max: number;
   data_dir: string;
   admin_token: string | undefined;
   seed_demo: boolean;
@@ -112,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: c.HOST,
     database_url: c.DATABASE_URL,
     pg_prepare: c.PAYCORE_PG_PREPARE,
+    pg_pool_max: c.PAYCORE_PG_POOL_MAX,
     data_dir: c.PAYCORE_DATA_DIR,
     admin_token: c.PAYCORE_ADMIN_TOKEN,
     seed_demo: c.PAYCORE_SEED_DEMO,

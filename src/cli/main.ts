@@ -85,6 +85,7 @@ export async function openContext(config: Config): Promise<{ ctx: Ctx; handle: D
   const handle = await connect({
     database_url: config.database_url,
     prepare: config.pg_prepare,
+    pool_size_max: config.pg_pool_max,
     data_dir: config.data_dir,
     on_pool_error: (err) => log.warn({ err: err.message }, "database connection lost; it is replaced on the next query"),
   });

@@ -46,6 +46,7 @@ export interface ConnectOptions {
   schema?: string;
   /** An already running PGlite to share (tests). */
   pglite?: PGlite;
+  /** PostgreSQL: connections the pool may open (`PAYCORE_PG_POOL_MAX`); default `POOL_SIZE.default`. */
   pool_size_max?: number;
   /** PostgreSQL: name the statements sent repeatedly (src/db/prepared.ts); default true. */
   prepare?: boolean;
@@ -74,6 +75,13 @@ export function poolStats(db: Kysely<Database>): PoolStats | null {
  * connection while the server is down (it answers 503 instead), and a session left idle inside a
  * transaction (a crashed caller) is ended by the server.
  */
+/**
+ * Connections one process's pool may open (`PAYCORE_PG_POOL_MAX`, checked against these bounds at
+ * start). With several processes on one PostgreSQL, their sum must stay under the server's
+ * `max_connections` (docs/scaling.md "Connections").
+ */
+export const POOL_SIZE = { min: 2, default: 10, max: 1_000 } as const;
+
 export const POOL_LIMITS = { connect_timeout_ms: 5_000, idle_timeout_ms: 30_000, idle_in_transaction_timeout_ms: 60_000 } as const;
 
 /**
@@ -101,9 +109,12 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     };
     const server_options = [`-c idle_in_transaction_session_timeout=${POOL_LIMITS.idle_in_transaction_timeout_ms}`];
     if (schema !== "public") server_options.push(`-c search_path="${schema}",public`);
+    const size_max = options.pool_size_max ?? POOL_SIZE.default;
     const pool = new pg.Pool({
       connectionString: options.database_url,
-      max: options.pool_size_max ?? 10,
+      max: size_max,
+      // Names paycore's sessions in pg_stat_activity (unless the URL names them otherwise).
+      application_name: "paycore",
       types,
       connectionTimeoutMillis: POOL_LIMITS.connect_timeout_ms,
       idleTimeoutMillis: POOL_LIMITS.idle_timeout_ms,
@@ -123,7 +134,6 @@ export async function connect(options: ConnectOptions): Promise<DatabaseHandle> 
     if (schema !== "public") await pool.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}); CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const counts = { statements: 0, commits: 0 };
     const db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool: preparingPool(pool, options.prepare === false ? null : new StatementNames()) }), counts) });
-    const size_max = options.pool_size_max ?? 10;
     pool_stats.set(db, () => ({ engine: "postgres", size_max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
     return { db, engine: "postgres", schema, counts, lock: null, close: () => db.destroy() };
   }

@@ -59,7 +59,7 @@ describe("paycore CLI: start, restart on the same data, migrate, operator create
   });
 
   it("stops with one clear line on a bad setting", { timeout: 300_000 }, async () => {
-    for (const [name, value] of [["PORT", "abc"], ["DATABASE_URL", "mysql://x"], ["PAYCORE_SEED_DEMO", "maybe"], ["PAYCORE_MASTER_KEY", "short"]] as const) {
+    for (const [name, value] of [["PORT", "abc"], ["DATABASE_URL", "mysql://x"], ["PAYCORE_SEED_DEMO", "maybe"], ["PAYCORE_MASTER_KEY", "short"], ["PAYCORE_PG_POOL_MAX", "1"]] as const) {
       const run = await runCli(["start"], { ...env(), [name]: value });
       expect(run.code, name).not.toBe(0);
       const lines = run.stderr.trim().split("\n");

@@ -60,6 +60,8 @@ import { sleep } from "./load.ts";
  */
 const PAYMENTS = 240;
 const WORKERS = 16;
+/** Each process's pool (PAYCORE_PG_POOL_MAX): small, so the load queues for connections. */
+const POOL_MAX = 4;
 const REFUNDED_PAYMENTS = 30;
 const CHANNEL_TIMEOUT_MS = 5_000;
 const QUIET_WAIT_MS_MAX = 90_000;
@@ -127,6 +129,7 @@ describe.runIf(runnable)("two paycore processes on one PostgreSQL under load", (
       PAYCORE_SEED_DEMO: "false",
       PAYCORE_WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
       PAYCORE_LOG_LEVEL: "error",
+      PAYCORE_PG_POOL_MAX: String(POOL_MAX),
     };
     // Both at once on an empty database and data directory: migrations, the first admin and the
     // channel keys are made once whoever gets there first.
@@ -209,6 +212,22 @@ describe.runIf(runnable)("two paycore processes on one PostgreSQL under load", (
     const before = await balances();
     await addFaults();
     const t0 = Date.now();
+    // paycore's sessions, sampled through the load: never more than the two pools allow.
+    let sessions_max = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      const watch = new pg.Client({ connectionString: database.url });
+      await watch.connect();
+      try {
+        while (sampling) {
+          const { rows } = await watch.query<{ n: number }>("SELECT count(*)::int4 AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'paycore'");
+          sessions_max = Math.max(sessions_max, rows[0]!.n);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        await watch.end();
+      }
+    })();
 
     // Payments: alternate processes; every tenth goes to both at once with the same out_trade_no.
     const answers = new Map<string, { payment_id: string; status: string; amount: number }>();
@@ -251,6 +270,15 @@ describe.runIf(runnable)("two paycore processes on one PostgreSQL under load", (
 
     await waitQuiet();
     const load_s = (Date.now() - t0) / 1000;
+    sampling = false;
+    await sampler;
+    expect(sessions_max, "paycore's sessions seen under load").toBeGreaterThan(0);
+    expect(sessions_max, "no process opened more than PAYCORE_PG_POOL_MAX connections").toBeLessThanOrEqual(2 * POOL_MAX);
+    for (const u of urls) {
+      const res = await fetch(`${u}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(res.status).toBe(200);
+      expect(await res.text(), `${u}: the pool's size in /metrics`).toMatch(new RegExp(`^paycore_db_pool_connections\\{state="max"\\} ${POOL_MAX}$`, "m"));
+    }
 
     const payments = (await db.query<{ payment_id: string; out_trade_no: string; status: string; amount: string }>("SELECT payment_id, out_trade_no, status, amount FROM payments WHERE merchant_id = $1", [merchant_id])).rows;
     const refunds = (await db.query<{ refund_id: string; payment_id: string; status: string; amount: string }>("SELECT refund_id, payment_id, status, amount FROM refunds WHERE merchant_id = $1", [merchant_id])).rows;
