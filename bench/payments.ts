@@ -59,7 +59,7 @@ function sh(cmd: string, args: string[], as_postgres = false): string {
 }
 
 /** A private cluster in a temp directory; stopped and removed by `stop()`. */
-function privateCluster(): { url: string; cpu_ms(): { total: number; backends: number }; stop(): void } {
+function privateCluster(): { url: string; cpu_ms(): ReturnType<typeof clusterCpuMs>; stop(): void } {
   const dir = mkdtempSync(join(tmpdir(), "paycore-bench-pg-"));
   chmodSync(dir, 0o777);
   const data = join(dir, "data");
@@ -99,17 +99,22 @@ function mainThreadCpuMs(pid: number): number {
  * writer, checkpointer, autovacuum) and its exited children (cutime + cstime of the postmaster).
  * `backends` is the part of the live client backends (a process title with a client address):
  * the rest is the background processes' and that of children that exited (autovacuum workers).
+ * `children`: how many live children there were, and how many of them had exited unreaped.
  */
-function clusterCpuMs(postmaster: number): { total: number; backends: number } {
+function clusterCpuMs(postmaster: number): { total: number; backends: number; children: number; zombies: number } {
   const stat = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   const own = stat(postmaster);
   let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
   let backend_ticks = 0;
+  let children = 0;
+  let zombies = 0;
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const f = stat(pid);
       if (Number(f[1]) !== postmaster) continue;
+      children++;
+      if (f[0] === "Z") zombies++;
       const t = Number(f[11]) + Number(f[12]);
       ticks += t;
       if (/\(\d+\)|\[local\]/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8"))) backend_ticks += t;
@@ -117,7 +122,26 @@ function clusterCpuMs(postmaster: number): { total: number; backends: number } {
       // exited while we looked
     }
   }
-  return { total: (ticks * 1000) / 100, backends: (backend_ticks * 1000) / 100 };
+  return { total: (ticks * 1000) / 100, backends: (backend_ticks * 1000) / 100, children, zombies };
+}
+
+/**
+ * The cluster's CPU once no child is exiting. A child reaped between the read of the postmaster's
+ * own line (its reaped children's time) and the walk of /proc is counted in neither: right after
+ * pgbench, its sixteen backends exit together with all of the run's time, and a reading taken
+ * then lost most of it (0.02–0.95 ms per TPC-B transaction from one run to the next, before this
+ * wait). Waits up to 5 s for the same children, none of them unreaped, in three reads in a row.
+ */
+function settledClusterCpuMs(read: () => ReturnType<typeof clusterCpuMs>): ReturnType<typeof clusterCpuMs> {
+  let last = read();
+  let same = 0;
+  for (const until = Date.now() + 5_000; same < 2 && Date.now() < until; ) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    const next = read();
+    same = next.children === last.children && next.zombies === 0 ? same + 1 : 0;
+    last = next;
+  }
+  return last;
 }
 
 async function waitFor(url: string, child: ChildProcess, what: string): Promise<void> {
@@ -335,11 +359,11 @@ async function printTopStatements(url: string, payments: number): Promise<void> 
 }
 
 /** TPC-B transactions per second, and the server's CPU per transaction when the cluster is ours. */
-function pgbench(url: string, cluster_cpu_ms: (() => { total: number; backends: number }) | null): { tps: number; db_cpu_ms: number } {
+function pgbench(url: string, cluster_cpu_ms: (() => ReturnType<typeof clusterCpuMs>) | null): { tps: number; db_cpu_ms: number } {
   sh("/usr/bin/pgbench", ["-i", "-s", "10", "-q", url]);
-  const before = cluster_cpu_ms?.() ?? { total: NaN, backends: NaN };
+  const before = cluster_cpu_ms ? settledClusterCpuMs(cluster_cpu_ms) : { total: NaN };
   const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(SECONDS), url]);
-  const after = cluster_cpu_ms?.() ?? { total: NaN, backends: NaN };
+  const after = cluster_cpu_ms ? settledClusterCpuMs(cluster_cpu_ms) : { total: NaN };
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
   return { tps, db_cpu_ms: (after.total - before.total) / transactions };
