@@ -16,6 +16,9 @@
  * BENCH_PG_LOG=FILE keeps its server log there;
  * BENCH_RISK_RULES=20 installs the risk bench's 20 rules for the merchant ID and measures what they add (bench/payments-risk.ts;
  * BENCH_RISK_CLIENTS="1,2,4" at those client counts); BENCH_PGBENCH=0 skips pgbench;
+ * BENCH_INTERLEAVE=K runs the timed load and pgbench in K alternating phases of BENCH_SECONDS/K
+ * each (both then see the same minutes of a shared machine; BENCH_TOP_STATEMENTS then lists
+ * pgbench's statements too);
  * BENCH_CPU_PROF=DIR writes V8 CPU profiles of paycore and the sandbox into DIR; BENCH_TSX=1 runs
  * both from the TypeScript sources (through tsx) instead of the build in dist/;
  * BENCH_NODE_ARGS="--max-semi-space-size=64 --trace-gc" adds node/V8 flags to both processes (an A/B
@@ -45,6 +48,7 @@ const AGREEMENTS = Number(process.env.BENCH_AGREEMENTS ?? 32);
 // The warm-up before ANALYZE and the timed load: long enough for V8 to have optimised the once-per-payment
 // code (a system that runs for hours is measured in its steady state; docs/performance.md, fifth round).
 const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 20);
+const INTERLEAVE = Math.max(1, Math.floor(Number(process.env.BENCH_INTERLEAVE ?? 1)));
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 // BENCH_PORT_BASE: another base port, so that two benches can run on one machine (their figures then share the cores).
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 4071);
@@ -358,15 +362,19 @@ async function printTopStatements(url: string, payments: number): Promise<void> 
   }
 }
 
-/** TPC-B transactions per second, and the server's CPU per transaction when the cluster is ours. */
-function pgbench(url: string, cluster_cpu_ms: (() => ReturnType<typeof clusterCpuMs>) | null): { tps: number; db_cpu_ms: number } {
+/** pgbench's tables (scale 10), made once before the first TPC-B phase. */
+function pgbenchInit(url: string): void {
   sh("/usr/bin/pgbench", ["-i", "-s", "10", "-q", url]);
+}
+
+/** One TPC-B phase: its transactions, their time (connections left out) and the cluster's CPU over it. */
+function pgbenchPhase(url: string, seconds: number, cluster_cpu_ms: (() => ReturnType<typeof clusterCpuMs>) | null): { transactions: number; seconds: number; db_cpu_ms: number } {
   const before = cluster_cpu_ms ? settledClusterCpuMs(cluster_cpu_ms) : { total: NaN };
-  const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(SECONDS), url]);
+  const out = sh("/usr/bin/pgbench", ["-c", "16", "-j", "2", "-T", String(Math.max(1, Math.round(seconds))), url]);
   const after = cluster_cpu_ms ? settledClusterCpuMs(cluster_cpu_ms) : { total: NaN };
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
-  return { tps, db_cpu_ms: (after.total - before.total) / transactions };
+  return { transactions, seconds: transactions / tps, db_cpu_ms: after.total - before.total };
 }
 
 export async function benchPayments(): Promise<Row[]> {
@@ -398,13 +406,41 @@ export async function benchPayments(): Promise<Row[]> {
     await load(client, agreements, WARM_UP_SECONDS, "warm");
     if (process.env.BENCH_ANALYZE !== "0") await analyze(url);
     const has_statements = await resetStatements(url);
-    const before = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), paycore_main: mainThreadCpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), sandbox_main: mainThreadCpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage() };
-    const started = performance.now();
+    // BENCH_INTERLEAVE=K: the timed load and pgbench in K alternating phases of SECONDS/K each, so that
+    // both see the same stretch of the machine's hour; without it, the payments and then pgbench.
+    const run_pgbench = process.env.BENCH_PGBENCH !== "0";
+    const phases = run_pgbench ? INTERLEAVE : 1;
+    const phase_s = SECONDS / phases;
+    if (run_pgbench && phases > 1) pgbenchInit(url);
+    const meter = async () => ({ db: await dbStats(url, has_statements), paycore: cpuMs(paycore!.pid!), paycore_main: mainThreadCpuMs(paycore!.pid!), sandbox: cpuMs(sandbox.pid!), sandbox_main: mainThreadCpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage() });
+    type Meter = Awaited<ReturnType<typeof meter>>;
+    const spent = { statements: 0, commits: 0, updates: 0, hot_updates: 0, paycore: 0, paycore_main: 0, sandbox: 0, sandbox_main: 0, cluster: 0, backends: 0, client_us: 0 };
+    const add = (a: Meter, b: Meter) => {
+      for (const k of ["statements", "commits", "updates", "hot_updates"] as const) spent[k] += b.db[k] - a.db[k];
+      for (const k of ["paycore", "paycore_main", "sandbox", "sandbox_main"] as const) spent[k] += b[k] - a[k];
+      spent.cluster += b.cluster.total - a.cluster.total;
+      spent.backends += b.cluster.backends - a.cluster.backends;
+      spent.client_us += b.client.user + b.client.system - (a.client.user + a.client.system);
+    };
+    const tpcb = { transactions: 0, seconds: 0, db_cpu_ms: 0 };
+    const latencies: number[] = [];
+    let elapsed_s = 0;
     const spawned_at = spawn_times.get(paycore.pid!) ?? NaN;
-    const latencies = await load(client, agreements, SECONDS, "timed");
-    const elapsed_s = (performance.now() - started) / 1000;
-    if (process.env.BENCH_CHILD_STDOUT) console.error(`timed load: ${(started - spawned_at).toFixed(0)}–${(performance.now() - spawned_at).toFixed(0)} ms after paycore was started`);
-    const after = { db: await dbStats(url, has_statements), paycore: cpuMs(paycore.pid!), paycore_main: mainThreadCpuMs(paycore.pid!), sandbox: cpuMs(sandbox.pid!), sandbox_main: mainThreadCpuMs(sandbox.pid!), cluster: cluster?.cpu_ms() ?? { total: NaN, backends: NaN }, client: process.cpuUsage(before.client) };
+    for (let phase = 0; phase < phases; phase++) {
+      const before = await meter();
+      const started = performance.now();
+      latencies.push(...(await load(client, agreements, phase_s, `timed${phase}`)));
+      elapsed_s += (performance.now() - started) / 1000;
+      if (process.env.BENCH_CHILD_STDOUT) console.error(`timed load: ${(started - spawned_at).toFixed(0)}–${(performance.now() - spawned_at).toFixed(0)} ms after paycore was started`);
+      add(before, await meter());
+      if (run_pgbench && phases > 1) {
+        const b = pgbenchPhase(url, phase_s, cluster ? () => cluster.cpu_ms() : null);
+        tpcb.transactions += b.transactions;
+        tpcb.seconds += b.seconds;
+        tpcb.db_cpu_ms += b.db_cpu_ms;
+      }
+    }
+    latencies.sort((a, b) => a - b);
     const peak = { paycore: peakRssMb(paycore.pid!), sandbox: peakRssMb(sandbox.pid!) };
     const n = latencies.length;
     if (has_statements && process.env.BENCH_TOP_STATEMENTS) await printTopStatements(url, n);
@@ -417,7 +453,12 @@ export async function benchPayments(): Promise<Row[]> {
       }
     }
     // BENCH_PGBENCH=0 skips pgbench (a risk A/B run does not need the ratio).
-    const bench = process.env.BENCH_PGBENCH === "0" ? { tps: NaN, db_cpu_ms: NaN } : pgbench(url, cluster ? () => cluster.cpu_ms() : null);
+    if (run_pgbench && phases === 1) {
+      pgbenchInit(url);
+      const b = pgbenchPhase(url, SECONDS, cluster ? () => cluster.cpu_ms() : null);
+      Object.assign(tpcb, b);
+    }
+    const bench = run_pgbench ? { tps: tpcb.transactions / tpcb.seconds, db_cpu_ms: tpcb.db_cpu_ms / tpcb.transactions } : { tps: NaN, db_cpu_ms: NaN };
     const tps = bench.tps;
     const rate = n / elapsed_s;
     return [
@@ -426,24 +467,24 @@ export async function benchPayments(): Promise<Row[]> {
         "payments/s": rate.toFixed(1),
         "p50 ms": pct(latencies, 50).toFixed(1),
         "p99 ms": pct(latencies, 99).toFixed(1),
-        "paycore CPU ms/payment": ((after.paycore - before.paycore) / n).toFixed(2),
-        "sandbox CPU ms/payment": ((after.sandbox - before.sandbox) / n).toFixed(2),
+        "paycore CPU ms/payment": (spent.paycore / n).toFixed(2),
+        "sandbox CPU ms/payment": (spent.sandbox / n).toFixed(2),
         // Of each, what V8's and libuv's helper threads used (parallel and concurrent garbage collection, optimizing compilers).
-        "paycore helper threads ms": ((after.paycore - after.paycore_main - (before.paycore - before.paycore_main)) / n).toFixed(2),
-        "sandbox helper threads ms": ((after.sandbox - after.sandbox_main - (before.sandbox - before.sandbox_main)) / n).toFixed(2),
+        "paycore helper threads ms": ((spent.paycore - spent.paycore_main) / n).toFixed(2),
+        "sandbox helper threads ms": ((spent.sandbox - spent.sandbox_main) / n).toFixed(2),
         // The whole cluster (backends and background processes); beside it, the same per TPC-B transaction.
-        "PostgreSQL CPU ms/payment": ((after.cluster.total - before.cluster.total) / n).toFixed(2),
+        "PostgreSQL CPU ms/payment": (spent.cluster / n).toFixed(2),
         // Of which the client backends' (paycore's connections and the bench's own few statements).
-        "of which backends": ((after.cluster.backends - before.cluster.backends) / n).toFixed(2),
+        "of which backends": (spent.backends / n).toFixed(2),
         "PostgreSQL CPU ms/TPC-B txn": bench.db_cpu_ms.toFixed(2),
         // Peak resident memory of each process up to the end of the timed load (VmHWM).
         "paycore peak RSS MB": peak.paycore.toFixed(0),
         "sandbox peak RSS MB": peak.sandbox.toFixed(0),
-        "load client CPU ms/payment": ((after.client.user + after.client.system) / 1000 / n).toFixed(2),
+        "load client CPU ms/payment": (spent.client_us / 1000 / n).toFixed(2),
         // Every statement of the run's database over the timed load, the notifications included.
-        "SQL statements/payment": has_statements ? ((after.db.statements - before.db.statements) / n).toFixed(1) : "n/a",
-        "commits/payment": ((after.db.commits - before.db.commits) / n).toFixed(2),
-        "payments HOT updates %": ((100 * (after.db.hot_updates - before.db.hot_updates)) / (after.db.updates - before.db.updates)).toFixed(0),
+        "SQL statements/payment": has_statements ? (spent.statements / n).toFixed(1) : "n/a",
+        "commits/payment": (spent.commits / n).toFixed(2),
+        "payments HOT updates %": ((100 * spent.hot_updates) / spent.updates).toFixed(0),
         "pgbench TPC-B tps": tps.toFixed(0),
         "ratio to pgbench": (rate / tps).toFixed(3),
         machine: `${cpus().length}× ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
