@@ -71,17 +71,17 @@ export function poolStats(db: Kysely<Database>): PoolStats | null {
 }
 
 /**
- * Bounds on waiting for PostgreSQL. A request never waits longer than `connect_timeout_ms` for a
- * connection while the server is down (it answers 503 instead), and a session left idle inside a
- * transaction (a crashed caller) is ended by the server.
- */
-/**
  * Connections one process's pool may open (`PAYCORE_PG_POOL_MAX`, checked against these bounds at
  * start). With several processes on one PostgreSQL, their sum must stay under the server's
  * `max_connections` (docs/scaling.md "Connections").
  */
 export const POOL_SIZE = { min: 2, default: 10, max: 1_000 } as const;
 
+/**
+ * Bounds on waiting for PostgreSQL. A request never waits longer than `connect_timeout_ms` for a
+ * connection while the server is down (it answers 503 instead), and a session left idle inside a
+ * transaction (a crashed caller) is ended by the server.
+ */
 export const POOL_LIMITS = { connect_timeout_ms: 5_000, idle_timeout_ms: 30_000, idle_in_transaction_timeout_ms: 60_000 } as const;
 
 /**
